@@ -1,0 +1,65 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** Replace the password part of a redis:// (or any) URI with ***. */
+export function maskUri(uri: string): string {
+  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_m, scheme: string, cred: string) => {
+    const colon = cred.indexOf(':');
+    if (colon < 0) return `${scheme}***@`;
+    return `${scheme}${cred.slice(0, colon)}:***@`;
+  });
+}
+
+const REDACT_PATHS = [
+  'password',
+  'pass',
+  'key',
+  'client_key',
+  'authentication_redis_pass',
+  'authentication_admin_pass',
+  'admin_pass',
+  '*.password',
+  '*.pass',
+  '*.client_key',
+  '*.authentication_redis_pass',
+  '*.authentication_admin_pass',
+  '*.admin_pass',
+  'req.headers.authorization',
+];
+
+/** Any string value that looks like a URI with credentials is masked before it is written. */
+function maskDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.includes('@') ? maskUri(value) : value;
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1));
+  if (value instanceof Error) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = maskDeep(v, depth + 1);
+  return out;
+}
+
+export interface LoggerOptions {
+  /** Process name: manager, shard-3, proxy-1, syncer-2. */
+  name: string;
+  /** Log file; stdout when absent. */
+  file?: string;
+  level?: string;
+}
+
+/** pino JSON, one line per event, secrets redacted (fields by name, URIs by shape). */
+export function createLogger(opts: LoggerOptions): Logger {
+  const destination = opts.file
+    ? pino.destination({ dest: opts.file, mkdir: true, sync: false })
+    : pino.destination(1);
+  return pino(
+    {
+      name: opts.name,
+      level: opts.level ?? process.env.MINIRS_LOG_LEVEL ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '***' },
+      formatters: { log: (obj) => maskDeep(obj) as Record<string, unknown> },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}

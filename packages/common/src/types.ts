@@ -1,0 +1,205 @@
+/**
+ * The cluster's state as the cluster-manager persists it, and the configs it hands its
+ * children. Field names follow the RS REST API where it has one (bdb, shard, node).
+ */
+
+export type TlsMode = 'disabled' | 'enabled' | 'replica_ssl';
+export type ReplicaSync = 'disabled' | 'enabled' | 'paused' | 'stopped';
+export type SourceStatus = 'syncing' | 'in-sync' | 'out-of-sync';
+export type ShardStatus = 'starting' | 'active' | 'down' | 'restarting';
+export type BdbStatus = 'pending' | 'active' | 'active-change-pending' | 'delete-pending';
+
+export interface NodeState {
+  uid: number;
+  addr: string;
+  status: 'active' | 'down';
+}
+
+export interface ClusterInfo {
+  name: string;
+  /** C in 127.0.C.N: the cluster's slot among the clusters of this MINIRS_HOME. */
+  index: number;
+  api_port: number;
+  db_port_base: number;
+  created_time: string;
+  nodes: NodeState[];
+  /** True when 127.0.C.N could not be bound and every node shares 127.0.0.1. */
+  loopback_fallback: boolean;
+}
+
+export interface ShardKeyRule {
+  regex: string;
+}
+
+export interface Endpoint {
+  addr: string[];
+  port: number;
+  dns_name: string;
+}
+
+export interface ReplicaSourceState {
+  uid: number;
+  uri: string;
+  compression: number;
+  encryption: boolean;
+  server_cert?: string;
+  client_cert?: string;
+  client_key?: string;
+  status: SourceStatus;
+  rdb_size: number;
+  rdb_transferred: number;
+  lag: number;
+  last_update: string | null;
+  last_error: string;
+}
+
+export interface BdbState {
+  uid: number;
+  name: string;
+  port: number;
+  memory_size: number;
+  shards_count: number;
+  sharding: boolean;
+  shard_key_regex: ShardKeyRule[];
+  hash_slots_policy: '16k';
+  authentication_redis_pass: string;
+  authentication_admin_pass: string;
+  endpoints: Endpoint[];
+  status: BdbStatus;
+  tls_mode: TlsMode;
+  enforce_client_authentication: 'enabled' | 'disabled';
+  authentication_ssl_client_certs: { client_cert: string }[];
+  replica_sync: ReplicaSync;
+  replica_sources: ReplicaSourceState[];
+  /** (minirs) bumped whenever the sync must start over from scratch (sources changed, restart). */
+  sync_epoch: number;
+  created_time: string;
+  shard_list: number[];
+}
+
+export interface ShardState {
+  uid: number;
+  bdb_uid: number;
+  node_uid: number;
+  /** Address and port of the shard's redis-server (internal; clients use the endpoint). */
+  addr: string;
+  port: number;
+  /** Inclusive hash-slot range served by this shard. */
+  slot_start: number;
+  slot_end: number;
+  role: 'master';
+  status: ShardStatus;
+  restarts: number;
+  /** What last happened to the shard's processes, for people reading `GET /v1/shards`. */
+  last_event: string;
+  last_event_time: string | null;
+  stats?: ShardStats;
+}
+
+export interface ShardStats {
+  used_memory: number;
+  maxmemory: number;
+  keys: number;
+  ops_per_sec: number;
+  total_commands: number;
+  connected_clients: number;
+  redis_pid: number;
+  uptime_sec: number;
+}
+
+export interface ClusterState {
+  version: 1;
+  cluster: ClusterInfo;
+  /** requirepass of every shard's redis-server; known to proxies, syncers and the manager only. */
+  internal_password: string;
+  next_bdb_uid: number;
+  next_shard_uid: number;
+  bdbs: BdbState[];
+  shards: ShardState[];
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+  api_url: string;
+}
+
+/** Handed to a shard process in MINIRS_PROC_CONFIG. */
+export interface ShardProcessConfig {
+  cluster: string;
+  uid: number;
+  bdb_uid: number;
+  addr: string;
+  port: number;
+  password: string;
+  maxmemory: number;
+  data_dir: string;
+  socket: string;
+  log_file: string;
+  redis_log_file: string;
+  redis_pid_file: string;
+  redis_server: string;
+}
+
+export interface ProxyShardRoute {
+  uid: number;
+  host: string;
+  port: number;
+  slot_start: number;
+  slot_end: number;
+  status: ShardStatus;
+}
+
+export interface ProxyDbConfig {
+  uid: number;
+  name: string;
+  port: number;
+  redis_pass: string;
+  admin_pass: string;
+  sharding: boolean;
+  shard_key_regex: ShardKeyRule[];
+  tls_mode: TlsMode;
+  enforce_client_authentication: 'enabled' | 'disabled';
+  client_certs: string[];
+  shards: ProxyShardRoute[];
+}
+
+/** Handed to a proxy process in MINIRS_PROC_CONFIG; databases arrive as `config` messages. */
+export interface ProxyProcessConfig {
+  cluster: string;
+  node_uid: number;
+  addr: string;
+  socket: string;
+  log_file: string;
+  internal_password: string;
+  /** PEM paths of the cluster's proxy certificate, for TLS endpoints. */
+  tls_cert: string;
+  tls_key: string;
+  ca_cert: string;
+}
+
+export interface ProxyRuntimeConfig {
+  dbs: ProxyDbConfig[];
+}
+
+/** Handed to a syncer process in MINIRS_PROC_CONFIG; sources arrive as `config` messages. */
+export interface SyncerProcessConfig {
+  cluster: string;
+  bdb_uid: number;
+  socket: string;
+  log_file: string;
+  /** The syncer's client certificate (PEM paths) for TLS sources that enforce client auth. */
+  tls_cert: string;
+  tls_key: string;
+}
+
+export interface SyncerRuntimeConfig {
+  bdb_uid: number;
+  epoch: number;
+  replica_sync: ReplicaSync;
+  destination: { host: string; port: number; password: string; shards: ProxyShardRoute[] };
+  sources: Pick<
+    ReplicaSourceState,
+    'uid' | 'uri' | 'compression' | 'encryption' | 'server_cert' | 'client_cert' | 'client_key'
+  >[];
+}
