@@ -7,7 +7,7 @@ export type TlsMode = 'disabled' | 'enabled' | 'replica_ssl';
 export type ReplicaSync = 'disabled' | 'enabled' | 'paused' | 'stopped';
 export type SourceStatus = 'syncing' | 'in-sync' | 'out-of-sync';
 export type ShardStatus = 'starting' | 'active' | 'down' | 'restarting';
-export type BdbStatus = 'pending' | 'active' | 'active-change-pending' | 'delete-pending';
+export type BdbStatus = 'pending' | 'active' | 'active-change-pending' | 'delete-pending' | 'creation-failed';
 
 export interface NodeState {
   uid: number;

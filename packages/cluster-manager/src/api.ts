@@ -1,0 +1,199 @@
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Credentials, ErrorCodes, isMinirsError, MinirsError } from '@minirs/common';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { BdbCreateBody } from './bdb-validate.js';
+import type { ClusterManager } from './manager.js';
+import { bdbCreateSchema, bdbUpdateSchema } from './schemas.js';
+
+const STATUS_BY_CODE: Partial<Record<string, number>> = {
+  [ErrorCodes.INVALID_ARGUMENT]: 400,
+  [ErrorCodes.NOT_FOUND]: 404,
+  [ErrorCodes.CONFLICT]: 409,
+  [ErrorCodes.PORT_IN_USE]: 409,
+  [ErrorCodes.UNAUTHORIZED]: 401,
+};
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+const uidParams = {
+  type: 'object',
+  required: ['uid'],
+  properties: { uid: { type: 'integer', minimum: 1 } },
+};
+
+export interface ApiExtensions {
+  /** Extra routes (Replica Of, faults, metrics) registered by later modules. */
+  register?(app: FastifyInstance): void;
+}
+
+/** The RS-shaped REST API over HTTPS with basic auth. */
+export async function buildApi(
+  mgr: ClusterManager,
+  creds: Credentials,
+  ext: ApiExtensions = {},
+): Promise<FastifyInstance> {
+  const certs = mgr.paths.certs;
+  const app = Fastify({
+    https: { key: readFileSync(join(certs, 'api.key')), cert: readFileSync(join(certs, 'api.pem')) },
+    logger: false,
+    bodyLimit: 8 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url === '/metrics' || req.url.startsWith('/metrics?')) return;
+    const h = req.headers.authorization ?? '';
+    const m = /^Basic\s+(.+)$/i.exec(h);
+    let ok = false;
+    if (m) {
+      const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+      const i = decoded.indexOf(':');
+      ok =
+        i > 0 &&
+        safeEqual(decoded.slice(0, i), creds.username) &&
+        safeEqual(decoded.slice(i + 1), creds.password);
+    }
+    if (!ok) {
+      reply
+        .code(401)
+        .header('www-authenticate', 'Basic realm="minirs"')
+        .send({
+          error_code: ErrorCodes.UNAUTHORIZED,
+          message: m
+            ? 'wrong username or password; use the credentials in the cluster folder (credentials.json)'
+            : 'authentication required: HTTP basic auth with the cluster credentials (credentials.json)',
+        });
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | MinirsError, req, reply) => {
+    if (isMinirsError(err)) {
+      reply.code(STATUS_BY_CODE[err.code] ?? 500).send(err.toJSON());
+      return;
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) {
+      const v = fe.validation[0];
+      const params = (v?.params ?? {}) as Record<string, unknown>;
+      const path = (v?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+      const field =
+        [path, params.missingProperty ?? params.additionalProperty].filter(Boolean).join('.') ||
+        fe.validationContext ||
+        'body';
+      reply.code(400).send({
+        error_code: ErrorCodes.INVALID_ARGUMENT,
+        message: `invalid ${field}: ${v?.message ?? fe.message}`,
+        field,
+      });
+      return;
+    }
+    if (fe.statusCode && fe.statusCode < 500) {
+      reply.code(fe.statusCode).send({ error_code: ErrorCodes.INVALID_ARGUMENT, message: fe.message });
+      return;
+    }
+    mgr.log.error({ err, url: req.url }, 'request failed');
+    reply.code(500).send({ error_code: ErrorCodes.INTERNAL, message: fe.message });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply
+      .code(404)
+      .send({ error_code: ErrorCodes.NOT_FOUND, message: `no such endpoint: ${req.method} ${req.url}` });
+  });
+
+  const clusterView = () => {
+    const c = mgr.state.cluster;
+    return {
+      name: c.name,
+      api_port: c.api_port,
+      api_url: creds.api_url,
+      db_port_base: c.db_port_base,
+      created_time: c.created_time,
+      nodes: c.nodes,
+      loopback_fallback: c.loopback_fallback,
+    };
+  };
+
+  app.get('/v1/cluster', async () => clusterView());
+  app.get('/v1/cluster/certificates', async () => ({
+    proxy_cert: readFileSync(join(certs, 'proxy.pem'), 'utf8'),
+    syncer_cert: readFileSync(join(certs, 'syncer.pem'), 'utf8'),
+  }));
+
+  app.get('/v1/nodes', async () => mgr.state.cluster.nodes.map((n) => nodeView(mgr, n.uid)));
+  app.get<{ Params: { uid: number } }>('/v1/nodes/:uid', { schema: { params: uidParams } }, async (req) => {
+    if (!mgr.state.cluster.nodes.some((n) => n.uid === req.params.uid))
+      throw notFound('node', req.params.uid);
+    return nodeView(mgr, req.params.uid);
+  });
+
+  app.get('/v1/shards', async () => mgr.state.shards.map((s) => mgr.shardView(s)));
+  app.get<{ Params: { uid: number } }>('/v1/shards/:uid', { schema: { params: uidParams } }, async (req) => {
+    const s = mgr.shard(req.params.uid);
+    if (!s) throw notFound('shard', req.params.uid);
+    return mgr.shardView(s);
+  });
+
+  app.get('/v1/bdbs', async () => mgr.state.bdbs);
+  app.get<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) =>
+    mgr.requireBdb(req.params.uid),
+  );
+  app.post<{ Body: BdbCreateBody }>('/v1/bdbs', { schema: { body: bdbCreateSchema } }, async (req, reply) => {
+    const b = await mgr.createBdb(req.body);
+    const rest = req.body as unknown as Record<string, unknown>;
+    if (rest.replica_sources !== undefined || rest.replica_sync !== undefined) {
+      await mgr.updateBdb(b.uid, { replica_sources: rest.replica_sources, replica_sync: rest.replica_sync });
+    }
+    reply.code(201);
+    return mgr.bdb(b.uid);
+  });
+  app.put<{ Params: { uid: number }; Body: Record<string, unknown> }>(
+    '/v1/bdbs/:uid',
+    { schema: { params: uidParams, body: bdbUpdateSchema } },
+    async (req) => mgr.updateBdb(req.params.uid, req.body),
+  );
+  app.delete<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) => {
+    await mgr.deleteBdb(req.params.uid);
+    return { uid: req.params.uid, deleted: true };
+  });
+  app.put<{ Params: { uid: number } }>(
+    '/v1/bdbs/:uid/flush',
+    { schema: { params: uidParams } },
+    async (req) => {
+      await mgr.flushBdb(req.params.uid);
+      return { uid: req.params.uid, flushed: true };
+    },
+  );
+  app.put<{ Params: { uid: number } }>(
+    '/v1/bdbs/:uid/reset_admin_pass',
+    { schema: { params: uidParams } },
+    async (req) => mgr.resetAdminPass(req.params.uid),
+  );
+
+  ext.register?.(app);
+  return app;
+}
+
+function notFound(what: string, uid: number): MinirsError {
+  return new MinirsError(ErrorCodes.NOT_FOUND, `${what} ${uid} does not exist`);
+}
+
+function nodeView(mgr: ClusterManager, uid: number) {
+  const n = mgr.state.cluster.nodes.find((x) => x.uid === uid)!;
+  const shards = mgr.state.shards.filter((s) => s.node_uid === uid);
+  const proxy = mgr.children.get(`proxy-${uid}`);
+  return {
+    uid: n.uid,
+    addr: n.addr,
+    status: n.status,
+    shard_count: shards.length,
+    shard_list: shards.map((s) => s.uid),
+    proxy_status: proxy?.conn ? 'active' : 'down',
+  };
+}

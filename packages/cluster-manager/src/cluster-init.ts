@@ -1,0 +1,161 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CLUSTER_NAME_RE,
+  type ClusterPaths,
+  type ClusterState,
+  type Credentials,
+  clusterPaths,
+  createCa,
+  createLeaf,
+  ErrorCodes,
+  invalid,
+  MinirsError,
+  minirsHome,
+  randomPassword,
+  redisServerBinary,
+  writeFileAtomic,
+} from '@minirs/common';
+import { canBind } from './net-util.js';
+
+export interface CreateOptions {
+  name: string;
+  nodes: number;
+  apiPort: number;
+  dbPortBase: number;
+}
+
+export const MAX_NODES = 32;
+
+function usedIndexes(home: string): Set<number> {
+  const used = new Set<number>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(home);
+  } catch {
+    return used;
+  }
+  for (const e of entries) {
+    try {
+      const s = JSON.parse(readFileSync(join(home, e, 'state.json'), 'utf8')) as ClusterState;
+      used.add(s.cluster.index);
+    } catch {
+      // not a cluster dir
+    }
+  }
+  return used;
+}
+
+export function validateCreate(o: CreateOptions): void {
+  if (!CLUSTER_NAME_RE.test(o.name)) {
+    throw invalid(
+      'name',
+      `cluster name "${o.name}" is invalid: use 1-31 lower-case letters, digits and hyphens, starting with a letter or digit`,
+    );
+  }
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_NODES) {
+    throw invalid('nodes', `--nodes ${o.nodes} is out of range: a cluster has 1 to ${MAX_NODES} nodes`);
+  }
+  for (const [field, port] of [
+    ['api_port', o.apiPort],
+    ['db_port_base', o.dbPortBase],
+  ] as const) {
+    if (!Number.isInteger(port) || port < 1024 || port > 65535) {
+      throw invalid(field, `${field} ${port} is out of range: use a port from 1024 to 65535`);
+    }
+  }
+}
+
+/**
+ * Creates the cluster's folder, certificates, credentials and initial state. Either everything
+ * exists afterwards or nothing does.
+ */
+export async function initCluster(
+  o: CreateOptions,
+): Promise<{ paths: ClusterPaths; state: ClusterState; credentials: Credentials }> {
+  validateCreate(o);
+  redisServerBinary(); // fail early, before any file exists
+  const home = minirsHome();
+  mkdirSync(home, { recursive: true });
+  const paths = clusterPaths(o.name, home);
+  try {
+    mkdirSync(paths.dir); // exclusive: a second create of the same name fails here
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new MinirsError(
+        ErrorCodes.CONFLICT,
+        `cluster "${o.name}" already exists in ${home}; pick another name or run \`minirs cluster delete ${o.name}\``,
+        { field: 'name' },
+      );
+    }
+    throw err;
+  }
+  try {
+    const used = usedIndexes(home);
+    let index = 1;
+    while (used.has(index)) index++;
+    if (index > 254)
+      throw new MinirsError(ErrorCodes.CONFLICT, 'too many clusters in this MINIRS_HOME (254)');
+
+    // Node N of cluster C is 127.0.C.N; any 127/8 address is loopback on Linux, not elsewhere.
+    const fallback = !(await canBind(`127.0.${index}.1`, 0));
+    const nodes = Array.from({ length: o.nodes }, (_, i) => ({
+      uid: i + 1,
+      addr: fallback ? '127.0.0.1' : `127.0.${index}.${i + 1}`,
+      status: 'active' as const,
+    }));
+    if (!(await canBind(nodes[0]!.addr, o.apiPort))) {
+      throw new MinirsError(
+        ErrorCodes.PORT_IN_USE,
+        `port ${o.apiPort} on ${nodes[0]!.addr} is in use; pass another --api-port`,
+        { field: 'api_port' },
+      );
+    }
+    for (const p of ['run', 'logs', 'data', 'certs'] as const) mkdirSync(paths[p], { recursive: true });
+
+    const ca = await createCa(`minirs ${o.name} CA`);
+    const ips = [...new Set(nodes.map((n) => n.addr))];
+    const [api, proxy, syncer] = await Promise.all([
+      createLeaf(ca, { commonName: `api.${o.name}.minirs.local`, ips, dns: ['localhost'] }),
+      createLeaf(ca, { commonName: `proxy.${o.name}.minirs.local`, ips, dns: ['localhost'] }),
+      createLeaf(ca, { commonName: `syncer.${o.name}.minirs.local`, client: true, server: false }),
+    ]);
+    writeFileAtomic(paths.caCert, ca.cert, 0o644);
+    writeFileAtomic(join(paths.certs, 'ca.key'), ca.key);
+    for (const [n, kp] of Object.entries({ api, proxy, syncer })) {
+      writeFileAtomic(join(paths.certs, `${n}.pem`), kp.cert, 0o644);
+      writeFileAtomic(join(paths.certs, `${n}.key`), kp.key);
+    }
+    const credentials: Credentials = {
+      username: `admin@${o.name}.minirs.local`,
+      password: randomPassword(24),
+      api_url: `https://${nodes[0]!.addr}:${o.apiPort}`,
+    };
+    writeFileAtomic(paths.credentials, `${JSON.stringify(credentials, null, 2)}\n`);
+    const state: ClusterState = {
+      version: 1,
+      cluster: {
+        name: o.name,
+        index,
+        api_port: o.apiPort,
+        db_port_base: o.dbPortBase,
+        created_time: new Date().toISOString(),
+        nodes,
+        loopback_fallback: fallback,
+      },
+      internal_password: randomPassword(40),
+      next_bdb_uid: 1,
+      next_shard_uid: 1,
+      bdbs: [],
+      shards: [],
+    };
+    return { paths, state, credentials };
+  } catch (err) {
+    rmSync(paths.dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export function readCredentials(paths: ClusterPaths): Credentials {
+  return JSON.parse(readFileSync(paths.credentials, 'utf8')) as Credentials;
+}

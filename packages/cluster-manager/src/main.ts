@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+import { closeSync, existsSync, rmSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  type ClusterPaths,
+  clusterPaths,
+  createLogger,
+  ErrorCodes,
+  isMinirsError,
+  MinirsError,
+  writeFileAtomic,
+} from '@minirs/common';
+import { buildApi } from './api.js';
+import { initCluster, readCredentials } from './cluster-init.js';
+import { ClusterManager } from './manager.js';
+import { StateStore } from './state-store.js';
+import { pidAlive, pidCmdline, readPid } from './supervisor.js';
+
+/**
+ * `main.js create <name> [--nodes N] [--api-port P] [--db-port-base B]` or `main.js start <name>`.
+ * Started detached by the CLI; reports readiness as ONE JSON line on fd 3, then closes it.
+ */
+
+function ready(obj: Record<string, unknown>): void {
+  try {
+    writeSync(3, `${JSON.stringify(obj)}\n`);
+    closeSync(3);
+  } catch {
+    // Started by hand without fd 3: nothing to report to.
+  }
+}
+
+function fail(err: unknown): never {
+  const e = isMinirsError(err)
+    ? err
+    : new MinirsError(ErrorCodes.INTERNAL, err instanceof Error ? err.message : String(err));
+  ready({ ok: false, error_code: e.code, message: e.message });
+  process.stderr.write(`minirs manager: ${e.message}\n`);
+  process.exit(1);
+}
+
+function otherManagerRunning(paths: ClusterPaths): number | undefined {
+  const pid = readPid(paths.managerPid);
+  if (pid && pid !== process.pid && pidAlive(pid) && pidCmdline(pid).includes('cluster-manager')) return pid;
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      nodes: { type: 'string', default: '3' },
+      'api-port': { type: 'string', default: '9443' },
+      'db-port-base': { type: 'string', default: '12000' },
+    },
+  });
+  const [cmd, name] = positionals;
+  if ((cmd !== 'create' && cmd !== 'start') || !name) {
+    throw new MinirsError(
+      ErrorCodes.INVALID_ARGUMENT,
+      'usage: main.js create|start <cluster> [--nodes N] [--api-port P] [--db-port-base B]',
+    );
+  }
+
+  let store: StateStore;
+  let paths: ClusterPaths;
+  if (cmd === 'create') {
+    const init = await initCluster({
+      name,
+      nodes: Number(values.nodes),
+      apiPort: Number(values['api-port']),
+      dbPortBase: Number(values['db-port-base']),
+    });
+    paths = init.paths;
+    store = new StateStore(paths, init.state);
+  } else {
+    paths = clusterPaths(name);
+    if (!existsSync(paths.state)) {
+      throw new MinirsError(
+        ErrorCodes.NOT_FOUND,
+        `cluster "${name}" does not exist; create it with \`minirs cluster create ${name}\``,
+      );
+    }
+    const other = otherManagerRunning(paths);
+    if (other) {
+      const creds = readCredentials(paths);
+      ready({ ok: true, already_running: true, pid: other, name, ...creds, ca_cert: paths.caCert });
+      return;
+    }
+    store = new StateStore(paths);
+  }
+  writeFileAtomic(paths.managerPid, `${process.pid}\n`, 0o644);
+  const log = createLogger({ name: 'manager', file: paths.managerLog });
+  const mgr = new ClusterManager(paths, store, log);
+  const creds = readCredentials(paths);
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, 'stopping cluster');
+    await app.close().catch(() => {});
+    await mgr.shutdown();
+    if (readPid(paths.managerPid) === process.pid) rmSync(paths.managerPid, { force: true });
+    log.info('cluster stopped');
+    log.flush();
+    setTimeout(() => process.exit(0), 50);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  process.on('uncaughtException', (err) => {
+    log.fatal(
+      { err },
+      'uncaught exception; manager exits (children keep running; `minirs cluster start` adopts them)',
+    );
+    log.flush();
+    process.exit(1);
+  });
+
+  const app = await buildApi(mgr, creds);
+  const c = store.get().cluster;
+  try {
+    try {
+      await app.listen({ host: c.nodes[0]!.addr, port: c.api_port });
+    } catch (err) {
+      throw new MinirsError(
+        ErrorCodes.PORT_IN_USE,
+        `cannot listen on ${c.nodes[0]!.addr}:${c.api_port} (${(err as Error).message}); free the port or pass another --api-port`,
+        { cause: err },
+      );
+    }
+    await mgr.start();
+  } catch (err) {
+    // A create that cannot finish leaves nothing behind; a start keeps the cluster's files.
+    await app.close().catch(() => {});
+    await mgr.shutdown().catch(() => {});
+    if (cmd === 'create') rmSync(paths.dir, { recursive: true, force: true });
+    else rmSync(paths.managerPid, { force: true });
+    throw err;
+  }
+  log.info({ api_url: creds.api_url, pid: process.pid, mode: cmd }, 'manager ready');
+  ready({
+    ok: true,
+    name: c.name,
+    api_url: creds.api_url,
+    username: creds.username,
+    password: creds.password,
+    ca_cert: paths.caCert,
+    nodes: c.nodes.map((n) => ({ uid: n.uid, addr: n.addr })),
+  });
+}
+
+main().catch(fail);

@@ -1,0 +1,556 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type BdbState,
+  type ClusterPaths,
+  type ControlMessage,
+  ErrorCodes,
+  invalid,
+  type Logger,
+  MinirsError,
+  type ProxyDbConfig,
+  type ProxyProcessConfig,
+  type ProxyRuntimeConfig,
+  randomPassword,
+  redisServerBinary,
+  type ShardProcessConfig,
+  type ShardState,
+  type ShardStats,
+} from '@minirs/common';
+import {
+  type BdbCreateBody,
+  DEFAULT_MEMORY,
+  DEFAULT_SHARD_KEY_REGEX,
+  validateName,
+  validateShardKeyRegex,
+  validateShards,
+  validateTls,
+} from './bdb-validate.js';
+import { canBind, freePortOn } from './net-util.js';
+import type { StateStore } from './state-store.js';
+import { Child, type ChildHooks, pidAlive, pidCmdline, readPid } from './supervisor.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SCRIPTS = {
+  shard: resolve(here, '../../shard/dist/main.js'),
+  proxy: resolve(here, '../../proxy/dist/main.js'),
+  syncer: resolve(here, '../../syncer/dist/main.js'),
+};
+
+const SLOTS = 16384;
+
+export function slotRange(index: number, count: number): [number, number] {
+  return [Math.floor((index * SLOTS) / count), Math.floor(((index + 1) * SLOTS) / count) - 1];
+}
+
+export type BdbView = BdbState & Record<string, unknown>;
+
+/**
+ * The cluster's control plane: owns the state, turns REST requests into state changes and
+ * children, and keeps every child running.
+ */
+export class ClusterManager {
+  readonly children = new Map<string, Child>();
+  private readonly shardStats = new Map<number, ShardStats>();
+  private readonly proxyStats = new Map<number, unknown>();
+  private readonly shardWaiters = new Map<number, (() => void)[]>();
+  private stopping = false;
+
+  constructor(
+    readonly paths: ClusterPaths,
+    readonly store: StateStore,
+    readonly log: Logger,
+  ) {}
+
+  get state() {
+    return this.store.get();
+  }
+
+  // ---- lifecycle ----
+
+  /** Adopt or start every child the state calls for. */
+  async start(): Promise<void> {
+    const s = this.state;
+    const jobs: Promise<unknown>[] = [];
+    for (const n of s.cluster.nodes) jobs.push(this.ensureProxy(n.uid));
+    for (const sh of s.shards) jobs.push(this.ensureShard(sh.uid));
+    await Promise.all(jobs);
+    // Shards that were mid-creation when a previous manager died finish now.
+    for (const b of s.bdbs) if (b.status === 'pending') void this.activateWhenShardsUp(b.uid);
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.children.values()].map((c) => c.stop()));
+    // A shard process killed before it could stop its redis-server leaves it behind: reap it.
+    for (const sh of this.state.shards) this.killStrayRedis(sh.uid);
+  }
+
+  private killStrayRedis(shardUid: number): void {
+    const file = this.paths.pidFile(`redis-${shardUid}`);
+    const pid = readPid(file);
+    if (pid && pidAlive(pid) && pidCmdline(pid).includes('redis-server')) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(file, { force: true });
+  }
+
+  private hooks(kind: 'shard' | 'proxy', id: number): ChildHooks {
+    return {
+      onConnected: (child) => {
+        if (kind === 'proxy') child.send({ type: 'config', config: this.proxyConfig() });
+        else void this.shardConnected(id, child);
+      },
+      onMessage: (child, msg) => this.onChildMessage(kind, id, child, msg),
+      onExit: (_child, info) => {
+        if (kind === 'shard') {
+          this.setShard(id, {
+            status: 'restarting',
+            restarts: (this.shard(id)?.restarts ?? 0) + 1,
+            last_event: `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`}); restarting`,
+          });
+          this.shardStats.delete(id);
+        }
+      },
+    };
+  }
+
+  private async ensureChild(
+    name: string,
+    role: 'shard' | 'proxy',
+    id: number,
+    config: object,
+  ): Promise<Child> {
+    let child = this.children.get(name);
+    if (child) return child;
+    child = new Child(
+      {
+        name,
+        role,
+        id,
+        script: SCRIPTS[role],
+        config,
+        socket: this.paths.socket(name),
+        pidFile: this.paths.pidFile(name),
+        outFile: join(this.paths.logs, `${name}.out`),
+      },
+      this.hooks(role, id),
+      this.log,
+    );
+    this.children.set(name, child);
+    await child.start();
+    return child;
+  }
+
+  private ensureProxy(nodeUid: number): Promise<Child> {
+    const node = this.state.cluster.nodes.find((n) => n.uid === nodeUid)!;
+    const cfg: ProxyProcessConfig = {
+      cluster: this.state.cluster.name,
+      node_uid: nodeUid,
+      addr: node.addr,
+      socket: this.paths.socket(`proxy-${nodeUid}`),
+      log_file: this.paths.log(`proxy-${nodeUid}`),
+      internal_password: this.state.internal_password,
+      tls_cert: join(this.paths.certs, 'proxy.pem'),
+      tls_key: join(this.paths.certs, 'proxy.key'),
+      ca_cert: this.paths.caCert,
+    };
+    return this.ensureChild(`proxy-${nodeUid}`, 'proxy', nodeUid, cfg);
+  }
+
+  private shardConfig(sh: ShardState): ShardProcessConfig {
+    const bdb = this.bdb(sh.bdb_uid);
+    return {
+      cluster: this.state.cluster.name,
+      uid: sh.uid,
+      bdb_uid: sh.bdb_uid,
+      addr: sh.addr,
+      port: sh.port,
+      password: this.state.internal_password,
+      maxmemory: Math.floor((bdb?.memory_size ?? DEFAULT_MEMORY) / (bdb?.shards_count ?? 1)),
+      data_dir: this.paths.shardData(sh.uid),
+      socket: this.paths.socket(`shard-${sh.uid}`),
+      log_file: this.paths.log(`shard-${sh.uid}`),
+      redis_log_file: this.paths.log(`redis-${sh.uid}`),
+      redis_pid_file: this.paths.pidFile(`redis-${sh.uid}`),
+      redis_server: redisServerBinary(),
+    };
+  }
+
+  private ensureShard(uid: number): Promise<Child> {
+    const sh = this.shard(uid)!;
+    return this.ensureChild(`shard-${uid}`, 'shard', uid, this.shardConfig(sh));
+  }
+
+  private async shardConnected(uid: number, child: Child): Promise<void> {
+    try {
+      await child.conn?.request('ping', undefined, 15_000);
+      const sh = this.shard(uid);
+      if (!sh) return;
+      const what = child.adopted ? 'adopted by the manager' : sh.restarts > 0 ? 'restarted' : 'started';
+      this.setShard(uid, {
+        status: 'active',
+        last_event: sh.status === 'active' ? sh.last_event : `shard ${what}; redis-server answers PING`,
+      });
+      this.pushProxyConfig();
+      for (const w of this.shardWaiters.get(uid)?.splice(0) ?? []) w();
+    } catch (err) {
+      this.log.warn({ shard: uid, err }, 'shard did not answer ping');
+    }
+  }
+
+  private onChildMessage(kind: 'shard' | 'proxy', id: number, _child: Child, msg: ControlMessage): void {
+    if (msg.type === 'stats') {
+      if (kind === 'shard') this.shardStats.set(id, msg.stats as ShardStats);
+      else this.proxyStats.set(id, msg.stats);
+      return;
+    }
+    if (msg.type === 'event') {
+      this.log.info({ [kind]: id, event: msg.event, detail: msg.detail }, 'child event');
+      if (kind === 'shard' && msg.event === 'redis-exited') {
+        const d = msg.detail ?? {};
+        const how = d.signal ? `killed by ${String(d.signal)}` : `exited with code ${String(d.code)}`;
+        this.setShard(id, { status: 'restarting', last_event: `redis-server ${how}; restarting the shard` });
+      }
+    }
+  }
+
+  // ---- state helpers ----
+
+  bdb(uid: number): BdbState | undefined {
+    return this.state.bdbs.find((b) => b.uid === uid);
+  }
+
+  shard(uid: number): ShardState | undefined {
+    return this.state.shards.find((s) => s.uid === uid);
+  }
+
+  requireBdb(uid: number): BdbState {
+    const b = this.bdb(uid);
+    if (!b)
+      throw new MinirsError(
+        ErrorCodes.NOT_FOUND,
+        `database ${uid} does not exist; list them with GET /v1/bdbs`,
+      );
+    return b;
+  }
+
+  private setShard(uid: number, patch: Partial<ShardState>): void {
+    if (this.stopping) return;
+    this.store.update((s) => {
+      const sh = s.shards.find((x) => x.uid === uid);
+      if (!sh) return;
+      Object.assign(sh, patch);
+      if (patch.last_event) sh.last_event_time = new Date().toISOString();
+    });
+  }
+
+  shardView(sh: ShardState): ShardState & { stats?: ShardStats } {
+    return { ...sh, stats: this.shardStats.get(sh.uid) };
+  }
+
+  proxyConfig(): ProxyRuntimeConfig {
+    const s = this.state;
+    const dbs: ProxyDbConfig[] = s.bdbs
+      .filter((b) => b.status !== 'delete-pending')
+      .map((b) => ({
+        uid: b.uid,
+        name: b.name,
+        port: b.port,
+        redis_pass: b.authentication_redis_pass,
+        admin_pass: b.authentication_admin_pass,
+        sharding: b.sharding,
+        shard_key_regex: b.shard_key_regex,
+        tls_mode: b.tls_mode,
+        enforce_client_authentication: b.enforce_client_authentication,
+        client_certs: b.authentication_ssl_client_certs.map((c) => c.client_cert),
+        shards: s.shards
+          .filter((sh) => sh.bdb_uid === b.uid)
+          .sort((a, c) => a.slot_start - c.slot_start)
+          .map((sh) => ({
+            uid: sh.uid,
+            host: sh.addr,
+            port: sh.port,
+            slot_start: sh.slot_start,
+            slot_end: sh.slot_end,
+            status: sh.status,
+          })),
+      }));
+    return { dbs };
+  }
+
+  pushProxyConfig(): void {
+    const msg: ControlMessage = { type: 'config', config: this.proxyConfig() };
+    for (const n of this.state.cluster.nodes) this.children.get(`proxy-${n.uid}`)?.send(msg);
+  }
+
+  private waitShardActive(uid: number, timeoutMs: number): Promise<boolean> {
+    if (this.shard(uid)?.status === 'active') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const list = this.shardWaiters.get(uid) ?? [];
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      list.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      this.shardWaiters.set(uid, list);
+    });
+  }
+
+  private async activateWhenShardsUp(bdbUid: number): Promise<void> {
+    const b = this.bdb(bdbUid);
+    if (!b) return;
+    const ok = await Promise.all(b.shard_list.map((u) => this.waitShardActive(u, 30_000)));
+    if (!this.bdb(bdbUid)) return;
+    this.store.update((s) => {
+      const x = s.bdbs.find((y) => y.uid === bdbUid);
+      if (x) x.status = ok.every(Boolean) ? 'active' : 'creation-failed';
+    });
+    this.pushProxyConfig();
+  }
+
+  // ---- bdb operations ----
+
+  private async pickPort(requested: number | undefined, ignoreBdb?: number): Promise<number> {
+    const s = this.state;
+    const taken = new Set(s.bdbs.filter((b) => b.uid !== ignoreBdb).map((b) => b.port));
+    const addrs = [...new Set(s.cluster.nodes.map((n) => n.addr))];
+    const free = async (p: number) => {
+      if (taken.has(p) || p === s.cluster.api_port) return false;
+      for (const a of addrs) if (!(await canBind(a, p))) return false;
+      return true;
+    };
+    if (requested !== undefined) {
+      if (!(await free(requested))) {
+        throw new MinirsError(
+          ErrorCodes.PORT_IN_USE,
+          `port ${requested} is already in use; choose another port or omit it`,
+          {
+            field: 'port',
+          },
+        );
+      }
+      return requested;
+    }
+    for (let p = s.cluster.db_port_base; p < Math.min(65536, s.cluster.db_port_base + 2000); p++) {
+      if (await free(p)) return p;
+    }
+    throw new MinirsError(
+      ErrorCodes.PORT_IN_USE,
+      `no free database port from ${s.cluster.db_port_base}; pass --db-port-base`,
+    );
+  }
+
+  async createBdb(body: BdbCreateBody): Promise<BdbState> {
+    validateName(body.name);
+    if (this.state.bdbs.some((b) => b.name === body.name)) {
+      throw new MinirsError(
+        ErrorCodes.CONFLICT,
+        `a database named "${body.name}" already exists; pick another name`,
+        {
+          field: 'name',
+        },
+      );
+    }
+    const shards = body.shards_count ?? 1;
+    const memory = body.memory_size ?? DEFAULT_MEMORY;
+    validateShards(shards, memory, body.sharding);
+    const rules = body.shard_key_regex ?? DEFAULT_SHARD_KEY_REGEX;
+    validateShardKeyRegex(rules);
+    validateTls(body);
+    const port = await this.pickPort(body.port);
+    const nodes = this.state.cluster.nodes;
+    // Allocate shard ports before touching the state, so a failure leaves nothing behind.
+    const uidBase = this.state.next_shard_uid;
+    const bdbUid = this.state.next_bdb_uid;
+    const newShards: ShardState[] = [];
+    for (let i = 0; i < shards; i++) {
+      const node = nodes[(i + bdbUid - 1) % nodes.length]!;
+      const [slot_start, slot_end] = slotRange(i, shards);
+      newShards.push({
+        uid: uidBase + i,
+        bdb_uid: bdbUid,
+        node_uid: node.uid,
+        addr: node.addr,
+        port: await freePortOn(node.addr),
+        slot_start,
+        slot_end,
+        role: 'master',
+        status: 'starting',
+        restarts: 0,
+        last_event: 'created',
+        last_event_time: new Date().toISOString(),
+      });
+    }
+    const now = new Date().toISOString();
+    const c = this.state.cluster;
+    const bdb: BdbState = {
+      uid: bdbUid,
+      name: body.name,
+      port,
+      memory_size: memory,
+      shards_count: shards,
+      sharding: shards > 1 || body.sharding === true,
+      shard_key_regex: rules,
+      hash_slots_policy: '16k',
+      authentication_redis_pass: body.authentication_redis_pass ?? '',
+      authentication_admin_pass: randomPassword(40),
+      endpoints: [
+        {
+          addr: [...new Set(nodes.map((n) => n.addr))],
+          port,
+          dns_name: `redis-${port}.${c.name}.minirs.local`,
+        },
+      ],
+      status: 'pending',
+      tls_mode: body.tls_mode ?? 'disabled',
+      enforce_client_authentication: body.enforce_client_authentication ?? 'enabled',
+      authentication_ssl_client_certs: body.authentication_ssl_client_certs ?? [],
+      replica_sync: 'disabled',
+      replica_sources: [],
+      sync_epoch: 0,
+      created_time: now,
+      shard_list: newShards.map((s) => s.uid),
+    };
+    this.store.update((s) => {
+      s.bdbs.push(bdb);
+      s.shards.push(...newShards);
+      s.next_bdb_uid = bdbUid + 1;
+      s.next_shard_uid = uidBase + shards;
+    });
+    this.pushProxyConfig();
+    for (const sh of newShards) {
+      this.ensureShard(sh.uid).catch((err) => this.log.error({ shard: sh.uid, err }, 'shard start failed'));
+    }
+    void this.activateWhenShardsUp(bdbUid);
+    return this.bdb(bdbUid)!;
+  }
+
+  async updateBdb(uid: number, body: Record<string, unknown>): Promise<BdbState> {
+    const b = this.requireBdb(uid);
+    if (body.shards_count !== undefined && body.shards_count !== b.shards_count) {
+      throw invalid(
+        'shards_count',
+        'changing shards_count of an existing database (resharding) is not supported by minirs',
+      );
+    }
+    const patch: Partial<BdbState> = {};
+    if (typeof body.name === 'string' && body.name !== b.name) {
+      validateName(body.name);
+      if (this.state.bdbs.some((x) => x.name === body.name)) {
+        throw new MinirsError(ErrorCodes.CONFLICT, `a database named "${body.name}" already exists`, {
+          field: 'name',
+        });
+      }
+      patch.name = body.name;
+    }
+    if (typeof body.memory_size === 'number') {
+      validateShards(b.shards_count, body.memory_size, b.sharding);
+      patch.memory_size = body.memory_size;
+    }
+    if (Array.isArray(body.shard_key_regex)) {
+      validateShardKeyRegex(body.shard_key_regex as BdbState['shard_key_regex']);
+      patch.shard_key_regex = body.shard_key_regex as BdbState['shard_key_regex'];
+    }
+    if (typeof body.authentication_redis_pass === 'string')
+      patch.authentication_redis_pass = body.authentication_redis_pass;
+    if (typeof body.tls_mode === 'string') patch.tls_mode = body.tls_mode as BdbState['tls_mode'];
+    if (typeof body.enforce_client_authentication === 'string') {
+      patch.enforce_client_authentication =
+        body.enforce_client_authentication as BdbState['enforce_client_authentication'];
+    }
+    if (Array.isArray(body.authentication_ssl_client_certs)) {
+      patch.authentication_ssl_client_certs =
+        body.authentication_ssl_client_certs as BdbState['authentication_ssl_client_certs'];
+      validateTls(patch);
+    }
+    if (body.replica_sources !== undefined || body.replica_sync !== undefined) {
+      Object.assign(patch, this.replicaPatch(b, body));
+    }
+    this.store.update((s) => Object.assign(s.bdbs.find((x) => x.uid === uid)!, patch));
+    if (patch.memory_size !== undefined) {
+      const per = Math.floor(patch.memory_size / b.shards_count);
+      for (const su of b.shard_list) {
+        this.children
+          .get(`shard-${su}`)
+          ?.conn?.request('set-maxmemory', { bytes: per })
+          .catch(() => {});
+      }
+    }
+    this.pushProxyConfig();
+    this.afterReplicaChange(uid);
+    return this.bdb(uid)!;
+  }
+
+  /** Replica Of configuration changes; see replica.ts (the Replica Of issue) for the full rules. */
+  protected replicaPatch(_b: BdbState, _body: Record<string, unknown>): Partial<BdbState> {
+    throw invalid('replica_sources', 'Replica Of is not available in this build');
+  }
+
+  protected afterReplicaChange(_uid: number): void {}
+
+  async deleteBdb(uid: number): Promise<void> {
+    const b = this.requireBdb(uid);
+    this.store.update((s) => {
+      s.bdbs.find((x) => x.uid === uid)!.status = 'delete-pending';
+    });
+    this.pushProxyConfig();
+    await Promise.all(
+      b.shard_list.map(async (su) => {
+        const child = this.children.get(`shard-${su}`);
+        if (child) await child.stop();
+        this.children.delete(`shard-${su}`);
+        this.killStrayRedis(su);
+        this.shardStats.delete(su);
+        rmSync(this.paths.shardData(su), { recursive: true, force: true });
+        rmSync(this.paths.socket(`shard-${su}`), { force: true });
+      }),
+    );
+    this.store.update((s) => {
+      s.bdbs = s.bdbs.filter((x) => x.uid !== uid);
+      s.shards = s.shards.filter((x) => x.bdb_uid !== uid);
+    });
+    this.pushProxyConfig();
+  }
+
+  async flushBdb(uid: number): Promise<void> {
+    const b = this.requireBdb(uid);
+    await Promise.all(
+      b.shard_list.map((su) => {
+        const conn = this.children.get(`shard-${su}`)?.conn;
+        if (!conn)
+          throw new MinirsError(
+            ErrorCodes.CONFLICT,
+            `shard ${su} of database ${uid} is not running; retry shortly`,
+          );
+        return conn.request('flush');
+      }),
+    );
+  }
+
+  resetAdminPass(uid: number): BdbState {
+    this.requireBdb(uid);
+    this.store.update((s) => {
+      s.bdbs.find((x) => x.uid === uid)!.authentication_admin_pass = randomPassword(40);
+    });
+    this.pushProxyConfig();
+    return this.bdb(uid)!;
+  }
+
+  shardStatsOf(uid: number): ShardStats | undefined {
+    return this.shardStats.get(uid);
+  }
+
+  proxyStatsOf(node: number): unknown {
+    return this.proxyStats.get(node);
+  }
+
+  readCaCert(): string {
+    return readFileSync(this.paths.caCert, 'utf8');
+  }
+}

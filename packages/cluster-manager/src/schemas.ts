@@ -1,0 +1,79 @@
+/** JSON schemas of the REST bodies; fastify validates them and we turn failures into 400s naming the field. */
+
+const shardKeyRegex = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['regex'],
+    properties: { regex: { type: 'string' } },
+    additionalProperties: false,
+  },
+};
+const clientCerts = {
+  type: 'array',
+  items: { type: 'object', required: ['client_cert'], properties: { client_cert: { type: 'string' } } },
+};
+const replicaSource = {
+  type: 'object',
+  required: ['uri'],
+  properties: {
+    uid: { type: 'integer' },
+    uri: { type: 'string', minLength: 1 },
+    compression: { type: 'integer', minimum: 0, maximum: 6 },
+    encryption: { type: 'boolean' },
+    server_cert: { type: 'string' },
+    client_cert: { type: 'string' },
+    client_key: { type: 'string' },
+  },
+};
+
+export const bdbCreateSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: { type: 'string' },
+    memory_size: { type: 'integer' },
+    shards_count: { type: 'integer' },
+    sharding: { type: 'boolean' },
+    shard_key_regex: shardKeyRegex,
+    port: { type: 'integer', minimum: 1024, maximum: 65535 },
+    authentication_redis_pass: { type: 'string' },
+    tls_mode: { type: 'string', enum: ['disabled', 'enabled', 'replica_ssl'] },
+    enforce_client_authentication: { type: 'string', enum: ['enabled', 'disabled'] },
+    authentication_ssl_client_certs: clientCerts,
+    replica_sources: { type: 'array', items: replicaSource },
+    replica_sync: { type: 'string', enum: ['disabled', 'enabled', 'paused', 'stopped'] },
+    hash_slots_policy: { type: 'string', enum: ['16k'] },
+    type: { type: 'string', enum: ['redis'] },
+  },
+};
+
+export const bdbUpdateSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    memory_size: { type: 'integer' },
+    shards_count: { type: 'integer' },
+    shard_key_regex: shardKeyRegex,
+    authentication_redis_pass: { type: 'string' },
+    tls_mode: { type: 'string', enum: ['disabled', 'enabled', 'replica_ssl'] },
+    enforce_client_authentication: { type: 'string', enum: ['enabled', 'disabled'] },
+    authentication_ssl_client_certs: clientCerts,
+    replica_sources: { type: 'array', items: replicaSource },
+    replica_sync: { type: 'string', enum: ['disabled', 'enabled', 'paused', 'stopped'] },
+  },
+};
+
+export const faultSchema = {
+  type: 'object',
+  required: ['kind', 'target'],
+  properties: {
+    kind: { type: 'string', enum: ['kill', 'pause', 'partition', 'latency', 'bandwidth', 'reset', 'oom'] },
+    target: { type: 'string', minLength: 1 },
+    ms: { type: 'integer', minimum: 0 },
+    jitter_ms: { type: 'integer', minimum: 0 },
+    kbps: { type: 'integer', minimum: 1 },
+    bytes: { type: 'integer', minimum: 1 },
+    peer: { type: 'string' },
+  },
+};
