@@ -1,0 +1,40 @@
+import type { ShardProcessConfig } from '@minirs/common';
+
+/** The config file lives in data_dir; the password is in it, so it is written 0600. */
+export const REDIS_CONF_NAME = 'redis.conf';
+
+/** redis.conf string argument: double-quoted, backslash-escaped (sdssplitargs reads it back). */
+export function quoteConfValue(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The redis-server config of one shard. No persistence (RS default), OOM as an error
+ * (noeviction), diskless replication for later replica setups, and the same password for
+ * clients and for masterauth so a shard can replicate from another shard of the cluster.
+ */
+export function renderRedisConf(cfg: ShardProcessConfig): string {
+  const lines: [string, string][] = [
+    ['bind', cfg.addr],
+    ['port', String(cfg.port)],
+    ['protected-mode', 'no'],
+    ['daemonize', 'no'],
+    ['requirepass', quoteConfValue(cfg.password)],
+    ['masterauth', quoteConfValue(cfg.password)],
+    ['maxmemory', String(cfg.maxmemory)],
+    ['maxmemory-policy', 'noeviction'],
+    ['save', '""'],
+    ['appendonly', 'no'],
+    ['dir', quoteConfValue(cfg.data_dir)],
+    ['logfile', quoteConfValue(cfg.redis_log_file)],
+    ['pidfile', quoteConfValue(cfg.redis_pid_file)],
+    ['repl-diskless-sync', 'yes'],
+    ['repl-diskless-sync-delay', '0'],
+    ['repl-backlog-size', '16mb'],
+    // Redis >= 7 only (the version is checked before this file is used).
+    ['enable-debug-command', 'local'],
+  ];
+  return `# Written by the minirs shard ${cfg.uid} (bdb ${cfg.bdb_uid}); rewritten at every start.\n${lines
+    .map(([k, v]) => `${k} ${v}`)
+    .join('\n')}\n`;
+}
