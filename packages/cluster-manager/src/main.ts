@@ -11,6 +11,8 @@ import {
   writeFileAtomic,
 } from '@minirs/common';
 import { buildApi } from './api.js';
+import { FaultInjector } from './faults.js';
+import { registerExtraRoutes } from './routes-extra.js';
 import { initCluster, readCredentials } from './cluster-init.js';
 import { ClusterManager } from './manager.js';
 import { StateStore } from './state-store.js';
@@ -118,7 +120,8 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const app = await buildApi(mgr, creds);
+  const faults = new FaultInjector(mgr);
+  const app = await buildApi(mgr, creds, { register: (a) => registerExtraRoutes(a, mgr, faults) });
   const c = store.get().cluster;
   try {
     try {

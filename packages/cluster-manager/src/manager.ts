@@ -17,7 +17,12 @@ import {
   type ShardProcessConfig,
   type ShardState,
   type ShardStats,
+  type LinkFault,
+  type SyncerProcessConfig,
+  type SyncerReport,
+  type SyncerRuntimeConfig,
 } from '@minirs/common';
+import { replicaPatch } from './replica.js';
 import {
   type BdbCreateBody,
   DEFAULT_MEMORY,
@@ -55,6 +60,9 @@ export class ClusterManager {
   private readonly shardStats = new Map<number, ShardStats>();
   private readonly proxyStats = new Map<number, unknown>();
   private readonly shardWaiters = new Map<number, (() => void)[]>();
+  private readonly syncerReports = new Map<number, SyncerReport>();
+  /** Link faults (partition, latency, ...) currently injected into syncers. */
+  readonly linkFaults: { bdb_uid: number; fault: LinkFault }[] = [];
   private stopping = false;
 
   constructor(
@@ -76,6 +84,7 @@ export class ClusterManager {
     for (const n of s.cluster.nodes) jobs.push(this.ensureProxy(n.uid));
     for (const sh of s.shards) jobs.push(this.ensureShard(sh.uid));
     await Promise.all(jobs);
+    for (const b of s.bdbs) void this.applyReplicaOf(b.uid);
     // Shards that were mid-creation when a previous manager died finish now.
     for (const b of s.bdbs) if (b.status === 'pending') void this.activateWhenShardsUp(b.uid);
   }
@@ -100,10 +109,11 @@ export class ClusterManager {
     rmSync(file, { force: true });
   }
 
-  private hooks(kind: 'shard' | 'proxy', id: number): ChildHooks {
+  private hooks(kind: 'shard' | 'proxy' | 'syncer', id: number): ChildHooks {
     return {
       onConnected: (child) => {
         if (kind === 'proxy') child.send({ type: 'config', config: this.proxyConfig() });
+        else if (kind === 'syncer') this.pushSyncerConfig(id);
         else void this.shardConnected(id, child);
       },
       onMessage: (child, msg) => this.onChildMessage(kind, id, child, msg),
@@ -122,7 +132,7 @@ export class ClusterManager {
 
   private async ensureChild(
     name: string,
-    role: 'shard' | 'proxy',
+    role: 'shard' | 'proxy' | 'syncer',
     id: number,
     config: object,
   ): Promise<Child> {
@@ -204,10 +214,27 @@ export class ClusterManager {
     }
   }
 
-  private onChildMessage(kind: 'shard' | 'proxy', id: number, _child: Child, msg: ControlMessage): void {
+  private onChildMessage(
+    kind: 'shard' | 'proxy' | 'syncer',
+    id: number,
+    _child: Child,
+    msg: ControlMessage,
+  ): void {
+    if (kind === 'syncer') {
+      this.onSyncerMessage(id, msg);
+      return;
+    }
     if (msg.type === 'stats') {
-      if (kind === 'shard') this.shardStats.set(id, msg.stats as ShardStats);
-      else this.proxyStats.set(id, msg.stats);
+      if (kind === 'shard') {
+        const st = msg.stats as ShardStats;
+        const before = this.shardStats.get(id)?.redis_pid;
+        this.shardStats.set(id, st);
+        // A destination shard whose redis-server changed restarted empty: its syncer must know.
+        if (before !== st.redis_pid) {
+          const sh = this.shard(id);
+          if (sh) this.pushSyncerConfig(sh.bdb_uid);
+        }
+      } else this.proxyStats.set(id, msg.stats);
       return;
     }
     if (msg.type === 'event') {
@@ -487,12 +514,130 @@ export class ClusterManager {
     return this.bdb(uid)!;
   }
 
-  /** Replica Of configuration changes; see replica.ts (the Replica Of issue) for the full rules. */
-  protected replicaPatch(_b: BdbState, _body: Record<string, unknown>): Partial<BdbState> {
-    throw invalid('replica_sources', 'Replica Of is not available in this build');
+  private replicaPatch(b: BdbState, body: Record<string, unknown>): Partial<BdbState> {
+    return replicaPatch(this.state, b, body);
   }
 
-  protected afterReplicaChange(_uid: number): void {}
+  private afterReplicaChange(uid: number): void {
+    void this.applyReplicaOf(uid);
+  }
+
+  // ---- Replica Of: one syncer per destination bdb with sources ----
+
+  private syncerConfig(uid: number): SyncerRuntimeConfig | undefined {
+    const b = this.bdb(uid);
+    if (!b) return undefined;
+    return {
+      bdb_uid: uid,
+      epoch: b.sync_epoch,
+      replica_sync: b.replica_sync,
+      destination: {
+        host: this.state.cluster.nodes[0]!.addr,
+        port: b.port,
+        password: b.authentication_redis_pass,
+        shards: this.state.shards
+          .filter((sh) => sh.bdb_uid === uid)
+          .map((sh) => ({
+            uid: sh.uid,
+            slot_start: sh.slot_start,
+            slot_end: sh.slot_end,
+            redis_pid: this.shardStats.get(sh.uid)?.redis_pid ?? 0,
+            status: sh.status,
+          })),
+      },
+      sources: b.replica_sources.map((s) => ({
+        uid: s.uid,
+        uri: s.uri,
+        compression: s.compression,
+        encryption: s.encryption,
+        server_cert: s.server_cert,
+        client_cert: s.client_cert,
+        client_key: s.client_key,
+      })),
+      faults: this.linkFaults.filter((f) => f.bdb_uid === uid).map((f) => f.fault),
+    };
+  }
+
+  pushSyncerConfig(uid: number): void {
+    const cfg = this.syncerConfig(uid);
+    if (cfg) this.children.get(`syncer-${uid}`)?.send({ type: 'config', config: cfg });
+  }
+
+  /** Start, reconfigure or stop the bdb's syncer to match its Replica Of settings. */
+  async applyReplicaOf(uid: number): Promise<void> {
+    const b = this.bdb(uid);
+    const name = `syncer-${uid}`;
+    const wanted =
+      b && b.replica_sources.length > 0 && b.replica_sync !== 'disabled' && b.status !== 'delete-pending';
+    if (!wanted) {
+      const child = this.children.get(name);
+      this.children.delete(name);
+      this.syncerReports.delete(uid);
+      if (child) await child.stop();
+      return;
+    }
+    if (this.children.has(name)) {
+      this.pushSyncerConfig(uid);
+      return;
+    }
+    const cfg: SyncerProcessConfig = {
+      cluster: this.state.cluster.name,
+      bdb_uid: uid,
+      socket: this.paths.socket(name),
+      log_file: this.paths.log(name),
+      tls_cert: join(this.paths.certs, 'syncer.pem'),
+      tls_key: join(this.paths.certs, 'syncer.key'),
+    };
+    await this.ensureChild(name, 'syncer', uid, cfg);
+  }
+
+  private onSyncerMessage(uid: number, msg: ControlMessage): void {
+    const b = this.bdb(uid);
+    if (!b) return;
+    if (msg.type === 'stats') {
+      const rep = msg.stats as SyncerReport;
+      if (rep.epoch !== b.sync_epoch) return; // a report about a sync that has been restarted since
+      this.syncerReports.set(uid, rep);
+      let statusChanged = false;
+      const merged = b.replica_sources.map((s) => {
+        const r = rep.sources.find((x) => x.uid === s.uid);
+        if (!r) return s;
+        if (r.status !== s.status || r.last_error !== s.last_error) statusChanged = true;
+        return {
+          ...s,
+          status: r.status,
+          rdb_size: r.rdb_size,
+          rdb_transferred: r.rdb_transferred,
+          lag: r.lag,
+          last_update: r.last_update,
+          // A stop keeps its error until the sync is restarted.
+          last_error:
+            b.replica_sync === 'stopped' && s.last_error && !r.last_error ? s.last_error : r.last_error,
+        };
+      });
+      if (statusChanged)
+        this.store.update((st) => (st.bdbs.find((x) => x.uid === uid)!.replica_sources = merged));
+      else (b as BdbState).replica_sources = merged; // progress and lag: in memory, not worth a disk write
+      return;
+    }
+    if (msg.type === 'event' && msg.event === 'sync-stopped') {
+      const d = (msg.detail ?? {}) as { source_uid?: number; error?: string; epoch?: number };
+      if (d.epoch !== undefined && d.epoch !== b.sync_epoch) return;
+      if (b.replica_sync !== 'enabled') return;
+      this.log.warn({ bdb: uid, source: d.source_uid, error: d.error }, 'replica sync stopped by an error');
+      this.store.update((st) => {
+        const x = st.bdbs.find((y) => y.uid === uid)!;
+        x.replica_sync = 'stopped';
+        const src = x.replica_sources.find((y) => y.uid === d.source_uid);
+        if (src) src.last_error = d.error ?? 'stopped';
+      });
+      this.pushSyncerConfig(uid);
+    }
+  }
+
+  syncerReport(uid: number): SyncerReport | undefined {
+    return this.syncerReports.get(uid);
+  }
 
   async deleteBdb(uid: number): Promise<void> {
     const b = this.requireBdb(uid);
@@ -500,6 +645,7 @@ export class ClusterManager {
       s.bdbs.find((x) => x.uid === uid)!.status = 'delete-pending';
     });
     this.pushProxyConfig();
+    await this.applyReplicaOf(uid);
     await Promise.all(
       b.shard_list.map(async (su) => {
         const child = this.children.get(`shard-${su}`);

@@ -6,4 +6,5 @@ export * from './paths.js';
 export * from './pki.js';
 export * from './random.js';
 export * from './redis-bin.js';
+export * from './source-uri.js';
 export * from './types.js';

@@ -195,11 +195,52 @@ export interface SyncerProcessConfig {
 
 export interface SyncerRuntimeConfig {
   bdb_uid: number;
+  /** Bumped whenever the sync must restart from scratch: flush the destination, full sync all sources. */
   epoch: number;
   replica_sync: ReplicaSync;
-  destination: { host: string; port: number; password: string; shards: ProxyShardRoute[] };
+  destination: {
+    host: string;
+    port: number;
+    password: string;
+    /** Destination shards with the pid of their redis-server: a new pid means it restarted empty. */
+    shards: { uid: number; slot_start: number; slot_end: number; redis_pid: number; status: ShardStatus }[];
+  };
   sources: Pick<
     ReplicaSourceState,
     'uid' | 'uri' | 'compression' | 'encryption' | 'server_cert' | 'client_cert' | 'client_key'
   >[];
+  /** Link faults injected through the fault API (minirs). */
+  faults: LinkFault[];
+}
+
+export interface LinkFault {
+  id: string;
+  kind: 'partition' | 'latency' | 'bandwidth' | 'reset';
+  /** Source uid of this bdb the fault applies to; undefined = every source. */
+  source_uid?: number;
+  ms?: number;
+  jitter_ms?: number;
+  kbps?: number;
+}
+
+/** What a syncer reports about one source (merged into the bdb's replica_sources by the manager). */
+export interface SourceReport {
+  uid: number;
+  status: SourceStatus;
+  rdb_size: number;
+  rdb_transferred: number;
+  lag: number;
+  last_update: string | null;
+  last_error: string;
+  ingress_bytes: number;
+  ingress_bytes_decompressed: number;
+  /** Full syncs and partial resyncs so far in this epoch (minirs). */
+  full_syncs: number;
+  partial_syncs: number;
+  lag_samples?: number[];
+}
+
+export interface SyncerReport {
+  epoch: number;
+  sources: SourceReport[];
 }

@@ -1,0 +1,127 @@
+import type { FastifyInstance } from 'fastify';
+import { Gauge, Registry } from 'prom-client';
+import { type FaultInjector, type FaultRequest } from './faults.js';
+import type { ClusterManager } from './manager.js';
+import { faultSchema } from './schemas.js';
+
+const STATUS_CODE = { 'in-sync': 0, syncing: 1, 'out-of-sync': 2 } as const;
+
+/** Replica Of stats, Prometheus metrics (RS names) and fault injection. */
+export function registerExtraRoutes(app: FastifyInstance, mgr: ClusterManager, faults: FaultInjector): void {
+  const uidParams = {
+    type: 'object',
+    required: ['uid'],
+    properties: { uid: { type: 'integer', minimum: 1 } },
+  };
+
+  app.get<{ Params: { uid: number } }>(
+    '/v1/bdbs/:uid/sync_source_stats',
+    { schema: { params: uidParams } },
+    async (req) => {
+      const b = mgr.requireBdb(req.params.uid);
+      const rep = mgr.syncerReport(b.uid);
+      const now = new Date().toISOString();
+      return {
+        sync_source_stats: b.replica_sources.map((s) => {
+          const r = rep?.sources.find((x) => x.uid === s.uid);
+          return {
+            uid: String(s.uid),
+            status: s.status,
+            intervals: [
+              {
+                interval: '1sec',
+                stime: now,
+                etime: now,
+                ingress_bytes: r?.ingress_bytes ?? 0,
+                ingress_bytes_decompressed: r?.ingress_bytes_decompressed ?? 0,
+                local_ingress_lag_time: s.lag,
+                lag_samples: r?.lag_samples ?? [],
+                full_syncs: r?.full_syncs ?? 0,
+                partial_syncs: r?.partial_syncs ?? 0,
+              },
+            ],
+          };
+        }),
+      };
+    },
+  );
+
+  const registry = new Registry();
+  const labels = ['cluster', 'bdb', 'source'] as const;
+  const status = new Gauge({
+    name: 'bdb_replicaof_syncer_status',
+    help: 'Replica Of source status: 0 in-sync, 1 syncing, 2 out of sync',
+    labelNames: labels,
+    registers: [registry],
+  });
+  const lag = new Gauge({
+    name: 'bdb_replicaof_syncer_local_ingress_lag_time',
+    help: 'Lag between the source and the destination in milliseconds',
+    labelNames: labels,
+    registers: [registry],
+  });
+  const ingress = new Gauge({
+    name: 'bdb_replicaof_syncer_ingress_bytes',
+    help: 'Bytes read from the source (compressed when compression is on)',
+    labelNames: labels,
+    registers: [registry],
+  });
+  const ingressDec = new Gauge({
+    name: 'bdb_replicaof_syncer_ingress_bytes_decompressed',
+    help: 'Bytes read from the source after decompression',
+    labelNames: labels,
+    registers: [registry],
+  });
+  const shardMem = new Gauge({
+    name: 'redis_used_memory',
+    help: 'Memory used by the shard',
+    labelNames: ['cluster', 'bdb', 'shard'],
+    registers: [registry],
+  });
+  const shardKeys = new Gauge({
+    name: 'redis_db_keys',
+    help: 'Keys in the shard',
+    labelNames: ['cluster', 'bdb', 'shard'],
+    registers: [registry],
+  });
+  const shardUp = new Gauge({
+    name: 'redis_up',
+    help: '1 when the shard is active',
+    labelNames: ['cluster', 'bdb', 'shard'],
+    registers: [registry],
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    registry.resetMetrics();
+    const cluster = mgr.state.cluster.name;
+    for (const b of mgr.state.bdbs) {
+      const rep = mgr.syncerReport(b.uid);
+      for (const s of b.replica_sources) {
+        const l = { cluster, bdb: String(b.uid), source: String(s.uid) };
+        const r = rep?.sources.find((x) => x.uid === s.uid);
+        status.set(l, STATUS_CODE[s.status]);
+        lag.set(l, s.lag);
+        ingress.set(l, r?.ingress_bytes ?? 0);
+        ingressDec.set(l, r?.ingress_bytes_decompressed ?? 0);
+      }
+    }
+    for (const sh of mgr.state.shards) {
+      const l = { cluster, bdb: String(sh.bdb_uid), shard: String(sh.uid) };
+      const st = mgr.shardStatsOf(sh.uid);
+      shardUp.set(l, sh.status === 'active' ? 1 : 0);
+      if (st) {
+        shardMem.set(l, st.used_memory);
+        shardKeys.set(l, st.keys);
+      }
+    }
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+
+  app.get('/v1/faults', async () => [...faults.faults.values()]);
+  app.post<{ Body: FaultRequest }>('/v1/faults', { schema: { body: faultSchema } }, async (req, reply) => {
+    reply.code(201);
+    return faults.add(req.body);
+  });
+  app.delete<{ Params: { id: string } }>('/v1/faults/:id', async (req) => faults.heal(req.params.id));
+}
