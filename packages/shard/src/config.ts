@@ -66,10 +66,12 @@ export function parseShardConfig(raw: string | undefined): ShardProcessConfig {
   }
   const int = (name: string, min: number, max: number): number => {
     const v = field(o, name);
+    if (v === undefined)
+      throw invalid(name, `${CONFIG_ENV}.${name} is missing (an integer in ${min}..${max})`);
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
       throw invalid(
         name,
-        `${CONFIG_ENV}.${name} must be an integer in ${min}..${max}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`,
+        `${CONFIG_ENV}.${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`,
       );
     }
     return v;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { createLogger, type Logger, MinirsError } from '@minirs/common';
+import { createLogger, ErrorCodes, type Logger, MinirsError } from '@minirs/common';
 import { CONFIG_ENV, parseShardConfig, prepareDirs } from './config.js';
 import { type ShardExitCode, ShardExitCodes } from './exit-codes.js';
+import { loggerReady } from './log-ready.js';
 import { Shard } from './shard.js';
 
 /**
@@ -50,6 +51,22 @@ async function run(): Promise<ShardExitCode> {
     return ShardExitCodes.CONFIG;
   }
   log = createLogger({ name: `shard-${cfg.uid}`, file: cfg.log_file });
+  try {
+    await loggerReady(log);
+  } catch (err) {
+    log = undefined;
+    reportFatal(
+      new MinirsError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `cannot write log file ${cfg.log_file}: ${(err as Error).message}`,
+        {
+          field: 'log_file',
+        },
+      ),
+      'bad shard config',
+    );
+    return ShardExitCodes.CONFIG;
+  }
   const shard = new Shard(cfg, log);
 
   // A stop request during startup waits for the start to settle, so no redis-server is orphaned.
