@@ -1,1 +1,12 @@
-export {};
+export * from './api-client.js';
+export * from './cli-error.js';
+export * from './cluster-connection.js';
+export * from './cluster-files.js';
+export * from './cluster-lifecycle.js';
+export * from './harness.js';
+export * from './manager-launcher.js';
+export * from './parse-args.js';
+export * from './processes.js';
+export * from './program.js';
+export * from './replica-status.js';
+export * from './source-uri.js';

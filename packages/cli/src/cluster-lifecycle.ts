@@ -1,0 +1,98 @@
+import { rmSync } from 'node:fs';
+import { type ClusterPaths, ErrorCodes, MinirsError } from '@minirs/common';
+import { managerPid, ownerOf, requireCluster } from './cluster-files.js';
+import { launchManager, type ManagerReady } from './manager-launcher.js';
+import { isClusterProcess, pidFiles, signal, waitForExit } from './processes.js';
+
+/** Stop, start and delete a cluster by its folder and the manager's pid files. */
+
+export interface LifecycleOptions {
+  home: string;
+  env?: NodeJS.ProcessEnv;
+  managerMain?: string;
+  /** How long a stopping manager may take before the CLI reports it (default 20 s). */
+  stopTimeoutMs?: number;
+  startTimeoutMs?: number;
+}
+
+export type StopResult = { stopped: true; pid: number } | { stopped: false; reason: 'not-running' };
+
+/** SIGTERM to the manager, which stops its children and exits; waits until its pid is gone. */
+export async function stopCluster(name: string, o: LifecycleOptions): Promise<StopResult> {
+  const paths = requireCluster(name, o.home);
+  const pid = managerPid(paths);
+  if (pid === undefined || !isClusterProcess(pid, ownerOf(paths))) {
+    rmSync(paths.managerPid, { force: true });
+    return { stopped: false, reason: 'not-running' };
+  }
+  signal(pid, 'SIGTERM');
+  const timeoutMs = o.stopTimeoutMs ?? 20_000;
+  const left = await waitForExit([pid], timeoutMs);
+  if (left.length) {
+    throw new MinirsError(
+      ErrorCodes.TIMEOUT,
+      `the manager of cluster "${name}" (pid ${pid}) is still running ${timeoutMs / 1000} s after SIGTERM; see \`minirs logs ${name} manager\`, or \`minirs cluster delete ${name}\` to kill everything`,
+    );
+  }
+  // A clean stop leaves no pid file, so later commands know the cluster was stopped on purpose
+  // (and do not restart it) rather than crashed.
+  rmSync(paths.managerPid, { force: true });
+  return { stopped: true, pid };
+}
+
+export type StartResult = ({ started: true } & ManagerReady) | { started: false; pid: number };
+
+export async function startCluster(name: string, o: LifecycleOptions): Promise<StartResult> {
+  const paths = requireCluster(name, o.home);
+  const pid = managerPid(paths);
+  if (pid !== undefined && isClusterProcess(pid, ownerOf(paths))) return { started: false, pid };
+  const ready = await launchManager({
+    name,
+    home: o.home,
+    mode: 'start',
+    env: o.env,
+    managerMain: o.managerMain,
+    timeoutMs: o.startTimeoutMs,
+  });
+  return { started: true, ...ready };
+}
+
+/** SIGKILLs every process named in run/*.pid that is still one of ours; waits for them. */
+export async function killLeftovers(paths: ClusterPaths, timeoutMs = 5000): Promise<number[]> {
+  const victims: number[] = [];
+  for (const [, pid] of pidFiles(paths.run)) {
+    if (pid !== process.pid && isClusterProcess(pid, ownerOf(paths)) && signal(pid, 'SIGKILL'))
+      victims.push(pid);
+  }
+  const left = await waitForExit(victims, timeoutMs);
+  if (left.length) {
+    throw new MinirsError(
+      ErrorCodes.INTERNAL,
+      `processes ${left.join(', ')} of ${paths.dir} survived SIGKILL; nothing was deleted — check them with ps`,
+    );
+  }
+  return victims;
+}
+
+export interface DeleteResult {
+  name: string;
+  /** Processes that had to be SIGKILLed (their manager was not there to stop them). */
+  killed: number[];
+}
+
+/**
+ * Stops the manager (it stops its children), kills whatever it left or could not stop (a dead
+ * manager leaves its children running), then removes the folder: no process or file remains.
+ */
+export async function deleteCluster(name: string, o: LifecycleOptions): Promise<DeleteResult> {
+  const paths = requireCluster(name, o.home);
+  try {
+    await stopCluster(name, o);
+  } catch (err) {
+    // A manager that does not stop in time is killed with the rest.
+    if (!(err instanceof MinirsError && err.code === ErrorCodes.TIMEOUT)) throw err;
+  }
+  const killed = await killLeftovers(paths);
+  rmSync(paths.dir, { recursive: true, force: true });
+  return { name, killed };
+}

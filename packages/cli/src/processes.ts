@@ -1,0 +1,124 @@
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The process table as the CLI needs it: pid files written by the manager, liveness that does
+ * not mistake a zombie or a recycled pid for one of ours.
+ */
+
+export function readPidFile(path: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text);
+  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+}
+
+/** /proc/<pid>/cmdline with NULs as spaces; '' when unknown (gone, or not Linux). */
+export function processCmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    // Field 3 of /proc/<pid>/stat, after the parenthesised command (which may hold spaces).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+const HAVE_PROC = existsSync('/proc/self/cmdline');
+
+function procText(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'latin1');
+  } catch {
+    return '';
+  }
+}
+
+export interface Owner {
+  /** The cluster folder ($MINIRS_HOME/<name>). */
+  dir: string;
+  /** MINIRS_HOME itself. */
+  home: string;
+}
+
+/**
+ * True when `pid` is alive and is one of this cluster's processes: node or redis-server, and
+ * tied to the cluster by its command line, its environment (MINIRS_HOME, or configs naming the
+ * folder) or its working directory (redis-server chdirs to its data dir). A pid file can outlive
+ * its process and the pid be recycled; this keeps the CLI from signalling a stranger. Without
+ * /proc (not Linux) liveness is all there is to go on.
+ */
+export function isClusterProcess(pid: number, owner: Owner): boolean {
+  if (!pidAlive(pid)) return false;
+  if (!HAVE_PROC) return true;
+  const cmd = processCmdline(pid);
+  if (!/(^|\/)(node|redis-server)(\s|$)|minirs/.test(cmd)) return false;
+  if (cmd.includes(owner.dir)) return true;
+  const env = procText(pid, 'environ');
+  if (env.includes(owner.dir) || env.split('\0').includes(`MINIRS_HOME=${owner.home}`)) return true;
+  try {
+    const cwd = readlinkSync(`/proc/${pid}/cwd`);
+    return cwd === owner.dir || cwd.startsWith(`${owner.dir}/`);
+  } catch {
+    return false;
+  }
+}
+
+/** Every `<name>.pid` of a run/ folder: name -> pid. */
+export function pidFiles(runDir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let names: string[];
+  try {
+    names = readdirSync(runDir);
+  } catch {
+    return out;
+  }
+  for (const f of names) {
+    if (!f.endsWith('.pid')) continue;
+    const pid = readPidFile(join(runDir, f));
+    if (pid !== undefined) out.set(f.slice(0, -4), pid);
+  }
+  return out;
+}
+
+/** Waits until none of `pids` is alive; resolves with the ones still alive at the deadline. */
+export async function waitForExit(pids: number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = pids.filter(pidAlive);
+  while (alive.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    alive = alive.filter(pidAlive);
+  }
+  return alive;
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
