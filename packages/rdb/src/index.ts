@@ -1,1 +1,16 @@
-export {};
+export * from './constants.js';
+export { Crc64, crc64 } from './crc64.js';
+export type { BlobElement } from './encodings/blob-error.js';
+export {
+  compareStreamIds,
+  readStreamId,
+  type StreamEntry,
+  type StreamId,
+  streamIdToString,
+} from './encodings/stream-node.js';
+export { isRdbError, printableKey, RdbError, type RdbErrorCode, RdbErrorCodes } from './errors.js';
+export type * from './events.js';
+export { LzfError, lzfCompress, lzfDecompress } from './lzf.js';
+export { decodeModuleId, type ModuleTypeId } from './module-id.js';
+export { RdbParser, type RdbParserOptions } from './parser.js';
+export { parseRdbBuffer, parseRdbStream } from './sources.js';
