@@ -64,7 +64,7 @@ const EMPTY = Buffer.alloc(0);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const U64_MAX = (1n << 64n) - 1n;
 
-const enum S {
+enum S {
   Header,
   Opcode,
   Checksum,
@@ -277,43 +277,62 @@ export class RdbParser {
     try {
       switch (this.state) {
         case S.Header:
-          return this.parseHeader();
+          this.parseHeader();
+          return;
         case S.Opcode:
-          return this.parseOpcode();
+          this.parseOpcode();
+          return;
         case S.Checksum:
-          return this.parseChecksum();
+          this.parseChecksum();
+          return;
         case S.PlainElems:
-          return this.parsePlainElems();
+          this.parsePlainElems();
+          return;
         case S.ZsetElems:
-          return this.parseZsetElems();
+          this.parseZsetElems();
+          return;
         case S.HashElems:
-          return this.parseHashElems();
+          this.parseHashElems();
+          return;
         case S.HashMetaElems:
-          return this.parseHashMetaElems();
+          this.parseHashMetaElems();
+          return;
         case S.BlobItems:
-          return this.drainBlob(true);
+          this.drainBlob(true);
+          return;
         case S.QuicklistNodes:
-          return this.parseQuicklistNode();
+          this.parseQuicklistNode();
+          return;
         case S.QuicklistItems:
-          return this.drainBlob(false);
+          this.drainBlob(false);
+          return;
         case S.StreamNodes:
-          return this.parseStreamNode();
+          this.parseStreamNode();
+          return;
         case S.StreamEntries:
-          return this.drainStreamNode();
+          this.drainStreamNode();
+          return;
         case S.StreamMeta:
-          return this.parseStreamMeta();
+          this.parseStreamMeta();
+          return;
         case S.StreamGroup:
-          return this.parseStreamGroup();
+          this.parseStreamGroup();
+          return;
         case S.StreamPel:
-          return this.parseStreamPel();
+          this.parseStreamPel();
+          return;
         case S.StreamConsumerCount:
-          return this.parseStreamConsumerCount();
+          this.parseStreamConsumerCount();
+          return;
         case S.StreamConsumer:
-          return this.parseStreamConsumer();
+          this.parseStreamConsumer();
+          return;
         case S.StreamConsumerPel:
-          return this.parseStreamConsumerPel();
+          this.parseStreamConsumerPel();
+          return;
         case S.ModuleValue:
-          return this.parseModuleValue();
+          this.parseModuleValue();
+          return;
         case S.Done:
           return;
       }
@@ -326,7 +345,8 @@ export class RdbParser {
   private wrap(e: unknown): unknown {
     if (e instanceof RdbError) return e;
     if (e instanceof RangeError || e instanceof BlobCorruptError || e instanceof LzfError) {
-      return this.corrupt(`${this.expecting}: ${(e as Error).message}`, this.base + this.pos, e);
+      this.corrupt(`${this.expecting}: ${(e as Error).message}`, this.base + this.pos, e);
+      return;
     }
     return e;
   }
@@ -452,7 +472,8 @@ export class RdbParser {
         } else throw this.corrupt(`bad string length prefix 0x${c.toString(16)}`, this.base + this.pos - 1);
         break;
       default:
-        return this.encodedStr(c & 0x3f);
+        this.encodedStr(c & 0x3f);
+        return;
     }
     if (n > this.maxString) throw this.tooLong(BigInt(n));
     this.need(n);
@@ -462,10 +483,8 @@ export class RdbParser {
   }
 
   private tooLong(n: bigint): RdbError {
-    return this.corrupt(
-      `string of ${n} bytes exceeds the ${this.maxString}-byte limit`,
-      this.base + this.pos,
-    );
+    this.corrupt(`string of ${n} bytes exceeds the ${this.maxString}-byte limit`, this.base + this.pos);
+    return;
   }
 
   private encodedStr(enc: number): Buffer {
@@ -687,7 +706,8 @@ export class RdbParser {
         return;
       }
       default:
-        return this.parseKey(t, at);
+        this.parseKey(t, at);
+        return;
     }
   }
 
@@ -754,12 +774,15 @@ export class RdbParser {
       }
       case RdbType.LIST:
       case RdbType.SET:
-        return this.beginCounted(info, afterKey, S.PlainElems);
+        this.beginCounted(info, afterKey, S.PlainElems);
+        return;
       case RdbType.ZSET:
       case RdbType.ZSET_2:
-        return this.beginCounted(info, afterKey, S.ZsetElems);
+        this.beginCounted(info, afterKey, S.ZsetElems);
+        return;
       case RdbType.HASH:
-        return this.beginCounted(info, afterKey, S.HashElems);
+        this.beginCounted(info, afterKey, S.HashElems);
+        return;
       case RdbType.HASH_METADATA:
       case RdbType.HASH_METADATA_PRE_GA: {
         const minExpire = t === RdbType.HASH_METADATA ? this.i64ms() : 0;
@@ -811,7 +834,8 @@ export class RdbParser {
         return;
       }
       default:
-        return this.beginBlob(t, info, afterKey);
+        this.beginBlob(t, info, afterKey);
+        return;
     }
   }
 
@@ -902,7 +926,8 @@ export class RdbParser {
   }
 
   private blobCorrupt(e: BlobCorruptError, blobAt: number): RdbError {
-    return this.corrupt(`bad encoded value (${e.message}, at byte ${e.at} of the value)`, blobAt, e);
+    this.corrupt(`bad encoded value (${e.message}, at byte ${e.at} of the value)`, blobAt, e);
+    return;
   }
 
   private endKey(): void {
@@ -1346,7 +1371,8 @@ export class RdbParser {
 
   /** @internal used by score parsing helpers for error offsets. */
   scoreError(text: string, offset: number): RdbError {
-    return this.corrupt(`bad sorted set score ${JSON.stringify(text)}`, offset);
+    this.corrupt(`bad sorted set score ${JSON.stringify(text)}`, offset);
+    return;
   }
 }
 
