@@ -345,8 +345,7 @@ export class RdbParser {
   private wrap(e: unknown): unknown {
     if (e instanceof RdbError) return e;
     if (e instanceof RangeError || e instanceof BlobCorruptError || e instanceof LzfError) {
-      this.corrupt(`${this.expecting}: ${(e as Error).message}`, this.base + this.pos, e);
-      return;
+      return this.corrupt(`${this.expecting}: ${(e as Error).message}`, this.base + this.pos, e);
     }
     return e;
   }
@@ -472,8 +471,7 @@ export class RdbParser {
         } else throw this.corrupt(`bad string length prefix 0x${c.toString(16)}`, this.base + this.pos - 1);
         break;
       default:
-        this.encodedStr(c & 0x3f);
-        return;
+        return this.encodedStr(c & 0x3f);
     }
     if (n > this.maxString) throw this.tooLong(BigInt(n));
     this.need(n);
@@ -483,8 +481,10 @@ export class RdbParser {
   }
 
   private tooLong(n: bigint): RdbError {
-    this.corrupt(`string of ${n} bytes exceeds the ${this.maxString}-byte limit`, this.base + this.pos);
-    return;
+    return this.corrupt(
+      `string of ${n} bytes exceeds the ${this.maxString}-byte limit`,
+      this.base + this.pos,
+    );
   }
 
   private encodedStr(enc: number): Buffer {
@@ -926,8 +926,7 @@ export class RdbParser {
   }
 
   private blobCorrupt(e: BlobCorruptError, blobAt: number): RdbError {
-    this.corrupt(`bad encoded value (${e.message}, at byte ${e.at} of the value)`, blobAt, e);
-    return;
+    return this.corrupt(`bad encoded value (${e.message}, at byte ${e.at} of the value)`, blobAt, e);
   }
 
   private endKey(): void {
@@ -1371,8 +1370,7 @@ export class RdbParser {
 
   /** @internal used by score parsing helpers for error offsets. */
   scoreError(text: string, offset: number): RdbError {
-    this.corrupt(`bad sorted set score ${JSON.stringify(text)}`, offset);
-    return;
+    return this.corrupt(`bad sorted set score ${JSON.stringify(text)}`, offset);
   }
 }
 
