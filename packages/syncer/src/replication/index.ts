@@ -1,0 +1,29 @@
+export { type ReplicationPosition } from './applied-tracker.js';
+export { argIs, type ReplicationCommand } from './command.js';
+export { CommandStreamReader } from './command-stream-reader.js';
+export type { FullSyncEnd, FullSyncStart, PartialSync, ReplicationConsumer } from './consumer.js';
+export { type Arg, encodeAck, encodeCommand } from './encode.js';
+export { errorFromReply, errorFromSocket, ReplicationError } from './errors.js';
+export type { HandshakeSession } from './handshake-io.js';
+export {
+  type LinkState,
+  ReplicationLink,
+  type ReplicationLinkEvents,
+  type ReplicationLinkOptions,
+  type RetryPolicy,
+} from './link.js';
+export { type RdbPreamble, RdbAuxScanner } from './rdb-aux-scanner.js';
+export { EOF_MARK_BYTES, type RdbTransferHeader, RdbTransferReader } from './rdb-transfer-reader.js';
+export {
+  readReplicationInfo,
+  type ReplicationInfo,
+  type ReplicationInfoOptions,
+} from './replication-info.js';
+export { ErrorReply, type Reply } from './reply.js';
+export {
+  type SocketFactory,
+  type TcpTarget,
+  type TlsTarget,
+  tcpSocketFactory,
+  tlsSocketFactory,
+} from './socket-factory.js';

@@ -1,0 +1,70 @@
+import { ErrorCodes } from '@minirs/common';
+import { errorFromReply, errorFromSocket, protocolError, ReplicationError } from './errors.js';
+import { HandshakeIO, type HandshakeSession } from './handshake-io.js';
+import { ErrorReply } from './reply.js';
+import type { SocketFactory } from './socket-factory.js';
+import { SocketReader } from './socket-reader.js';
+
+export interface ReplicationInfo {
+  /** `master` or `slave`. */
+  role: string;
+  masterReplid: string;
+  /** The source's current replication offset: lag in bytes = this - the link's applied offset. */
+  masterReplOffset: number;
+  /** Every field of `INFO replication`, as text. */
+  fields: Record<string, string>;
+}
+
+export interface ReplicationInfoOptions {
+  connect: SocketFactory;
+  peer?: string;
+  username?: string;
+  password?: string;
+  /** Same pre-steps as the link (e.g. route to one shard through a minirs proxy). */
+  preamble?: (session: HandshakeSession) => Promise<void>;
+  timeoutMs?: number;
+}
+
+/** `INFO replication` over a separate, ordinary connection (the link's own one only streams). */
+export async function readReplicationInfo(opts: ReplicationInfoOptions): Promise<ReplicationInfo> {
+  const peer = opts.peer ?? 'source';
+  let socket: Awaited<ReturnType<SocketFactory>>;
+  try {
+    socket = await opts.connect();
+  } catch (err) {
+    throw errorFromSocket(err, 'connect to', peer);
+  }
+  try {
+    const io = new HandshakeIO(socket, new SocketReader(socket, peer), peer, opts.timeoutMs ?? 10_000);
+    if (opts.preamble) await opts.preamble(io);
+    if (opts.password)
+      await io.expect('AUTH', ...(opts.username ? [opts.username, opts.password] : [opts.password]));
+    const reply = await io.call('INFO', 'replication');
+    if (reply instanceof ErrorReply) throw errorFromReply(reply.message, 'INFO replication', peer);
+    if (!Buffer.isBuffer(reply)) {
+      throw protocolError(`${peer} answered INFO replication with something other than a bulk string.`, {
+        op: 'INFO replication',
+        peer,
+      });
+    }
+    const fields: Record<string, string> = {};
+    for (const line of reply.toString('utf8').split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0 && !line.startsWith('#')) fields[line.slice(0, colon)] = line.slice(colon + 1);
+    }
+    const offset = Number(fields.master_repl_offset);
+    if (fields.role === undefined || !Number.isSafeInteger(offset)) {
+      throw new ReplicationError(
+        ErrorCodes.PROTOCOL,
+        `INFO replication of ${peer} lacks role or master_repl_offset.`,
+        {
+          op: 'INFO replication',
+          peer,
+        },
+      );
+    }
+    return { role: fields.role, masterReplid: fields.master_replid ?? '', masterReplOffset: offset, fields };
+  } finally {
+    socket.destroy();
+  }
+}
