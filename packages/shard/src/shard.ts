@@ -10,20 +10,20 @@ import {
   type ShardProcessConfig,
   type ShardStats,
 } from '@minirs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type ShardExitCode, ShardExitCodes } from './exit-codes.js';
 import { tryAdopt } from './redis-adopt.js';
 import { launchRedis } from './redis-launch.js';
 import type { RedisExit, RedisProcess } from './redis-process.js';
 import { checkRedisServer } from './redis-version.js';
 import { statsFromInfo } from './stats.js';
+import { openStatsClient } from './stats-client.js';
 
 /** Control requests a shard answers; anything else is MINIRS_ERR_INVALID_ARGUMENT. */
 export const SHARD_OPS = ['stats', 'ping', 'set-maxmemory', 'pause-redis', 'resume-redis', 'flush'] as const;
 export type ShardOp = (typeof SHARD_OPS)[number];
 
 export const STATS_INTERVAL_MS = 1000;
-const COMMAND_TIMEOUT_MS = 2000;
 /** Each step of stopping redis-server: SHUTDOWN NOSAVE, then SIGTERM, then SIGKILL. */
 const STOP_STEP_MS = 2000;
 const EVENT_FLUSH_MS = 1000;
@@ -45,14 +45,15 @@ export class Shard {
   readonly done: Promise<ShardExitCode>;
   private finish!: (code: ShardExitCode) => void;
   private redis?: RedisProcess;
+  /** Set once ioredis has loaded and the client exists; requests await clientReady. */
   private client?: Redis;
+  private clientReady?: Promise<Redis>;
   private control?: ControlServer;
   private statsTimer?: NodeJS.Timeout;
   private statsInFlight = false;
   private paused = false;
   private adopted = false;
   private stopping?: Promise<void>;
-  private clientErrorLogged = false;
 
   constructor(
     readonly cfg: ShardProcessConfig,
@@ -82,25 +83,6 @@ export class Shard {
     }
     const redis = this.redis;
     redis.once('exit', (e: RedisExit) => void this.onRedisExit(e));
-
-    this.client = new Redis({
-      host: this.cfg.addr,
-      port: this.cfg.port,
-      password: this.cfg.password,
-      connectionName: `minirs-shard-${this.cfg.uid}`,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (attempt) => Math.min(attempt * 50, 500),
-    });
-    this.client.on('error', (err: Error) => {
-      // ioredis reports every failed reconnect; one line until it is ready again is enough.
-      if (!this.clientErrorLogged && !this.stopping)
-        this.log.warn({ err: err.message }, 'stats connection error');
-      this.clientErrorLogged = true;
-    });
-    this.client.on('ready', () => {
-      this.clientErrorLogged = false;
-    });
 
     const control = new ControlServer(
       this.cfg.socket,
@@ -133,6 +115,20 @@ export class Shard {
         { field: 'socket', op: 'listen', cause: err },
       );
     }
+    const clientReady = openStatsClient(this.cfg, this.log, () => this.stopping !== undefined).then(
+      (client) => {
+        this.client = client;
+        if (this.stopping) client.disconnect();
+        return client;
+      },
+    );
+    // Requests and pushes await it. Failing to load ioredis is a broken install: exit 1 and
+    // leave redis-server running for the next shard to adopt.
+    clientReady.catch((err: Error) => {
+      this.log.error({ err: err.message }, 'cannot open the stats connection');
+      this.finish(ShardExitCodes.INTERNAL);
+    });
+    this.clientReady = clientReady;
     this.statsTimer = setInterval(() => void this.pushStats(), STATS_INTERVAL_MS);
     this.log.info(
       {
@@ -162,7 +158,7 @@ export class Shard {
   async handleRequest(op: string, args: unknown): Promise<unknown> {
     if (this.stopping) throw new MinirsError(ErrorCodes.CONFLICT, `shard ${this.cfg.uid} is shutting down`);
     const redis = this.redis!;
-    const client = this.client!;
+    const client = await this.clientReady!;
     switch (op as ShardOp) {
       case 'stats':
         this.assertRunning(op);
@@ -240,7 +236,8 @@ export class Shard {
   }
 
   async collectStats(): Promise<ShardStats> {
-    const info = await this.redisCall('stats', () => this.client!.info());
+    const client = await this.clientReady!;
+    const info = await this.redisCall('stats', () => client.info());
     return statsFromInfo(info);
   }
 
