@@ -7,3 +7,4 @@ export { quoteConfValue, renderRedisConf } from './redis-conf.js';
 export { parseRedisVersion, checkRedisServer, MIN_REDIS_MAJOR } from './redis-version.js';
 export { readProc, isSameProcessAlive, readPidFile } from './proc.js';
 export { SHARD_OPS, type ShardHelloDetail, type ShardOp } from './shard.js';
+export { probeRedis, type ProbeResult } from './redis-probe.js';

@@ -174,6 +174,23 @@ describe('shard process', () => {
     expect(await s2.conn.request('ping')).toBe('PONG');
   });
 
+  it('kills a leftover redis-server of its own that no longer takes its password, then starts fresh', async () => {
+    const cfg = await makeShardConfig();
+    const first = spawnShard(cfg);
+    const s1 = await connectShard(first);
+    const oldRedis = redisPidOf(s1.hello);
+    process.kill(first.pid, 'SIGKILL');
+    await first.exited;
+    const second = spawnShard({ ...cfg, password: 'a-new-internal-password-0123456789' });
+    const s2 = await connectShard(second);
+    expect(s2.hello.detail).toMatchObject({ adopted: false });
+    expect(redisPidOf(s2.hello)).not.toBe(oldRedis);
+    expect(await waitGone(oldRedis, 5000)).toBe(true);
+    expect(readFileSync(cfg.log_file, 'utf8')).toContain(
+      'does not answer PING with our password; killing it',
+    );
+  });
+
   it('SIGTERM stops redis-server, removes its files and exits 0', async () => {
     const cfg = await makeShardConfig();
     const shard = spawnShard(cfg);
