@@ -1,1 +1,18 @@
-export {};
+export { readCommand, RequestView, splitInlineArgs } from './command.js';
+export { type FrameHandler, RespDecoder, type RespDecoderOptions } from './decoder.js';
+export { isRespProtocolError, RespProtocolError } from './errors.js';
+export { RespFrame } from './frame.js';
+export { isAggregateType, isBlobType, RespType, type RespTypeByte, respTypeName } from './types.js';
+export {
+  Double,
+  ErrorReply,
+  encodeValue,
+  Push,
+  type RespValue,
+  SimpleString,
+  type ToValueOptions,
+  toValue,
+  VerbatimString,
+  writeValue,
+} from './values.js';
+export { encodeCommand, RespWriter } from './writer.js';
