@@ -1,4 +1,4 @@
-export { type ReplicationPosition } from './applied-tracker.js';
+export type { ReplicationPosition } from './applied-tracker.js';
 export { argIs, type ReplicationCommand } from './command.js';
 export { CommandStreamReader } from './command-stream-reader.js';
 export type { FullSyncEnd, FullSyncStart, PartialSync, ReplicationConsumer } from './consumer.js';
