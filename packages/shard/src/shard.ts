@@ -158,7 +158,7 @@ export class Shard {
   async handleRequest(op: string, args: unknown): Promise<unknown> {
     if (this.stopping) throw new MinirsError(ErrorCodes.CONFLICT, `shard ${this.cfg.uid} is shutting down`);
     const redis = this.redis!;
-    const client = await this.clientReady!;
+    const client = await this.statsClient();
     switch (op as ShardOp) {
       case 'stats':
         this.assertRunning(op);
@@ -199,6 +199,13 @@ export class Shard {
     }
   }
 
+  private statsClient(): Promise<Redis> {
+    // Set right after the socket listens, before any connection can be served; kept explicit.
+    if (!this.clientReady)
+      throw new MinirsError(ErrorCodes.CONFLICT, `shard ${this.cfg.uid} is still starting`);
+    return this.clientReady;
+  }
+
   private goneError(op: string): MinirsError {
     return new MinirsError(ErrorCodes.CONNECTION, `${op}: redis-server pid ${this.redisPid} is gone`, {
       op,
@@ -236,7 +243,7 @@ export class Shard {
   }
 
   async collectStats(): Promise<ShardStats> {
-    const client = await this.clientReady!;
+    const client = await this.statsClient();
     const info = await this.redisCall('stats', () => client.info());
     return statsFromInfo(info);
   }
