@@ -129,6 +129,7 @@ export type RdbValueChunk =
   | StreamMetaChunk
   | StreamGroupChunk
   | StreamPendingChunk
+  | StreamConsumerCountChunk
   | StreamConsumerChunk
   | StreamConsumerPendingChunk;
 
@@ -169,6 +170,13 @@ export interface StreamPendingChunk {
   type: 'streamPending';
   group: Buffer;
   pending: StreamPendingEntry[];
+}
+
+/** After a group's PEL: how many consumers follow. */
+export interface StreamConsumerCountChunk {
+  type: 'streamConsumerCount';
+  group: Buffer;
+  count: number;
 }
 
 export interface StreamConsumerChunk {

@@ -14,3 +14,7 @@ export { LzfError, lzfCompress, lzfDecompress } from './lzf.js';
 export { decodeModuleId, type ModuleTypeId } from './module-id.js';
 export { RdbParser, type RdbParserOptions } from './parser.js';
 export { parseRdbBuffer, parseRdbStream } from './sources.js';
+export { CommandConverter, type CommandConverterOptions, type RedisCommand } from './commands.js';
+export { DumpBuilder, type DumpResult, dumpableFor, dumpPayload, parseDumpPayload } from './dump.js';
+export { RestorePlanner, type RestorePlannerOptions, type RestorePlannerStats } from './planner.js';
+export { encodeLength, encodeString, formatScore } from './rdb-encode.js';

@@ -1278,6 +1278,11 @@ export class RdbParser {
     this.checkpoint();
     this.consumersRemaining = n;
     this.state = S.StreamConsumer;
+    this.emit({
+      kind: 'chunk',
+      key: this.cur!,
+      value: { type: 'streamConsumerCount', group: this.group, count: n },
+    });
   }
 
   private parseStreamConsumer(): void {
