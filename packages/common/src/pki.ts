@@ -1,8 +1,15 @@
 import { generateKeyPair as generateKeyPairCb, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import type forgeNs from 'node-forge';
 
 const generateKeyPair = promisify(generateKeyPairCb);
+
+// node-forge costs ~55 ms to import; only cluster creation needs it, so every other process skips it.
+let forgeMod: typeof forgeNs | undefined;
+async function forgeLib(): Promise<typeof forgeNs> {
+  forgeMod ??= (await import('node-forge')).default;
+  return forgeMod;
+}
 
 /**
  * Certificates with node-forge. RSA keys come from Node's native crypto (forge's pure-JS key
@@ -16,15 +23,16 @@ export interface KeyPairPem {
 
 async function rsaKey(): Promise<{
   privatePem: string;
-  forgeKey: forge.pki.rsa.PrivateKey;
-  forgePub: forge.pki.rsa.PublicKey;
+  forgeKey: forgeNs.pki.rsa.PrivateKey;
+  forgePub: forgeNs.pki.rsa.PublicKey;
 }> {
+  const forge = await forgeLib();
   const { privateKey } = await generateKeyPair('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
-  const forgeKey = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
+  const forgeKey = forge.pki.privateKeyFromPem(privateKey) as forgeNs.pki.rsa.PrivateKey;
   const forgePub = forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e);
   return { privatePem: privateKey, forgeKey, forgePub };
 }
@@ -36,13 +44,14 @@ function serial(): string {
   return b.toString('hex');
 }
 
-function validity(cert: forge.pki.Certificate, years: number): void {
+function validity(cert: forgeNs.pki.Certificate, years: number): void {
   const now = new Date();
   cert.validity.notBefore = new Date(now.getTime() - 60_000);
   cert.validity.notAfter = new Date(now.getTime() + years * 365 * 24 * 3600 * 1000);
 }
 
 export async function createCa(commonName: string): Promise<KeyPairPem> {
+  const forge = await forgeLib();
   const k = await rsaKey();
   const cert = forge.pki.createCertificate();
   cert.publicKey = k.forgePub;
@@ -73,6 +82,7 @@ export interface LeafOptions {
 }
 
 export async function createLeaf(ca: KeyPairPem, opts: LeafOptions): Promise<KeyPairPem> {
+  const forge = await forgeLib();
   const k = await rsaKey();
   const caCert = forge.pki.certificateFromPem(ca.cert);
   const caKey = forge.pki.privateKeyFromPem(ca.key);
