@@ -5,7 +5,7 @@ import { UsageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { collect, parseCompression } from '../parse-args.js';
 import { maskSourceUri, renderReplicaStatus, replicaStatus } from '../replica-status.js';
-import { resolveSources } from '../source-uri.js';
+import { parseSourceSpec, resolveSources } from '../source-uri.js';
 
 interface ReplicaOfOptions {
   source?: string[];
@@ -53,6 +53,8 @@ export function registerReplicaCommands(program: Command, ctx: CliContext): void
           );
         }
       }
+      // Bad forms are usage errors, found before any cluster is asked anything.
+      for (const spec of specs) parseSourceSpec(spec);
       const { api } = await ctx.connect(cluster);
       const dest = await api.bdbByName(name, cluster);
       const sources = await resolveSources(

@@ -1,0 +1,158 @@
+import type { ReplicaSourceState, ReplicaSync } from '@minirs/common';
+import { describe, expect, it } from 'vitest';
+import {
+  aggregateStatus,
+  describeAggregate,
+  describeSource,
+  formatLag,
+  maskSourceUri,
+  renderReplicaStatus,
+  replicaStatus,
+  sourceProgress,
+} from '../src/replica-status.js';
+
+function source(over: Partial<ReplicaSourceState>): ReplicaSourceState {
+  return {
+    uid: 1,
+    uri: 'redis://admin:topsecret@127.0.1.1:12000',
+    compression: 0,
+    encryption: false,
+    status: 'in-sync',
+    rdb_size: 0,
+    rdb_transferred: 0,
+    lag: 0,
+    last_update: null,
+    last_error: '',
+    ...over,
+  };
+}
+
+function bdb(replica_sync: ReplicaSync, sources: ReplicaSourceState[]) {
+  return { uid: 7, replica_sync, replica_sources: sources };
+}
+
+describe('aggregate status (CONTRACT.md)', () => {
+  it('is replica_sync when it is disabled, stopped or paused, whatever the sources say', () => {
+    const down = [{ status: 'out-of-sync' as const }];
+    expect(aggregateStatus('disabled', down)).toBe('disabled');
+    expect(aggregateStatus('stopped', down)).toBe('stopped');
+    expect(aggregateStatus('paused', down)).toBe('paused');
+  });
+
+  it('is otherwise the worst source: out-of-sync > syncing > in-sync', () => {
+    expect(aggregateStatus('enabled', [{ status: 'in-sync' }, { status: 'in-sync' }])).toBe('in-sync');
+    expect(aggregateStatus('enabled', [{ status: 'in-sync' }, { status: 'syncing' }])).toBe('syncing');
+    expect(
+      aggregateStatus('enabled', [{ status: 'syncing' }, { status: 'out-of-sync' }, { status: 'in-sync' }]),
+    ).toBe('out-of-sync');
+    expect(aggregateStatus('enabled', [{ status: 'out-of-sync' }, { status: 'syncing' }])).toBe(
+      'out-of-sync',
+    );
+  });
+});
+
+describe('per-source view', () => {
+  it('progress is rdb_transferred / rdb_size, floored, 100 once in sync', () => {
+    expect(sourceProgress({ status: 'syncing', rdb_size: 1000, rdb_transferred: 429 })).toBe(42);
+    expect(sourceProgress({ status: 'syncing', rdb_size: 0, rdb_transferred: 0 })).toBe(0);
+    expect(sourceProgress({ status: 'syncing', rdb_size: 10, rdb_transferred: 50 })).toBe(100);
+    expect(sourceProgress({ status: 'in-sync', rdb_size: 10, rdb_transferred: 3 })).toBe(100);
+  });
+
+  it('the JSON shape masks the password, also behind a "<db>:" prefix', () => {
+    const v = replicaStatus(
+      bdb('enabled', [
+        source({ uid: 1, status: 'syncing', rdb_size: 200, rdb_transferred: 84 }),
+        source({
+          uid: 2,
+          uri: 'db1:redis://admin:hunter2@127.0.1.1:12001',
+          lag: 3,
+          last_update: '2026-01-01T00:00:00Z',
+        }),
+      ]),
+    );
+    expect(v).toEqual({
+      bdb_uid: 7,
+      replica_sync: 'enabled',
+      status: 'syncing',
+      sources: [
+        {
+          uid: 1,
+          uri: 'redis://admin:***@127.0.1.1:12000',
+          status: 'syncing',
+          progress: 42,
+          lag: 0,
+          last_update: null,
+          last_error: '',
+        },
+        {
+          uid: 2,
+          uri: 'db1:redis://admin:***@127.0.1.1:12001',
+          status: 'in-sync',
+          progress: 100,
+          lag: 3,
+          last_update: '2026-01-01T00:00:00Z',
+          last_error: '',
+        },
+      ],
+    });
+    expect(JSON.stringify(v)).not.toMatch(/topsecret|hunter2/);
+  });
+
+  it('masks every URI form', () => {
+    expect(maskSourceUri('redis://:p%40ss@10.0.0.1:6380')).toBe('redis://:***@10.0.0.1:6380');
+    expect(maskSourceUri('redis://10.0.0.1:6380')).toBe('redis://10.0.0.1:6380');
+    expect(maskSourceUri('orders:redis://admin:x@h:1')).toBe('orders:redis://admin:***@h:1');
+  });
+});
+
+describe('human lines', () => {
+  it('say "Syncing 42%", "Synced (lag 3 ms)" and "Sync stopped: <error>"', () => {
+    const syncing = replicaStatus(
+      bdb('enabled', [source({ status: 'syncing', rdb_size: 100, rdb_transferred: 42 })]),
+    );
+    expect(describeSource(syncing.sources[0]!, 'enabled')).toBe('Syncing 42%');
+    expect(describeAggregate(syncing)).toBe('Syncing 42%');
+
+    const synced = replicaStatus(bdb('enabled', [source({ lag: 3 }), source({ uid: 2, lag: 11 })]));
+    expect(describeSource(synced.sources[0]!, 'enabled')).toBe('Synced (lag 3 ms)');
+    expect(describeAggregate(synced)).toBe('Synced (lag 11 ms)');
+
+    const err = 'source 1 (redis://admin:***@127.0.1.1:12000): WRONGPASS; update the source URI';
+    const stopped = replicaStatus(bdb('stopped', [source({ status: 'out-of-sync', last_error: err })]));
+    expect(stopped.status).toBe('stopped');
+    expect(describeSource(stopped.sources[0]!, 'stopped')).toBe(`Sync stopped: ${err}`);
+    expect(describeAggregate(stopped)).toBe(`Sync stopped: ${err}`);
+  });
+
+  it('name paused, disabled, out-of-sync and no sources', () => {
+    expect(describeAggregate(replicaStatus(bdb('paused', [source({})])))).toBe('Sync paused');
+    expect(describeAggregate(replicaStatus(bdb('disabled', [])))).toBe('Not a replica (no sources)');
+    const down = replicaStatus(
+      bdb('enabled', [source({}), source({ uid: 2, status: 'out-of-sync', last_error: 'ECONNREFUSED' })]),
+    );
+    expect(describeAggregate(down)).toBe('Out of sync (1 of 2 sources down)');
+    expect(describeSource(down.sources[1]!, 'enabled')).toBe('Out of sync: ECONNREFUSED');
+  });
+
+  it('format lags from ms to minutes', () => {
+    expect(formatLag(0)).toBe('0 ms');
+    expect(formatLag(999)).toBe('999 ms');
+    expect(formatLag(1500)).toBe('1.5 s');
+    expect(formatLag(125_000)).toBe('2 min 5 s');
+  });
+
+  it('render the destination line, then one aligned line per source', () => {
+    const v = replicaStatus(
+      bdb('enabled', [
+        source({ uid: 1, lag: 2 }),
+        source({ uid: 2, uri: 'redis://10.0.0.9:6380', status: 'syncing', rdb_size: 4, rdb_transferred: 1 }),
+      ]),
+    );
+    expect(renderReplicaStatus('west/dest (bdb 7)', v).split('\n')).toEqual([
+      'west/dest (bdb 7): Syncing 62%',
+      '  source 1  redis://admin:***@127.0.1.1:12000  Synced (lag 2 ms)',
+      '  source 2  redis://10.0.0.9:6380              Syncing 25%',
+    ]);
+  });
+});
