@@ -1,3 +1,4 @@
+import { RdbType } from './constants.js';
 import { compareStreamIds, type StreamId, streamIdToString } from './encodings/stream-node.js';
 import type { RdbEvent, RdbKeyInfo, RdbValueChunk, StreamMetaChunk } from './events.js';
 import { formatScore } from './rdb-encode.js';
@@ -121,8 +122,13 @@ export class CommandConverter {
         this.pel.clear();
         const cmd: RedisCommand = ['XGROUP', 'CREATE', k, c.name, streamIdToString(c.lastId)];
         if (this.target >= 10) {
-          const read = c.entriesRead ?? this.estimateEntriesRead(c.lastId);
-          if (read !== null) cmd.push('ENTRIESREAD', String(read));
+          // v2+ streams store entries-read (null = Redis's -1, "unknown"); a v1 stream has none
+          // and Redis estimates it on load, which the command path repeats.
+          const read =
+            this.key.rdbType === RdbType.STREAM_LISTPACKS
+              ? this.estimateEntriesRead(c.lastId)
+              : c.entriesRead;
+          cmd.push('ENTRIESREAD', read === null ? '-1' : String(read));
         }
         return [cmd];
       }
