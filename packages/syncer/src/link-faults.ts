@@ -11,6 +11,17 @@ export class LinkFaultState {
   private faults: LinkFault[] = [];
   private readonly listeners = new Set<() => void>();
   private resetsSeen = new Set<string>();
+  private readonly live = new Set<Duplex>();
+
+  track(d: Duplex): void {
+    this.live.add(d);
+    d.once('close', () => this.live.delete(d));
+  }
+
+  /** Reset every open connection of this source (the links reconnect and resume). */
+  dropAll(): void {
+    for (const d of this.live) d.destroy();
+  }
 
   constructor(private readonly sourceUid: number) {}
 
@@ -69,6 +80,7 @@ export class FaultyDuplex extends Duplex {
     private readonly faults: LinkFaultState,
   ) {
     super();
+    faults.track(this);
     inner.on('data', (chunk: Buffer) => this.incoming(chunk));
     inner.on('end', () => {
       this.ended = true;

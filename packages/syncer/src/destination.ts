@@ -1,0 +1,245 @@
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { ErrorCodes, MinirsError } from '@minirs/common';
+import { encodeCommand, type RespFrame, RespDecoder } from '@minirs/resp';
+
+/**
+ * A pipelined connection to the destination database's endpoint (the minirs proxy), so the
+ * destination's own shard count and hash policy apply to every replicated write. Replies come
+ * back in order; each write's callback learns its reply. The window of unanswered writes is
+ * bounded: `capacity()` resolves when there is room, which is how backpressure reaches the
+ * source link (its consumer awaits it, so the link stops reading the source socket).
+ */
+
+export type ReplyKind = 'ok' | 'error';
+
+export interface WriteReply {
+  kind: ReplyKind;
+  /** The first error found in the reply (top level or inside an EXEC array). */
+  error?: string;
+  frame: RespFrame;
+}
+
+export type ReplyCallback = (reply: WriteReply) => void;
+
+export interface DestinationOptions {
+  host: string;
+  port: number;
+  password?: string;
+  /** Writes sent but not yet answered; the bound on memory and on what a crash can leave unknown. */
+  maxInFlight?: number;
+  /** Bytes sent but not yet answered. */
+  maxInFlightBytes?: number;
+  connectTimeoutMs?: number;
+}
+
+interface Pending {
+  cb: ReplyCallback | undefined;
+  bytes: number;
+}
+
+/** The first error reply within a frame: top level, or an element of an EXEC reply. */
+function firstError(f: RespFrame, depth = 0): string | undefined {
+  if (f.isError) return f.str();
+  if (depth < 2 && f.isAggregate && f.length > 0) {
+    for (const e of f.elements) {
+      const err = firstError(e, depth + 1);
+      if (err) return err;
+    }
+  }
+  return undefined;
+}
+
+export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
+  private socket?: Socket;
+  private readonly decoder = new RespDecoder();
+  private readonly pending: Pending[] = [];
+  private head = 0;
+  private inFlightBytes = 0;
+  private outbox: Buffer[] = [];
+  private flushScheduled = false;
+  private waiters: (() => void)[] = [];
+  private drainWaiters: (() => void)[] = [];
+  private closedError?: MinirsError;
+  readonly peer: string;
+  private readonly maxInFlight: number;
+  private readonly maxInFlightBytes: number;
+
+  constructor(private readonly opts: DestinationOptions) {
+    super();
+    this.peer = `${opts.host}:${opts.port}`;
+    this.maxInFlight = opts.maxInFlight ?? 4096;
+    this.maxInFlightBytes = opts.maxInFlightBytes ?? 16 * 1024 * 1024;
+  }
+
+  get inFlight(): number {
+    return this.pending.length - this.head;
+  }
+
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  async connect(): Promise<void> {
+    const socket = connect({ host: this.opts.host, port: this.opts.port });
+    socket.setNoDelay(true);
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(
+          new MinirsError(ErrorCodes.TIMEOUT, `destination ${this.peer} did not accept a connection`, {
+            peer: this.peer,
+          }),
+        );
+      }, this.opts.connectTimeoutMs ?? 5000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(
+          new MinirsError(ErrorCodes.CONNECTION, `destination ${this.peer}: ${err.message}`, {
+            peer: this.peer,
+            cause: err,
+          }),
+        );
+      });
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) =>
+      this.fail(
+        new MinirsError(ErrorCodes.CONNECTION, `destination ${this.peer}: ${err.message}`, {
+          peer: this.peer,
+          cause: err,
+        }),
+      ),
+    );
+    socket.on('close', () =>
+      this.fail(
+        new MinirsError(ErrorCodes.CONNECTION, `destination ${this.peer} closed the connection`, {
+          peer: this.peer,
+        }),
+      ),
+    );
+    if (this.opts.password) {
+      const r = await this.call(['AUTH', this.opts.password]);
+      if (r.kind === 'error') {
+        this.close();
+        throw new MinirsError(ErrorCodes.AUTH, `destination ${this.peer} refused AUTH: ${r.error}`, {
+          peer: this.peer,
+        });
+      }
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.write(chunk, (frame) => this.onReply(frame));
+    } catch (err) {
+      this.fail(
+        new MinirsError(
+          ErrorCodes.PROTOCOL,
+          `destination ${this.peer} sent bad RESP: ${(err as Error).message}`,
+        ),
+      );
+    }
+  }
+
+  private onReply(frame: RespFrame): void {
+    if (frame.type === 0x3e /* '>' push */) return;
+    const p = this.pending[this.head];
+    if (!p) {
+      this.fail(
+        new MinirsError(ErrorCodes.PROTOCOL, `destination ${this.peer} sent a reply nobody asked for`),
+      );
+      return;
+    }
+    this.pending[this.head++] = undefined as unknown as Pending;
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending.splice(0, this.head);
+      this.head = 0;
+    }
+    this.inFlightBytes -= p.bytes;
+    const error = firstError(frame);
+    p.cb?.({ kind: error ? 'error' : 'ok', error, frame });
+    if (this.waiters.length && this.hasRoom()) for (const w of this.waiters.splice(0)) w();
+    if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private hasRoom(): boolean {
+    return this.inFlight < this.maxInFlight && this.inFlightBytes < this.maxInFlightBytes;
+  }
+
+  /** Resolves when another write fits in the window (rejects once the connection failed). */
+  capacity(): Promise<void> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push(() => (this.closedError ? reject(this.closedError) : resolve()));
+    });
+  }
+
+  /** Resolves when every write so far has its reply. */
+  drain(): Promise<void> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.drainWaiters.push(() => (this.closedError ? reject(this.closedError) : resolve()));
+    });
+  }
+
+  /** Send bytes that are exactly one command (e.g. a replication stream command's raw view). */
+  writeRaw(raw: Buffer, cb?: ReplyCallback): void {
+    if (this.closedError) throw this.closedError;
+    this.pending.push({ cb, bytes: raw.length });
+    this.inFlightBytes += raw.length;
+    this.outbox.push(raw);
+    this.scheduleFlush();
+  }
+
+  write(args: ReadonlyArray<string | Buffer | number>, cb?: ReplyCallback): void {
+    this.writeRaw(encodeCommand(args), cb);
+  }
+
+  call(args: ReadonlyArray<string | Buffer | number>): Promise<WriteReply> {
+    return new Promise<WriteReply>((resolve, reject) => {
+      try {
+        this.write(args, resolve);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  // Writes of one tick leave in one syscall.
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      const out = this.outbox;
+      if (out.length === 0 || !this.socket || this.closedError) return;
+      this.outbox = [];
+      this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    });
+  }
+
+  private fail(err: MinirsError): void {
+    if (this.closedError) return;
+    this.closedError = err;
+    this.socket?.destroy();
+    for (const w of this.waiters.splice(0)) w();
+    for (const w of this.drainWaiters.splice(0)) w();
+    this.emit('failed', err);
+  }
+
+  close(): void {
+    this.fail(
+      new MinirsError(ErrorCodes.CONNECTION, 'destination connection closed by the syncer', {
+        peer: this.peer,
+      }),
+    );
+  }
+}

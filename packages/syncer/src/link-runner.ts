@@ -1,0 +1,300 @@
+import { ErrorCodes, type Logger, MinirsError } from '@minirs/common';
+import { RdbParser, type RedisCommand, RestorePlanner } from '@minirs/rdb';
+import { DestinationClient, type WriteReply } from './destination.js';
+import { LagTracker } from './lag-tracker.js';
+import {
+  argIs,
+  type FullSyncEnd,
+  type FullSyncStart,
+  type PartialSync,
+  type ReplicationCommand,
+  type ReplicationConsumer,
+  ReplicationLink,
+  readReplicationInfo,
+  type SocketFactory,
+} from './replication/index.js';
+
+/**
+ * One replication link (one source shard, or one external Redis) and the destination
+ * connection its writes go through. The link reads only as fast as the destination answers
+ * (bounded window), and reports as applied only the offsets whose writes were answered OK, so a
+ * partial resync after a source connection error neither skips nor repeats a write.
+ */
+
+export type StopReason = { kind: 'stop'; error: string } | { kind: 'full-resync'; reason: string };
+
+export interface LinkRunnerOptions {
+  label: string;
+  connect: SocketFactory;
+  /** AUTH for an external source (minirs sources authenticate in `connect`). */
+  username?: string;
+  password?: string;
+  destination: { host: string; port: number; password: string };
+  targetRdbVersion: number;
+  log: Logger;
+  /** Called when this link needs a person (stop) or a full resync of every source. */
+  onTrouble(reason: StopReason): void;
+}
+
+/** Errors from the destination that need a person. */
+function destinationStopWorthy(error: string): boolean {
+  return /^(CROSSSLOT|OOM|NOPERM|WRONGPASS|NOAUTH)\b/.test(error);
+}
+
+/** Replies from the destination that mean "not now": the sync starts over once it recovers. */
+function destinationTransient(error: string): boolean {
+  return (
+    /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN)\b/.test(error) ||
+    /shard .*(unavailable|down)/i.test(error)
+  );
+}
+
+function commandLabel(argv: readonly Buffer[]): string {
+  const name = argv[0]?.toString('latin1').toUpperCase() ?? '?';
+  const key = argv[1] ? ` ${argv[1].toString('utf8').slice(0, 80)}` : '';
+  return `${name}${key}`;
+}
+
+export class LinkRunner implements ReplicationConsumer {
+  readonly link: ReplicationLink;
+  private dest?: DestinationClient;
+  readonly lag = new LagTracker();
+  private parser?: RdbParser;
+  private planner?: RestorePlanner;
+  private probeTimer?: NodeJS.Timeout;
+  private stopped = false;
+  /** In order: offsets of writes not yet answered; skipped commands carry `done`. */
+  private readonly order: { offset: number; done: boolean }[] = [];
+  private orderHead = 0;
+  everSynced = false;
+  fullSyncs = 0;
+  partialSyncs = 0;
+  lastUpdate: string | null = null;
+  /** Keys and commands of databases other than 0 (only db 0 is replicated). */
+  otherDbKeys = 0;
+  otherDbCommands = 0;
+  keysLoaded = 0;
+  applyErrors = 0;
+  troubled = false;
+
+  constructor(private readonly o: LinkRunnerOptions) {
+    this.link = new ReplicationLink({
+      connect: o.connect,
+      peer: o.label,
+      username: o.username,
+      password: o.password,
+      ackMode: 'manual',
+      logger: o.log,
+      readTimeoutMs: 30_000,
+    });
+    this.link.on('retry', (err, delay) =>
+      o.log.warn({ link: o.label, err: err.message, delay_ms: delay }, 'link retrying'),
+    );
+  }
+
+  get state() {
+    return this.link.state;
+  }
+
+  start(): void {
+    this.link.run(this).then(
+      () => {},
+      (err: unknown) => {
+        if (this.stopped) return;
+        const e = err as MinirsError;
+        this.o.log.error({ link: this.o.label, err: e.message, code: e.code }, 'link failed');
+        this.trouble({ kind: 'stop', error: e.message ?? String(err) });
+      },
+    );
+    this.probeTimer = setInterval(() => void this.probe(), 100);
+    this.probeTimer.unref();
+  }
+
+  private trouble(r: StopReason): void {
+    if (this.troubled || this.stopped) return;
+    this.troubled = true;
+    this.o.onTrouble(r);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.probeTimer);
+    this.dest?.close();
+    await this.link.close();
+  }
+
+  private probing = false;
+  private async probe(): Promise<void> {
+    if (this.probing || this.link.state !== 'streaming') return;
+    this.probing = true;
+    try {
+      const t = Date.now();
+      const info = await readReplicationInfo({
+        connect: this.o.connect,
+        peer: this.o.label,
+        username: this.o.username,
+        password: this.o.password,
+        timeoutMs: 2000,
+      });
+      this.lag.sample(info.masterReplOffset, this.link.appliedOffset, t);
+    } catch {
+      // A failed probe only delays the next lag figure; the link itself reports real trouble.
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async ensureDest(): Promise<DestinationClient> {
+    if (this.dest && !this.dest.closed) return this.dest;
+    const d = new DestinationClient({ ...this.o.destination });
+    d.on('failed', (err) => {
+      if (this.stopped) return;
+      // Writes in flight have an unknown fate: only a full resync is safe.
+      this.trouble({ kind: 'full-resync', reason: `destination connection failed: ${err.message}` });
+    });
+    await d.connect();
+    this.dest = d;
+    return d;
+  }
+
+  // ---- ReplicationConsumer ----
+
+  async fullSyncStart(info: FullSyncStart): Promise<void> {
+    if (this.everSynced) {
+      // The source could not continue where we were: what this link applied is void, and the
+      // flush that a fresh full sync needs would empty what the other sources wrote.
+      this.trouble({
+        kind: 'full-resync',
+        reason: `${this.o.label} refused a partial resync${info.partialRefused ? '' : ' (new history)'}`,
+      });
+      throw new MinirsError(ErrorCodes.CONNECTION, 'full resync of every source scheduled');
+    }
+    this.fullSyncs++;
+    this.parser = new RdbParser();
+    this.planner = new RestorePlanner({
+      targetRdbVersion: this.o.targetRdbVersion,
+      now: Date.now,
+      modules: 'error',
+    });
+    await this.ensureDest();
+    this.o.log.info(
+      { link: this.o.label, replid: info.replid, offset: info.offset, rdb_size: info.rdbSize },
+      'full sync started',
+    );
+  }
+
+  async rdbChunk(chunk: Buffer): Promise<void> {
+    const parser = this.parser!;
+    parser.write(chunk);
+    await this.drainParser();
+  }
+
+  private async drainParser(): Promise<void> {
+    const parser = this.parser!;
+    const planner = this.planner!;
+    const dest = this.dest!;
+    for (let ev = parser.read(); ev; ev = parser.read()) {
+      if (ev.kind === 'keyStart' && ev.key.db !== 0) this.otherDbKeys++;
+      const db = ev.kind === 'keyStart' || ev.kind === 'chunk' || ev.kind === 'keyEnd' ? ev.key.db : 0;
+      if (db !== 0) continue;
+      if (ev.kind === 'keyStart') this.keysLoaded++;
+      for (const cmd of planner.push(ev)) {
+        await dest.capacity();
+        dest.write(cmd as RedisCommand as (string | Buffer)[], (r) => this.onLoadReply(r, cmd));
+      }
+    }
+  }
+
+  private onLoadReply(r: WriteReply, cmd: RedisCommand): void {
+    if (r.kind === 'ok') return;
+    this.handleDestError(r.error!, `${String(cmd[0])} ${String(cmd[1] ?? '').slice(0, 80)}`);
+  }
+
+  private handleDestError(error: string, what: string): void {
+    if (destinationStopWorthy(error)) {
+      this.trouble({ kind: 'stop', error: `destination refused ${what} from ${this.o.label}: ${error}` });
+    } else if (destinationTransient(error)) {
+      this.trouble({ kind: 'full-resync', reason: `destination answered ${error} to ${what}` });
+    } else {
+      // Like a Redis replica: a command the destination rejects is logged, not retried.
+      this.applyErrors++;
+      if (this.applyErrors <= 20)
+        this.o.log.warn({ link: this.o.label, what, error }, 'destination rejected a replicated write');
+    }
+  }
+
+  async fullSyncEnd(info: FullSyncEnd): Promise<void> {
+    this.parser!.end();
+    await this.drainParser();
+    await this.dest!.drain();
+    const st = this.planner!.stats;
+    this.o.log.info(
+      {
+        link: this.o.label,
+        rdb_bytes: info.rdbBytes,
+        keys: st.keys,
+        restored: st.restored,
+        converted: st.converted,
+        expired_skipped: st.expiredSkipped,
+        other_db_keys: this.otherDbKeys,
+      },
+      'full sync loaded',
+    );
+    this.parser = undefined;
+    this.planner = undefined;
+    this.everSynced = true;
+    this.lastUpdate = new Date().toISOString();
+    this.link.applied(info.offset);
+  }
+
+  partialSync(info: PartialSync): void {
+    this.partialSyncs++;
+    this.o.log.info({ link: this.o.label, offset: info.offset }, 'partial resync accepted');
+  }
+
+  async commands(batch: readonly ReplicationCommand[]): Promise<void> {
+    const dest = await this.ensureDest();
+    for (const cmd of batch) {
+      const name = cmd.argv[0];
+      const skip = cmd.db !== 0 || argIs(name, 'SELECT') || argIs(name, 'PING') || argIs(name, 'REPLCONF');
+      if (skip) {
+        if (cmd.db !== 0 && !argIs(name, 'SELECT')) this.otherDbCommands++;
+        this.order.push({ offset: cmd.offset, done: true });
+        continue;
+      }
+      const entry = { offset: cmd.offset, done: false };
+      this.order.push(entry);
+      await dest.capacity();
+      const label = commandLabel(cmd.argv);
+      dest.writeRaw(cmd.raw, (r) => {
+        entry.done = true;
+        if (r.kind === 'error') this.handleDestError(r.error!, label);
+        this.advance();
+      });
+    }
+    this.advance();
+  }
+
+  /** Report as applied the longest prefix of the stream whose writes are all answered. */
+  private advance(): void {
+    let last = -1;
+    while (this.orderHead < this.order.length && this.order[this.orderHead]!.done) {
+      last = this.order[this.orderHead]!.offset;
+      this.orderHead++;
+    }
+    if (this.orderHead > 4096) {
+      this.order.splice(0, this.orderHead);
+      this.orderHead = 0;
+    }
+    if (last >= 0) {
+      this.link.applied(last);
+      this.lag.applied(last);
+      this.lastUpdate = new Date().toISOString();
+    }
+  }
+
+  async drain(): Promise<void> {
+    if (this.dest && !this.dest.closed) await this.dest.drain().catch(() => {});
+    this.advance();
+  }
+}

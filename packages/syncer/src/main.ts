@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import {
+  type ControlMessage,
+  ControlServer,
+  createLogger,
+  type SyncerProcessConfig,
+  type SyncerRuntimeConfig,
+} from '@minirs/common';
+import { ReplicaOfSync } from './replica-of.js';
+
+/**
+ * The syncer process: one per destination database with Replica Of sources. Takes its process
+ * config from MINIRS_PROC_CONFIG, its sources from the manager's `config` messages, and reports
+ * per-source status every 500 ms.
+ */
+
+function readConfig(): SyncerProcessConfig {
+  const raw = process.env.MINIRS_PROC_CONFIG;
+  if (!raw) {
+    process.stderr.write(
+      'minirs syncer: MINIRS_PROC_CONFIG is not set; the cluster-manager starts syncers\n',
+    );
+    process.exit(2);
+  }
+  try {
+    return JSON.parse(raw) as SyncerProcessConfig;
+  } catch (err) {
+    process.stderr.write(`minirs syncer: MINIRS_PROC_CONFIG is not JSON: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
+const cfg = readConfig();
+const log = createLogger({ name: `syncer-${cfg.bdb_uid}`, file: cfg.log_file });
+const startedAt = new Date().toISOString();
+
+function readPem(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+let server: ControlServer;
+const sync = new ReplicaOfSync({
+  log,
+  tlsCert: readPem(cfg.tls_cert),
+  tlsKey: readPem(cfg.tls_key),
+  onStop: (sourceUid, error, epoch) =>
+    server.broadcast({
+      type: 'event',
+      event: 'sync-stopped',
+      detail: { source_uid: sourceUid, error, epoch },
+    }),
+});
+
+server = new ControlServer(
+  cfg.socket,
+  () => ({ type: 'hello', role: 'syncer', id: cfg.bdb_uid, pid: process.pid, started_at: startedAt }),
+  (op) => {
+    if (op === 'report') return sync.report();
+    throw new Error(`unknown request ${op}`);
+  },
+);
+server.on('message', (m: ControlMessage) => {
+  if (m.type === 'config') sync.apply(m.config as SyncerRuntimeConfig);
+  else if (m.type === 'shutdown') void shutdown('shutdown message');
+});
+
+let stopping = false;
+async function shutdown(why: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ why }, 'syncer stopping');
+  await sync.closeAll().catch(() => {});
+  await server.close().catch(() => {});
+  log.flush();
+  setTimeout(() => process.exit(0), 20);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'syncer crashed; the manager restarts it and the sync starts over');
+  log.flush();
+  process.exit(1);
+});
+
+await server.listen();
+log.info({ pid: process.pid }, 'syncer ready');
+setInterval(() => server.broadcast({ type: 'stats', stats: sync.report() }), 500).unref();
+// Keep the process alive while the control socket is open.
+setInterval(() => {}, 1 << 30);
