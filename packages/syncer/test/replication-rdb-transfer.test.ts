@@ -51,8 +51,14 @@ const PAYLOAD = Buffer.concat([
 
 describe('RdbTransferReader', () => {
   const cases: [string, Buffer][] = [
-    ['diskless ($EOF:<mark>)', Buffer.concat([Buffer.from(`\n\n$EOF:${MARK}\r\n`), PAYLOAD, MARK, STREAM_AFTER])],
-    ['disk-based ($<len>)', Buffer.concat([Buffer.from(`\n\n$${PAYLOAD.length}\r\n`), PAYLOAD, STREAM_AFTER])],
+    [
+      'diskless ($EOF:<mark>)',
+      Buffer.concat([Buffer.from(`\n\n$EOF:${MARK}\r\n`), PAYLOAD, MARK, STREAM_AFTER]),
+    ],
+    [
+      'disk-based ($<len>)',
+      Buffer.concat([Buffer.from(`\n\n$${PAYLOAD.length}\r\n`), PAYLOAD, STREAM_AFTER]),
+    ],
   ];
 
   it.each(cases)('%s: payload and following stream are exact for a cut at every offset', (_name, bytes) => {

@@ -10,7 +10,11 @@ interface Seen {
 }
 
 function see(cmd: ReplicationCommand): Seen {
-  return { argv: cmd.argv.map((a) => a.toString('latin1')), raw: cmd.raw.toString('latin1'), offset: cmd.offset };
+  return {
+    argv: cmd.argv.map((a) => a.toString('latin1')),
+    raw: cmd.raw.toString('latin1'),
+    offset: cmd.offset,
+  };
 }
 
 /** Feed `chunks` in order, draining after each, as the link does. */
@@ -160,7 +164,8 @@ describe('CommandStreamReader', () => {
       }
       throw new Error('no error');
     };
-    const cuts = bad.length > 1000 ? [0, good.length, stream.length - 1] : [...Array(stream.length + 1).keys()];
+    const cuts =
+      bad.length > 1000 ? [0, good.length, stream.length - 1] : [...Array(stream.length + 1).keys()];
     for (const cut of cuts) {
       const err = attempt([stream.subarray(0, cut), stream.subarray(cut)]);
       expect(err).toBeInstanceOf(ReplicationError);
