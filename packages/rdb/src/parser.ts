@@ -235,7 +235,19 @@ export class RdbParser {
         else if (this.ended) throw this.truncated();
         else return null;
       }
+      const st = this.state;
+      const at = this.base + this.committed;
+      const need = this.needAbs;
       this.step();
+      if (
+        this.out.length === 0 &&
+        st === this.state &&
+        at === this.base + this.committed &&
+        need === this.needAbs
+      ) {
+        // Every step consumes bytes, emits, changes state or asks for input; anything else would spin.
+        throw this.corrupt('parser made no progress (internal error)', at);
+      }
     }
     return this.out[this.outHead++];
   }
