@@ -39,7 +39,7 @@ export interface ManagerReady {
 }
 
 type ReadyLine =
-  | ({ ok: true } & Omit<ManagerReady, 'pid'>)
+  | ({ ok: true; already_running?: boolean; pid?: number } & Omit<ManagerReady, 'pid'>)
   | { ok: false; error_code?: string; message?: string };
 
 export function defaultManagerMain(): string {
@@ -188,6 +188,7 @@ export async function launchManager(o: LaunchOptions): Promise<ManagerReady> {
     // The manager may send the PEM or the path; the contract's field is the file.
     ca_cert: paths.caCert,
     nodes: (msg.nodes ?? []).map((n) => ({ uid: n.uid, addr: n.addr })),
-    pid: child.pid ?? 0,
+    // `start` of a cluster whose manager runs: that one answers, with its pid.
+    pid: msg.already_running && msg.pid ? msg.pid : (child.pid ?? 0),
   };
 }

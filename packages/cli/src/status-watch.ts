@@ -126,7 +126,7 @@ export class JsonWatchRenderer implements WatchRenderer {
 export async function watchLoop(
   poll: () => Promise<StatusEntry[]>,
   renderer: WatchRenderer,
-  o: { seconds?: number; intervalMs?: number },
+  o: { seconds?: number; intervalMs?: number; signal?: AbortSignal },
 ): Promise<void> {
   const deadline = o.seconds === undefined ? Number.POSITIVE_INFINITY : Date.now() + o.seconds * 1000;
   let wake: (() => void) | undefined;
@@ -136,9 +136,10 @@ export async function watchLoop(
     wake?.();
   };
   process.on('SIGINT', onSigint);
+  o.signal?.addEventListener('abort', onSigint, { once: true });
   try {
     renderer.frame(await poll());
-    while (!interrupted) {
+    while (!interrupted && !o.signal?.aborted) {
       const wait = Math.min(o.intervalMs ?? 1000, deadline - Date.now());
       if (wait <= 0) break;
       await new Promise<void>((resolve) => {
@@ -154,6 +155,7 @@ export async function watchLoop(
     }
   } finally {
     process.off('SIGINT', onSigint);
+    o.signal?.removeEventListener('abort', onSigint);
     renderer.stop();
   }
 }

@@ -101,7 +101,7 @@ export function registerReplicaCommands(program: Command, ctx: CliContext): void
         const view = replicaStatus(updated);
         if (o.json) return ctx.json(view);
         ctx.print(`Sync of ${bdb.name} ${done}.`);
-        ctx.print(renderReplicaStatus(`${cluster}/${bdb.name}`, view));
+        ctx.print(renderReplicaStatus(`${cluster}/${bdb.name} (bdb ${bdb.uid})`, view));
       });
   }
 }
