@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
-import { type FaultInjector, type FaultRequest } from './faults.js';
+import type { FaultInjector, FaultRequest } from './faults.js';
 import type { ClusterManager } from './manager.js';
 import { faultSchema } from './schemas.js';
 
