@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CLUSTER_NAME_RE,
@@ -44,6 +44,41 @@ function usedIndexes(home: string): Set<number> {
     }
   }
   return used;
+}
+
+/**
+ * Claims the smallest free cluster index C (nodes are 127.0.C.N). Two creates racing in the same
+ * MINIRS_HOME must not get the same C: the claim is an exclusive mkdir of `.slots/C`, naming its
+ * owner; a claim whose owner has no cluster folder any more is stale and taken over.
+ */
+export function claimIndex(home: string, name: string): number {
+  const slots = join(home, '.slots');
+  mkdirSync(slots, { recursive: true });
+  const used = usedIndexes(home);
+  for (let index = 1; index <= 254; index++) {
+    if (used.has(index)) continue;
+    const dir = join(slots, String(index));
+    try {
+      mkdirSync(dir);
+    } catch {
+      let owner = '';
+      try {
+        owner = readFileSync(join(dir, 'owner'), 'utf8').trim();
+      } catch {
+        // being written by a racing create, or stale
+      }
+      if (!owner || owner === name || existsSync(join(home, owner))) continue;
+      rmSync(dir, { recursive: true, force: true });
+      try {
+        mkdirSync(dir);
+      } catch {
+        continue;
+      }
+    }
+    writeFileAtomic(join(dir, 'owner'), `${name}\n`, 0o644);
+    return index;
+  }
+  throw new MinirsError(ErrorCodes.CONFLICT, `too many clusters in ${home} (254); delete some`);
 }
 
 export function validateCreate(o: CreateOptions): void {
@@ -154,6 +189,11 @@ export async function initCluster(
     rmSync(paths.dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Releases the cluster's index claim (its folder is gone or going). */
+export function releaseIndex(home: string, index: number): void {
+  rmSync(join(home, '.slots', String(index)), { recursive: true, force: true });
 }
 
 export function readCredentials(paths: ClusterPaths): Credentials {
