@@ -10,7 +10,7 @@ export function quoteConfValue(v: string): string {
 
 /**
  * The redis-server config of one shard. No persistence (RS default), OOM as an error
- * (noeviction), diskless replication for later replica setups, and the same password for
+ * (noeviction), disk-based replication (as RS does for Replica Of, so the RDB size is known), and the same password for
  * clients and for masterauth so a shard can replicate from another shard of the cluster.
  */
 export function renderRedisConf(cfg: ShardProcessConfig): string {
@@ -28,7 +28,8 @@ export function renderRedisConf(cfg: ShardProcessConfig): string {
     ['dir', quoteConfValue(cfg.data_dir)],
     ['logfile', quoteConfValue(cfg.redis_log_file)],
     ['pidfile', quoteConfValue(cfg.redis_pid_file)],
-    ['repl-diskless-sync', 'yes'],
+    // RS's Replica Of is disk-based: the RDB arrives with its size, so progress is a real percentage.
+    ['repl-diskless-sync', 'no'],
     ['repl-diskless-sync-delay', '0'],
     ['repl-backlog-size', '16mb'],
     // Redis >= 7 only (the version is checked before this file is used).

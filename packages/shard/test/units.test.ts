@@ -92,7 +92,7 @@ describe('redis.conf', () => {
       'maxmemory-policy noeviction',
       'save ""',
       'appendonly no',
-      'repl-diskless-sync yes',
+      'repl-diskless-sync no',
       'enable-debug-command local',
     ]) {
       expect(conf.split('\n')).toContain(line);
