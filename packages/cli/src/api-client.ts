@@ -137,7 +137,7 @@ export class ApiClient {
     }
   }
 
-  private once<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private once<T>(method: string, path: string, body?: unknown, retriedStale = false): Promise<T> {
     const url = new URL(path, this.base);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const timeoutMs = this.opts.timeoutMs ?? 15_000;
@@ -204,7 +204,16 @@ export class ApiClient {
           ),
         ),
       );
-      req.on('error', (err) => reject(this.transportError(err, method, path)));
+      req.on('error', (err) => {
+        // A kept-alive socket the server closed just as it was reused: the request never reached
+        // the manager, so sending it once more on a fresh socket is safe (Node's documented remedy).
+        const code = (err as NodeJS.ErrnoException).code;
+        if (req.reusedSocket && !retriedStale && (code === 'ECONNRESET' || code === 'EPIPE')) {
+          resolve(this.once<T>(method, path, body, true));
+          return;
+        }
+        reject(this.transportError(err, method, path));
+      });
       req.end(payload);
     });
   }

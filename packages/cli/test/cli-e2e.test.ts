@@ -129,6 +129,47 @@ describe.skipIf(!HAVE_MANAGER)('minirs end to end (real cluster-manager)', () =>
     expect(noDb.stderr).toBe('minirs: no database "nope" in cluster "e2e"; its databases: db1\n');
   });
 
+  it('replica-of, sync stop/start and status speak the contract', async () => {
+    const dest = await minirs(home, ['db', 'create', name, 'dest', '--json']);
+    expect(dest.code).toBe(0);
+    const set = await minirs(home, ['replica-of', name, 'dest', '--source', 'db1', '--json']);
+    expect(set.stderr).toBe('');
+    const bdb = JSON.parse(set.stdout);
+    expect(bdb.replica_sources.map((x: { uri: string }) => x.uri)).toEqual([
+      `db1:${JSON.parse((await minirs(home, ['db', 'source-url', name, 'db1', '--json'])).stdout).uri}`,
+    ]);
+    const status = JSON.parse((await minirs(home, ['status', name, 'dest', '--json'])).stdout);
+    expect(Object.keys(status).sort()).toEqual(['bdb_uid', 'replica_sync', 'sources', 'status']);
+    expect(status.replica_sync).toBe('enabled');
+    expect(['syncing', 'in-sync', 'out-of-sync']).toContain(status.status);
+    expect(Object.keys(status.sources[0]).sort()).toEqual(
+      ['last_error', 'last_update', 'lag', 'progress', 'status', 'uid', 'uri'].sort(),
+    );
+    expect(status.sources[0].uri).toMatch(/^db1:redis:\/\/admin:\*\*\*@/);
+
+    const stopped = JSON.parse((await minirs(home, ['sync', 'stop', name, 'dest', '--json'])).stdout);
+    expect(stopped).toMatchObject({ replica_sync: 'stopped', status: 'stopped' });
+    const human = await minirs(home, ['status', name, 'dest']);
+    expect(human.stdout.split('\n')[0]).toMatch(/^e2e\/dest \(bdb \d+\): Sync stopped/);
+    const restarted = JSON.parse((await minirs(home, ['sync', 'start', name, 'dest', '--json'])).stdout);
+    expect(restarted.replica_sync).toBe('enabled');
+    const all = JSON.parse((await minirs(home, ['status', '--json'])).stdout);
+    expect(all.map((e: { cluster: string; name: string }) => `${e.cluster}/${e.name}`)).toEqual(['e2e/dest']);
+
+    const self = await minirs(home, ['replica-of', name, 'dest', '--source', 'dest']);
+    expect(self.code).toBe(1);
+    expect(self.stderr).toMatch(/^minirs: .*itself/);
+    const del = await minirs(home, ['db', 'delete', name, 'dest', '--json']);
+    expect(JSON.parse(del.stdout)).toMatchObject({ name: 'dest', deleted: true });
+  });
+
+  it('logs pretty-prints the manager log', async () => {
+    const r = await minirs(home, ['logs', name, 'manager', '-n', '5']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/(INFO|WARN|ERROR) \(manager\): /);
+    expect(r.stdout).not.toContain('"level"');
+  });
+
   it('a command that finds the manager killed says so and brings it back', async () => {
     const before = Number(readFileSync(paths.managerPid, 'utf8'));
     process.kill(before, 'SIGKILL');
