@@ -76,6 +76,9 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<Started
       'no',
       '--logfile',
       join(dir, 'redis.log'),
+      // Redis waits 5 s for more replicas before a diskless sync; tests have one (opts.args may override).
+      '--repl-diskless-sync-delay',
+      '0',
     ];
     if (opts.rdbFile) {
       const { copyFileSync } = await import('node:fs');
