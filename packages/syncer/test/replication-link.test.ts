@@ -413,6 +413,47 @@ describe('ReplicationLink against redis-server', () => {
     );
   });
 
+  it('pauses the socket while the consumer is busy: the source buffers, the link does not', async () => {
+    // No output buffer limit for replicas, so the source keeps the stalled link instead of dropping it.
+    const source = await server(['--client-output-buffer-limit', 'replica 0 0 0']);
+    const w = source.client();
+    let unblock: () => void = () => {};
+    const blocked = new Promise<void>((r) => {
+      unblock = r;
+    });
+    let delivered = 0;
+    let maxBuffered = 0;
+    const consumer: ReplicationConsumer = {
+      fullSyncStart() {},
+      rdbChunk() {},
+      fullSyncEnd() {},
+      async commands(batch) {
+        delivered += batch.length;
+        await blocked;
+      },
+    };
+    const { link } = startLinkRaw(source, consumer, { highWaterMark: 256 * 1024 });
+    await waitFor(() => link.state === 'streaming', 'streaming');
+    const value = 'x'.repeat(10_000);
+    for (let i = 0; i < 60; i++) {
+      const p = w.pipeline();
+      for (let j = 0; j < 50; j++) p.set(`k${j}`, value);
+      await p.exec();
+      maxBuffered = Math.max(maxBuffered, link.bufferedBytes);
+    }
+    // 30 MB written; the kernel's socket buffers hold a few; the rest waits in the source.
+    await waitFor(async () => {
+      maxBuffered = Math.max(maxBuffered, link.bufferedBytes);
+      const m = /mem_total_replication_buffers:(\d+)/.exec(await w.info('memory'));
+      return Number(m?.[1]) > 8 * 1024 * 1024;
+    }, 'the source to hold the stream for the stalled link');
+    expect(delivered).toBeGreaterThan(0);
+    expect(maxBuffered).toBeLessThan(2 * 1024 * 1024);
+    unblock();
+    await caughtUp(link, source);
+    expect(delivered).toBe(3000);
+  });
+
   it('authenticates with a password or an ACL user, and fails with MINIRS_ERR_AUTH otherwise', async () => {
     const source = await server([], { password: 'right-pass' });
     const admin = source.client();

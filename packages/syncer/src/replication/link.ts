@@ -110,7 +110,12 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
   private running: Promise<void> | undefined;
   private socket: Duplex | undefined;
   private reader: SocketReader | undefined;
+  private commandReader: CommandStreamReader | undefined;
   private cancelSleep: (() => void) | undefined;
+  private readonly stop = new AbortController();
+  private readonly stopped = new Promise<undefined>((resolve) =>
+    this.stop.signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+  );
   /** Database of the stream at the parse position (the tracker has the one at the applied position). */
   private db = 0;
 
@@ -165,6 +170,15 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
     return this._rdbTransferred;
   }
 
+  /**
+   * Bytes read from the socket and not handed to the consumer yet (socket queue plus a partial
+   * command). Bounded by highWaterMark + one socket chunk + the largest command: the socket is
+   * paused beyond that, whatever the consumer's speed.
+   */
+  get bufferedBytes(): number {
+    return (this.reader?.queuedBytes ?? 0) + (this.commandReader?.pendingBytes ?? 0);
+  }
+
   /** The last failure, retried or not. */
   get lastError(): ReplicationError | undefined {
     return this._lastError;
@@ -187,6 +201,7 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
   /** Stop: drop the connection, end run(). Resolves when run() has returned. */
   async close(): Promise<void> {
     this.closing = true;
+    this.stop.abort();
     this.cancelSleep?.();
     this.reader?.abort(new ReplicationError(ErrorCodes.CONNECTION, 'link closed', { peer: this.peer }));
     this.socket?.destroy();
@@ -227,15 +242,22 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
         this.socket?.destroy();
         this.socket = undefined;
         this.reader = undefined;
+        this.commandReader = undefined;
       }
     }
   }
 
   private async session(consumer: ReplicationConsumer, reachedStream: () => void): Promise<void> {
     this.setState('connecting');
-    let socket: Duplex;
+    let socket: Duplex | undefined;
     try {
-      socket = await this.options.connect();
+      const connecting = this.options.connect(this.stop.signal);
+      // close() must not wait for a factory that hangs; a socket that arrives late is dropped.
+      socket = await Promise.race([connecting, this.stopped]);
+      if (socket === undefined) {
+        connecting.then((late) => late.destroy()).catch(() => {});
+        return;
+      }
     } catch (err) {
       throw errorFromSocket(err, 'connect to', this.peer);
     }
@@ -422,6 +444,7 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
     reachedStream: () => void,
   ): Promise<void> {
     const commands = new CommandStreamReader(this.tracker.offset, this.peer);
+    this.commandReader = commands;
     commands.feed(first);
     this._received = this.tracker.offset;
     const ack = () => {
@@ -439,11 +462,27 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
         if (this.closing) return;
         const batch: ReplicationCommand[] = [];
         let bytes = 0;
+        let ackAfter = false;
+        let bad: unknown;
         while (batch.length < this.opts.maxBatchCommands && bytes < this.opts.maxBatchBytes) {
-          const cmd = commands.next();
+          let cmd: ReplicationCommand | undefined;
+          try {
+            cmd = commands.next();
+          } catch (err) {
+            // Hand over the good commands before the bad bytes, then fail.
+            if (batch.length === 0) throw err;
+            bad = err;
+            break;
+          }
           if (cmd === undefined) break;
           this._received = cmd.offset;
-          if (this.handledByLink(cmd, ack)) continue;
+          if (this.handledByLink(cmd)) {
+            if (!isGetAck(cmd)) continue;
+            // Answer GETACK once the commands before it are handed over (and, on return, applied).
+            if (batch.length === 0) ack();
+            else ackAfter = true;
+            break;
+          }
           cmd.db = this.db;
           this.tracker.delivered(cmd.offset, this.db);
           batch.push(cmd);
@@ -452,6 +491,8 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
         if (batch.length > 0) {
           await consumer.commands(batch);
           if (!manual) this.tracker.applied(batch[batch.length - 1]!.offset);
+          if (ackAfter) ack();
+          if (bad !== undefined) throw bad;
           continue;
         }
         const chunk = await reader.read(this.opts.readTimeoutMs, 'the command stream');
@@ -470,16 +511,15 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
   }
 
   /** PING, REPLCONF GETACK, SELECT and keep-alives are the link's business, not the consumer's. */
-  private handledByLink(cmd: ReplicationCommand, ack: () => void): boolean {
+  private handledByLink(cmd: ReplicationCommand): boolean {
     const argv = cmd.argv;
     if (argv.length === 0 || argIs(argv[0], 'PING')) {
       this.tracker.handled(cmd.offset, this.db);
       return true;
     }
     if (argIs(argv[0], 'REPLCONF')) {
+      // GETACK counts toward the offset like any command; the caller answers it.
       this.tracker.handled(cmd.offset, this.db);
-      // GETACK counts toward the offset like any command; the answer is the applied offset.
-      if (argIs(argv[1], 'GETACK')) ack();
       return true;
     }
     if (argIs(argv[0], 'SELECT')) {
@@ -526,6 +566,10 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
     this._state = state;
     this.emit('state', state);
   }
+}
+
+function isGetAck(cmd: ReplicationCommand): boolean {
+  return argIs(cmd.argv[0], 'REPLCONF') && argIs(cmd.argv[1], 'GETACK');
 }
 
 function isReplid(s: string): boolean {

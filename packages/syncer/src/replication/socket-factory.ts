@@ -7,9 +7,10 @@ import { errorFromSocket, ReplicationError } from './errors.js';
 /**
  * Opens one connected byte stream to the source: plain TCP, TLS, or anything already piped
  * (through a proxy, a decompressor, a fault-injecting relay). Resolves once bytes can flow;
- * rejects with a classified error. The link calls it once per connection attempt.
+ * rejects with a classified error. The link calls it once per connection attempt; `signal`
+ * aborts when the link is closed meanwhile.
  */
-export type SocketFactory = () => Promise<Duplex>;
+export type SocketFactory = (signal?: AbortSignal) => Promise<Duplex>;
 
 export interface TcpTarget {
   host: string;
@@ -19,8 +20,8 @@ export interface TcpTarget {
 }
 
 export function tcpSocketFactory(target: TcpTarget): SocketFactory {
-  return () => {
-    const socket = netConnect({ host: target.host, port: target.port });
+  return (signal) => {
+    const socket = netConnect({ host: target.host, port: target.port, signal });
     return whenConnected(socket, 'connect', `${target.host}:${target.port}`, target.connectTimeoutMs);
   };
 }
@@ -31,8 +32,9 @@ export interface TlsTarget extends TcpTarget {
 }
 
 export function tlsSocketFactory(target: TlsTarget): SocketFactory {
-  return () => {
+  return (signal) => {
     const socket = tlsConnect({ ...target.tls, host: target.host, port: target.port });
+    signal?.addEventListener('abort', () => socket.destroy(), { once: true });
     return whenConnected(socket, 'secureConnect', `${target.host}:${target.port}`, target.connectTimeoutMs);
   };
 }

@@ -52,6 +52,11 @@ export class SocketReader {
     });
   }
 
+  /** Bytes received and not read yet. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
   /** Fail pending and later reads with this error (used by close and by timers). */
   abort(err: ReplicationError): void {
     this.failure ??= err;
