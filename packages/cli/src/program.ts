@@ -3,6 +3,7 @@ import { MinirsError } from '@minirs/common';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, UsageError } from './cli-error.js';
 import { registerClusterCommands } from './commands/cluster.js';
+import { registerCompareCommand } from './commands/compare.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerFaultCommand } from './commands/fault.js';
 import { registerLogsCommand } from './commands/logs.js';
@@ -48,6 +49,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerStatusCommand(program, ctx);
   registerFaultCommand(program, ctx);
   registerLogsCommand(program, ctx);
+  registerCompareCommand(program, ctx);
   return program;
 }
 

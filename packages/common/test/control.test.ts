@@ -68,5 +68,9 @@ describe('maskUri', () => {
     expect(maskUri('redis://admin:s3cret@127.0.0.1:12000')).toBe('redis://admin:***@127.0.0.1:12000');
     expect(maskUri('redis://:p%40ss@h:1')).toBe('redis://:***@h:1');
     expect(maskUri('redis://h:1')).toBe('redis://h:1');
+    expect(maskUri('db1:redis://admin:s3cret@h:1')).toBe('db1:redis://admin:***@h:1');
+    expect(maskUri('sources: redis://:a@h:1 rediss://admin:b@g:2')).toBe(
+      'sources: redis://:***@h:1 rediss://admin:***@g:2',
+    );
   });
 });

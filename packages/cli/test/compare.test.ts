@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { compareDatabases } from '../src/compare.js';
+
+describe('compareDatabases', () => {
+  let a: StartedRedis;
+  let b: StartedRedis;
+  const uri = (r: StartedRedis) => `redis://${r.password ? `:${r.password}@` : ''}127.0.0.1:${r.port}`;
+
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startRedis({ password: 'pw' }), startRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  it('finds identical data identical, whatever the encodings', async () => {
+    const x = a.client();
+    const y = b.client();
+    await x.flushall();
+    await y.flushall();
+    await x.rpush('list', 'a', 'b');
+    await x.sadd('set', '1', '2', '3');
+    await x.hset('h', 'f', 'v');
+    await x.zadd('z', 1, 'm');
+    await x.set('ttl', 'v', 'PX', 500_000);
+    await x.xadd('s', '1-1', 'f', 'v');
+    // Same content, another encoding: a set of many small ints in the destination is a hashtable
+    for (const k of ['list', 'set', 'h', 'z', 's', 'ttl'])
+      await y.restore(k, 0, (await x.dumpBuffer(k))!, 'REPLACE');
+    await y.pexpire('ttl', 499_500);
+    const r = await compareDatabases([uri(a)], uri(b));
+    expect(r).toMatchObject({ checked: 6, missing: 0, extra: 0, different: 0 });
+  });
+
+  it('counts missing, extra and different keys with examples', async () => {
+    const x = a.client();
+    const y = b.client();
+    await x.flushall();
+    await y.flushall();
+    await x.set('only-src', '1');
+    await x.set('diff', 'a');
+    await y.set('diff', 'b');
+    await x.set('ttl', 'v', 'EX', 1000);
+    await y.set('ttl', 'v');
+    await y.set('only-dst', '1');
+    const r = await compareDatabases([uri(a)], uri(b), { ttlToleranceMs: 2000 });
+    expect(r).toMatchObject({ checked: 3, missing: 1, extra: 1, different: 2 });
+    expect(r.examples.map((e) => `${e.problem}:${e.key}`).sort()).toEqual(
+      ['different:diff', 'different:ttl', 'extra:only-dst', 'missing:only-src'].sort(),
+    );
+  });
+
+  it('says which URI it cannot reach, without its password', async () => {
+    await expect(compareDatabases(['redis://:secret@127.0.0.1:1'], uri(b))).rejects.toThrow(
+      /cannot connect to redis:\/\/:\*\*\*@127.0.0.1:1/,
+    );
+  });
+});
