@@ -1,0 +1,120 @@
+import { createConnection, type Socket } from 'node:net';
+import { encodeCommand, RespDecoder, type RespFrame } from '@minirs/resp';
+import type { ClientSession } from './client-session.js';
+
+/**
+ * Replication support for `AUTH admin <admin pass>` connections (the syncer of a destination
+ * database): MINIRS.SHARDS lists the database's shards, MINIRS.LINK turns the connection into a
+ * raw byte pipe to one shard's redis-server, already authenticated with the internal password,
+ * over which the syncer speaks REPLCONF/PSYNC itself.
+ */
+
+const NOPERM = 'NOPERM this command is reserved for replication links (AUTH admin <admin pass>)';
+
+/** MINIRS.SHARDS -> [[shard uid, slot_start, slot_end], ...] in slot order. */
+export function minirsShards(c: ClientSession): boolean {
+  if (!c.admin) {
+    c.replyError(NOPERM);
+    return true;
+  }
+  const pools = c.endpoint.pools;
+  const w = c.writer().array(pools.length);
+  for (const p of pools) w.array(3).integer(p.uid).integer(p.route.slot_start).integer(p.route.slot_end);
+  c.replyBytes(w.finish());
+  return true;
+}
+
+/** MINIRS.LINK <shard uid> -> +OK, then raw bytes both ways between the client and that shard. */
+export function minirsLink(c: ClientSession): boolean {
+  if (!c.admin) {
+    c.replyError(NOPERM);
+    return true;
+  }
+  const v = c.view;
+  if (v.argc !== 2) {
+    c.replyError("ERR wrong number of arguments for 'minirs.link' command");
+    return true;
+  }
+  const uid = v.argInt(1);
+  const pool = c.endpoint.pools.find((p) => p.uid === uid);
+  if (!pool) {
+    c.replyError(`ERR no shard ${v.argString(1).slice(0, 20)} in this database; MINIRS.SHARDS lists them`);
+    return true;
+  }
+  if (c.replies.length > 0) return false; // replies to earlier commands go out first
+  c.barrier = true;
+  const { host, port } = pool.route;
+  const label = pool.label;
+  const shard = createConnection({ host, port });
+  shard.setNoDelay(true);
+  const decoder = new RespDecoder();
+  let settled = false;
+  const timer = setTimeout(
+    () => fail(`could not reach ${label} within the timeout`),
+    c.endpoint.ctx.timeoutMs(),
+  );
+  const fail = (why: string) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    shard.destroy();
+    c.barrier = false;
+    c.replyError(`ERR MINIRS.LINK to ${label} failed: ${why}`);
+    c.pump();
+  };
+  shard.on('error', (err) => fail(err.message));
+  shard.on('close', () => fail('connection closed by the shard'));
+  const onData = (chunk: Buffer) => {
+    let reply: RespFrame | undefined;
+    let rest: Buffer | undefined;
+    try {
+      decoder.write(chunk, (f) => {
+        reply = f;
+        rest = decoder.takeBuffered();
+      });
+    } catch (err) {
+      fail((err as Error).message);
+      return;
+    }
+    if (!reply || settled) return;
+    if (reply.isError) {
+      fail(`shard refused the internal password: ${reply.str()}`);
+      return;
+    }
+    settled = true;
+    clearTimeout(timer);
+    shard.off('data', onData);
+    shard.removeAllListeners('close');
+    splice(c, shard, rest ?? Buffer.alloc(0));
+  };
+  shard.on('data', onData);
+  const authCmd = encodeCommand(['AUTH', c.endpoint.ctx.internalPassword]);
+  shard.write(authCmd);
+  c.endpoint.log.info(
+    { bdb_uid: c.endpoint.uid, shard: pool.uid, client: c.remoteAddress },
+    'replication link opened',
+  );
+  return true;
+}
+
+/** From now on the client's socket and the shard's are one pipe. */
+function splice(c: ClientSession, shard: Socket, fromShard: Buffer): void {
+  const client = c.socket;
+  const ok = Buffer.from('+OK\r\n');
+  // +OK must reach the client before any shard byte: write it straight, after queued output.
+  c.out.flush();
+  client.write(ok);
+  if (fromShard.length > 0) client.write(fromShard);
+  const fromClient = c.detach();
+  if (fromClient.length > 0) shard.write(fromClient);
+  client.pipe(shard);
+  shard.pipe(client);
+  client.resume();
+  const closeBoth = () => {
+    client.destroy();
+    shard.destroy();
+  };
+  client.on('close', closeBoth);
+  shard.on('close', closeBoth);
+  shard.on('error', closeBoth);
+}

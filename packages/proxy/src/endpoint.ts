@@ -1,0 +1,247 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger, ProxyDbConfig } from '@minirs/common';
+import { ClientSession } from './client-session.js';
+import { onTick } from './clock.js';
+import { CommandTable } from './command-table.js';
+import { SLOTS } from './crc16.js';
+import { ShardKeyRules } from './shard-key.js';
+import type { ShardLink } from './shard-link.js';
+import { type PoolContext, ShardPool } from './shard-pool.js';
+import type { TlsAcceptor } from './tls.js';
+
+export interface EndpointContext {
+  /** Address every endpoint of this node binds. */
+  addr: string;
+  internalPassword: string;
+  log: Logger;
+  timeoutMs: () => number;
+  linksPerShard: number;
+  nextClientId(): number;
+  tls: TlsAcceptor;
+}
+
+export interface EndpointStats {
+  bdb_uid: number;
+  port: number;
+  listening: boolean;
+  conns: number;
+  total_conns: number;
+  total_ops: number;
+  ops_per_sec: number;
+  shards: { uid: number; state: string; error: string }[];
+}
+
+/**
+ * One database's endpoint on this node: its listener, its clients, its hash policy and its
+ * links to every shard. Config updates apply in place: clients stay connected while routes,
+ * passwords and rules change under them.
+ */
+export class DbEndpoint {
+  config: ProxyDbConfig;
+  rules: ShardKeyRules;
+  pools: ShardPool[] = [];
+  /** Pool index serving each slot, -1 where no shard does. */
+  slotOwner = new Int16Array(SLOTS).fill(-1);
+  /** Hash keys to slots and enforce the one-slot rule. */
+  sharded = false;
+  commands: CommandTable | null = null;
+  readonly clients = new Set<ClientSession>();
+  ops = 0;
+  totalConnections = 0;
+  listening = false;
+
+  private server: Server | null = null;
+  private readonly tableWaiters = new Set<ClientSession>();
+  private readonly poolCtx: PoolContext;
+  private readonly stopTick: () => void;
+  private lastOps = 0;
+  private lastOpsAt = Date.now();
+  opsPerSec = 0;
+
+  constructor(
+    readonly ctx: EndpointContext,
+    config: ProxyDbConfig,
+  ) {
+    this.config = config;
+    this.rules = ShardKeyRules.compile(config.shard_key_regex);
+    this.poolCtx = {
+      internalPassword: ctx.internalPassword,
+      log: ctx.log,
+      timeoutMs: ctx.timeoutMs,
+      linksPerShard: ctx.linksPerShard,
+      onLinkReady: (pool, link) => this.linkReady(pool, link),
+      onLinkDown: () => this.linkDown(),
+    };
+    this.applyShards(config);
+    this.stopTick = onTick((now) => {
+      for (const p of this.pools) p.checkTimeouts(now);
+    });
+  }
+
+  get uid(): number {
+    return this.config.uid;
+  }
+
+  get log(): Logger {
+    return this.ctx.log;
+  }
+
+  /** Start listening on addr:port; rejects with the listen error (EADDRINUSE...). */
+  async listen(): Promise<void> {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.ctx.addr, port: this.config.port, backlog: 1024 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.log.error({ bdb_uid: this.uid, err }, 'endpoint listener error'));
+    this.listening = true;
+  }
+
+  private accept(raw: Socket): void {
+    raw.setNoDelay(true);
+    this.ctx.tls.accept(raw, this.config, (socket, tlsInfo) => {
+      if (!this.listening) {
+        socket.destroy();
+        return;
+      }
+      const client = new ClientSession(this, socket, this.ctx.nextClientId(), tlsInfo);
+      this.clients.add(client);
+      this.totalConnections++;
+      socket.once('close', () => {
+        this.clients.delete(client);
+        this.tableWaiters.delete(client);
+      });
+    });
+  }
+
+  /** Apply a new config of the same database (same port). */
+  update(config: ProxyDbConfig): void {
+    if (JSON.stringify(config.shard_key_regex) !== JSON.stringify(this.config.shard_key_regex)) {
+      this.rules = ShardKeyRules.compile(config.shard_key_regex);
+    }
+    this.config = config;
+    this.applyShards(config);
+  }
+
+  private applyShards(config: ProxyDbConfig): void {
+    const routes = [...config.shards].sort((a, b) => a.slot_start - b.slot_start);
+    const old = new Map(this.pools.map((p) => [p.uid, p]));
+    const pools: ShardPool[] = [];
+    for (const r of routes) {
+      const existing = old.get(r.uid);
+      if (existing) {
+        existing.update(r);
+        old.delete(r.uid);
+        pools.push(existing);
+      } else {
+        pools.push(new ShardPool(this.poolCtx, r));
+      }
+    }
+    for (const p of old.values()) p.close();
+    this.pools = pools;
+    const owner = new Int16Array(SLOTS).fill(-1);
+    pools.forEach((p, i) => {
+      const from = Math.max(0, p.route.slot_start);
+      const to = Math.min(SLOTS - 1, p.route.slot_end);
+      for (let s = from; s <= to; s++) owner[s] = i;
+    });
+    this.slotOwner = owner;
+    this.sharded = config.sharding || pools.length > 1;
+  }
+
+  private linkReady(pool: ShardPool, link: ShardLink): void {
+    if (this.commands && this.commands.version === link.redisVersion) return;
+    if (link.opts.protocol !== 2 || this.loadingTable) return;
+    // Fetch the shard's command table once (again if a restarted shard runs another version).
+    this.loadingTable = true;
+    link.send(Buffer.from('*1\r\n$7\r\nCOMMAND\r\n'), 0, 17, {
+      sentAt: 0,
+      onReply: (frame) => {
+        this.loadingTable = false;
+        if (frame.isError) {
+          this.log.error({ shard: pool.uid, error: frame.str() }, 'COMMAND failed on shard');
+          return;
+        }
+        this.commands = CommandTable.fromReply(frame, link.redisVersion);
+        this.log.info(
+          { bdb_uid: this.uid, shard: pool.uid, commands: this.commands.size },
+          'command table loaded',
+        );
+        const waiters = [...this.tableWaiters];
+        this.tableWaiters.clear();
+        for (const c of waiters) c.pump();
+      },
+      onError: () => {
+        this.loadingTable = false;
+      },
+    });
+  }
+
+  private loadingTable = false;
+
+  private linkDown(): void {
+    // Clients waiting for a command table that no reachable shard can give: fail them now.
+    if (this.commands || this.tableWaiters.size === 0) return;
+    if (this.pools.some((p) => p.primary.state === 'ready' || p.primary.state === 'connecting')) return;
+    const waiters = [...this.tableWaiters];
+    this.tableWaiters.clear();
+    for (const c of waiters) c.pump();
+  }
+
+  /**
+   * Is the command table known? If not, the client is woken when it is, or told why not.
+   * Returns an error message when no shard can be reached.
+   */
+  awaitCommands(client: ClientSession): true | false | string {
+    if (this.commands) return true;
+    if (this.pools.length === 0) return 'ERR this database has no shards yet; retry later';
+    const reachable = this.pools.find((p) => p.primary.state === 'ready' || p.primary.state === 'connecting');
+    if (!reachable) {
+      const reason = this.pools[0]!.primary.lastError;
+      return `ERR no shard of this database is reachable${reason ? ` (${reason})` : ''}; retry later`;
+    }
+    // A ready link that has not loaded a table yet (e.g. its COMMAND failed): ask again.
+    if (!this.loadingTable) {
+      const ready = this.pools.find((p) => p.primary.state === 'ready');
+      if (ready) this.linkReady(ready, ready.primary);
+    }
+    this.tableWaiters.add(client);
+    return false;
+  }
+
+  stats(now: number): EndpointStats {
+    const dt = (now - this.lastOpsAt) / 1000;
+    if (dt >= 0.5) {
+      this.opsPerSec = Math.round((this.ops - this.lastOps) / dt);
+      this.lastOps = this.ops;
+      this.lastOpsAt = now;
+    }
+    return {
+      bdb_uid: this.uid,
+      port: this.config.port,
+      listening: this.listening,
+      conns: this.clients.size,
+      total_conns: this.totalConnections,
+      total_ops: this.ops,
+      ops_per_sec: this.opsPerSec,
+      shards: this.pools.map((p) => ({ uid: p.uid, state: p.primary.state, error: p.primary.lastError })),
+    };
+  }
+
+  /** Stop listening, disconnect clients, close shard links. */
+  async close(): Promise<void> {
+    this.listening = false;
+    this.stopTick();
+    for (const c of this.clients) c.destroy();
+    this.clients.clear();
+    for (const p of this.pools) p.close();
+    this.pools = [];
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,324 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { RespFrame } from '@minirs/resp';
+import { minirsLink, minirsShards } from './admin.js';
+import type { ClientSession } from './client-session.js';
+
+/** Commands the proxy answers itself. Return false to be retried later (see dispatch). */
+export type LocalHandler = (c: ClientSession, frame: RespFrame) => boolean;
+
+/** What an unauthenticated client may send. */
+export const NO_AUTH_NEEDED = new Set(['auth', 'hello', 'quit']);
+
+function arityError(name: string): string {
+  return `ERR wrong number of arguments for '${name}' command`;
+}
+
+function samePassword(given: Buffer, expected: string): boolean {
+  const e = Buffer.from(expected);
+  return given.length === e.length && timingSafeEqual(given, e);
+}
+
+const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
+
+/**
+ * Check credentials; on success marks the client authenticated (as admin for the admin user).
+ * Returns an error message, or null.
+ */
+function authenticate(c: ClientSession, user: Buffer | null, pass: Buffer): string | null {
+  const db = c.endpoint.config;
+  const name = user?.toString('latin1');
+  if (name === 'admin') {
+    if (!db.admin_pass || !samePassword(pass, db.admin_pass)) return WRONGPASS;
+    if (db.tls_mode === 'replica_ssl' && !c.tls.encrypted) {
+      return 'ERR this database accepts replication links over TLS only';
+    }
+    c.authed = true;
+    c.admin = true;
+    return null;
+  }
+  if (name !== undefined && name !== 'default') return WRONGPASS;
+  if (!db.redis_pass) {
+    if (name === undefined) {
+      return 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?';
+    }
+    c.authed = true;
+    c.admin = false;
+    return null;
+  }
+  if (!samePassword(pass, db.redis_pass)) return WRONGPASS;
+  c.authed = true;
+  c.admin = false;
+  return null;
+}
+
+function auth(c: ClientSession): boolean {
+  const v = c.view;
+  if (v.argc !== 2 && v.argc !== 3) {
+    c.replyError(arityError('auth'));
+    return true;
+  }
+  const err = v.argc === 2 ? authenticate(c, null, v.arg(1)) : authenticate(c, v.arg(1), v.arg(2));
+  if (err) c.replyError(err);
+  else c.replyBytes(Buffer.from('+OK\r\n'));
+  return true;
+}
+
+function validClientName(name: Buffer): boolean {
+  for (const b of name) if (b < 0x21 || b > 0x7e) return false;
+  return true;
+}
+
+const BAD_NAME = 'ERR Client names cannot contain spaces, newlines or special characters.';
+
+/** HELLO [protover [AUTH user pass] [SETNAME name]] */
+function hello(c: ClientSession): boolean {
+  const v = c.view;
+  let proto = c.proto;
+  let i = 1;
+  if (v.argc >= 2) {
+    const p = v.argInt(1);
+    if (p !== 2 && p !== 3) {
+      c.replyError('NOPROTO unsupported protocol version');
+      return true;
+    }
+    proto = p;
+    i = 2;
+  }
+  let user: Buffer | null = null;
+  let pass: Buffer | null = null;
+  let setName: Buffer | null = null;
+  for (; i < v.argc; i++) {
+    if (v.argIs(i, 'auth') && i + 2 < v.argc) {
+      user = v.arg(i + 1);
+      pass = v.arg(i + 2);
+      i += 2;
+    } else if (v.argIs(i, 'setname') && i + 1 < v.argc) {
+      setName = v.arg(i + 1);
+      i += 1;
+    } else {
+      c.replyError(`ERR Syntax error in HELLO option '${v.argString(i).slice(0, 32)}'`);
+      return true;
+    }
+  }
+  if (pass) {
+    const err = authenticate(c, user, pass);
+    if (err) {
+      c.replyError(err);
+      return true;
+    }
+  }
+  if (!c.authed) {
+    c.replyError(
+      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+    );
+    return true;
+  }
+  if (setName) {
+    if (!validClientName(setName)) {
+      c.replyError(BAD_NAME);
+      return true;
+    }
+    c.name = setName.toString();
+  }
+  c.proto = proto;
+  const w = c.writer();
+  if (proto === 3) w.map(7);
+  else w.array(14);
+  w.bulk('server').bulk('redis');
+  w.bulk('version').bulk(redisVersion(c));
+  w.bulk('proto').integer(proto);
+  w.bulk('id').integer(c.id);
+  w.bulk('mode').bulk('standalone');
+  w.bulk('role').bulk('master');
+  w.bulk('modules').array(0);
+  c.replyBytes(w.finish());
+  return true;
+}
+
+function redisVersion(c: ClientSession): string {
+  for (const p of c.endpoint.pools) if (p.primary.redisVersion) return p.primary.redisVersion;
+  return c.endpoint.commands?.version || '7.0.0';
+}
+
+function ping(c: ClientSession): boolean {
+  const v = c.view;
+  if (v.argc === 1) c.replyBytes(Buffer.from('+PONG\r\n'));
+  else if (v.argc === 2) c.replyBytes(c.writer().bulkBytes(v.buf, v.argStart(1), v.argEnd(1)).finish());
+  else c.replyError(arityError('ping'));
+  return true;
+}
+
+function echo(c: ClientSession): boolean {
+  const v = c.view;
+  if (v.argc !== 2) c.replyError(arityError('echo'));
+  else c.replyBytes(c.writer().bulkBytes(v.buf, v.argStart(1), v.argEnd(1)).finish());
+  return true;
+}
+
+function select(c: ClientSession): boolean {
+  const v = c.view;
+  if (v.argc !== 2) c.replyError(arityError('select'));
+  else if (Number.isNaN(v.argInt(1))) c.replyError('ERR value is not an integer or out of range');
+  else if (v.argInt(1) !== 0) c.replyError('ERR DB index is out of range');
+  else c.replyBytes(Buffer.from('+OK\r\n'));
+  return true;
+}
+
+function quit(c: ClientSession): boolean {
+  c.replyBytes(Buffer.from('+OK\r\n'));
+  c.endWhenFlushed();
+  return true;
+}
+
+export function resetClient(c: ClientSession): boolean {
+  c.txn?.abandon();
+  c.txn = null;
+  c.pubsub?.close();
+  c.proto = 2;
+  c.name = '';
+  c.admin = false;
+  c.authed = !c.endpoint.config.redis_pass;
+  c.replyBytes(Buffer.from('+RESET\r\n'));
+  return true;
+}
+
+/** The line CLIENT INFO / CLIENT LIST print for a client (Redis's field names, a subset). */
+export function clientInfoLine(c: ClientSession, now: number): string {
+  const flags = `${c.txn?.inMulti ? 'x' : ''}${c.pubsub ? 'P' : ''}${c.blockingLink ? 'b' : ''}` || 'N';
+  return [
+    `id=${c.id}`,
+    `addr=${c.remoteAddress}`,
+    `laddr=${c.localAddress}`,
+    `name=${c.name}`,
+    `age=${Math.floor((now - c.createdAt) / 1000)}`,
+    `idle=${Math.max(0, Math.floor((now - c.lastCommandAt) / 1000))}`,
+    `flags=${flags}`,
+    'db=0',
+    `multi=${c.txn?.inMulti ? c.txn.queuedCount : -1}`,
+    `cmd=${c.lastCommand || 'NULL'}`,
+    `user=${c.admin ? 'admin' : 'default'}`,
+    `resp=${c.proto}`,
+  ].join(' ');
+}
+
+function infoText(c: ClientSession, text: string): Buffer {
+  const w = c.writer();
+  return (c.proto === 3 ? w.verbatim('txt', text) : w.bulk(text)).finish();
+}
+
+function client(c: ClientSession): boolean {
+  const v = c.view;
+  if (v.argc < 2) {
+    c.replyError(arityError('client'));
+    return true;
+  }
+  const sub = v.argString(1, 'latin1').toLowerCase();
+  const now = Date.now();
+  switch (sub) {
+    case 'id':
+      c.replyBytes(c.writer().integer(c.id).finish());
+      return true;
+    case 'setname':
+      if (v.argc !== 3) c.replyError(arityError('client|setname'));
+      else if (!validClientName(v.arg(2))) c.replyError(BAD_NAME);
+      else {
+        c.name = v.argString(2);
+        c.replyBytes(Buffer.from('+OK\r\n'));
+      }
+      return true;
+    case 'getname':
+      c.replyBytes(
+        c.name ? c.writer().bulk(c.name).finish() : Buffer.from(c.proto === 3 ? '_\r\n' : '$-1\r\n'),
+      );
+      return true;
+    case 'info':
+      c.replyBytes(infoText(c, `${clientInfoLine(c, now)}\n`));
+      return true;
+    case 'list': {
+      const lines = [...c.endpoint.clients].map((x) => `${clientInfoLine(x, now)}\n`).join('');
+      c.replyBytes(infoText(c, lines));
+      return true;
+    }
+    case 'setinfo':
+      c.replyBytes(Buffer.from('+OK\r\n'));
+      return true;
+    default:
+      c.replyError(
+        `ERR CLIENT ${sub.toUpperCase()} is not supported through a database endpoint (the proxy shares shard connections between clients)`,
+      );
+      return true;
+  }
+}
+
+/** UNSUBSCRIBE and friends outside pub/sub mode: what Redis answers a connection with no subscriptions. */
+function unsubscribeNothing(c: ClientSession): boolean {
+  const v = c.view;
+  const kind = v.name;
+  const w = c.writer();
+  const count = Math.max(1, v.argc - 1);
+  for (let i = 0; i < count; i++) {
+    if (c.proto === 3) w.push(3);
+    else w.array(3);
+    w.bulk(kind);
+    if (v.argc > 1) w.bulkBytes(v.buf, v.argStart(i + 1), v.argEnd(i + 1));
+    else if (c.proto === 3) w.null();
+    else w.bulk(null);
+    w.integer(0);
+  }
+  c.replyBytes(w.finish());
+  return true;
+}
+
+/** Commands that would break a shared shard connection or reach past the database. */
+const NOT_ALLOWED = [
+  'monitor',
+  'sync',
+  'psync',
+  'replconf',
+  'replicaof',
+  'slaveof',
+  'shutdown',
+  'debug',
+  'acl',
+  'module',
+  'failover',
+  'save',
+  'bgsave',
+  'bgrewriteaof',
+  'swapdb',
+  'move',
+  'migrate',
+];
+
+function notAllowed(c: ClientSession): boolean {
+  c.replyError(`ERR command '${c.view.name.toUpperCase()}' is not allowed through a database endpoint`);
+  return true;
+}
+
+function config(c: ClientSession, frame: RespFrame): boolean {
+  // CONFIG GET is harmless and answered by the first shard; the rest would reconfigure shards.
+  if (c.view.argc >= 2 && c.view.argIs(1, 'get')) {
+    if (c.endpoint.pools.length > 0) return c.forward(frame, 0);
+    c.replyError('ERR this database has no shards yet; retry later');
+    return true;
+  }
+  return notAllowed(c);
+}
+
+export const LOCAL_COMMANDS = new Map<string, LocalHandler>([
+  ['auth', auth],
+  ['hello', hello],
+  ['ping', ping],
+  ['echo', echo],
+  ['select', select],
+  ['quit', quit],
+  ['reset', resetClient],
+  ['client', client],
+  ['unsubscribe', unsubscribeNothing],
+  ['punsubscribe', unsubscribeNothing],
+  ['sunsubscribe', unsubscribeNothing],
+  ['config', config],
+  ['minirs.shards', minirsShards],
+  ['minirs.link', minirsLink],
+  ...NOT_ALLOWED.map((n) => [n, notAllowed] as [string, LocalHandler]),
+]);

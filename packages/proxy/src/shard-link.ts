@@ -1,0 +1,267 @@
+import { createConnection, type Socket } from 'node:net';
+import type { Logger } from '@minirs/common';
+import { encodeCommand, RespDecoder, type RespFrame, RespType } from '@minirs/resp';
+import { BatchWriter } from './batch-writer.js';
+import { clock } from './clock.js';
+import { Fifo } from './fifo.js';
+
+/** Receives the reply to one command sent on a shard link. */
+export interface ReplySink {
+  /**
+   * When the command was queued (coarse clock); the link stamps it on send. -1 exempts it from
+   * the shard timeout (blocking commands wait as long as they were told to).
+   */
+  sentAt: number;
+  onReply(frame: RespFrame): void;
+  /** The command failed in the proxy (shard down, timeout); `message` is a RESP error line. */
+  onError(message: string): void;
+}
+
+/** A sink for replies nobody waits for (a replayed MULTI, a handshake). */
+export const DISCARD_REPLY: ReplySink = {
+  sentAt: 0,
+  onReply() {},
+  onError() {},
+};
+
+export type LinkState = 'connecting' | 'ready' | 'down' | 'closed';
+
+export interface ShardLinkOptions {
+  host: string;
+  port: number;
+  password: string;
+  protocol: 2 | 3;
+  /** For messages: "shard 3". */
+  label: string;
+  log: Logger;
+  /** Reconnect after a failure (shared links); private links just die. */
+  reconnect: boolean;
+  /** How long a command may wait for its reply, and a connection for its handshake. */
+  timeoutMs: () => number;
+  onReady?: (link: ShardLink, hello: RespFrame) => void;
+  onDown?: (link: ShardLink, reason: string) => void;
+}
+
+/** Unsent bytes above which a link counts as congested: its clients wait for 'drain'. */
+const CONGESTED_BYTES = 8 * 1024 * 1024;
+/** Replies outstanding above which a link counts as congested. */
+const CONGESTED_REPLIES = 100_000;
+const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 1000;
+
+/**
+ * One pipelined connection to a shard's redis-server: commands from many clients go out in
+ * order, and replies come back in the same order, so a FIFO of sinks pairs them. The link
+ * authenticates with the internal password (HELLO <proto> AUTH default <pass>) before anything
+ * else; commands queued meanwhile follow it in the same pipeline.
+ *
+ * Failure is explicit: while the link is down, sends fail at once with a clear error; a
+ * command unanswered past the timeout fails every command in flight (their replies could no
+ * longer be paired) and the connection is replaced.
+ */
+export class ShardLink {
+  state: LinkState = 'connecting';
+  lastError = '';
+  /** Frames of a link in pipe mode (pub/sub) all go here instead of to sinks. */
+  pipe: ((frame: RespFrame) => void) | null = null;
+  /** RESP3 pushes on a request link. */
+  onPush: ((frame: RespFrame) => void) | null = null;
+  /** Extra data for the owner (pool bookkeeping). */
+  redisVersion = '';
+
+  private socket: Socket | null = null;
+  private out: BatchWriter | null = null;
+  private decoder = new RespDecoder();
+  private readonly pending = new Fifo<ReplySink>();
+  private drainWaiters: (() => void)[] = [];
+  private backoff = BACKOFF_MIN_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly onFrame = (frame: RespFrame) => this.frame(frame);
+
+  constructor(readonly opts: ShardLinkOptions) {
+    this.connect();
+  }
+
+  get address(): string {
+    return `${this.opts.host}:${this.opts.port}`;
+  }
+
+  get inFlight(): number {
+    return this.pending.length;
+  }
+
+  get congested(): boolean {
+    return (
+      this.pending.length > CONGESTED_REPLIES ||
+      (this.out !== null && this.out.pendingBytes > CONGESTED_BYTES)
+    );
+  }
+
+  /** Call `fn` once the link is no longer congested (or has failed). */
+  whenDrained(fn: () => void): void {
+    this.drainWaiters.push(fn);
+  }
+
+  private connect(): void {
+    this.state = 'connecting';
+    this.decoder = new RespDecoder();
+    const socket = createConnection({ host: this.opts.host, port: this.opts.port });
+    socket.setNoDelay(true);
+    this.socket = socket;
+    this.out = new BatchWriter(socket);
+    const hello = this.opts.password
+      ? encodeCommand(['HELLO', this.opts.protocol, 'AUTH', 'default', this.opts.password])
+      : encodeCommand(['HELLO', this.opts.protocol]);
+    // The handshake reply is the first frame; everything queued after it is ordinary traffic.
+    this.pending.push({
+      sentAt: clock.now,
+      onReply: (frame) => {
+        if (frame.isError) {
+          this.fail(`shard refused the proxy's handshake: ${frame.str()}`);
+          return;
+        }
+        this.state = 'ready';
+        this.backoff = BACKOFF_MIN_MS;
+        this.redisVersion = helloField(frame, 'version');
+        this.opts.onReady?.(this, frame);
+      },
+      onError: () => {},
+    });
+    this.out.write(hello, 0, hello.length);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.decoder.write(chunk, this.onFrame);
+      } catch (err) {
+        this.fail(`bad reply from shard: ${(err as Error).message}`);
+      }
+    });
+    socket.on('drain', () => this.wakeDrainWaiters());
+    socket.on('error', (err) => {
+      this.lastError = err.message;
+    });
+    socket.on('close', () => {
+      if (this.socket !== socket) return;
+      this.fail(this.lastError ? `connection lost: ${this.lastError}` : 'connection closed by the shard');
+    });
+  }
+
+  private frame(frame: RespFrame): void {
+    if (this.pipe && this.state === 'ready') {
+      this.pipe(frame);
+      return;
+    }
+    if (frame.type === RespType.Push && this.state === 'ready') {
+      // Out-of-band in RESP3: not the reply to anything queued.
+      this.onPush?.(frame);
+      return;
+    }
+    const sink = this.pending.shift();
+    if (!sink) {
+      this.fail('shard sent a reply nobody asked for');
+      return;
+    }
+    sink.onReply(frame);
+    if (this.drainWaiters.length > 0 && !this.congested) this.wakeDrainWaiters();
+  }
+
+  /** Queue a command (bytes buf[start, end)) whose reply goes to `sink`. */
+  send(buf: Buffer, start: number, end: number, sink: ReplySink): void {
+    if (this.state === 'down' || this.state === 'closed' || !this.out) {
+      sink.onError(this.unavailable());
+      return;
+    }
+    if (sink.sentAt !== -1) sink.sentAt = clock.now;
+    this.pending.push(sink);
+    this.out.write(buf, start, end);
+  }
+
+  /** Queue raw bytes that expect no reply (pipe mode). */
+  sendRaw(buf: Buffer, start: number, end: number): void {
+    this.out?.write(buf, start, end);
+  }
+
+  sendCommand(args: ReadonlyArray<string | Buffer | number>, sink: ReplySink): void {
+    const b = encodeCommand(args);
+    this.send(b, 0, b.length, sink);
+  }
+
+  unavailable(): string {
+    const why = this.lastError ? ` (${this.lastError})` : '';
+    return `ERR ${this.opts.label} is unavailable${why}; retry later`;
+  }
+
+  /** Called on every clock tick by the owner: fail the link if its oldest command is overdue. */
+  checkTimeout(now: number): void {
+    const head = this.pending.peek();
+    if (!head || head.sentAt < 0) return;
+    const limit = this.opts.timeoutMs();
+    if (now - head.sentAt > limit) {
+      this.fail(
+        this.state === 'ready'
+          ? `${this.opts.label} did not answer within ${limit} ms`
+          : `could not connect to ${this.opts.label} at ${this.address} within ${limit} ms`,
+        true,
+      );
+    }
+  }
+
+  /** Tear the connection down, fail what is in flight, and reconnect if this link does. */
+  private fail(reason: string, timedOut = false): void {
+    if (this.state === 'closed') return;
+    const socket = this.socket;
+    this.socket = null;
+    this.out = null;
+    socket?.destroy();
+    const wasReady = this.state === 'ready';
+    this.lastError = reason.replace(/^connection lost: /, '');
+    this.state = 'down';
+    const message = timedOut
+      ? `ERR ${reason}; the command may or may not have been executed`
+      : wasReady
+        ? `ERR ${this.opts.label}: ${reason}; the command may or may not have been executed`
+        : this.unavailable();
+    for (const sink of this.pending.drain()) sink.onError(message);
+    this.wakeDrainWaiters();
+    if (wasReady)
+      this.opts.log.warn({ shard: this.opts.label, addr: this.address, reason }, 'shard link down');
+    this.opts.onDown?.(this, reason);
+    if (this.opts.reconnect) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        if (this.state === 'down') this.connect();
+      }, this.backoff);
+      this.retryTimer.unref();
+      this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
+    } else {
+      this.state = 'closed';
+    }
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.drainWaiters.length === 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Close for good; whatever is in flight fails with `reason`. */
+  close(reason = 'link closed'): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const socket = this.socket;
+    this.socket = null;
+    this.out = null;
+    const message = `ERR ${this.opts.label}: ${reason}; the command may or may not have been executed`;
+    this.state = 'closed';
+    socket?.destroy();
+    for (const sink of this.pending.drain()) sink.onError(message);
+    this.wakeDrainWaiters();
+  }
+}
+
+/** A field of a HELLO reply (RESP2 flat array or RESP3 map). */
+function helloField(frame: RespFrame, name: string): string {
+  const els = frame.elements;
+  for (let i = 0; i + 1 < els.length; i += 2) if (els[i]!.str() === name) return els[i + 1]!.str();
+  return '';
+}

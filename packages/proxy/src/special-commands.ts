@@ -1,0 +1,66 @@
+import type { RespFrame } from '@minirs/resp';
+import type { ClientSession } from './client-session.js';
+import type { CommandInfo } from './command-table.js';
+import {
+  broadcast,
+  forwardFirst,
+  mergeAllExist,
+  mergeConcat,
+  mergeFirst,
+  mergeRandom,
+  mergeSum,
+  splitKeys,
+} from './fanout.js';
+import { info, scan } from './span.js';
+
+/** Commands whose routing is not "all keys in one slot, to that slot's shard". */
+export type SpecialHandler = (c: ClientSession, frame: RespFrame, info: CommandInfo | undefined) => boolean;
+
+const SCRIPT_BROADCAST = new Set(['load', 'flush']);
+const FUNCTION_BROADCAST = new Set(['load', 'delete', 'flush', 'restore']);
+
+function subcommand(c: ClientSession): string {
+  return c.view.argc >= 2 ? c.view.argString(1, 'latin1').toLowerCase() : '';
+}
+
+export const SPECIAL_COMMANDS = new Map<string, SpecialHandler>([
+  // Split per shard, merged in key order, as RS does.
+  ['mget', (c, f) => splitKeys(c, f, 'mget')],
+  ['mset', (c, f) => splitKeys(c, f, 'mset')],
+  ['del', (c, f) => splitKeys(c, f, 'sum')],
+  ['unlink', (c, f) => splitKeys(c, f, 'sum')],
+  ['exists', (c, f) => splitKeys(c, f, 'sum')],
+  ['touch', (c, f) => splitKeys(c, f, 'sum')],
+  // Span every shard.
+  ['keys', (c, f) => broadcast(c, f, mergeConcat)],
+  ['dbsize', (c, f) => broadcast(c, f, mergeSum)],
+  ['flushdb', (c, f) => broadcast(c, f, mergeFirst)],
+  ['flushall', (c, f) => broadcast(c, f, mergeFirst)],
+  ['randomkey', (c, f) => broadcast(c, f, mergeRandom)],
+  ['scan', (c, f) => scan(c, f)],
+  ['info', (c, f) => info(c, f)],
+  // A subscriber may sit on any shard: PUBLISH reaches them all, the count is the sum.
+  ['publish', (c, f) => broadcast(c, f, mergeSum)],
+  // Scripts and functions must exist wherever EVALSHA/FCALL may route.
+  [
+    'script',
+    (c, f) => {
+      const sub = subcommand(c);
+      if (SCRIPT_BROADCAST.has(sub)) return broadcast(c, f, mergeFirst);
+      if (sub === 'exists') return broadcast(c, f, mergeAllExist);
+      return forwardFirst(c, f);
+    },
+  ],
+  [
+    'function',
+    (c, f) => (FUNCTION_BROADCAST.has(subcommand(c)) ? broadcast(c, f, mergeFirst) : forwardFirst(c, f)),
+  ],
+  // Transactions.
+  ['multi', (c, f) => c.transaction().multi(f)],
+  ['exec', (c, f) => c.transaction().exec(f)],
+  ['discard', (c, f) => c.transaction().discard(f)],
+  ['watch', (c, f) => c.transaction().watch(f)],
+  ['unwatch', (c, f) => c.transaction().unwatch(f)],
+  // WAIT has no "blocking" flag but blocks.
+  ['wait', (c, f, i) => c.runBlocking(f, i)],
+]);

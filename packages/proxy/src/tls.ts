@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
+import type { Logger, ProxyDbConfig } from '@minirs/common';
+
+export interface TlsInfo {
+  /** The client speaks TLS to us. */
+  encrypted: boolean;
+}
+
+const PLAIN: TlsInfo = { encrypted: false };
+
+/**
+ * TLS on database endpoints. One port serves both kinds of connection: the first byte of a TLS
+ * ClientHello is 0x16, which no RESP command starts with, so the proxy sniffs it. `enabled`
+ * databases refuse plaintext; `replica_ssl` ones accept plaintext clients but replication
+ * (AUTH admin) only over TLS. Client certificates are required when the database enforces
+ * client authentication and lists certificates.
+ */
+export class TlsAcceptor {
+  private base: { cert: Buffer; key: Buffer } | null | undefined;
+  private readonly contexts = new Map<string, SecureContext>();
+
+  constructor(
+    private readonly paths: { cert: string; key: string },
+    private readonly log: Logger,
+  ) {}
+
+  accept(raw: Socket, db: ProxyDbConfig, ready: (socket: Socket, info: TlsInfo) => void): void {
+    if (db.tls_mode === 'disabled') {
+      ready(raw, PLAIN);
+      return;
+    }
+    raw.once('data', (first: Buffer) => {
+      raw.pause();
+      if (first[0] !== 0x16) {
+        if (db.tls_mode === 'enabled') {
+          raw.end('-ERR this database requires TLS\r\n');
+          return;
+        }
+        raw.unshift(first);
+        ready(raw, PLAIN);
+        return;
+      }
+      const ctx = this.context(db);
+      if (!ctx) {
+        raw.destroy();
+        return;
+      }
+      const requireCert = db.enforce_client_authentication === 'enabled' && db.client_certs.length > 0;
+      const tlsSocket = new TLSSocket(bridge(raw, first), {
+        isServer: true,
+        secureContext: ctx,
+        requestCert: requireCert,
+        rejectUnauthorized: requireCert,
+      });
+      tlsSocket.once('secure', () => ready(tlsSocket, { encrypted: true }));
+      tlsSocket.on('error', (err) => {
+        this.log.debug({ bdb_uid: db.uid, err: err.message }, 'TLS handshake failed');
+        tlsSocket.destroy();
+        raw.destroy();
+      });
+    });
+    raw.on('error', () => raw.destroy());
+  }
+
+  private context(db: ProxyDbConfig): SecureContext | null {
+    if (this.base === undefined) {
+      try {
+        this.base = { cert: readFileSync(this.paths.cert), key: readFileSync(this.paths.key) };
+      } catch (err) {
+        this.log.error(
+          { err: (err as Error).message },
+          'proxy certificate unreadable: TLS endpoints refuse connections',
+        );
+        this.base = null;
+      }
+    }
+    if (!this.base) return null;
+    const key = db.client_certs.join('\n');
+    let ctx = this.contexts.get(key);
+    if (!ctx) {
+      ctx = createSecureContext({
+        cert: this.base.cert,
+        key: this.base.key,
+        ca: db.client_certs.length > 0 ? db.client_certs : undefined,
+      });
+      this.contexts.set(key, ctx);
+    }
+    return ctx;
+  }
+}
+
+/**
+ * A Duplex over a socket whose first bytes were already read: TLSSocket would take over the
+ * socket's handle and lose them, so it gets this stream instead, starting with `first`.
+ */
+function bridge(raw: Socket, first: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      raw.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      raw.write(chunk, cb);
+    },
+    final(cb) {
+      raw.end();
+      cb();
+    },
+    destroy(err, cb) {
+      raw.destroy();
+      cb(err);
+    },
+  });
+  d.push(first);
+  raw.on('data', (chunk: Buffer) => {
+    if (!d.push(chunk)) raw.pause();
+  });
+  raw.on('end', () => d.push(null));
+  raw.on('close', () => d.destroy());
+  return d;
+}
