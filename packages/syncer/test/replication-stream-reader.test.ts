@@ -135,6 +135,16 @@ describe('CommandStreamReader', () => {
     expect(out[1]!.offset).toBe(stream.length);
   });
 
+  it('does not allocate what a header merely claims (garbage saying 4 GB)', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    const reader = new CommandStreamReader(0);
+    reader.feed(Buffer.from('*1\r\n$4000000000\r\nabc'));
+    expect(reader.next()).toBeUndefined();
+    reader.feed(Buffer.alloc(1024, 0x61));
+    expect(reader.next()).toBeUndefined();
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
   const BAD: [string, Buffer, number, number][] = [
     // name, bytes (after a good SET), offset of the bad command, offset of the bad byte
     ['a non-bulk argument', Buffer.from('*2\r\n$3\r\nSET\r\n:1\r\n'), 0, 13],

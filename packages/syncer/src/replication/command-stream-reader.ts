@@ -12,6 +12,7 @@ const MAX_HEADER_DIGITS = 20;
 const MAX_ARGC = 0x7fffffff;
 const MAX_BULK = constants.MAX_LENGTH - 2;
 const EMPTY = Buffer.alloc(0);
+const PREALLOCATE_LIMIT = 16 * 1024 * 1024;
 
 /**
  * Zero-copy reader of a replication command stream: multibulk commands (`*N` then N `$len`
@@ -80,7 +81,10 @@ export class CommandStreamReader {
       this.end += chunk.length;
       return;
     }
-    const size = Math.max(pending + chunk.length, this.needed, 2 * pending);
+    // Double to stay amortised-linear; trust a declared length only 16 MiB ahead, so garbage
+    // claiming a 4 GB argument cannot make us allocate it.
+    const have = pending + chunk.length;
+    const size = Math.max(have, 2 * pending, Math.min(this.needed, have + PREALLOCATE_LIMIT));
     const merged = Buffer.allocUnsafe(size);
     this.buf.copy(merged, 0, this.pos, this.end);
     chunk.copy(merged, pending);

@@ -21,6 +21,8 @@ export interface HandshakeSession {
 
 const LF = 0x0a;
 const MAX_LINE = 64 * 1024;
+/** Handshake replies are small (INFO is a few KB); more is garbage, not something to buffer. */
+const MAX_REPLY = 16 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** Request/reply over the replication connection until PSYNC is answered. */
@@ -110,6 +112,13 @@ export class HandshakeIO implements HandshakeSession {
       );
     }
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    if (this.pending.length > MAX_REPLY) {
+      throw protocolError(`${this.peer} sent more than ${MAX_REPLY} bytes for ${what}.`, {
+        op: 'handshake',
+        peer: this.peer,
+        byteOffset: this.pendingAt,
+      });
+    }
   }
 }
 
