@@ -13,7 +13,7 @@ export type * from './events.js';
 export { LzfError, lzfCompress, lzfDecompress } from './lzf.js';
 export { decodeModuleId, type ModuleTypeId } from './module-id.js';
 export { RdbParser, type RdbParserOptions } from './parser.js';
-export { parseRdbBuffer, parseRdbStream } from './sources.js';
+export { parseRdbBatches, parseRdbBuffer, parseRdbStream } from './sources.js';
 export { CommandConverter, type CommandConverterOptions, type RedisCommand } from './commands.js';
 export { DumpBuilder, type DumpResult, dumpableFor, dumpPayload, parseDumpPayload } from './dump.js';
 export { RestorePlanner, type RestorePlannerOptions, type RestorePlannerStats } from './planner.js';

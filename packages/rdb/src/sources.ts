@@ -31,6 +31,33 @@ export async function* parseRdbStream(
   }
 }
 
+/**
+ * Like parseRdbStream, but yields the events of each input chunk as one array: one await per
+ * chunk instead of per event, several times faster for many small keys. Each batch holds the
+ * events of at most one input chunk (plus the value chunks they complete), so memory stays
+ * bounded by the source's chunk size.
+ */
+export async function* parseRdbBatches(
+  source: AsyncIterable<Uint8Array>,
+  opts: RdbParserOptions & { parser?: RdbParser } = {},
+): AsyncGenerator<RdbEvent[]> {
+  const parser = opts.parser ?? new RdbParser(opts);
+  const it = source[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const batch: RdbEvent[] = [];
+      for (let ev = parser.read(); ev !== null; ev = parser.read()) batch.push(ev);
+      if (batch.length) yield batch;
+      if (parser.done) return;
+      const next = await it.next();
+      if (next.done) parser.end();
+      else parser.write(next.value);
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
 /** Parse an RDB held in memory, optionally cut into chunks of `chunkSize` bytes (tests, CLI). */
 export function* parseRdbBuffer(
   data: Uint8Array,
