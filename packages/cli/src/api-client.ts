@@ -313,7 +313,7 @@ export class ApiClient {
           `database ${last.name} (uid ${uid}) is still ${last.status} after ${timeoutMs / 1000} s waiting for ${what}; see \`minirs logs\``,
         );
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 40));
     }
   }
 

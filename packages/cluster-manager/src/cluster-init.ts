@@ -8,6 +8,7 @@ import {
   clusterPaths,
   createCa,
   createLeaf,
+  newRsaKey,
   ErrorCodes,
   invalid,
   MinirsError,
@@ -148,12 +149,18 @@ export async function initCluster(
     }
     for (const p of ['run', 'logs', 'data', 'certs'] as const) mkdirSync(paths[p], { recursive: true });
 
-    const ca = await createCa(`minirs ${o.name} CA`);
+    // Two RSA keys, made in parallel: the CA's and one the cluster's leaves share (RSA key
+    // generation dominates cluster creation; a simulator's identities need not differ in key).
+    const [ca, leafKey] = await Promise.all([createCa(`minirs ${o.name} CA`), newRsaKey()]);
     const ips = [...new Set(nodes.map((n) => n.addr))];
     const [api, proxy, syncer] = await Promise.all([
-      createLeaf(ca, { commonName: `api.${o.name}.minirs.local`, ips, dns: ['localhost'] }),
-      createLeaf(ca, { commonName: `proxy.${o.name}.minirs.local`, ips, dns: ['localhost'] }),
-      createLeaf(ca, { commonName: `syncer.${o.name}.minirs.local`, client: true, server: false }),
+      createLeaf(ca, { commonName: `api.${o.name}.minirs.local`, ips, dns: ['localhost'] }, leafKey),
+      createLeaf(
+        ca,
+        { commonName: `proxy.${o.name}.minirs.local`, ips, dns: ['localhost'], client: true },
+        leafKey,
+      ),
+      createLeaf(ca, { commonName: `syncer.${o.name}.minirs.local`, client: true, server: false }, leafKey),
     ]);
     writeFileAtomic(paths.caCert, ca.cert, 0o644);
     writeFileAtomic(join(paths.certs, 'ca.key'), ca.key);

@@ -133,7 +133,10 @@ async function main(): Promise<void> {
         { cause: err },
       );
     }
-    await mgr.start();
+    // A new cluster has no shards yet: its proxies come up while the CLI prints. A restarted
+    // manager adopts its children before it says it is ready.
+    if (cmd === 'create') mgr.start().catch((err) => log.error({ err }, 'starting children failed'));
+    else await mgr.start();
   } catch (err) {
     // A create that cannot finish leaves nothing behind; a start keeps the cluster's files.
     await app.close().catch(() => {});

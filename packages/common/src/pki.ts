@@ -21,6 +21,13 @@ export interface KeyPairPem {
   key: string;
 }
 
+export type RsaKey = Awaited<ReturnType<typeof rsaKey>>;
+
+/** A fresh RSA key, for leaves that should share one (key generation is the slow part). */
+export function newRsaKey(): Promise<RsaKey> {
+  return rsaKey();
+}
+
 async function rsaKey(): Promise<{
   privatePem: string;
   forgeKey: forgeNs.pki.rsa.PrivateKey;
@@ -81,9 +88,9 @@ export interface LeafOptions {
   client?: boolean;
 }
 
-export async function createLeaf(ca: KeyPairPem, opts: LeafOptions): Promise<KeyPairPem> {
+export async function createLeaf(ca: KeyPairPem, opts: LeafOptions, key?: RsaKey): Promise<KeyPairPem> {
   const forge = await forgeLib();
-  const k = await rsaKey();
+  const k = key ?? (await rsaKey());
   const caCert = forge.pki.certificateFromPem(ca.cert);
   const caKey = forge.pki.privateKeyFromPem(ca.key);
   const cert = forge.pki.createCertificate();
