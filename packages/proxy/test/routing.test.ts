@@ -120,7 +120,9 @@ describe('routing over 4 shards', () => {
     const subs = Array.from({ length: 4 }, () => bed.client(bed.dbs[0]!));
     const got: string[][] = subs.map(() => []);
     await Promise.all(subs.map((s) => s.subscribe('news')));
-    subs.forEach((s, i) => s.on('message', (_ch: string, msg: string) => got[i]!.push(msg)));
+    subs.forEach((s, i) => {
+      s.on('message', (_ch: string, msg: string) => got[i]!.push(msg));
+    });
     expect(await c.publish('news', 'hello')).toBe(4);
     await expect.poll(() => got.map((g) => g.join())).toEqual(['hello', 'hello', 'hello', 'hello']);
     for (const s of subs) s.disconnect();
