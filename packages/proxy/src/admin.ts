@@ -1,4 +1,5 @@
 import { createConnection, type Socket } from 'node:net';
+import { createGzip, type Gzip, constants as zlibConstants } from 'node:zlib';
 import { encodeCommand, RespDecoder, type RespFrame } from '@minirs/resp';
 import type { ClientSession } from './client-session.js';
 
@@ -24,16 +25,28 @@ export function minirsShards(c: ClientSession): boolean {
   return true;
 }
 
-/** MINIRS.LINK <shard uid> -> +OK, then raw bytes both ways between the client and that shard. */
+/**
+ * MINIRS.LINK <shard uid> [COMPRESS <1-9>] -> +OK, then raw bytes both ways between the client and
+ * that shard. With COMPRESS, what the shard sends (the RDB and the stream) is gzipped, flushed per
+ * chunk so the stream's latency stays low; what the client sends (REPLCONF ACKs) is not.
+ */
 export function minirsLink(c: ClientSession): boolean {
   if (!c.admin) {
     c.replyError(NOPERM);
     return true;
   }
   const v = c.view;
-  if (v.argc !== 2) {
+  if (v.argc !== 2 && v.argc !== 4) {
     c.replyError("ERR wrong number of arguments for 'minirs.link' command");
     return true;
+  }
+  let level = 0;
+  if (v.argc === 4) {
+    level = v.argInt(3);
+    if (v.argString(2).toUpperCase() !== 'COMPRESS' || !Number.isInteger(level) || level < 1 || level > 9) {
+      c.replyError('ERR syntax: MINIRS.LINK <shard uid> [COMPRESS <level 1-9>]');
+      return true;
+    }
   }
   const uid = v.argInt(1);
   const pool = c.endpoint.pools.find((p) => p.uid === uid);
@@ -85,34 +98,43 @@ export function minirsLink(c: ClientSession): boolean {
     clearTimeout(timer);
     shard.off('data', onData);
     shard.removeAllListeners('close');
-    splice(c, shard, rest ?? Buffer.alloc(0));
+    splice(c, shard, rest ?? Buffer.alloc(0), level);
   };
   shard.on('data', onData);
   const authCmd = encodeCommand(['AUTH', c.endpoint.ctx.internalPassword]);
   shard.write(authCmd);
   c.endpoint.log.info(
-    { bdb_uid: c.endpoint.uid, shard: pool.uid, client: c.remoteAddress },
+    { bdb_uid: c.endpoint.uid, shard: pool.uid, client: c.remoteAddress, compression: level },
     'replication link opened',
   );
   return true;
 }
 
 /** From now on the client's socket and the shard's are one pipe. */
-function splice(c: ClientSession, shard: Socket, fromShard: Buffer): void {
+function splice(c: ClientSession, shard: Socket, fromShard: Buffer, level: number): void {
   const client = c.socket;
   const ok = Buffer.from('+OK\r\n');
   // +OK must reach the client before any shard byte: write it straight, after queued output.
   c.out.flush();
   client.write(ok);
-  if (fromShard.length > 0) client.write(fromShard);
   const fromClient = c.detach();
   if (fromClient.length > 0) shard.write(fromClient);
   client.pipe(shard);
-  shard.pipe(client);
+  let gzip: Gzip | undefined;
+  if (level > 0) {
+    gzip = createGzip({ level, flush: zlibConstants.Z_SYNC_FLUSH });
+    if (fromShard.length > 0) gzip.write(fromShard);
+    shard.pipe(gzip).pipe(client);
+    gzip.on('error', () => closeBoth());
+  } else {
+    if (fromShard.length > 0) client.write(fromShard);
+    shard.pipe(client);
+  }
   client.resume();
   const closeBoth = () => {
     client.destroy();
     shard.destroy();
+    gzip?.destroy();
   };
   client.on('close', closeBoth);
   shard.on('close', closeBoth);
