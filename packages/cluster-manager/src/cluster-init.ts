@@ -127,11 +127,7 @@ export async function initCluster(
     throw err;
   }
   try {
-    const used = usedIndexes(home);
-    let index = 1;
-    while (used.has(index)) index++;
-    if (index > 254)
-      throw new MinirsError(ErrorCodes.CONFLICT, 'too many clusters in this MINIRS_HOME (254)');
+    const index = claimIndex(home, o.name);
 
     // Node N of cluster C is 127.0.C.N; any 127/8 address is loopback on Linux, not elsewhere.
     const fallback = !(await canBind(`127.0.${index}.1`, 0));
