@@ -195,6 +195,8 @@ export function clientInfoLine(c: ClientSession, now: number): string {
     `flags=${flags}`,
     'db=0',
     `multi=${c.txn?.inMulti ? c.txn.queuedCount : -1}`,
+    `oll=${c.replies.length}`,
+    `omem=${c.out.pendingBytes}`,
     `cmd=${c.lastCommand || 'NULL'}`,
     `user=${c.admin ? 'admin' : 'default'}`,
     `resp=${c.proto}`,

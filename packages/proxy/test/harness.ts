@@ -13,6 +13,7 @@ import {
 } from '@minirs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { freePort, type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { ShardKeyRules } from '../src/shard-key.js';
 import type { ProxyConfigMessage } from '../src/proxy-process.js';
 
 /**
@@ -48,6 +49,30 @@ export interface DbOptions {
 export function slotRanges(n: number): [number, number][] {
   const out: [number, number][] = [];
   for (let i = 0; i < n; i++) out.push([Math.floor((i * 16384) / n), Math.floor(((i + 1) * 16384) / n) - 1]);
+  return out;
+}
+
+const defaultRules = ShardKeyRules.compile(undefined);
+
+/** Slot of a key under the given rules (RS defaults when omitted). */
+export function slotOfKey(key: string, rules = defaultRules): number {
+  const b = Buffer.from(key);
+  return rules.slot(b, 0, b.length);
+}
+
+/** Index of the shard that serves `slot` when n shards split the slots evenly. */
+export function shardOfSlot(slot: number, n: number): number {
+  return slotRanges(n).findIndex(([a, b]) => slot >= a && slot <= b);
+}
+
+/** `perShard` keys (prefix + number) that land on each of n shards; index = shard. */
+export function keysPerShard(n: number, perShard: number, prefix = 'k'): string[][] {
+  const out: string[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; out.some((l) => l.length < perShard); i++) {
+    const k = `${prefix}${i}`;
+    const s = shardOfSlot(slotOfKey(k), n);
+    if (out[s]!.length < perShard) out[s]!.push(k);
+  }
   return out;
 }
 

@@ -2,32 +2,10 @@ import { ErrorReply } from '@minirs/resp';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc16, ShardKeyRules, SHARD_RADIX } from '../src/index.js';
-import { ProxyTestBed, type StartedProxyTestBed, slotRanges } from './harness.js';
+import { keysPerShard, ProxyTestBed, type StartedProxyTestBed, shardOfSlot, slotOfKey } from './harness.js';
 import { RawClient } from './raw-client.js';
 
 const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
-const defaultRules = ShardKeyRules.compile(undefined);
-
-function slotOfKey(key: string, rules = defaultRules): number {
-  const b = Buffer.from(key);
-  return rules.slot(b, 0, b.length);
-}
-
-function shardOfSlot(slot: number, n: number): number {
-  return slotRanges(n).findIndex(([a, b]) => slot >= a && slot <= b);
-}
-
-/** Keys that land on each of n shards (index = shard). */
-function keysPerShard(n: number, perShard: number, prefix = 'k'): string[][] {
-  const out: string[][] = Array.from({ length: n }, () => []);
-  for (let i = 0; out.some((l) => l.length < perShard); i++) {
-    const k = `${prefix}${i}`;
-    const s = shardOfSlot(slotOfKey(k), n);
-    if (out[s]!.length < perShard) out[s]!.push(k);
-  }
-  return out;
-}
-
 describe('routing over 4 shards', () => {
   let bed: StartedProxyTestBed;
   let c: Redis;
