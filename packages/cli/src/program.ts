@@ -7,6 +7,7 @@ import { registerCompareCommand } from './commands/compare.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerFaultCommand } from './commands/fault.js';
 import { registerLogsCommand } from './commands/logs.js';
+import { registerRdbCommands } from './commands/rdb.js';
 import { registerReplicaCommands } from './commands/replica.js';
 import { registerStatusCommand } from './commands/status.js';
 import { CliContext, type CliIo, processIo } from './context.js';
@@ -50,6 +51,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerFaultCommand(program, ctx);
   registerLogsCommand(program, ctx);
   registerCompareCommand(program, ctx);
+  registerRdbCommands(program, ctx);
   return program;
 }
 

@@ -1,0 +1,480 @@
+import {
+  ErrorCodes,
+  isMinirsError,
+  MinirsError,
+  parseSourceUri,
+  redactForError,
+  type SourceUri,
+} from '@minirs/common';
+import {
+  printableKey,
+  type RdbKeyInfo,
+  RdbParser,
+  type RedisCommand,
+  RestorePlanner,
+  rdbVersionForRedis,
+} from '@minirs/rdb';
+import { type ChainableCommander, Redis } from 'ioredis';
+import { UsageError } from './cli-error.js';
+import { formatBytes } from './context.js';
+import { functionLibraryName, pumpRdbFile, rdbFileSize } from './rdb-inspect.js';
+
+/**
+ * (minirs) `minirs rdb restore`: streams an RDB file into any Redis endpoint (a redis-server or a
+ * minirs database endpoint) with RESTORE where the target can load the value's encoding, plain
+ * commands where it cannot (RestorePlanner decides). Memory stays bounded whatever the file size:
+ * the file is read chunk by chunk, and the file is not read further while the window of
+ * unanswered commands is full.
+ *
+ * Like redis-server loading an RDB as a master: keys already expired are skipped (and counted).
+ * Keys go to their own db number (SELECT); a target that refuses SELECT n (a minirs database has
+ * only db 0) gets none of db n's keys, and they are counted.
+ */
+
+export interface RestoreRdbOptions {
+  /** Module keys and module AUX data: counted and skipped instead of failing (MINIRS_ERR_RDB_UNSUPPORTED). */
+  skipModules?: boolean;
+  /** RestorePlanner mode (default 'auto'). */
+  mode?: 'auto' | 'restore' | 'commands';
+  /** Commands sent but not answered yet (default 1000). */
+  maxInFlight?: number;
+  /** Bytes of commands sent but not answered yet (default 8 MiB; one bigger command still goes alone). */
+  maxInFlightBytes?: number;
+  /** Per-command reply timeout in ms (default 60 s). */
+  timeoutMs?: number;
+  /** The target's Redis version, instead of asking INFO server ("7.0.15"). */
+  targetVersion?: string;
+  /** Clock for "already expired" (default Date.now). */
+  now?: () => number;
+  /** Called after each chunk of the file has been handed to the target. */
+  onProgress?: (p: RestoreProgress) => void;
+}
+
+export interface RestoreProgress {
+  bytes: number;
+  total: number;
+  keys: number;
+  seconds: number;
+}
+
+export interface RestoreSummary {
+  file: string;
+  /** The target URI, password masked. */
+  target: string;
+  target_redis_version: string;
+  target_rdb_version: number;
+  rdb_version: number;
+  /** Keys in the file. */
+  keys: number;
+  /** Keys written to the target: with RESTORE or with plain commands. */
+  restored: number;
+  restored_with_restore: number;
+  restored_with_commands: number;
+  skipped: {
+    expired: number;
+    /** Keys of dbs the target refused to SELECT, by db number. */
+    other_dbs: Record<string, number>;
+    modules: number;
+    module_aux: number;
+  };
+  functions: number;
+  /** Commands sent (RESTORE, RPUSH, SELECT, FUNCTION LOAD...). */
+  commands: number;
+  bytes: number;
+  seconds: number;
+  keys_per_second: number;
+  /** What plain commands could not reproduce exactly (LRU/LFU data, consumer times...), per aspect. */
+  losses: Record<string, number>;
+  /** Sentences for people: skipped dbs, modules, losses. */
+  notes: string[];
+}
+
+/** What a command is about, for the error message when the target refuses it. */
+type Subject = RdbKeyInfo | string;
+
+function describe(s: Subject): string {
+  return typeof s === 'string' ? s : `key '${printableKey(s.key)}' (db ${s.db})`;
+}
+
+function commandBytes(cmd: RedisCommand): number {
+  let n = 16;
+  for (const a of cmd) n += a.length + 16;
+  return n;
+}
+
+/** A module error from the parser or planner, with the way around it for this command. */
+function withModuleHint(err: unknown): unknown {
+  if (isMinirsError(err, ErrorCodes.RDB_UNSUPPORTED) && /\bmodule\b/.test(err.message)) {
+    return new MinirsError(
+      err.code,
+      `${err.message}. To restore everything else, skip and count module data with --skip-modules`,
+      { op: 'restore', cause: err },
+    );
+  }
+  return err;
+}
+
+function errorCodeFor(message: string): (typeof ErrorCodes)[keyof typeof ErrorCodes] {
+  if (/^OOM\b/.test(message)) return ErrorCodes.OOM;
+  if (/^(NOAUTH|WRONGPASS|NOPERM)\b/.test(message)) return ErrorCodes.AUTH;
+  if (/timed out/i.test(message)) return ErrorCodes.TIMEOUT;
+  if (/connection|ECONNRESET|EPIPE|closed|writeable/i.test(message)) return ErrorCodes.CONNECTION;
+  return ErrorCodes.CONFLICT;
+}
+
+/**
+ * Pipelines commands to the target in batches with a bounded window of unanswered commands and
+ * bytes. Replies are checked in order; the first error reply is kept with its subject and ends
+ * the restore (nothing is sent after it is seen).
+ */
+class WriteWindow {
+  private batch: ChainableCommander | null = null;
+  private batchSubjects: Subject[] = [];
+  private batchBytes = 0;
+  private inFlight = 0;
+  private inFlightBytes = 0;
+  private waiters: (() => void)[] = [];
+  sent = 0;
+  failure: { subject: Subject; message: string } | null = null;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly maxInFlight: number,
+    private readonly maxInFlightBytes: number,
+  ) {}
+
+  add(cmd: RedisCommand, subject: Subject): void {
+    if (!this.batch) this.batch = this.redis.pipeline();
+    this.batch.callBuffer(cmd[0] as string, ...cmd.slice(1));
+    this.batchSubjects.push(subject);
+    this.batchBytes += commandBytes(cmd);
+    this.sent++;
+    // Batches of a few hundred commands: one socket write each, several in flight at once.
+    if (this.batchSubjects.length >= 256 || this.batchBytes >= 1024 * 1024) this.flush();
+  }
+
+  get full(): boolean {
+    return (
+      this.inFlight + this.batchSubjects.length >= this.maxInFlight ||
+      this.inFlightBytes + this.batchBytes >= this.maxInFlightBytes
+    );
+  }
+
+  flush(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    const subjects = this.batchSubjects;
+    const bytes = this.batchBytes;
+    this.batch = null;
+    this.batchSubjects = [];
+    this.batchBytes = 0;
+    this.inFlight += subjects.length;
+    this.inFlightBytes += bytes;
+    const settle = (err: unknown, results: [Error | null, unknown][] | null) => {
+      this.inFlight -= subjects.length;
+      this.inFlightBytes -= bytes;
+      if (!this.failure) {
+        if (err) this.failure = { subject: subjects[0]!, message: (err as Error).message };
+        else
+          for (let i = 0; i < subjects.length; i++) {
+            const e = results?.[i]?.[0];
+            if (e) {
+              this.failure = { subject: subjects[i]!, message: e.message };
+              break;
+            }
+          }
+      }
+      for (const w of this.waiters.splice(0)) w();
+    };
+    batch.exec().then(
+      (res) => settle(null, res),
+      (err) => settle(err, null),
+    );
+  }
+
+  /** Resolves once the window has room again (or a reply failed: check `failure`). */
+  async room(): Promise<void> {
+    this.flush();
+    while (this.inFlight > 0 && this.full && !this.failure) {
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  /** Resolves when every command sent has its reply. */
+  async drain(): Promise<void> {
+    this.flush();
+    while (this.inFlight > 0) await new Promise<void>((r) => this.waiters.push(r));
+  }
+}
+
+/** Parses `redis://[[user]:pass@]host:port`; a URI of no accepted form is bad usage (exit 2). */
+export function parseTargetUri(uri: string): SourceUri {
+  try {
+    return parseSourceUri(uri, 'redis-uri');
+  } catch (err) {
+    if (err instanceof MinirsError)
+      throw new UsageError(err.message.replace(/^source URI/, 'target URI'), 'redis-uri');
+    throw err;
+  }
+}
+
+async function connectTarget(uri: string, u: SourceUri, timeoutMs: number): Promise<Redis> {
+  const shown = redactForError(uri);
+  let lastError = '';
+  const r = new Redis({
+    host: u.host,
+    port: u.port,
+    username: u.username || undefined,
+    password: u.password,
+    tls: u.tls ? {} : undefined,
+    lazyConnect: true,
+    // A lost connection ends the restore: resending half a pipeline could double RPUSHes.
+    retryStrategy: () => null,
+    autoResendUnfulfilledCommands: false,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: Math.min(timeoutMs, 10_000),
+    commandTimeout: timeoutMs,
+  });
+  r.on('error', (err: Error) => {
+    lastError = err.message;
+  });
+  try {
+    await r.connect();
+  } catch (err) {
+    r.disconnect();
+    const msg = (err as Error).message || lastError;
+    throw new MinirsError(errorCodeFor(msg), `cannot connect to ${shown}: ${msg}`, {
+      op: 'connect',
+      peer: `${u.host}:${u.port}`,
+      cause: err,
+    });
+  }
+  return r;
+}
+
+async function targetRedisVersion(r: Redis, shown: string): Promise<string> {
+  let info: string;
+  try {
+    info = await r.info('server');
+  } catch (err) {
+    throw new MinirsError(
+      errorCodeFor((err as Error).message),
+      `${shown} refused INFO server (${(err as Error).message}); give its Redis version with --target-version`,
+    );
+  }
+  const v = /^redis_version:(\S+)/m.exec(info)?.[1];
+  if (!v || !/^\d+\.\d+/.test(v)) {
+    throw new MinirsError(
+      ErrorCodes.PROTOCOL,
+      `${shown} did not say its redis_version in INFO server; give it with --target-version`,
+    );
+  }
+  return v;
+}
+
+export async function restoreRdb(
+  file: string,
+  uri: string,
+  o: RestoreRdbOptions = {},
+): Promise<RestoreSummary> {
+  const u = parseTargetUri(uri);
+  const shown = redactForError(uri);
+  const size = await rdbFileSize(file);
+  const now = o.now ?? Date.now;
+  const started = performance.now();
+  const redis = await connectTarget(uri, u, o.timeoutMs ?? 60_000);
+  try {
+    const version = o.targetVersion ?? (await targetRedisVersion(redis, shown));
+    const targetRdb = rdbVersionForRedis(version);
+    const losses = new Map<string, number>();
+    const parser = new RdbParser({ captureRaw: true, modules: o.skipModules ? 'skip' : 'error' });
+    const planner = new RestorePlanner({
+      targetRdbVersion: targetRdb,
+      mode: o.mode ?? 'auto',
+      now,
+      modules: o.skipModules ? 'skip' : 'error',
+      onLoss: (_key, what) => losses.set(what, (losses.get(what) ?? 0) + 1),
+    });
+    const window = new WriteWindow(redis, o.maxInFlight ?? 1000, o.maxInFlightBytes ?? 8 * 1024 * 1024);
+    let keys = 0;
+    let moduleAux = 0;
+    let expiredElsewhere = 0;
+    /** The db the connection has selected. */
+    let db = 0;
+    /** dbs the target refused to SELECT: keys skipped and the reason. */
+    const refused = new Map<number, { keys: number; reason: string }>();
+    let skipping = false;
+    let refusedSelect1: boolean | undefined;
+
+    const select = async (n: number): Promise<string | null> => {
+      window.flush();
+      window.sent++;
+      try {
+        await redis.call('SELECT', String(n));
+        db = n;
+        return null;
+      } catch (err) {
+        const msg = (err as Error).message;
+        // A refusal is an error reply; anything else (connection lost, timeout) ends the restore.
+        if (errorCodeFor(msg) === ErrorCodes.CONNECTION || errorCodeFor(msg) === ErrorCodes.TIMEOUT) {
+          window.failure ??= { subject: `SELECT ${n}`, message: msg };
+          return null;
+        }
+        return msg;
+      }
+    };
+
+    /** Whether the target has db n: SELECTs it when it does. */
+    const enterDb = async (n: number): Promise<boolean> => {
+      const r = refused.get(n);
+      if (r) return false;
+      const err = await select(n);
+      if (err === null) return true;
+      // "only db 0" when the target refuses db 1 too (a minirs database, or `databases 1`).
+      if (n === 1) refusedSelect1 = true;
+      else if (refusedSelect1 === undefined) refusedSelect1 = (await select(1)) !== null;
+      refused.set(n, {
+        keys: 0,
+        reason: refusedSelect1 ? 'the target has only db 0' : `the target refused SELECT ${n} (${err})`,
+      });
+      return false;
+    };
+
+    const fail = (): never => {
+      const f = window.failure!;
+      const done = planner.stats.restored + planner.stats.converted;
+      const code = errorCodeFor(f.message);
+      const what =
+        code === ErrorCodes.CONNECTION || code === ErrorCodes.TIMEOUT
+          ? `lost ${shown} while writing ${describe(f.subject)}`
+          : `${shown} refused the write of ${describe(f.subject)}`;
+      throw new MinirsError(code, `${what}: ${f.message} (about ${done} keys before it were written)`, {
+        op: 'restore',
+        peer: `${u.host}:${u.port}`,
+      });
+    };
+
+    const send = async (cmds: RedisCommand[], subject: Subject) => {
+      for (const c of cmds) window.add(c, subject);
+      if (window.full) await window.room();
+      if (window.failure) fail();
+    };
+
+    await pumpRdbFile(
+      file,
+      parser,
+      (ev) => {
+        switch (ev.kind) {
+          case 'moduleAux':
+            moduleAux++;
+            return;
+          case 'function': {
+            const cmds = planner.push(ev);
+            return send(cmds, `function library '${functionLibraryName(ev.code)}'`);
+          }
+          case 'keyStart': {
+            keys++;
+            const k = ev.key;
+            if (k.db !== db || refused.has(k.db)) {
+              return (async () => {
+                if (k.expireAt !== null && k.expireAt < now() && k.db !== db) {
+                  // Judged as expired before the db: redis-server would drop it whatever its db.
+                  expiredElsewhere++;
+                  skipping = true;
+                  return;
+                }
+                skipping = !(await enterDb(k.db));
+                if (window.failure) fail();
+                if (skipping) {
+                  refused.get(k.db)!.keys++;
+                  return;
+                }
+                await send(planner.push(ev), k);
+              })();
+            }
+            skipping = false;
+            const cmds = planner.push(ev);
+            return cmds.length ? send(cmds, k) : undefined;
+          }
+          case 'chunk':
+          case 'keyEnd': {
+            if (skipping) return;
+            const cmds = planner.push(ev);
+            return cmds.length ? send(cmds, ev.key) : undefined;
+          }
+          default:
+            return;
+        }
+      },
+      () => {
+        window.flush();
+        o.onProgress?.({
+          bytes: parser.bytesConsumed,
+          total: size,
+          keys: planner.stats.restored + planner.stats.converted,
+          seconds: (performance.now() - started) / 1000,
+        });
+      },
+    ).catch((err: unknown) => {
+      throw withModuleHint(err);
+    });
+    await window.drain();
+    if (window.failure) fail();
+
+    const st = planner.stats;
+    const seconds = (performance.now() - started) / 1000;
+    const restored = st.restored + st.converted;
+    const notes: string[] = [];
+    const otherDbs: Record<string, number> = {};
+    for (const [n, r] of refused) {
+      otherDbs[String(n)] = r.keys;
+      notes.push(`${r.keys} keys of db ${n} skipped: ${r.reason}`);
+    }
+    const expired = st.expiredSkipped + expiredElsewhere;
+    if (expired) notes.push(`${expired} keys skipped: already expired (redis-server drops them on load too)`);
+    if (st.modulesSkipped.length) {
+      const by = new Map<string, number>();
+      for (const m of st.modulesSkipped) by.set(m.module, (by.get(m.module) ?? 0) + 1);
+      notes.push(
+        `${st.modulesSkipped.length} module keys skipped: ${[...by].map(([m, n]) => `${m} ${n}`).join(', ')}`,
+      );
+    }
+    if (moduleAux) notes.push(`${moduleAux} module AUX records skipped`);
+    for (const [what, n] of losses) notes.push(`${n} keys rebuilt with commands lost: ${what}`);
+    return {
+      file,
+      target: shown,
+      target_redis_version: version,
+      target_rdb_version: targetRdb,
+      rdb_version: parser.version,
+      keys,
+      restored,
+      restored_with_restore: st.restored,
+      restored_with_commands: st.converted,
+      skipped: { expired, other_dbs: otherDbs, modules: st.modulesSkipped.length, module_aux: moduleAux },
+      functions: st.functions,
+      commands: window.sent,
+      bytes: size,
+      seconds: Math.round(seconds * 1000) / 1000,
+      keys_per_second: seconds > 0 ? Math.round(restored / seconds) : restored,
+      losses: Object.fromEntries(losses),
+      notes,
+    };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The human text of a restore summary. */
+export function renderRestoreSummary(s: RestoreSummary): string {
+  const lines = [
+    `restored ${s.restored} of ${s.keys} keys from ${s.file} into ${s.target} (Redis ${s.target_redis_version}, RDB ${s.target_rdb_version})`,
+    `  ${s.restored_with_restore} with RESTORE, ${s.restored_with_commands} with commands; ${s.functions} function libraries; ${s.commands} commands`,
+    `  skipped: ${s.skipped.expired} expired, ${Object.values(s.skipped.other_dbs).reduce((a, b) => a + b, 0)} in other dbs, ${s.skipped.modules} module keys`,
+    `  ${formatBytes(s.bytes)} in ${s.seconds.toFixed(2)} s, ${s.keys_per_second} keys/s`,
+  ];
+  for (const n of s.notes) lines.push(`note: ${n}`);
+  return lines.join('\n');
+}
