@@ -1,0 +1,272 @@
+import { readFileSync } from 'node:fs';
+import { MiniCluster, type ReplicaStatusView, type StartedMiniCluster } from '@minirs/cli';
+import { Redis } from 'ioredis';
+import { expect } from 'vitest';
+// compareDatabases is not re-exported by @minirs/cli's index; the built module is what `minirs compare` runs.
+import { type CompareResult, compareDatabases } from '../../packages/cli/dist/compare.js';
+import { processesUnder, removeHome, rest, tmpHome, waitFor } from './cluster.js';
+import type { StartedRedis } from './redis.js';
+
+/**
+ * Shared plumbing of the Replica Of end-to-end files: one pair of clusters per file, clients that
+ * are all closed in teardown, waits on the Replica Of status, a clean-compare assertion, and
+ * writers of every data type (bounded in count).
+ */
+
+export interface Env {
+  home: string;
+  clusters: StartedMiniCluster[];
+  clients: Redis[];
+  redis: StartedRedis[];
+}
+
+export function newEnv(tag: string): Env {
+  return { home: tmpHome(tag), clusters: [], clients: [], redis: [] };
+}
+
+/** Starts clusters of `nodes` nodes each, side by side, in the env's home. */
+export async function startClusters(env: Env, names: string[], nodes = 2): Promise<StartedMiniCluster[]> {
+  const started = await Promise.all(
+    names.map((n) => new MiniCluster(n).withNodes(nodes).withHome(env.home).withStartTimeout(60_000).start()),
+  );
+  env.clusters.push(...started);
+  return started;
+}
+
+export async function teardown(env: Env): Promise<void> {
+  for (const c of env.clients) c.disconnect();
+  await Promise.allSettled(env.clusters.map((c) => c.delete()));
+  await Promise.allSettled(env.redis.map((r) => r.stop()));
+  for (const p of processesUnder(env.home)) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  removeHome(env.home);
+}
+
+export function track(env: Env, r: Redis): Redis {
+  r.on('error', () => {});
+  env.clients.push(r);
+  return r;
+}
+
+/** A client of a database's endpoint (through its proxy). */
+export async function dbClient(env: Env, c: StartedMiniCluster, db: string): Promise<Redis> {
+  const ep = await c.endpoint(db);
+  return track(
+    env,
+    new Redis({ host: ep.host, port: ep.port, password: ep.password, maxRetriesPerRequest: 3 }),
+  );
+}
+
+/** The URI `minirs compare` takes for a minirs database as an ordinary client sees it. */
+export async function dbUri(c: StartedMiniCluster, db: string): Promise<string> {
+  const ep = await c.endpoint(db);
+  const cred = ep.password ? `:${encodeURIComponent(ep.password)}@` : '';
+  return `redis://${cred}${ep.host}:${ep.port}`;
+}
+
+export function redisUri(r: StartedRedis): string {
+  const cred = r.password ? `:${encodeURIComponent(r.password)}@` : '';
+  return `redis://${cred}${r.host}:${r.port}`;
+}
+
+export function waitStatus(
+  c: StartedMiniCluster,
+  db: string,
+  ok: (s: ReplicaStatusView) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<ReplicaStatusView> {
+  let last: ReplicaStatusView | undefined;
+  return waitFor(
+    async () => {
+      last = await c.replicaStatus(db);
+      return ok(last) ? last : undefined;
+    },
+    `${c.name}/${db} ${what}`,
+    timeoutMs,
+    100,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last status: ${JSON.stringify(last)}`);
+  });
+}
+
+export function waitInSync(
+  c: StartedMiniCluster,
+  db: string,
+  timeoutMs = 60_000,
+): Promise<ReplicaStatusView> {
+  return waitStatus(
+    c,
+    db,
+    (s) =>
+      s.replica_sync === 'enabled' &&
+      s.status === 'in-sync' &&
+      s.sources.every((x) => x.status === 'in-sync'),
+    'to be in-sync',
+    timeoutMs,
+  );
+}
+
+/**
+ * Compares until clean (a stream still draining shows as differences for a moment) and asserts
+ * zero missing/extra/different. Returns the last result.
+ */
+export async function expectSameData(
+  sources: string[],
+  dest: string,
+  timeoutMs = 30_000,
+): Promise<CompareResult> {
+  let last: CompareResult | undefined;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    last = await compareDatabases(sources, dest);
+    if (last.missing + last.extra + last.different === 0) break;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  expect(
+    { missing: last.missing, extra: last.extra, different: last.different },
+    `compare examples: ${JSON.stringify(last.examples)}`,
+  ).toEqual({ missing: 0, extra: 0, different: 0 });
+  return last;
+}
+
+/** Total key count over sources (used to make sure a compare is not vacuous). */
+export async function keyCount(r: Redis): Promise<number> {
+  return r.dbsize();
+}
+
+/**
+ * Writes `n` keys of every type under `prefix`: strings, lists, sets, zsets, hashes and streams
+ * with a consumer group that has pending entries; every third key has a TTL of 10-20 minutes
+ * (long enough that nothing expires during a test, so TTLs compare within tolerance).
+ */
+export async function writeEveryType(r: Redis, prefix: string, n: number, valueBytes = 16): Promise<number> {
+  const p = r.pipeline();
+  const pad = 'x'.repeat(Math.max(0, valueBytes - 8));
+  let keys = 0;
+  for (let i = 0; i < n; i++) {
+    const k = `${prefix}:${i}`;
+    let key: string;
+    switch (i % 6) {
+      case 0:
+        key = `${k}:str`;
+        p.set(key, `v${i}${pad}`);
+        break;
+      case 1:
+        key = `${k}:list`;
+        p.rpush(key, `a${i}`, `b${pad}`, `c${i}`);
+        break;
+      case 2:
+        key = `${k}:set`;
+        p.sadd(key, `m${i}`, `n${i}`, `o${pad}`);
+        break;
+      case 3:
+        key = `${k}:zset`;
+        p.zadd(key, i, `z${i}`, i + 0.5, `y${pad}`);
+        break;
+      case 4:
+        key = `${k}:hash`;
+        p.hset(key, 'f1', `v${i}`, 'f2', pad, 'n', String(i));
+        break;
+      default:
+        key = `${k}:stream`;
+        p.xadd(key, '*', 'field', `v${i}`, 'pad', pad);
+        p.xadd(key, '*', 'field', `w${i}`);
+        p.xgroup('CREATE', key, 'g1', '0');
+        p.xreadgroup('GROUP', 'g1', 'c1', 'COUNT', 1, 'STREAMS', key, '>');
+        break;
+    }
+    if (i % 3 === 0) p.pexpire(key, 600_000 + ((i * 7919) % 600_000));
+    keys++;
+  }
+  const res = (await p.exec()) ?? [];
+  const errs = res.filter(([e]) => e);
+  if (errs.length) throw new Error(`writeEveryType: ${errs.length} errors, first: ${String(errs[0]![0])}`);
+  return keys;
+}
+
+/** Consumer groups of the stream keys under `prefix` agree between two databases. */
+export async function expectSameConsumerGroups(
+  src: Redis,
+  dst: Redis,
+  prefix: string,
+  n: number,
+): Promise<void> {
+  let checked = 0;
+  for (let i = 5; i < n; i += 6) {
+    const key = `${prefix}:${i}:stream`;
+    const [a, b] = await Promise.all([src.xinfo('GROUPS', key), dst.xinfo('GROUPS', key)]);
+    expect(b, key).toEqual(a);
+    checked++;
+  }
+  expect(checked).toBeGreaterThan(0);
+}
+
+/** The API of a cluster as raw HTTPS (for /metrics, which is not JSON). */
+export function rawApi(c: StartedMiniCluster, method: string, path: string, body?: unknown) {
+  const { api_url, username, password } = c.credentials;
+  return rest(api_url, readFileSync(c.paths.caCert, 'utf8'), method, path, {
+    auth: `${username}:${password}`,
+    body,
+  });
+}
+
+export interface SyncSourceStat {
+  uid: string;
+  status: string;
+  intervals: {
+    interval: string;
+    stime: string;
+    etime: string;
+    ingress_bytes: number;
+    ingress_bytes_decompressed: number;
+    local_ingress_lag_time: number;
+    full_syncs: number;
+    partial_syncs: number;
+    lag_samples: number[];
+  }[];
+}
+
+export async function syncSourceStats(c: StartedMiniCluster, uid: number): Promise<SyncSourceStat[]> {
+  const r = (await c.api.syncSourceStats(uid)) as { sync_source_stats: SyncSourceStat[] };
+  return r.sync_source_stats;
+}
+
+/** The syncer's log of a destination bdb (pino JSON lines). */
+export function syncerLog(c: StartedMiniCluster, bdbUid: number): { msg: string; [k: string]: unknown }[] {
+  let text = '';
+  try {
+    text = readFileSync(`${c.paths.logs}/syncer-${bdbUid}.log`, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { msg: string };
+      } catch {
+        return { msg: '' };
+      }
+    });
+}
+
+/** Expect an ApiError-like rejection with status and field; returns its message. */
+export async function expect400(p: Promise<unknown>, field: RegExp | string): Promise<string> {
+  const err = (await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as { status?: number; field?: string; message?: string } | undefined;
+  expect(err, 'the request must be refused').toBeDefined();
+  expect(err!.status, String(err!.message)).toBe(400);
+  if (typeof field === 'string') expect(err!.field).toBe(field);
+  else expect(String(err!.field)).toMatch(field);
+  return String(err!.message);
+}

@@ -1,0 +1,159 @@
+import type { StartedMiniCluster } from '@minirs/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis } from './helpers/redis.js';
+import {
+  dbClient,
+  dbUri,
+  type Env,
+  expect400,
+  expectSameConsumerGroups,
+  expectSameData,
+  newEnv,
+  redisUri,
+  startClusters,
+  syncerLog,
+  teardown,
+  waitInSync,
+  writeEveryType,
+} from './helpers/replica-of.js';
+
+/**
+ * Replica Of topologies, end to end with real processes: an external redis-server (password that
+ * needs URL encoding) into a 4-shard database; three sources of the three URI forms (a sharded db
+ * of another cluster, an external Redis, a db of the same cluster with the `<db name>:` prefix)
+ * into one destination; 32 sources; a 33rd refused with nothing changed.
+ */
+
+const env: Env = newEnv('ros');
+let east: StartedMiniCluster;
+let west: StartedMiniCluster;
+
+beforeAll(async () => {
+  [east, west] = await startClusters(env, ['east', 'west']);
+});
+
+afterAll(async () => {
+  await teardown(env);
+});
+
+describe('Replica Of sources', () => {
+  it('syncs an external redis-server with a URL-encoded password into a 4-shard db; only db 0', async () => {
+    const password = 'p@ss:w/rd %#?&+=';
+    const ext = await startRedis({ password });
+    env.redis.push(ext);
+    const src = ext.client();
+    env.clients.push(src);
+    await writeEveryType(src, 'pre', 600);
+    // Another logical db: counted and reported by the syncer, not replicated.
+    await src.select(1);
+    await src.set('db1-only', 'x');
+    await src.select(0);
+
+    const dest = await west.createDb({ name: 'ext4', shards: 4 });
+    const uri = redisUri(ext);
+    expect(uri).toContain(encodeURIComponent(password));
+    await west.replicaOf('ext4', [uri]);
+    await writeEveryType(src, 'post', 300);
+    const st = await waitInSync(west, 'ext4');
+    expect(st.sources).toHaveLength(1);
+    expect(st.sources[0]!.uri).not.toContain(encodeURIComponent(password));
+
+    const destUri = await dbUri(west, 'ext4');
+    const cmp = await expectSameData([uri], destUri);
+    expect(cmp.checked).toBe(900);
+    const dst = await dbClient(env, west, 'ext4');
+    expect(await dst.dbsize()).toBe(900);
+    expect(await dst.exists('db1-only')).toBe(0);
+    await expectSameConsumerGroups(src, dst, 'pre', 600);
+    // The keys really spread over the destination's 4 shards.
+    const perShard = (await west.api.listShards()).filter((s) => s.bdb_uid === dest.uid);
+    expect(perShard).toHaveLength(4);
+    const loaded = syncerLog(west, dest.uid).find((l) => l.msg === 'full sync loaded');
+    expect(loaded?.other_db_keys).toBe(1);
+  });
+
+  it('syncs three sources of the three URI forms (one sharded) into one destination', async () => {
+    await east.createDb({ name: 'sh2', shards: 2 });
+    await west.createDb({ name: 'loc' });
+    await west.createDb({ name: 'multi', shards: 2 });
+    const ext = await startRedis();
+    env.redis.push(ext);
+    const a = await dbClient(env, east, 'sh2');
+    const b = ext.client();
+    env.clients.push(b);
+    const c = await dbClient(env, west, 'loc');
+    await Promise.all([
+      writeEveryType(a, 'a', 300),
+      writeEveryType(b, 'b', 300),
+      writeEveryType(c, 'c', 300),
+    ]);
+
+    const bdb = await west.replicaOf('multi', ['east/sh2', redisUri(ext), 'loc']);
+    expect(bdb.replica_sources.map((s) => s.uri.replace(/admin:[^@]*@/, 'admin:***@'))).toEqual([
+      expect.stringMatching(/^redis:\/\/admin:\*\*\*@/),
+      redisUri(ext),
+      expect.stringMatching(/^loc:redis:\/\/admin:\*\*\*@/),
+    ]);
+    await Promise.all([
+      writeEveryType(a, 'a2', 60),
+      writeEveryType(b, 'b2', 60),
+      writeEveryType(c, 'c2', 60),
+    ]);
+    const st = await waitInSync(west, 'multi');
+    expect(st.sources.map((s) => s.status)).toEqual(['in-sync', 'in-sync', 'in-sync']);
+
+    const sources = [await east.sourceUrl('sh2'), redisUri(ext), await west.sourceUrl('loc')];
+    const cmp = await expectSameData(sources, await dbUri(west, 'multi'));
+    expect(cmp.checked).toBe(3 * 360);
+    const dst = await dbClient(env, west, 'multi');
+    expect(await dst.dbsize()).toBe(3 * 360);
+  });
+
+  it('syncs 32 sources into one destination and refuses a 33rd, changing nothing', async () => {
+    const servers = [];
+    for (let i = 0; i < 32; i += 8) {
+      servers.push(...(await Promise.all(Array.from({ length: 8 }, () => startRedis()))));
+    }
+    env.redis.push(...servers);
+    await Promise.all(
+      servers.map(async (s, i) => {
+        const r = s.client();
+        env.clients.push(r);
+        await writeEveryType(r, `s${i}`, 12);
+      }),
+    );
+    const dest = await west.createDb({ name: 'many', shards: 2 });
+    const uris = servers.map(redisUri);
+    await west.replicaOf('many', uris);
+    const t0 = Date.now();
+    await waitInSync(west, 'many', 120_000);
+    console.log(`32 sources in-sync ${Date.now() - t0} ms after replica-of`);
+    // Writes after the full sync stream in from every source.
+    await Promise.all(
+      servers.map(async (s, i) => {
+        const r = s.client();
+        env.clients.push(r);
+        await r.set(`after:${i}`, String(i));
+      }),
+    );
+    const cmp = await expectSameData(uris, await dbUri(west, 'many'));
+    expect(cmp.checked).toBe(32 * 13);
+
+    const before = await west.api.getBdb(dest.uid);
+    const syncerPid = west.processes().get(`syncer-${dest.uid}`);
+    expect(syncerPid).toBeGreaterThan(0);
+    const extra = await startRedis();
+    env.redis.push(extra);
+    const msg = await expect400(
+      west.api.updateBdb(dest.uid, { replica_sources: [...uris, redisUri(extra)].map((uri) => ({ uri })) }),
+      'replica_sources',
+    );
+    expect(msg).toMatch(/at most 32/);
+    const after = await west.api.getBdb(dest.uid);
+    expect(after.sync_epoch).toBe(before.sync_epoch);
+    expect(after.replica_sync).toBe('enabled');
+    expect(after.replica_sources.map((s) => s.uri)).toEqual(uris);
+    expect(west.processes().get(`syncer-${dest.uid}`)).toBe(syncerPid);
+    await waitInSync(west, 'many');
+  });
+});
