@@ -1,0 +1,52 @@
+// The syncer alone, in its own process so its peak RSS (VmHWM) is its own: ReplicaOfSync from
+// dist/, driven over IPC by the bench. Messages in: {type:'go', config}, {type:'exit'};
+// {type:'report'}; out: {type:'ready', mem}, {type:'in-sync', ms, report, mem}, {type:'report', report},
+// {type:'stopped', error}.
+// Run under `node --cpu-prof` (BENCH_CPU_PROF) to see where the syncer's time goes.
+import { createLogger } from '@minirs/common';
+import { ReplicaOfSync } from '../dist/replica-of.js';
+import { procMemory } from './servers.mjs';
+
+const log = createLogger({
+  name: 'syncer-bench',
+  level: process.env.BENCH_SYNCER_LOG_LEVEL ?? 'warn',
+  file: process.env.BENCH_SYNCER_LOG ?? '/dev/null',
+});
+let stopError;
+const sync = new ReplicaOfSync({ log, onStop: (_uid, error) => (stopError = error) });
+const DEADLINE_MS = Number(process.env.BENCH_SYNC_TIMEOUT_MS ?? 600_000);
+
+process.on('message', async (m) => {
+  if (m.type === 'go') {
+    const t0 = performance.now();
+    sync.apply(m.config);
+    for (;;) {
+      if (stopError) {
+        process.send({ type: 'stopped', error: stopError });
+        return;
+      }
+      const rep = sync.report();
+      if (rep.sources.length > 0 && rep.sources.every((s) => s.status === 'in-sync')) {
+        process.send({
+          type: 'in-sync',
+          ms: performance.now() - t0,
+          report: rep,
+          mem: procMemory(process.pid),
+        });
+        return;
+      }
+      if (performance.now() - t0 > DEADLINE_MS) {
+        process.send({ type: 'stopped', error: `not in sync after ${DEADLINE_MS} ms` });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } else if (m.type === 'report') {
+    process.send({ type: 'report', report: sync.report() });
+  } else if (m.type === 'exit') {
+    await sync.closeAll().catch(() => {});
+    log.flush();
+    process.exit(0);
+  }
+});
+process.send({ type: 'ready', mem: procMemory(process.pid) });
