@@ -207,25 +207,38 @@ class WriteWindow {
   }
 }
 
+/** A URI with its password masked, whatever its scheme (redactForError knows redis:// only). */
+export function maskUri(uri: string): string {
+  return redactForError(uri).replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i,
+    (_m, scheme: string, cred: string) => {
+      const i = cred.indexOf(':');
+      return i < 0 ? `${scheme}***@` : `${scheme}${cred.slice(0, i)}:***@`;
+    },
+  );
+}
+
 /** Parses `redis://[[user]:pass@]host:port`; a URI of no accepted form is bad usage (exit 2). */
 export function parseTargetUri(uri: string): SourceUri {
   try {
     return parseSourceUri(uri, 'redis-uri');
   } catch (err) {
-    if (err instanceof MinirsError)
-      throw new UsageError(err.message.replace(/^source URI/, 'target URI'), 'redis-uri');
-    throw err;
+    if (!(err instanceof MinirsError)) throw err;
+    // Not parseSourceUri's message: it echoes URIs of other schemes with their password.
+    throw new UsageError(
+      `target URI "${maskUri(uri)}" is malformed: expected redis://[[user]:password@]host:port ` +
+        '(password URL-encoded), or rediss:// for TLS',
+      'redis-uri',
+    );
   }
 }
 
 async function connectTarget(uri: string, u: SourceUri, timeoutMs: number): Promise<Redis> {
-  const shown = redactForError(uri);
+  const shown = maskUri(uri);
   let lastError = '';
   const r = new Redis({
     host: u.host,
     port: u.port,
-    username: u.username || undefined,
-    password: u.password,
     tls: u.tls ? {} : undefined,
     lazyConnect: true,
     // A lost connection ends the restore: resending half a pipeline could double RPUSHes.
@@ -242,6 +255,10 @@ async function connectTarget(uri: string, u: SourceUri, timeoutMs: number): Prom
   });
   try {
     await r.connect();
+    // AUTH by hand rather than by ioredis: a refusal then comes back as this call's error.
+    if (u.password !== undefined) {
+      await (u.username ? r.call('AUTH', u.username, u.password) : r.call('AUTH', u.password));
+    }
   } catch (err) {
     r.disconnect();
     const msg = (err as Error).message || lastError;
@@ -280,7 +297,7 @@ export async function restoreRdb(
   o: RestoreRdbOptions = {},
 ): Promise<RestoreSummary> {
   const u = parseTargetUri(uri);
-  const shown = redactForError(uri);
+  const shown = maskUri(uri);
   const size = await rdbFileSize(file);
   const now = o.now ?? Date.now;
   const started = performance.now();
@@ -417,7 +434,10 @@ export async function restoreRdb(
           seconds: (performance.now() - started) / 1000,
         });
       },
-    ).catch((err: unknown) => {
+    ).catch(async (err: unknown) => {
+      // A bad file ends the restore, but what was sent before the bad byte is let through, so
+      // the summary line "keys before it were written" holds.
+      if (!window.failure) await window.drain();
       throw withModuleHint(err);
     });
     await window.drain();
