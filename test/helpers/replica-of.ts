@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MiniCluster, type ReplicaStatusView, type StartedMiniCluster } from '@minirs/cli';
 import { Redis } from 'ioredis';
@@ -148,10 +149,11 @@ export async function keyCount(r: Redis): Promise<number> {
  */
 export async function writeEveryType(r: Redis, prefix: string, n: number, valueBytes = 16): Promise<number> {
   const p = r.pipeline();
-  const pad = 'x'.repeat(Math.max(0, valueBytes - 8));
   let keys = 0;
   for (let i = 0; i < n; i++) {
     const k = `${prefix}:${i}`;
+    // Random, so an RDB (LZF) or a compressed link cannot shrink it to nothing.
+    const pad = randomBytes(Math.max(0, valueBytes - 8) >> 1).toString('hex');
     let key: string;
     switch (i % 6) {
       case 0:
@@ -191,18 +193,35 @@ export async function writeEveryType(r: Redis, prefix: string, n: number, valueB
   return keys;
 }
 
-/** Consumer groups of the stream keys under `prefix` agree between two databases. */
+/**
+ * Consumer groups of the stream keys under `prefix` agree between two databases. `exact` also
+ * compares entries-read and lag: right for groups loaded from the RDB, but Redis 7.0's own
+ * replication stream (XCLAIM ... LASTID) does not carry entries-read, so a native replica
+ * diverges there too and streamed groups are compared without it.
+ */
 export async function expectSameConsumerGroups(
   src: Redis,
   dst: Redis,
   prefix: string,
   n: number,
+  exact = true,
 ): Promise<void> {
+  const view = (groups: unknown) =>
+    (groups as unknown[][]).map((g) => {
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < g.length; i += 2) o[String(g[i])] = g[i + 1];
+      if (!exact) {
+        delete o['entries-read'];
+        delete o.lag;
+      }
+      return o;
+    });
   let checked = 0;
   for (let i = 5; i < n; i += 6) {
     const key = `${prefix}:${i}:stream`;
     const [a, b] = await Promise.all([src.xinfo('GROUPS', key), dst.xinfo('GROUPS', key)]);
-    expect(b, key).toEqual(a);
+    expect(view(b), key).toEqual(view(a));
+    expect(view(a)[0]?.pending, key).toBe(1);
     checked++;
   }
   expect(checked).toBeGreaterThan(0);
