@@ -5,6 +5,7 @@ import { ExitCode, UsageError } from './cli-error.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerFaultCommand } from './commands/fault.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerRdbCommands } from './commands/rdb.js';
@@ -51,6 +52,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerFaultCommand(program, ctx);
   registerLogsCommand(program, ctx);
   registerCompareCommand(program, ctx);
+  registerDemoCommand(program, ctx);
   registerRdbCommands(program, ctx);
   return program;
 }

@@ -1,0 +1,1209 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  ErrorCodes,
+  MinirsError,
+  parseSourceUri,
+  type ReplicaSourceState,
+  randomPassword,
+  redisServerBinary,
+} from '@minirs/common';
+import cliProgress from 'cli-progress';
+import { type ChainableCommander, Redis } from 'ioredis';
+import type { Bdb } from './api-client.js';
+import { listClusterNames } from './cluster-files.js';
+import { deleteCluster } from './cluster-lifecycle.js';
+import { type CompareResult, compareDatabases } from './compare.js';
+import type { CliIo } from './context.js';
+import { MiniCluster, type StartedMiniCluster } from './harness.js';
+import { pidAlive, processCmdline, waitForExit } from './processes.js';
+import {
+  describeSource,
+  formatLag,
+  maskSourceUri,
+  type ReplicaStatusView,
+  replicaStatus,
+  type SourceStatusView,
+} from './replica-status.js';
+
+/**
+ * `minirs demo`: Replica Of end to end, narrated. Two clusters and an external redis-server in a
+ * private MINIRS_HOME, data of every type with TTLs, west/replica made a replica of east/orders
+ * and of the external Redis (live progress of the full sync), a bounded writer on both sources
+ * with a live status/lag line, a kill -9 of the syncer and its recovery, a final key-by-key
+ * compare, and a cleanup that leaves no process or file behind (unless --keep).
+ *
+ * The home is always a fresh temp dir, never $MINIRS_HOME: the demo creates and deletes clusters
+ * called east and west, and must not touch clusters a user already has under those names.
+ */
+
+export interface DemoOptions {
+  /** Leave clusters, redis-server and home in place, and print how to look around. */
+  keep?: boolean;
+  /** Fewer keys and a short writer (for tests and CI). */
+  quick?: boolean;
+  /** Aborted on Ctrl-C: the demo stops where it is and cleans up. */
+  signal?: AbortSignal;
+}
+
+/** How big the demo is. */
+export interface DemoPlan {
+  quick: boolean;
+  eastKeys: number;
+  externalKeys: number;
+  /** Writes per second on each source. */
+  opsPerSecond: number;
+  /** Writer time before the fault; it keeps writing through the fault and recovery. */
+  steadySeconds: number;
+  /** How long the east/orders link stays cut. */
+  partitionSeconds: number;
+  /** Writer time after the recovery, before it stops. */
+  afterRecoverySeconds: number;
+  /** Hard bound of the writer, whatever happens. */
+  writerMaxSeconds: number;
+}
+
+export function demoPlan(quick: boolean): DemoPlan {
+  return quick
+    ? {
+        quick: true,
+        eastKeys: 3_000,
+        externalKeys: 2_000,
+        opsPerSecond: 500,
+        steadySeconds: 3,
+        partitionSeconds: 1,
+        afterRecoverySeconds: 1,
+        writerMaxSeconds: 60,
+      }
+    : {
+        quick: false,
+        eastKeys: 40_000,
+        externalKeys: 25_000,
+        opsPerSecond: 2_000,
+        steadySeconds: 10,
+        partitionSeconds: 3,
+        afterRecoverySeconds: 3,
+        writerMaxSeconds: 90,
+      };
+}
+
+/** The destination's hash policy: the first number in a key is its tag, so every key of one
+ * order or customer id lands on the same shard (RS's default would hash the whole key). */
+export const DEMO_SHARD_KEY_REGEX = ['[^0-9]*(?<tag>[0-9]+).*', '(?<tag>.*)'];
+
+const STEPS = 6;
+const SYNC_TIMEOUT_MS = 120_000;
+const RECOVERY_TIMEOUT_MS = 90_000;
+const CLI_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+class DemoInterrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+// ---- data of every type ----
+
+/** Deterministic pseudo-random numbers, so two runs load the same data (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One kind of key: its name for an id, and the commands that create it. */
+interface KeyKind {
+  type: string;
+  key(id: number): string;
+  create(p: ChainableCommander, key: string, id: number, r: () => number): void;
+}
+
+const pick = <T>(xs: readonly T[], r: () => number): T => xs[Math.floor(r() * xs.length)]!;
+const TAGS = ['vip', 'new', 'returning', 'wholesale', 'eu', 'us', 'apac', 'mobile'] as const;
+const CITIES = ['Paris', 'Lyon', 'Austin', 'Osaka', 'Lagos', 'Lima', 'Oslo', 'Pune'] as const;
+
+/** east/orders: an online shop. */
+const SHOP: KeyKind[] = [
+  {
+    type: 'hash',
+    key: (id) => `order:${id}`,
+    create: (p, k, id, r) =>
+      p.hset(k, {
+        customer: `c${id % 997}`,
+        total: (r() * 500).toFixed(2),
+        status: 'new',
+        city: pick(CITIES, r),
+      }),
+  },
+  {
+    type: 'list',
+    key: (id) => `order:${id}:items`,
+    create: (p, k, _id, r) =>
+      p.rpush(k, ...Array.from({ length: 1 + Math.floor(r() * 5) }, () => `sku-${Math.floor(r() * 9999)}`)),
+  },
+  {
+    type: 'string',
+    key: (id) => `order:${id}:note`,
+    create: (p, k, id) => p.set(k, `deliver order ${id} to the back door`),
+  },
+  {
+    type: 'string (int)',
+    key: (id) => `customer:${id}:visits`,
+    create: (p, k, _id, r) => p.set(k, Math.floor(r() * 100)),
+  },
+  {
+    type: 'set',
+    key: (id) => `customer:${id}:tags`,
+    create: (p, k, _id, r) => p.sadd(k, pick(TAGS, r), pick(TAGS, r), pick(TAGS, r)),
+  },
+  {
+    type: 'zset',
+    key: (id) => `leaderboard:${id}`,
+    create: (p, k, _id, r) =>
+      p.zadd(k, ...Array.from({ length: 5 }, (_, i) => [Math.floor(r() * 1000), `player-${i}`]).flat()),
+  },
+  {
+    type: 'stream',
+    key: (id) => `order:${id}:events`,
+    create: (p, k, id) => {
+      p.xadd(k, '*', 'event', 'created', 'order', String(id));
+      p.xadd(k, '*', 'event', 'paid', 'order', String(id));
+    },
+  },
+  {
+    type: 'hyperloglog',
+    key: (id) => `product:${id}:viewers`,
+    create: (p, k, _id, r) => p.pfadd(k, ...Array.from({ length: 8 }, () => `u${Math.floor(r() * 5000)}`)),
+  },
+  {
+    type: 'geo',
+    key: (id) => `stores:${id}`,
+    create: (p, k, _id, r) =>
+      p.geoadd(k, r() * 340 - 170, r() * 160 - 80, 'north', r() * 340 - 170, r() * 160 - 80, 'south'),
+  },
+];
+
+/** The external Redis: a legacy cache. */
+const CACHE: KeyKind[] = [
+  {
+    type: 'string (JSON)',
+    key: (id) => `session:${id}`,
+    create: (p, k, id, r) => p.set(k, JSON.stringify({ user: id, cart: Math.floor(r() * 9), theme: 'dark' })),
+  },
+  {
+    type: 'hash',
+    key: (id) => `profile:${id}`,
+    create: (p, k, id, r) => p.hset(k, { name: `user ${id}`, city: pick(CITIES, r), plan: 'free' }),
+  },
+  {
+    type: 'list',
+    key: (id) => `queue:${id}`,
+    create: (p, k, id) => p.rpush(k, `job-${id}-a`, `job-${id}-b`, `job-${id}-c`),
+  },
+  {
+    type: 'set',
+    key: (id) => `likes:${id}`,
+    create: (p, k, _id, r) => p.sadd(k, pick(TAGS, r), pick(CITIES, r)),
+  },
+  {
+    type: 'zset',
+    key: (id) => `recent:${id}`,
+    create: (p, k, id, r) => p.zadd(k, Date.now() - Math.floor(r() * 1e6), `page-${id}`, Date.now(), 'home'),
+  },
+  { type: 'stream', key: (id) => `audit:${id}`, create: (p, k, id) => p.xadd(k, '*', 'login', String(id)) },
+  {
+    type: 'bitmap',
+    key: (id) => `online:${id}`,
+    create: (p, k, _id, r) => {
+      for (let i = 0; i < 4; i++) p.setbit(k, Math.floor(r() * 4096), 1);
+    },
+  },
+  {
+    type: 'string (int)',
+    key: (id) => `hits:${id}`,
+    create: (p, k, _id, r) => p.set(k, Math.floor(r() * 1000)),
+  },
+  {
+    type: 'string (binary)',
+    key: (id) => `blob:${id}`,
+    create: (p, k, _id, r) => p.set(k, randomBytes(32 + Math.floor(r() * 224))),
+  },
+];
+
+/**
+ * Writes `count` keys: key i is of kind i mod kinds.length; every third key gets a TTL of 20-60
+ * minutes (long enough that nothing expires during the demo, so the compare is exact).
+ */
+async function loadKeys(
+  client: Redis,
+  kinds: KeyKind[],
+  count: number,
+  seed: number,
+  signal?: AbortSignal,
+): Promise<{ keys: number; withTtl: number }> {
+  const r = rng(seed);
+  let withTtl = 0;
+  const batch = 1000;
+  for (let start = 0; start < count; start += batch) {
+    if (signal?.aborted) throw new DemoInterrupted();
+    const p = client.pipeline();
+    for (let i = start; i < Math.min(count, start + batch); i++) {
+      const kind = kinds[i % kinds.length]!;
+      const id = Math.floor(i / kinds.length);
+      const key = kind.key(id);
+      kind.create(p, key, id, r);
+      if (i % 3 === 0) {
+        p.pexpire(key, 20 * 60_000 + Math.floor(r() * 40 * 60_000));
+        withTtl++;
+      }
+    }
+    const res = (await p.exec()) ?? [];
+    const failed = res.find(([err]) => err);
+    if (failed) throw new MinirsError(ErrorCodes.INTERNAL, `loading demo data failed: ${failed[0]!.message}`);
+  }
+  return { keys: count, withTtl };
+}
+
+// ---- the writer ----
+
+/** Keys the writer touches on one source; ids below `ids` exist for every kind. */
+interface WriteTarget {
+  name: string;
+  client: Redis;
+  ids: number;
+  counter: (id: number) => string;
+  list: (id: number) => string;
+  hash: (id: number) => string;
+  string: (id: number) => string;
+}
+
+/**
+ * A bounded writer: INCR, LPUSH, HSET and SET EX at `opsPerSecond` on each source, pipelined in
+ * 100 ms ticks, until stop() or `maxSeconds`, whichever comes first.
+ */
+class Writer {
+  ops = 0;
+  errors = 0;
+  lastError = '';
+  private stopped = false;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly targets: WriteTarget[],
+    private readonly opsPerSecond: number,
+    private readonly maxSeconds: number,
+  ) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const r = rng(7);
+    const perTick = Math.max(4, Math.round(this.opsPerSecond / 10));
+    const started = Date.now();
+    let tick = 0;
+    while (!this.stopped && Date.now() - started < this.maxSeconds * 1000) {
+      await Promise.all(
+        this.targets.map(async (t) => {
+          const p = t.client.pipeline();
+          for (let i = 0; i < perTick; i++) {
+            const id = Math.floor(r() * t.ids);
+            switch (i % 4) {
+              case 0:
+                p.incr(t.counter(id));
+                break;
+              case 1:
+                p.lpush(t.list(id), `w${tick}-${i}`);
+                break;
+              case 2:
+                p.hset(t.hash(id), 'updated', String(Date.now()));
+                break;
+              default:
+                p.set(t.string(id), `written at tick ${tick}`, 'EX', 3600);
+            }
+          }
+          try {
+            const res = (await p.exec()) ?? [];
+            for (const [err] of res) {
+              if (err) {
+                this.errors++;
+                this.lastError = `${t.name}: ${err.message}`;
+              } else this.ops++;
+            }
+          } catch (err) {
+            this.errors += perTick;
+            this.lastError = `${t.name}: ${(err as Error).message}`;
+          }
+        }),
+      );
+      tick++;
+      // Ticks keep to the wall clock, so a slow tick is followed by a shorter wait.
+      const next = started + tick * 100;
+      const wait = next - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+}
+
+// ---- the external redis-server ----
+
+/** A redis-server the demo spawns on loopback, outside any cluster: the "external" source. */
+interface ExternalRedis {
+  host: string;
+  port: number;
+  password: string;
+  pid: number;
+  dir: string;
+  version: string;
+  /** redis://:<URL-encoded password>@host:port */
+  uri: string;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function pingUntilUp(
+  host: string,
+  port: number,
+  password: string,
+  proc: ChildProcess,
+  timeoutMs: number,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = proc.exitCode !== null;
+  proc.once('exit', () => {
+    exited = true;
+  });
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`redis-server on ${host}:${port} exited during start`);
+    const c = new Redis({
+      host,
+      port,
+      password,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      const info = await c.info('server');
+      c.disconnect();
+      return /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+    } catch {
+      c.disconnect();
+    }
+    await sleep(50);
+  }
+  throw new Error(`redis-server on ${host}:${port} did not answer within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * Spawns redis-server detached (it must outlive the demo with --keep) with MINIRS_HOME in its
+ * environment, so a scan of the home's processes finds it like the clusters' own.
+ */
+async function startExternalRedis(home: string, onSpawn: (pid: number) => void): Promise<ExternalRedis> {
+  const bin = redisServerBinary();
+  const host = '127.0.0.1';
+  const dir = join(home, 'external-redis');
+  mkdirSync(dir, { recursive: true });
+  // Characters that must be URL-encoded in a redis:// URI: the source URI below encodes them.
+  const password = `p@ss:w/rd#${randomPassword(8)}%`;
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const proc = spawn(
+      bin,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        host,
+        '--requirepass',
+        password,
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--logfile',
+        join(dir, 'redis.log'),
+        '--pidfile',
+        join(dir, 'redis.pid'),
+        // A disk-based sync announces the RDB's size first, which the progress bar needs.
+        '--repl-diskless-sync',
+        'no',
+        // Room for a partial resync after a short link fault.
+        '--repl-backlog-size',
+        '32mb',
+      ],
+      { detached: true, stdio: 'ignore', env: { ...process.env, MINIRS_HOME: home } },
+    );
+    proc.unref();
+    const pid = proc.pid;
+    if (pid === undefined) throw new MinirsError(ErrorCodes.INTERNAL, `could not spawn ${bin}`);
+    onSpawn(pid);
+    try {
+      const version = await pingUntilUp(host, port, password, proc, 10_000);
+      return {
+        host,
+        port,
+        password,
+        pid,
+        dir,
+        version,
+        uri: `redis://:${encodeURIComponent(password)}@${host}:${port}`,
+      };
+    } catch (err) {
+      lastErr = err;
+      if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  }
+  throw new MinirsError(
+    ErrorCodes.INTERNAL,
+    `could not start the external redis-server (${bin}): ${(lastErr as Error).message}; see ${join(dir, 'redis.log')}`,
+  );
+}
+
+/** Live processes whose environment says MINIRS_HOME=home (the home is private to the demo). */
+function processesOfHome(home: string): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const d of entries) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${d}/environ`, 'latin1').split('\0').includes(`MINIRS_HOME=${home}`)) {
+        if (pidAlive(Number(d))) out.push(Number(d));
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+
+// ---- narration ----
+
+class Narrator {
+  private readonly t0 = Date.now();
+  constructor(private readonly io: CliIo) {}
+
+  get tty(): boolean {
+    return this.io.stdout.isTTY === true;
+  }
+  print(text = ''): void {
+    this.io.stdout.write(`${text}\n`);
+  }
+  heading(n: number, text: string): void {
+    this.print(`\n== ${n}/${STEPS} ${text} ==`);
+  }
+  line(text: string): void {
+    this.print(`  ${text}`);
+  }
+  /** Seconds since the demo started, for the timeline. */
+  clock(): string {
+    return `${((Date.now() - this.t0) / 1000).toFixed(1).padStart(5)}s`;
+  }
+  elapsedSeconds(): number {
+    return (Date.now() - this.t0) / 1000;
+  }
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// ---- the demo ----
+
+interface Addr {
+  host: string;
+  port: number;
+}
+
+/** What step 1 builds and every later step uses. */
+interface Stage {
+  east: StartedMiniCluster;
+  west: StartedMiniCluster;
+  external: ExternalRedis;
+  orders: Bdb;
+  replica: Bdb;
+  ordersAddr: Addr;
+  destAddr: Addr;
+  eastClient: Redis;
+  extClient: Redis;
+  destClient: Redis;
+}
+
+interface SourceRow {
+  label: string;
+  view: SourceStatusView;
+  raw: ReplicaSourceState;
+}
+
+interface SyncCounts {
+  full_syncs: number;
+  partial_syncs: number;
+}
+
+/** The shape of GET /v1/bdbs/{uid}/sync_source_stats that the demo reads. */
+interface SyncSourceStats {
+  sync_source_stats: { uid: string; intervals: SyncCounts[] }[];
+}
+
+const uniqueTypes = (kinds: KeyKind[]) => [...new Set(kinds.map((k) => k.type))].join(', ');
+
+/** The steps of the demo; run() narrates them, then keep() or cleanUp() ends it. */
+class Demo {
+  readonly home = mkdtempSync(join(tmpdir(), 'minirs-demo-'));
+  readonly env: NodeJS.ProcessEnv;
+  readonly say: Narrator;
+  private readonly clients: Redis[] = [];
+  /** Cluster and redis-server starts in flight: the cleanup waits for them. */
+  private readonly pending: Promise<unknown>[] = [];
+  private redisPid?: number;
+  private stage?: Stage;
+  private labels: { addr: Addr; label: string }[] = [];
+  private writer?: Writer;
+  private bars?: cliProgress.MultiBar;
+  private lastOps = 0;
+  private lastAt = Date.now();
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly plan: DemoPlan,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.env = { ...io.env, MINIRS_HOME: this.home };
+    this.say = new Narrator(io);
+  }
+
+  /** Resolves with p, or throws DemoInterrupted as soon as the signal fires. */
+  private abortable<T>(p: Promise<T>): Promise<T> {
+    const signal = this.signal;
+    if (!signal) return p;
+    if (signal.aborted) return Promise.reject(new DemoInterrupted());
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(new DemoInterrupted());
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private async pause(ms: number): Promise<void> {
+    try {
+      await sleep(ms, undefined, this.signal ? { signal: this.signal } : {});
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw new DemoInterrupted();
+      throw err;
+    }
+  }
+
+  private client(a: Addr, password?: string): Redis {
+    const c = new Redis({ host: a.host, port: a.port, password, maxRetriesPerRequest: 2, lazyConnect: true });
+    c.on('error', () => {});
+    this.clients.push(c);
+    return c;
+  }
+
+  private get s(): Stage {
+    if (!this.stage) throw new MinirsError(ErrorCodes.INTERNAL, 'demo step run before the set-up');
+    return this.stage;
+  }
+
+  private dest(): Promise<Bdb> {
+    return this.abortable(this.s.west.api.getBdb(this.s.replica.uid));
+  }
+
+  private rows(b: Bdb): SourceRow[] {
+    return replicaStatus(b).sources.map((view, i) => {
+      const raw = b.replica_sources[i]!;
+      let label = view.uri;
+      try {
+        const u = parseSourceUri(raw.uri.replace(/^[A-Za-z0-9][A-Za-z0-9-]*:(?=rediss?:\/\/)/, ''));
+        label = this.labels.find((l) => l.addr.host === u.host && l.addr.port === u.port)?.label ?? label;
+      } catch {
+        // an unparsable URI keeps its masked form as its label
+      }
+      return { label, view, raw };
+    });
+  }
+
+  private sourceUid(b: Bdb, label: string): number {
+    const row = this.rows(b).find((r) => r.label === label);
+    if (!row) throw new MinirsError(ErrorCodes.NOT_FOUND, `west/replica has no source ${label}`);
+    return row.view.uid;
+  }
+
+  async run(): Promise<CompareResult> {
+    const { say, plan } = this;
+    say.print(
+      `minirs demo: Replica Of from two sources into a sharded database${plan.quick ? ' (quick mode)' : ''}`,
+    );
+    say.print(`home: ${this.home} (private to this demo; MINIRS_HOME and ~/.minirs are not touched)`);
+    await this.setUp();
+    await this.load();
+    await this.fullSync();
+    this.startWriter();
+    say.heading(
+      4,
+      `Live writes: INCR, LPUSH, HSET, SET EX on both sources (${fmt(plan.opsPerSecond)} ops/s each)`,
+    );
+    await this.watch({ seconds: plan.steadySeconds });
+    await this.faults();
+    await this.watch({ seconds: plan.afterRecoverySeconds });
+    await this.writer!.stop();
+    const w = this.writer!;
+    say.line(
+      `writer stopped: ${fmt(w.ops)} writes${w.errors ? `, ${fmt(w.errors)} errors (last: ${w.lastError})` : ', no errors'}`,
+    );
+    return this.compare();
+  }
+
+  // 1. two clusters, an external redis-server, two databases
+  private async setUp(): Promise<void> {
+    const { say } = this;
+    say.heading(1, 'Two clusters and an external Redis');
+    const cluster = (name: string, nodes: number) => {
+      const p = new MiniCluster(name).withNodes(nodes).withHome(this.home).withEnv(this.env).start();
+      this.pending.push(p.catch(() => {}));
+      return p;
+    };
+    const redis = startExternalRedis(this.home, (pid) => {
+      this.redisPid = pid;
+    });
+    this.pending.push(redis.catch(() => {}));
+    const t = Date.now();
+    const [east, west, external] = await this.abortable(
+      Promise.all([cluster('east', 3), cluster('west', 2), redis]),
+    );
+    say.line(`east: 3 nodes, REST API ${east.api.apiUrl}`);
+    say.line(`west: 2 nodes, REST API ${west.api.apiUrl}`);
+    say.line(
+      `external redis-server ${external.version}: ${external.host}:${external.port} (pid ${external.pid}), ` +
+        `password ${JSON.stringify(external.password)}`,
+    );
+    const [orders, replica] = await this.abortable(
+      Promise.all([
+        east.createDb({ name: 'orders', shards: 2, memory: '256mb' }),
+        west.createDb({
+          name: 'replica',
+          shards: 3,
+          memory: '512mb',
+          shardKeyRegex: DEMO_SHARD_KEY_REGEX,
+        }),
+      ]),
+    );
+    const addrOf = (b: Bdb): Addr => ({
+      host: b.endpoints[0]!.addr[0]!,
+      port: b.endpoints[0]!.port ?? b.port,
+    });
+    const ordersAddr = addrOf(orders);
+    const destAddr = addrOf(replica);
+    say.line(
+      `east/orders: 2 shards, endpoint ${ordersAddr.host}:${ordersAddr.port}, RS's default hash policy`,
+    );
+    say.line(
+      `west/replica: 3 shards, endpoint ${destAddr.host}:${destAddr.port}, shard_key_regex ` +
+        `${DEMO_SHARD_KEY_REGEX.map((r) => `/${r}/`).join(' then ')}`,
+    );
+    say.line('  (the first number of a key is its hash tag: every key of order 42 lives on one shard)');
+    say.line(`ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    this.labels = [
+      { addr: ordersAddr, label: 'east/orders' },
+      { addr: { host: external.host, port: external.port }, label: 'external' },
+    ];
+    const eastClient = this.client(ordersAddr);
+    const extClient = this.client(external, external.password);
+    const destClient = this.client(destAddr);
+    await this.abortable(Promise.all([eastClient.connect(), extClient.connect(), destClient.connect()]));
+    this.stage = {
+      east,
+      west,
+      external,
+      orders,
+      replica,
+      ordersAddr,
+      destAddr,
+      eastClient,
+      extClient,
+      destClient,
+    };
+  }
+
+  // 2. data of every type, with TTLs
+  private async load(): Promise<void> {
+    const { say, plan, s } = this;
+    say.heading(2, 'Data of every type, with TTLs, in both sources');
+    const t = Date.now();
+    const [e, x] = await this.abortable(
+      Promise.all([
+        loadKeys(s.eastClient, SHOP, plan.eastKeys, 1, this.signal),
+        loadKeys(s.extClient, CACHE, plan.externalKeys, 2, this.signal),
+      ]),
+    );
+    say.line(`east/orders: ${fmt(e.keys)} keys, ${fmt(e.withTtl)} with a TTL: ${uniqueTypes(SHOP)}`);
+    say.line(`external:    ${fmt(x.keys)} keys, ${fmt(x.withTtl)} with a TTL: ${uniqueTypes(CACHE)}`);
+    say.line(`loaded in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  }
+
+  // 3. Replica Of, with a live progress bar of the full sync
+  private async fullSync(): Promise<void> {
+    const { say, s } = this;
+    say.heading(3, 'Replica Of: west/replica <- east/orders + external Redis, full sync');
+    const eastUrl = await this.abortable(s.east.sourceUrl('orders'));
+    say.line(`source east/orders: ${maskSourceUri(eastUrl)}  (\`minirs db source-url east orders\`)`);
+    say.line(`source external:    ${maskSourceUri(s.external.uri)}  (password URL-encoded)`);
+    const t = Date.now();
+    await this.abortable(s.west.replicaOf('replica', ['east/orders', s.external.uri]));
+    if (say.tty) {
+      this.bars = new cliProgress.MultiBar(
+        {
+          stream: this.io.stdout as NodeJS.WritableStream,
+          format: '  {label} [{bar}] {percentage}%  {bytes}  {text}',
+          barsize: 30,
+          hideCursor: true,
+          clearOnComplete: false,
+          autopadding: true,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+    }
+    const bars = new Map<number, cliProgress.SingleBar>();
+    const bytes = (r: SourceRow) =>
+      r.raw.rdb_size > 0 ? `${mb(r.raw.rdb_transferred)} of ${mb(r.raw.rdb_size)}` : 'waiting for the RDB';
+    let lastLine = 0;
+    for (;;) {
+      const b = await this.dest();
+      const v = replicaStatus(b);
+      const rows = this.rows(b);
+      if (this.bars) {
+        for (const r of rows) {
+          const payload = {
+            label: r.label.padEnd(11),
+            bytes: bytes(r).padEnd(20),
+            text: describeSource(r.view, v.replica_sync),
+          };
+          const bar = bars.get(r.view.uid);
+          if (bar) bar.update(r.view.progress, payload);
+          else bars.set(r.view.uid, this.bars.create(100, r.view.progress, payload));
+        }
+      } else if (Date.now() - lastLine >= 1000 || v.status === 'in-sync') {
+        lastLine = Date.now();
+        say.line(
+          `${say.clock()}  ${rows.map((r) => `${r.label}: ${describeSource(r.view, v.replica_sync)} (${bytes(r)})`).join('  |  ')}`,
+        );
+      }
+      if (v.replica_sync === 'stopped') this.stoppedError(v);
+      if (v.status === 'in-sync' && rows.length === 2) break;
+      if (Date.now() - t > SYNC_TIMEOUT_MS) {
+        throw new MinirsError(
+          ErrorCodes.TIMEOUT,
+          `the full sync did not finish within ${SYNC_TIMEOUT_MS / 1000} s; see \`MINIRS_HOME=${this.home} minirs logs west syncer\``,
+        );
+      }
+      await this.pause(150);
+    }
+    this.bars?.stop();
+    this.bars = undefined;
+    const keys = await this.abortable(s.destClient.dbsize());
+    say.line(
+      `full sync done in ${((Date.now() - t) / 1000).toFixed(1)} s: west/replica holds ${fmt(keys)} keys`,
+    );
+  }
+
+  private stoppedError(v: ReplicaStatusView): never {
+    throw new MinirsError(
+      ErrorCodes.INTERNAL,
+      `the sync of west/replica stopped: ${v.sources
+        .filter((x) => x.last_error)
+        .map((x) => x.last_error)
+        .join('; ')}`,
+    );
+  }
+
+  // 4. a bounded writer on both sources
+  private startWriter(): void {
+    const { plan, s } = this;
+    this.writer = new Writer(
+      [
+        {
+          name: 'east/orders',
+          client: s.eastClient,
+          ids: Math.floor(plan.eastKeys / SHOP.length),
+          counter: (id) => `customer:${id}:visits`,
+          list: (id) => `order:${id}:items`,
+          hash: (id) => `order:${id}`,
+          string: (id) => `order:${id}:note`,
+        },
+        {
+          name: 'external',
+          client: s.extClient,
+          ids: Math.floor(plan.externalKeys / CACHE.length),
+          counter: (id) => `hits:${id}`,
+          list: (id) => `queue:${id}`,
+          hash: (id) => `profile:${id}`,
+          string: (id) => `session:${id}`,
+        },
+      ],
+      plan.opsPerSecond,
+      plan.writerMaxSeconds,
+    );
+    this.writer.start();
+    this.lastOps = 0;
+    this.lastAt = Date.now();
+  }
+
+  /** One line: time, the writer's rate since the last line, every source's status. */
+  private statusLine(b: Bdb, note = ''): void {
+    const v = replicaStatus(b);
+    const now = Date.now();
+    const ops = this.writer?.ops ?? 0;
+    const rate = Math.round(((ops - this.lastOps) * 1000) / Math.max(1, now - this.lastAt));
+    this.lastOps = ops;
+    this.lastAt = now;
+    const parts = this.rows(b).map((r) => `${r.label}: ${describeSource(r.view, v.replica_sync)}`);
+    this.say.line(
+      `${this.say.clock()}  ${String(rate).padStart(5)} writes/s  |  ${parts.join('  |  ')}${note}`,
+    );
+  }
+
+  /**
+   * Polls the destination every 200 ms and prints a status line every second, and at once when
+   * the aggregate status changes, until `until` holds (or `seconds` have passed). Returns whether
+   * any poll saw a status other than in-sync.
+   */
+  private async watch(o: {
+    seconds?: number;
+    until?: (v: ReplicaStatusView, sawTrouble: boolean, elapsedMs: number) => boolean;
+    timeoutMs?: number;
+    what?: string;
+  }): Promise<{ sawTrouble: boolean; ms: number }> {
+    const t = Date.now();
+    let sawTrouble = false;
+    let lastLine = Date.now();
+    let lastStatus: string | undefined;
+    for (;;) {
+      await this.pause(200);
+      const b = await this.dest();
+      const v = replicaStatus(b);
+      const elapsed = Date.now() - t;
+      if (v.status !== 'in-sync') sawTrouble = true;
+      if (Date.now() - lastLine >= 1000 || (lastStatus !== undefined && v.status !== lastStatus)) {
+        this.statusLine(b);
+        lastLine = Date.now();
+      }
+      lastStatus = v.status;
+      if (v.replica_sync === 'stopped') this.stoppedError(v);
+      if (o.seconds !== undefined && elapsed >= o.seconds * 1000) return { sawTrouble, ms: elapsed };
+      if (o.until?.(v, sawTrouble, elapsed)) {
+        if (Date.now() - lastLine > 100) this.statusLine(b);
+        return { sawTrouble, ms: elapsed };
+      }
+      if (o.timeoutMs !== undefined && elapsed > o.timeoutMs) {
+        throw new MinirsError(
+          ErrorCodes.TIMEOUT,
+          `west/replica did not ${o.what ?? 'recover'} within ${o.timeoutMs / 1000} s; see \`MINIRS_HOME=${this.home} minirs logs west syncer\``,
+        );
+      }
+    }
+  }
+
+  private async syncCounts(sourceUid: number): Promise<SyncCounts> {
+    const st = (await this.abortable(this.s.west.api.syncSourceStats(this.s.replica.uid))) as SyncSourceStats;
+    const i = st.sync_source_stats.find((x) => x.uid === String(sourceUid))?.intervals[0];
+    return { full_syncs: i?.full_syncs ?? 0, partial_syncs: i?.partial_syncs ?? 0 };
+  }
+
+  // 5. a link partition, then a kill -9 of the syncer; the writer goes on
+  private async faults(): Promise<void> {
+    const { say, s, plan } = this;
+    say.heading(5, 'Faults while the writer goes on: a cut link, then kill -9 of the syncer');
+    const uid = s.replica.uid;
+    const eastSource = this.sourceUid(await this.dest(), 'east/orders');
+
+    const before = await this.syncCounts(eastSource);
+    const cut = await this.abortable(
+      s.west.api.createFault({ kind: 'partition', target: `source:${uid}/${eastSource}` }),
+    );
+    say.line(
+      `${say.clock()}  POST /v1/faults {kind: partition, target: source:${uid}/${eastSource}} (the east/orders link) -> fault ${cut.id}`,
+    );
+    let faultOn = true;
+    try {
+      await this.watch({
+        until: (_v, sawTrouble, ms) => sawTrouble && ms >= plan.partitionSeconds * 1000,
+        timeoutMs: RECOVERY_TIMEOUT_MS,
+        what: 'notice the cut link',
+      });
+      await this.abortable(s.west.api.deleteFault(cut.id));
+      faultOn = false;
+      say.line(`${say.clock()}  DELETE /v1/faults/${cut.id}: link healed`);
+      const r = await this.watch({
+        until: (v) => v.status === 'in-sync',
+        timeoutMs: RECOVERY_TIMEOUT_MS,
+        what: 'get back in sync after the cut link',
+      });
+      const after = await this.syncCounts(eastSource);
+      const partial = after.partial_syncs - before.partial_syncs;
+      const full = after.full_syncs - before.full_syncs;
+      say.line(
+        `recovered ${(r.ms / 1000).toFixed(1)} s after the heal: ${partial} partial resync${partial === 1 ? '' : 's'}, ` +
+          `${full} full sync${full === 1 ? '' : 's'} of east/orders`,
+      );
+    } finally {
+      if (faultOn) await s.west.api.deleteFault(cut.id).catch(() => {});
+    }
+
+    const kill = (await this.abortable(
+      s.west.api.createFault({ kind: 'kill', target: `syncer:${uid}` }),
+    )) as { id: string | number; pid?: number };
+    say.line(
+      `${say.clock()}  POST /v1/faults {kind: kill, target: syncer:${uid}} -> SIGKILL to pid ${kill.pid ?? '?'}; the watchdog restarts it`,
+    );
+    const syncerPid = () => s.west.processes().get(`syncer-${uid}`);
+    let restartedPid: number | undefined;
+    const r = await this.watch({
+      until: (v, sawTrouble, ms) => {
+        const pid = syncerPid();
+        if (restartedPid === undefined && pid !== undefined && pid !== kill.pid) {
+          restartedPid = pid;
+          say.line(`${say.clock()}  the watchdog restarted the syncer as pid ${pid}`);
+        }
+        // A restarted syncer starts over with a full sync of every source; should it ever
+        // resume without one, a new process reporting in-sync for 10 s is a recovery too.
+        return v.status === 'in-sync' && restartedPid !== undefined && (sawTrouble || ms > 10_000);
+      },
+      timeoutMs: RECOVERY_TIMEOUT_MS,
+      what: 'get back in sync after the syncer was killed',
+    });
+    const counts = await Promise.all(this.rows(await this.dest()).map((x) => this.syncCounts(x.view.uid)));
+    const fulls = counts.reduce((n, c) => n + c.full_syncs, 0);
+    const partials = counts.reduce((n, c) => n + c.partial_syncs, 0);
+    say.line(
+      `recovered ${(r.ms / 1000).toFixed(1)} s after the kill; the new syncer synced ${fulls} link${fulls === 1 ? '' : 's'} in full ` +
+        `and ${partials} partially (a crashed syncer starts over)`,
+    );
+  }
+
+  // 6. compare the sources with the destination, key by key
+  private async compare(): Promise<CompareResult> {
+    const { say, s } = this;
+    say.heading(6, 'Compare: every key of both sources against west/replica');
+    // Markers written after each source's last write: once all are in the destination, so is
+    // everything before them (order is kept per source shard link, and 32 keys reach every
+    // shard of a 2-shard source).
+    const nonce = randomPassword(6);
+    const markers: string[] = [];
+    for (const [name, c] of [
+      ['east', s.eastClient],
+      ['external', s.extClient],
+    ] as const) {
+      const p = c.pipeline();
+      for (let i = 0; i < 32; i++) {
+        const k = `demo:done:${name}:${nonce}:${i}`;
+        markers.push(k);
+        p.set(k, '1');
+      }
+      await this.abortable(p.exec());
+    }
+    const t = Date.now();
+    for (;;) {
+      const n = await this.abortable(s.destClient.exists(...markers));
+      if (n === markers.length) break;
+      if (Date.now() - t > 30_000) {
+        throw new MinirsError(
+          ErrorCodes.TIMEOUT,
+          `only ${n} of ${markers.length} end markers reached west/replica within 30 s; see \`MINIRS_HOME=${this.home} minirs status west replica\``,
+        );
+      }
+      await this.pause(50);
+    }
+    say.line(
+      `the sources' last writes are in west/replica (${Date.now() - t} ms after the end markers were written)`,
+    );
+    const eastUrl = await this.abortable(s.east.sourceUrl('orders'));
+    const destUri = `redis://${s.destAddr.host}:${s.destAddr.port}`;
+    const tc = Date.now();
+    say.line(`minirs compare ${maskSourceUri(eastUrl)} ${maskSourceUri(s.external.uri)} ${destUri}`);
+    const result = await this.abortable(compareDatabases([eastUrl, s.external.uri], destUri));
+    say.line(
+      `checked ${fmt(result.checked)} keys in ${((Date.now() - tc) / 1000).toFixed(1)} s: ` +
+        `${result.missing} missing, ${result.extra} extra, ${result.different} different`,
+    );
+    for (const ex of result.examples) say.line(`  ${ex.problem.padEnd(9)} ${ex.key}: ${ex.detail}`);
+    try {
+      const perShard = async (c: StartedMiniCluster, bdbUid: number) =>
+        (await this.abortable(c.api.listShards()))
+          .filter((x) => x.bdb_uid === bdbUid)
+          .sort((a, b) => a.uid - b.uid)
+          .map((x) => (x.stats ? fmt(x.stats.keys) : '?'))
+          .join(' / ');
+      say.line(
+        `keys per shard (GET /v1/shards): east/orders ${await perShard(s.east, s.orders.uid)}, ` +
+          `west/replica ${await perShard(s.west, s.replica.uid)}`,
+      );
+    } catch (err) {
+      if (err instanceof DemoInterrupted) throw err;
+      // Shard stats are a nicety; the verdict does not depend on them.
+    }
+    const bad = result.missing + result.extra + result.different;
+    const lag = Math.max(0, ...replicaStatus(await this.dest()).sources.map((x) => x.lag));
+    say.print(
+      bad === 0
+        ? `\nVERDICT: identical. west/replica equals its 2 sources key by key (${fmt(result.checked)} keys; lag now ${formatLag(lag)}).`
+        : `\nVERDICT: DIFFERENT. west/replica has ${result.missing} missing, ${result.extra} extra and ${result.different} different keys.`,
+    );
+    return result;
+  }
+
+  /** Ends the demo with everything left running, and says how to look around and clean up. */
+  keep(): void {
+    const { say, home } = this;
+    const minirs = `MINIRS_HOME=${home} node ${CLI_MAIN}`;
+    say.print('\n== Kept: everything is still running ==');
+    say.line(`Look around (or use \`MINIRS_HOME=${home} pnpm --silent minirs ...\` in the repository):`);
+    say.line(`  ${minirs} status west replica --watch`);
+    say.line(`  ${minirs} db list west`);
+    say.line(`  ${minirs} logs west syncer`);
+    const st = this.stage;
+    if (st) {
+      say.line(`  redis-cli -h ${st.destAddr.host} -p ${st.destAddr.port} dbsize          # west/replica`);
+      say.line(
+        `  redis-cli -h ${st.external.host} -p ${st.external.port} -a '${st.external.password}' --no-auth-warning dbsize   # the external source`,
+      );
+    }
+    say.line('Clean up:');
+    say.line(`  ${minirs} cluster delete west; ${minirs} cluster delete east`);
+    if (this.redisPid !== undefined) say.line(`  kill ${this.redisPid}   # the external redis-server`);
+    say.line(`  rm -rf ${home}`);
+  }
+
+  /** Stops the writer and the clients; idempotent. */
+  async quiesce(): Promise<void> {
+    this.bars?.stop();
+    this.bars = undefined;
+    await this.writer?.stop().catch(() => {});
+    for (const c of this.clients.splice(0)) c.disconnect();
+  }
+
+  /** Leaves nothing behind: the clusters, the external redis-server, the home. */
+  async cleanUp(): Promise<void> {
+    const { say, home } = this;
+    say.print('\n== Clean up ==');
+    // Starts interrupted half-way still finish (or fail) on their own; wait, so the deletes see them.
+    await Promise.all(this.pending);
+    if (this.redisPid !== undefined && pidAlive(this.redisPid)) {
+      process.kill(this.redisPid, 'SIGKILL');
+      await waitForExit([this.redisPid], 5000);
+      say.line(`external redis-server stopped (pid ${this.redisPid})`);
+    }
+    this.stage?.east.api.close();
+    this.stage?.west.api.close();
+    const names = listClusterNames(home);
+    const deleted = await Promise.all(
+      names.map((name) =>
+        deleteCluster(name, { home, env: this.env }).then(
+          () => name,
+          (err: unknown) => {
+            say.line(`could not delete cluster ${name}: ${(err as Error).message}`);
+            return undefined;
+          },
+        ),
+      ),
+    );
+    const done = deleted.filter((n): n is string => n !== undefined);
+    if (done.length) say.line(`clusters deleted: ${done.join(', ')}`);
+    // Whatever the deletes missed (a manager that died mid-create): the home is the demo's own,
+    // so every process that carries it is one the demo started.
+    const left = processesOfHome(home);
+    const what = left.map((pid) => `${pid} (${processCmdline(pid).slice(0, 80) || '?'})`);
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (left.length) {
+      await waitForExit(left, 5000);
+      say.line(`killed what the cluster deletes left: ${what.join(', ')}`);
+    }
+    rmSync(home, { recursive: true, force: true });
+    say.line(`removed ${home}`);
+  }
+}
+
+/**
+ * Runs the demo; resolves with its exit code: 0 when the final compare is clean, 1 when it is
+ * not, 130 when interrupted. Other failures throw (after the cleanup).
+ */
+export async function runDemo(io: CliIo, o: DemoOptions = {}): Promise<number> {
+  const demo = new Demo(io, demoPlan(o.quick === true), o.signal);
+  let code = 1;
+  let interrupted = false;
+  try {
+    const r = await demo.run();
+    code = r.missing + r.extra + r.different === 0 ? 0 : 1;
+  } catch (err) {
+    if (!(err instanceof DemoInterrupted)) {
+      // The reason goes to stderr from the CLI; say here that what follows is the cleanup.
+      demo.say.print(`\nThe demo failed: ${(err as Error).message}`);
+      await demo.quiesce();
+      if (o.keep) demo.keep();
+      else await demo.cleanUp();
+      throw err;
+    }
+    interrupted = true;
+    code = 130;
+  }
+  await demo.quiesce();
+  if (interrupted) demo.say.print('\nInterrupted.');
+  if (o.keep && !interrupted) demo.keep();
+  else await demo.cleanUp();
+  demo.say.print(`demo took ${demo.say.elapsedSeconds().toFixed(0)} s`);
+  return code;
+}
