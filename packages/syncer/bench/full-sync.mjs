@@ -1,7 +1,7 @@
 // Full sync of one external redis-server into: (a) a native replica (REPLICAOF, the baseline),
 // (b) the syncer alone into one redis-server, (c)/(d) minirs databases through the manager.
 // Each measurement returns { ms, dataMs?, keys, hwm? }; the caller prints ratios.
-import { newClient, parseInfo, procMemory, startRedisServer, until } from './servers.mjs';
+import { newClient, parseInfo, procCpuMs, procMemory, startRedisServer, until } from './servers.mjs';
 import { startSyncerChild, syncerConfig } from './syncer-child.mjs';
 
 /** REPLICAOF from a fresh redis-server: until master_link_status:up and DBSIZE matches. */
@@ -9,6 +9,7 @@ export async function nativeReplicaOf(src, keys) {
   const replica = await startRedisServer();
   const c = replica.client();
   try {
+    const cpu0 = procCpuMs(replica.pid);
     const t0 = performance.now();
     await c.replicaof('127.0.0.1', src.port);
     await until(
@@ -22,9 +23,10 @@ export async function nativeReplicaOf(src, keys) {
       5,
     );
     const ms = performance.now() - t0;
+    const destCpuMs = procCpuMs(replica.pid) - cpu0;
     const used = Number(parseInfo(await c.info('memory')).used_memory);
     await c.replicaof('NO', 'ONE');
-    return { ms, keys, destUsedMemory: used };
+    return { ms, keys, destCpuMs, destUsedMemory: used };
   } finally {
     await replica.stop();
   }
@@ -35,12 +37,16 @@ export async function syncerAlone(srcs, keys, profileName, check) {
   const dst = await startRedisServer();
   const child = await startSyncerChild(profileName);
   try {
+    const cpu0 = procCpuMs(child.pid);
+    const destCpu0 = procCpuMs(dst.pid);
     const res = await child.start(
       syncerConfig(
         dst,
         srcs.map((s) => `redis://127.0.0.1:${s.port}`),
       ),
     );
+    const syncerCpuMs = procCpuMs(child.pid) - cpu0;
+    const destCpuMs = procCpuMs(dst.pid) - destCpu0;
     const c = dst.client();
     const got = await c.dbsize();
     if (got !== keys)
@@ -50,6 +56,8 @@ export async function syncerAlone(srcs, keys, profileName, check) {
       ms: res.ms,
       keys,
       hwm: procMemory(child.pid).hwm,
+      syncerCpuMs,
+      destCpuMs,
       baseHwm: child.readyMem.hwm,
       report: res.report,
     };
@@ -71,17 +79,34 @@ export async function minirsReplicaOf(cluster, src, keys, shards, memory) {
   const d = newClient(ep.port, ep.host, ep.password);
   const pidFile = `syncer-${db.uid}`;
   let hwm = 0;
+  let syncerCpuMs = 0;
   let syncerPid;
   const sampleMem = () => {
     syncerPid ??= cluster.processes().get(pidFile);
     if (!syncerPid) return;
     try {
       hwm = Math.max(hwm, procMemory(syncerPid).hwm);
+      syncerCpuMs = procCpuMs(syncerPid);
     } catch {
       // the syncer exited between the pid file read and /proc: keep the last figure
     }
   };
+  // The proxies and shards (redis-servers and their shard processes) do the destination's work;
+  // other databases of the bench cluster are idle meanwhile.
+  const destCpu = () => {
+    let total = 0;
+    for (const [name, pid] of cluster.processes()) {
+      if (name === 'manager' || name.startsWith('syncer')) continue;
+      try {
+        total += procCpuMs(pid);
+      } catch {
+        // gone
+      }
+    }
+    return total;
+  };
   try {
+    const destCpu0 = destCpu();
     const t0 = performance.now();
     await cluster.replicaOf(name, [`redis://127.0.0.1:${src.port}`]);
     let dataMs;
@@ -103,8 +128,21 @@ export async function minirsReplicaOf(cluster, src, keys, shards, memory) {
     );
     const ms = performance.now() - t0;
     sampleMem();
+    const destCpuMs = destCpu() - destCpu0;
     const stats = await cluster.api.syncSourceStats(db.uid);
-    return { ms, dataMs, keys, hwm, syncerPid, state, stats, progressSeen, uid: db.uid };
+    return {
+      ms,
+      dataMs,
+      keys,
+      hwm,
+      syncerCpuMs,
+      destCpuMs,
+      syncerPid,
+      state,
+      stats,
+      progressSeen,
+      uid: db.uid,
+    };
   } finally {
     d.disconnect();
     await cluster.api.deleteBdb(db.uid).catch(() => {});

@@ -41,9 +41,13 @@ const col = (s, w) => String(s).padStart(w);
 function row(label, r, nativeMs) {
   const ratio = nativeMs ? `${(r.ms / nativeMs).toFixed(2)}x` : '-';
   const rss = r.hwm ? mb(r.hwm) : '-';
+  const cpu = (ms) => (ms === undefined ? '-' : secs(ms));
   const runs = r.runs && r.runs.length > 1 ? `  runs: ${r.runs.map((x) => secs(x)).join(' ')}` : '';
   console.log(
-    `${label.padEnd(46)} ${col(secs(r.ms), 9)} ${col(fmt(r.keys / (r.ms / 1000)), 10)} ${col(ratio, 8)} ${col(rss, 9)}${runs}`,
+    `${label.padEnd(46)} ${col(secs(r.ms), 9)} ${col(fmt(r.keys / (r.ms / 1000)), 10)} ${col(ratio, 9)} ${col(
+      rss,
+      9,
+    )} ${col(cpu(r.syncerCpuMs), 10)} ${col(cpu(r.destCpuMs), 10)}${runs}`,
   );
 }
 
@@ -62,7 +66,13 @@ async function fullSyncSection(cluster) {
       )}; filled in ${secs(performance.now() - t0)}`,
     );
     console.log(
-      `${'full sync (goal: <= 1.5x native)'.padEnd(46)} ${col('time', 9)} ${col('keys/s', 10)} ${col('vs native', 8)} ${col('syncer peak RSS', 9)}`,
+      `${'full sync (goal: <= 1.5x native)'.padEnd(46)} ${col('wall time', 9)} ${col('keys/s', 10)} ${col(
+        'vs native',
+        9,
+      )} ${col('syncer RSS', 9)} ${col('syncer CPU', 10)} ${col('dest CPU', 10)}`,
+    );
+    console.log(
+      '  (syncer RSS = its peak, VmHWM; CPU = user+sys seconds during the sync, of the syncer and of the destination: the redis-server, or the minirs proxies + shards)',
     );
     // Runs interleave (a, b, c, d, a, b, ...) so a burst of load from elsewhere on the machine
     // hits every variant alike; each figure is the median of BENCH_RUNS.

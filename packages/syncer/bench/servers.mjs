@@ -131,6 +131,19 @@ export function procMemory(pid) {
   return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
 }
 
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat. Unlike wall
+ * time it hardly depends on what else the machine runs, so it compares variants fairly.
+ */
+export function procCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+}
+// USER_HZ is 100 on every Linux architecture Node supports.
+const CLOCK_TICKS = 100;
+
 /** Parses `INFO <section>` text into a map. */
 export function parseInfo(text) {
   const out = {};

@@ -168,7 +168,12 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
     if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
-  private hasRoom(): boolean {
+  /**
+   * Whether another write fits in the window now. Writers check this before awaiting
+   * `capacity()`: an await per write yields to the flush microtask after every write, which
+   * turns a pipeline into one socket write (one syscall) per command.
+   */
+  hasRoom(): boolean {
     return this.inFlight < this.maxInFlight && this.inFlightBytes < this.maxInFlightBytes;
   }
 

@@ -199,7 +199,8 @@ export class LinkRunner implements ReplicationConsumer {
       if (db !== 0) continue;
       if (ev.kind === 'keyStart') this.keysLoaded++;
       for (const cmd of planner.push(ev)) {
-        await dest.capacity();
+        // Await only a full window, so the writes of a whole RDB chunk leave in one syscall.
+        if (!dest.hasRoom()) await dest.capacity();
         dest.write(cmd as RedisCommand as (string | Buffer)[], (r) => this.onLoadReply(r, cmd));
       }
     }
@@ -264,7 +265,7 @@ export class LinkRunner implements ReplicationConsumer {
       }
       const entry = { offset: cmd.offset, done: false };
       this.order.push(entry);
-      await dest.capacity();
+      if (!dest.hasRoom()) await dest.capacity();
       const label = commandLabel(cmd.argv);
       dest.writeRaw(cmd.raw, (r) => {
         entry.done = true;
