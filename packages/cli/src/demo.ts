@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { deleteCluster } from './cluster-lifecycle.js';
 import { type CompareResult, compareDatabases } from './compare.js';
 import type { CliIo } from './context.js';
 import { MiniCluster, type StartedMiniCluster } from './harness.js';
-import { pidAlive, processCmdline, waitForExit } from './processes.js';
+import { isClusterProcess, pidAlive, processCmdline, waitForExit } from './processes.js';
 import {
   describeSource,
   formatLag,
@@ -494,26 +494,23 @@ async function startExternalRedis(home: string, onSpawn: (pid: number) => void):
   );
 }
 
-/** Live processes whose environment says MINIRS_HOME=home (the home is private to the demo). */
+/**
+ * Live processes of the demo's home: node or redis-server tied to it by environment, command
+ * line or working directory (isClusterProcess's rules, with the whole home as the folder).
+ * redis-server overwrites its environment with its process title, so the working directory is
+ * what ties a shard's or the external redis-server to the home.
+ */
 function processesOfHome(home: string): number[] {
-  const out: number[] = [];
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return out;
+    return [];
   }
-  for (const d of entries) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${d}/environ`, 'latin1').split('\0').includes(`MINIRS_HOME=${home}`)) {
-        if (pidAlive(Number(d))) out.push(Number(d));
-      }
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return out;
+  return entries
+    .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
+    .map(Number)
+    .filter((pid) => isClusterProcess(pid, { dir: home, home }));
 }
 
 // ---- narration ----
