@@ -42,7 +42,10 @@ function row(label, r, nativeMs) {
   const ratio = nativeMs ? `${(r.ms / nativeMs).toFixed(2)}x` : '-';
   const rss = r.hwm ? mb(r.hwm) : '-';
   const cpu = (ms) => (ms === undefined ? '-' : secs(ms));
-  const runs = r.runs && r.runs.length > 1 ? `  runs: ${r.runs.map((x) => secs(x)).join(' ')}` : '';
+  const runs =
+    r.runs && r.runs.length > 1
+      ? `  runs (wall/syncer CPU/dest CPU): ${r.runs.map((x) => `${secs(x.ms)}/${cpu(x.syncerCpuMs)}/${cpu(x.destCpuMs)}`).join(' ')}`
+      : '';
   console.log(
     `${label.padEnd(46)} ${col(secs(r.ms), 9)} ${col(fmt(r.keys / (r.ms / 1000)), 10)} ${col(ratio, 9)} ${col(
       rss,
@@ -90,7 +93,7 @@ async function fullSyncSection(cluster) {
     const pick = (phase) => {
       const rs = results.get(phase);
       const m = median(rs.map((r) => r.ms));
-      return { ...rs.find((r) => r.ms === m), runs: rs.map((r) => r.ms) };
+      return { ...rs.find((r) => r.ms === m), runs: rs };
     };
     const nativeMs = results.has('native') ? pick('native').ms : undefined;
     for (const [phase, label] of variants) {

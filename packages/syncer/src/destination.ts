@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { ErrorCodes, MinirsError } from '@minirs/common';
-import { encodeCommand, type RespFrame, RespDecoder } from '@minirs/resp';
+import { type RespFrame, RespDecoder, RespWriter } from '@minirs/resp';
 
 /**
  * A pipelined connection to the destination database's endpoint (the minirs proxy), so the
@@ -38,6 +38,11 @@ interface Pending {
   bytes: number;
 }
 
+/** A raw command this big is sent as it is rather than copied into the write buffer. */
+const BIG_WRITE = 64 * 1024;
+/** The write buffer is cut into segments of about this size. */
+const SEGMENT = 1024 * 1024;
+
 /** The first error reply within a frame: top level, or an element of an EXEC reply. */
 function firstError(f: RespFrame, depth = 0): string | undefined {
   if (f.isError) return f.str();
@@ -56,6 +61,9 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   private readonly pending: Pending[] = [];
   private head = 0;
   private inFlightBytes = 0;
+  /** Commands of this tick are encoded into one buffer (no allocation or copy per command). */
+  private readonly writer = new RespWriter(64 * 1024);
+  /** Segments cut from `writer`, and big raw commands sent without a copy. */
   private outbox: Buffer[] = [];
   private flushScheduled = false;
   private waiters: (() => void)[] = [];
@@ -198,14 +206,33 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   /** Send bytes that are exactly one command (e.g. a replication stream command's raw view). */
   writeRaw(raw: Buffer, cb?: ReplyCallback): void {
     if (this.closedError) throw this.closedError;
-    this.pending.push({ cb, bytes: raw.length });
-    this.inFlightBytes += raw.length;
-    this.outbox.push(raw);
-    this.scheduleFlush();
+    if (raw.length >= BIG_WRITE) {
+      this.cut();
+      this.outbox.push(raw);
+    } else {
+      this.writer.raw(raw);
+    }
+    this.sent(raw.length, cb);
   }
 
   write(args: ReadonlyArray<string | Buffer | number>, cb?: ReplyCallback): void {
-    this.writeRaw(encodeCommand(args), cb);
+    if (this.closedError) throw this.closedError;
+    const before = this.writer.length;
+    this.writer.command(args);
+    this.sent(this.writer.length - before, cb);
+  }
+
+  private sent(bytes: number, cb: ReplyCallback | undefined): void {
+    this.pending.push({ cb, bytes });
+    this.inFlightBytes += bytes;
+    // Bounded segments keep the writer's buffer small however much one tick writes.
+    if (this.writer.length >= SEGMENT) this.cut();
+    this.scheduleFlush();
+  }
+
+  /** Moves what the writer holds to the outbox, in order. */
+  private cut(): void {
+    if (this.writer.length > 0) this.outbox.push(this.writer.finish());
   }
 
   call(args: ReadonlyArray<string | Buffer | number>): Promise<WriteReply> {
@@ -218,16 +245,23 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
     });
   }
 
-  // Writes of one tick leave in one syscall.
+  // Writes of one tick leave together: one write, or one writev of the segments.
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(() => {
       this.flushScheduled = false;
+      this.cut();
       const out = this.outbox;
       if (out.length === 0 || !this.socket || this.closedError) return;
       this.outbox = [];
-      this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+      if (out.length === 1) {
+        this.socket.write(out[0]!);
+        return;
+      }
+      this.socket.cork();
+      for (const b of out) this.socket.write(b);
+      this.socket.uncork();
     });
   }
 
