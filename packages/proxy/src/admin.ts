@@ -131,7 +131,20 @@ function splice(c: ClientSession, shard: Socket, fromShard: Buffer, level: numbe
     shard.pipe(client);
   }
   client.resume();
+  // Regenerating the admin password cuts the links that authenticated with the old one (as in
+  // RS): their destinations then fail AUTH on reconnect and stop until their URI is updated.
+  const adminPass = c.endpoint.config.admin_pass;
+  const watch = setInterval(() => {
+    if (c.endpoint.config.admin_pass === adminPass) return;
+    c.endpoint.log.info(
+      { bdb_uid: c.endpoint.uid, client: c.remoteAddress },
+      'replication link closed: the admin password was regenerated',
+    );
+    closeBoth();
+  }, 200);
+  watch.unref();
   const closeBoth = () => {
+    clearInterval(watch);
     client.destroy();
     shard.destroy();
     gzip?.destroy();
