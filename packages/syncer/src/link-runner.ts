@@ -41,6 +41,16 @@ function destinationStopWorthy(error: string): boolean {
   return /^(CROSSSLOT|OOM|NOPERM|WRONGPASS|NOAUTH)\b/.test(error);
 }
 
+/** What the person should do about a stop-worthy destination error (last_error says it). */
+function destinationRemedy(error: string): string {
+  if (error.startsWith('CROSSSLOT')) {
+    return 'The destination is sharded: keep the keys of each source transaction, script or multi-key command in one hash slot ({hash tags}), or use a 1-shard destination; then restart the sync.';
+  }
+  if (error.startsWith('OOM'))
+    return "Raise the destination's memory_size (or free memory), then restart the sync.";
+  return "Check the destination's password, then restart the sync.";
+}
+
 /** Replies from the destination that mean "not now": the sync starts over once it recovers. */
 function destinationTransient(error: string): boolean {
   return (
@@ -103,7 +113,8 @@ export class LinkRunner implements ReplicationConsumer {
         if (this.stopped) return;
         const e = err as MinirsError;
         this.o.log.error({ link: this.o.label, err: e.message, code: e.code }, 'link failed');
-        this.trouble({ kind: 'stop', error: e.message ?? String(err) });
+        // last_error must say which source: the library's message names only host:port.
+        this.trouble({ kind: 'stop', error: `${this.o.label}: ${e.message ?? String(err)}` });
       },
     );
     this.probeTimer = setInterval(() => void this.probe(), 100);
@@ -213,7 +224,11 @@ export class LinkRunner implements ReplicationConsumer {
 
   private handleDestError(error: string, what: string): void {
     if (destinationStopWorthy(error)) {
-      this.trouble({ kind: 'stop', error: `destination refused ${what} from ${this.o.label}: ${error}` });
+      const reply = error.replace(/\.*$/, '.');
+      this.trouble({
+        kind: 'stop',
+        error: `destination refused ${what} from ${this.o.label}: ${reply} ${destinationRemedy(error)}`,
+      });
     } else if (destinationTransient(error)) {
       this.trouble({ kind: 'full-resync', reason: `destination answered ${error} to ${what}` });
     } else {
