@@ -4,6 +4,10 @@ import { RespWriter } from '@minirs/resp';
 /** Slices at least this large are written as views instead of being copied into the batch. */
 const COPY_LIMIT = 16 * 1024;
 
+/** See BatchWriter.hold. */
+const MAX_HOLD_TURNS = 2;
+const HOLD_BYTES = 64 * 1024;
+
 const dirty: BatchWriter[] = [];
 let scheduled = false;
 
@@ -26,6 +30,14 @@ export class BatchWriter {
   private queued = false;
   /** Bytes of `chunks` (the encoder's are its length). */
   private chunkBytes = 0;
+
+  /**
+   * Say "more is coming": flushing waits (at most MAX_HOLD_TURNS turns of the loop, and below
+   * HOLD_BYTES) while it returns true. A client whose pipeline is partly answered gets its
+   * replies in one write instead of one per shard that answered.
+   */
+  hold: (() => boolean) | null = null;
+  private held = 0;
 
   constructor(private readonly socket: Socket) {}
 
@@ -83,6 +95,12 @@ export class BatchWriter {
 
   flush(): void {
     this.queued = false;
+    if (this.hold && this.held < MAX_HOLD_TURNS && this.hold() && this.pendingBytes < HOLD_BYTES) {
+      this.held++;
+      this.schedule();
+      return;
+    }
+    this.held = 0;
     const s = this.socket;
     if (s.destroyed) {
       this.chunks = null;

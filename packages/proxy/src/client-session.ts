@@ -81,6 +81,7 @@ export class ClientSession implements EntryOwner {
     readonly tls: TlsInfo,
   ) {
     this.out = new BatchWriter(socket);
+    this.out.hold = () => this.replies.length > 0;
     this.authed = !endpoint.config.redis_pass;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.pump());

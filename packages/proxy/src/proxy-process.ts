@@ -25,7 +25,7 @@ export interface ProxyStats {
 }
 
 export const DEFAULT_SHARD_TIMEOUT_MS = 3000;
-const DEFAULT_LINKS_PER_SHARD = 2;
+const DEFAULT_LINKS_PER_SHARD = 1;
 
 /**
  * The proxy process of one node: every database endpoint on the node, driven by the

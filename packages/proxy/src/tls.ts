@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -41,6 +42,7 @@ export class TlsAcceptor {
         }
         raw.unshift(first);
         ready(raw, PLAIN);
+        raw.resume();
         return;
       }
       const ctx = this.context(db);
@@ -53,9 +55,25 @@ export class TlsAcceptor {
         isServer: true,
         secureContext: ctx,
         requestCert: requireCert,
-        rejectUnauthorized: requireCert,
+        rejectUnauthorized: false,
       });
-      tlsSocket.once('secure', () => ready(tlsSocket, { encrypted: true }));
+      tlsSocket.once('secure', () => {
+        // A listed certificate is trusted as itself (a pinned leaf, like RS's syncer
+        // certificates) or as the CA of the client's chain.
+        if (
+          requireCert &&
+          !tlsSocket.authorized &&
+          !this.pinned(db).has(tlsSocket.getPeerCertificate().fingerprint256)
+        ) {
+          this.log.debug(
+            { bdb_uid: db.uid, reason: String(tlsSocket.authorizationError) },
+            'client certificate refused',
+          );
+          tlsSocket.destroy();
+          return;
+        }
+        ready(tlsSocket, { encrypted: true });
+      });
       tlsSocket.on('error', (err) => {
         this.log.debug({ bdb_uid: db.uid, err: err.message }, 'TLS handshake failed');
         tlsSocket.destroy();
@@ -63,6 +81,29 @@ export class TlsAcceptor {
       });
     });
     raw.on('error', () => raw.destroy());
+  }
+
+  private readonly pins = new Map<string, Set<string>>();
+
+  /** SHA-256 fingerprints of the database's client certificates. */
+  private pinned(db: ProxyDbConfig): Set<string> {
+    const key = db.client_certs.join('\n');
+    let set = this.pins.get(key);
+    if (!set) {
+      set = new Set();
+      for (const pem of db.client_certs) {
+        try {
+          set.add(new X509Certificate(pem).fingerprint256);
+        } catch (err) {
+          this.log.warn(
+            { bdb_uid: db.uid, err: (err as Error).message },
+            'unreadable client certificate ignored',
+          );
+        }
+      }
+      this.pins.set(key, set);
+    }
+    return set;
   }
 
   private context(db: ProxyDbConfig): SecureContext | null {
@@ -85,6 +126,8 @@ export class TlsAcceptor {
         cert: this.base.cert,
         key: this.base.key,
         ca: db.client_certs.length > 0 ? db.client_certs : undefined,
+        // RS lists the syncer's own certificate (not its CA) as trusted: accept a listed leaf.
+        allowPartialTrustChain: true,
       });
       this.contexts.set(key, ctx);
     }

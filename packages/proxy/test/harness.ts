@@ -35,6 +35,9 @@ process.once('exit', () => {
 });
 
 export interface DbOptions {
+  tls_mode?: ProxyDbConfig['tls_mode'];
+  enforce_client_authentication?: ProxyDbConfig['enforce_client_authentication'];
+  client_certs?: string[];
   uid?: number;
   port?: number;
   /** Shards of this db (defaults to all the bed's shards). */
@@ -79,9 +82,16 @@ export function keysPerShard(n: number, perShard: number, prefix = 'k'): string[
 export class ProxyTestBed {
   private shardCount = 0;
   private extra: Partial<ProxyConfigMessage> = {};
+  private processConfig: Partial<ProxyProcessConfig> = {};
 
   withShards(n: number): this {
     this.shardCount = n;
+    return this;
+  }
+
+  /** Override fields of the proxy's MINIRS_PROC_CONFIG (TLS certificate paths...). */
+  withProcessConfig(over: Partial<ProxyProcessConfig>): this {
+    this.processConfig = over;
     return this;
   }
 
@@ -95,7 +105,7 @@ export class ProxyTestBed {
       Array.from({ length: this.shardCount }, () => startRedis({ password: INTERNAL_PASSWORD })),
     );
     try {
-      const proxy = await startProxy();
+      const proxy = await startProxy(this.processConfig);
       return new StartedProxyTestBed(shards, proxy, this.extra);
     } catch (err) {
       await Promise.all(shards.map((s) => s.stop()));
@@ -138,9 +148,9 @@ export class StartedProxyTestBed {
       admin_pass: o.admin_pass ?? 'admin-secret',
       sharding: o.sharding ?? shards.length > 1,
       shard_key_regex: o.shard_key_regex ?? [{ regex: '.*\\{(?<tag>.*)\\}.*' }, { regex: '(?<tag>.*)' }],
-      tls_mode: 'disabled',
-      enforce_client_authentication: 'disabled',
-      client_certs: [],
+      tls_mode: o.tls_mode ?? 'disabled',
+      enforce_client_authentication: o.enforce_client_authentication ?? 'disabled',
+      client_certs: o.client_certs ?? [],
       shards: this.routes(shards),
     };
   }
