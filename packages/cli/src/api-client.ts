@@ -32,6 +32,7 @@ export interface BdbCreateRequest {
   authentication_redis_pass?: string;
   tls_mode?: TlsMode;
   enforce_client_authentication?: 'enabled' | 'disabled';
+  authentication_ssl_client_certs?: { client_cert: string }[];
 }
 
 export interface ReplicaSourceRequest {

@@ -48,7 +48,15 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
   const useTls = o.uri.tls || o.tls !== undefined;
   return new Promise((resolve, reject) => {
     const socket = useTls
-      ? tlsConnect({ host, port, ca: o.tls?.ca, cert: o.tls?.cert, key: o.tls?.key, servername: undefined })
+      ? tlsConnect({
+          host,
+          port,
+          // RS pins the source cluster's proxy certificate itself ("Source Cluster Certificate").
+          ca: o.tls?.ca,
+          allowPartialTrustChain: true,
+          cert: o.tls?.cert,
+          key: o.tls?.key,
+        })
       : netConnect({ host, port });
     const timer = setTimeout(() => {
       socket.destroy();
@@ -56,6 +64,18 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
     }, o.timeoutMs ?? 10_000);
     socket.once('error', (err) => {
       clearTimeout(timer);
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (useTls && /CERT|SSL|TLS|VERIFY|SELF_SIGNED|ALTNAME/.test(code)) {
+        // A certificate problem does not heal by retrying: it needs a person (like a wrong password).
+        reject(
+          new ReplicationError(
+            ErrorCodes.AUTH,
+            `TLS with ${peer} failed: ${err.message} (${code}); set the source cluster's proxy certificate as server_cert and list this cluster's syncer certificate on the source database`,
+            { peer },
+          ),
+        );
+        return;
+      }
       reject(errorFromSocket(err, 'connect to', peer));
     });
     socket.once(useTls ? 'secureConnect' : 'connect', () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../cli-error.js';
 import type { Command } from 'commander';
 import type { Bdb, BdbCreateRequest } from '../api-client.js';
 import { type CliContext, formatBytes, table } from '../context.js';
@@ -11,6 +13,7 @@ interface DbCreateOptions {
   shardKeyRegex?: string[];
   tls?: 'enabled' | 'replica_ssl';
   clientAuth: boolean;
+  clientCert?: string[];
   port?: number;
   json?: boolean;
 }
@@ -30,6 +33,15 @@ export function createRequest(name: string, o: DbCreateOptions): BdbCreateReques
   if (o.tls) body.tls_mode = o.tls;
   if (!o.clientAuth) body.enforce_client_authentication = 'disabled';
   if (o.port !== undefined) body.port = o.port;
+  if (o.clientCert?.length) {
+    body.authentication_ssl_client_certs = o.clientCert.map((file) => {
+      try {
+        return { client_cert: readFileSync(file, 'utf8') };
+      } catch (err) {
+        throw new UsageError(`--client-cert ${file}: ${(err as Error).message}`);
+      }
+    });
+  }
   return body;
 }
 
@@ -46,6 +58,11 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
     .option('--shard-key-regex <re>', 'hashing rule with a (?<tag>...) group; repeat for several', collect)
     .option('--tls <mode>', 'TLS on the endpoint: enabled | replica_ssl', parseTlsMode)
     .option('--no-client-auth', 'with --tls: do not require client certificates')
+    .option(
+      '--client-cert <pem-file>',
+      "with --tls: a certificate clients (e.g. another cluster's syncer: <home>/<cluster>/certs/syncer.pem) may present; repeat for several",
+      collect,
+    )
     .option('--port <port>', 'endpoint port (default: the next free one from the cluster base)', parsePort)
     .option('--json', 'print JSON')
     .action(async (cluster: string, name: string, o: DbCreateOptions) => {
