@@ -125,7 +125,9 @@ function errorCodeFor(message: string): (typeof ErrorCodes)[keyof typeof ErrorCo
 /**
  * Pipelines commands to the target in batches with a bounded window of unanswered commands and
  * bytes. Replies are checked in order; the first error reply is kept with its subject and ends
- * the restore (nothing is sent after it is seen).
+ * the restore (nothing is sent after it is seen). A target that stops answering for `timeoutMs`
+ * is disconnected, which fails what is in flight: one watchdog timer rather than ioredis's
+ * commandTimeout, which arms a timer per command.
  */
 class WriteWindow {
   private batch: ChainableCommander | null = null;
@@ -133,6 +135,10 @@ class WriteWindow {
   private batchBytes = 0;
   private inFlight = 0;
   private inFlightBytes = 0;
+  /** First subject of each batch in flight, oldest first (batches are answered in order). */
+  private batchHeads: Subject[] = [];
+  private lastProgress = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
   private waiters: (() => void)[] = [];
   sent = 0;
   failure: { subject: Subject; message: string } | null = null;
@@ -141,7 +147,25 @@ class WriteWindow {
     private readonly redis: Redis,
     private readonly maxInFlight: number,
     private readonly maxInFlightBytes: number,
-  ) {}
+    timeoutMs: number,
+  ) {
+    this.watchdog = setInterval(
+      () => {
+        if (this.inFlight === 0 || Date.now() - this.lastProgress <= timeoutMs) return;
+        this.failure ??= {
+          subject: this.batchHeads[0] ?? 'a command',
+          message: `no reply within ${timeoutMs / 1000} s (timed out)`,
+        };
+        this.redis.disconnect();
+      },
+      Math.min(1000, timeoutMs),
+    );
+    this.watchdog.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.watchdog);
+  }
 
   add(cmd: RedisCommand, subject: Subject): void {
     if (!this.batch) this.batch = this.redis.pipeline();
@@ -168,11 +192,15 @@ class WriteWindow {
     this.batch = null;
     this.batchSubjects = [];
     this.batchBytes = 0;
+    if (this.inFlight === 0) this.lastProgress = Date.now();
     this.inFlight += subjects.length;
     this.inFlightBytes += bytes;
+    this.batchHeads.push(subjects[0]!);
     const settle = (err: unknown, results: [Error | null, unknown][] | null) => {
       this.inFlight -= subjects.length;
       this.inFlightBytes -= bytes;
+      this.batchHeads.shift();
+      this.lastProgress = Date.now();
       if (!this.failure) {
         if (err) this.failure = { subject: subjects[0]!, message: (err as Error).message };
         else
@@ -233,6 +261,18 @@ export function parseTargetUri(uri: string): SourceUri {
   }
 }
 
+/** A single command's reply within `ms`, else a "timed out" error (and the connection dropped). */
+function timed<T>(redis: Redis, p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      redis.disconnect();
+      reject(new Error(`no reply to ${what} within ${ms / 1000} s (timed out)`));
+    }, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function connectTarget(uri: string, u: SourceUri, timeoutMs: number): Promise<Redis> {
   const shown = maskUri(uri);
   let lastError = '';
@@ -248,7 +288,6 @@ async function connectTarget(uri: string, u: SourceUri, timeoutMs: number): Prom
     enableReadyCheck: false,
     maxRetriesPerRequest: 0,
     connectTimeout: Math.min(timeoutMs, 10_000),
-    commandTimeout: timeoutMs,
   });
   r.on('error', (err: Error) => {
     lastError = err.message;
@@ -257,7 +296,8 @@ async function connectTarget(uri: string, u: SourceUri, timeoutMs: number): Prom
     await r.connect();
     // AUTH by hand rather than by ioredis: a refusal then comes back as this call's error.
     if (u.password !== undefined) {
-      await (u.username ? r.call('AUTH', u.username, u.password) : r.call('AUTH', u.password));
+      const auth = u.username ? r.call('AUTH', u.username, u.password) : r.call('AUTH', u.password);
+      await timed(r, auth, timeoutMs, 'AUTH');
     }
   } catch (err) {
     r.disconnect();
@@ -271,10 +311,10 @@ async function connectTarget(uri: string, u: SourceUri, timeoutMs: number): Prom
   return r;
 }
 
-async function targetRedisVersion(r: Redis, shown: string): Promise<string> {
+async function targetRedisVersion(r: Redis, shown: string, timeoutMs: number): Promise<string> {
   let info: string;
   try {
-    info = await r.info('server');
+    info = await timed(r, r.info('server'), timeoutMs, 'INFO server');
   } catch (err) {
     throw new MinirsError(
       errorCodeFor((err as Error).message),
@@ -301,9 +341,16 @@ export async function restoreRdb(
   const size = await rdbFileSize(file);
   const now = o.now ?? Date.now;
   const started = performance.now();
-  const redis = await connectTarget(uri, u, o.timeoutMs ?? 60_000);
+  const timeoutMs = o.timeoutMs ?? 60_000;
+  const redis = await connectTarget(uri, u, timeoutMs);
+  const window = new WriteWindow(
+    redis,
+    o.maxInFlight ?? 1000,
+    o.maxInFlightBytes ?? 8 * 1024 * 1024,
+    timeoutMs,
+  );
   try {
-    const version = o.targetVersion ?? (await targetRedisVersion(redis, shown));
+    const version = o.targetVersion ?? (await targetRedisVersion(redis, shown, timeoutMs));
     const targetRdb = rdbVersionForRedis(version);
     const losses = new Map<string, number>();
     const parser = new RdbParser({ captureRaw: true, modules: o.skipModules ? 'skip' : 'error' });
@@ -314,7 +361,6 @@ export async function restoreRdb(
       modules: o.skipModules ? 'skip' : 'error',
       onLoss: (_key, what) => losses.set(what, (losses.get(what) ?? 0) + 1),
     });
-    const window = new WriteWindow(redis, o.maxInFlight ?? 1000, o.maxInFlightBytes ?? 8 * 1024 * 1024);
     let keys = 0;
     let moduleAux = 0;
     let expiredElsewhere = 0;
@@ -329,7 +375,7 @@ export async function restoreRdb(
       window.flush();
       window.sent++;
       try {
-        await redis.call('SELECT', String(n));
+        await timed(redis, redis.call('SELECT', String(n)), timeoutMs, `SELECT ${n}`);
         db = n;
         return null;
       } catch (err) {
@@ -361,16 +407,13 @@ export async function restoreRdb(
 
     const fail = (): never => {
       const f = window.failure!;
-      const done = planner.stats.restored + planner.stats.converted;
       const code = errorCodeFor(f.message);
+      // Replies come in order and this is the first error: everything before it was written.
       const what =
         code === ErrorCodes.CONNECTION || code === ErrorCodes.TIMEOUT
-          ? `lost ${shown} while writing ${describe(f.subject)}`
-          : `${shown} refused the write of ${describe(f.subject)}`;
-      throw new MinirsError(code, `${what}: ${f.message} (about ${done} keys before it were written)`, {
-        op: 'restore',
-        peer: `${u.host}:${u.port}`,
-      });
+          ? `lost ${shown} while writing ${describe(f.subject)}: ${f.message}`
+          : `${shown} refused the write of ${describe(f.subject)}: ${f.message} (the keys before it in the file were written)`;
+      throw new MinirsError(code, what, { op: 'restore', peer: `${u.host}:${u.port}` });
     };
 
     const send = async (cmds: RedisCommand[], subject: Subject) => {
@@ -483,6 +526,7 @@ export async function restoreRdb(
       notes,
     };
   } finally {
+    window.stop();
     redis.disconnect();
   }
 }

@@ -198,10 +198,24 @@ describe('rdb restore', () => {
       const err = await restoreRdb(gen, uriOf(small)).catch((e: unknown) => e);
       expect(isMinirsError(err, ErrorCodes.OOM)).toBe(true);
       expect((err as Error).message).toMatch(
-        /refused the write of key '[^']+' \(db \d\): OOM command not allowed when used memory > 'maxmemory'/,
+        /refused the write of (key '[^']+' \(db \d\)|function library 'rdbtestlib'): OOM command not allowed when used memory > 'maxmemory'/,
       );
     } finally {
       await small.stop();
+    }
+  });
+
+  it('a target that stops answering: exit 1 after the timeout, not a hang', async () => {
+    const c = target.client();
+    await c.call('CLIENT', 'PAUSE', '30000', 'WRITE'); // INFO still answers, RESTORE/SET wait
+    try {
+      const err = await restoreRdb(gen, uriOf(target), { timeoutMs: 500 }).catch((e: unknown) => e);
+      expect(isMinirsError(err, ErrorCodes.TIMEOUT), String(err)).toBe(true);
+      expect((err as Error).message).toMatch(
+        /^lost redis:\/\/127\.0\.0\.1:\d+ while writing .*: no reply (to .+ )?within 0\.5 s \(timed out\)$/,
+      );
+    } finally {
+      await c.call('CLIENT', 'UNPAUSE');
     }
   });
 
