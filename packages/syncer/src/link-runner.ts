@@ -79,7 +79,9 @@ export class LinkRunner implements ReplicationConsumer {
   everSynced = false;
   fullSyncs = 0;
   partialSyncs = 0;
-  lastUpdate: string | null = null;
+  /** When this link's last write was confirmed (ms since the epoch; 0 = never). */
+  private lastUpdateMs = 0;
+  private advanceScheduled = false;
   /** Keys and commands of databases other than 0 (only db 0 is replicated). */
   otherDbKeys = 0;
   otherDbCommands = 0;
@@ -104,6 +106,11 @@ export class LinkRunner implements ReplicationConsumer {
 
   get state() {
     return this.link.state;
+  }
+
+  /** ISO time of the last write the destination confirmed (formatted on read, not per reply). */
+  get lastUpdate(): string | null {
+    return this.lastUpdateMs ? new Date(this.lastUpdateMs).toISOString() : null;
   }
 
   start(): void {
@@ -259,7 +266,7 @@ export class LinkRunner implements ReplicationConsumer {
     this.parser = undefined;
     this.planner = undefined;
     this.everSynced = true;
-    this.lastUpdate = new Date().toISOString();
+    this.lastUpdateMs = Date.now();
     this.link.applied(info.offset);
   }
 
@@ -281,14 +288,24 @@ export class LinkRunner implements ReplicationConsumer {
       const entry = { offset: cmd.offset, done: false };
       this.order.push(entry);
       if (!dest.hasRoom()) await dest.capacity();
-      const label = commandLabel(cmd.argv);
       dest.writeRaw(cmd.raw, (r) => {
         entry.done = true;
-        if (r.kind === 'error') this.handleDestError(r.error!, label);
-        this.advance();
+        // The label is built only for an error (argv stays valid: the reader never reuses bytes).
+        if (r.kind === 'error') this.handleDestError(r.error!, commandLabel(cmd.argv));
+        this.scheduleAdvance();
       });
     }
     this.advance();
+  }
+
+  /** Replies arrive many per socket read: move the applied offset once for all of them. */
+  private scheduleAdvance(): void {
+    if (this.advanceScheduled) return;
+    this.advanceScheduled = true;
+    queueMicrotask(() => {
+      this.advanceScheduled = false;
+      this.advance();
+    });
   }
 
   /** Report as applied the longest prefix of the stream whose writes are all answered. */
@@ -305,7 +322,7 @@ export class LinkRunner implements ReplicationConsumer {
     if (last >= 0) {
       this.link.applied(last);
       this.lag.applied(last);
-      this.lastUpdate = new Date().toISOString();
+      this.lastUpdateMs = Date.now();
     }
   }
 
