@@ -36,8 +36,8 @@ import {
  * `minirs demo`: Replica Of end to end, narrated. Two clusters and an external redis-server in a
  * private MINIRS_HOME, data of every type with TTLs, west/replica made a replica of east/orders
  * and of the external Redis (live progress of the full sync), a bounded writer on both sources
- * with a live status/lag line, a kill -9 of the syncer and its recovery, a final key-by-key
- * compare, and a cleanup that leaves no process or file behind (unless --keep).
+ * with a live status/lag line, a cut link and a kill -9 of the syncer with their recoveries, a
+ * final key-by-key compare, and a cleanup that leaves no process or file behind (unless --keep).
  *
  * The home is always a fresh temp dir, never $MINIRS_HOME: the demo creates and deletes clusters
  * called east and west, and must not touch clusters a user already has under those names.
@@ -110,7 +110,7 @@ class DemoInterrupted extends Error {
 
 // ---- data of every type ----
 
-/** Deterministic pseudo-random numbers, so two runs load the same data (mulberry32). */
+/** Seeded pseudo-random numbers (mulberry32): every run loads keys of the same names and shapes. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -586,7 +586,8 @@ const uniqueTypes = (kinds: KeyKind[]) => [...new Set(kinds.map((k) => k.type))]
 
 /** The steps of the demo; run() narrates them, then keep() or cleanUp() ends it. */
 class Demo {
-  readonly home = mkdtempSync(join(tmpdir(), 'minirs-demo-'));
+  // Unix socket paths under the home must stay below 108 bytes: a long $TMPDIR falls back to /tmp.
+  readonly home = mkdtempSync(join(tmpdir().length <= 48 ? tmpdir() : '/tmp', 'minirs-demo-'));
   readonly env: NodeJS.ProcessEnv;
   readonly say: Narrator;
   private readonly clients: Redis[] = [];
@@ -1031,8 +1032,8 @@ class Demo {
     const { say, s } = this;
     say.heading(6, 'Compare: every key of both sources against west/replica');
     // Markers written after each source's last write: once all are in the destination, so is
-    // everything before them (order is kept per source shard link, and 32 keys reach every
-    // shard of a 2-shard source).
+    // everything before them, since order is kept per source shard link. 32 random keys miss a
+    // shard of a 2-shard source with probability 2^-31.
     const nonce = randomPassword(6);
     const markers: string[] = [];
     for (const [name, c] of [
