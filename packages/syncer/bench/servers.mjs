@@ -1,11 +1,13 @@
 // Bench helpers: real redis-servers on loopback ports the OS picked, process memory from /proc,
 // bounded waits. Every process started here is killed on exit, even when the bench fails.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+
+export { procCpuMs, procMemory } from './proc.mjs';
 
 export const REDIS = process.env.MINIRS_REDIS_SERVER || 'redis-server';
 const live = new Set();
@@ -123,26 +125,6 @@ export async function startRedisServer(args = []) {
   );
   return server;
 }
-
-/** `Vm...` fields of /proc/<pid>/status in bytes (VmHWM = peak RSS, VmRSS = current). */
-export function procMemory(pid) {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
-  return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
-}
-
-/**
- * CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat. Unlike wall
- * time it hardly depends on what else the machine runs, so it compares variants fairly.
- */
-export function procCpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
-}
-// USER_HZ is 100 on every Linux architecture Node supports.
-const CLOCK_TICKS = 100;
 
 /** Parses `INFO <section>` text into a map. */
 export function parseInfo(text) {

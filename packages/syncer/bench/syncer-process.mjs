@@ -5,7 +5,7 @@
 // Run under `node --cpu-prof` (BENCH_CPU_PROF) to see where the syncer's time goes.
 import { createLogger } from '@minirs/common';
 import { ReplicaOfSync } from '../dist/replica-of.js';
-import { procMemory } from './servers.mjs';
+import { procMemory } from './proc.mjs';
 
 const log = createLogger({
   name: 'syncer-bench',
