@@ -75,6 +75,8 @@ export class ShardLink {
   private readonly pending = new Fifo<ReplySink>();
   private drainWaiters: (() => void)[] = [];
   private backoff = BACKOFF_MIN_MS;
+  /** Coarse time the shard last sent anything: a busy shard is slow, not stalled. */
+  private lastReadAt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly onFrame = (frame: RespFrame) => this.frame(frame);
 
@@ -129,6 +131,7 @@ export class ShardLink {
     });
     this.out.write(hello, 0, hello.length);
     socket.on('data', (chunk: Buffer) => {
+      this.lastReadAt = clock.now;
       try {
         this.decoder.write(chunk, this.onFrame);
       } catch (err) {
@@ -190,12 +193,16 @@ export class ShardLink {
     return `ERR ${this.opts.label} is unavailable${why}; retry later`;
   }
 
-  /** Called on every clock tick by the owner: fail the link if its oldest command is overdue. */
+  /**
+   * Called on every clock tick by the owner: fail the link when its oldest command has waited
+   * longer than the timeout and the shard has sent nothing for that long either (a deep queue
+   * behind a shard that keeps answering is load, not failure).
+   */
   checkTimeout(now: number): void {
     const head = this.pending.peek();
     if (!head || head.sentAt < 0) return;
     const limit = this.opts.timeoutMs();
-    if (now - head.sentAt > limit) {
+    if (now - Math.max(head.sentAt, this.lastReadAt) > limit) {
       this.fail(
         this.state === 'ready'
           ? `${this.opts.label} did not answer within ${limit} ms`
