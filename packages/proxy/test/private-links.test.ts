@@ -96,6 +96,13 @@ describe('MULTI/EXEC, WATCH, blocking commands and pub/sub on private links', ()
     expect(await blocked.get('{bl}counter')).toBe('20');
   });
 
+  it('runs WAIT on a private link (no replicas: it answers 0)', async () => {
+    const r = await raw();
+    await r.call('SET', 'w', '1');
+    expect(await r.call('WAIT', '0', '100')).toBe(0);
+    expect(await r.call('GET', 'w')).toBe('1');
+  });
+
   it('holds a client behind its own blocking command, as Redis does', async () => {
     const r = await raw();
     r.send('BLPOP', '{hold}l', '1');

@@ -60,6 +60,20 @@ describe('routing over 4 shards', () => {
     expect(await c.exists(...shuffled)).toBe(0);
   });
 
+  it('merges fanned-out replies in the RESP3 protocol of the client', async () => {
+    const r = await RawClient.connect(bed.dbs[0]!.port);
+    try {
+      await r.call('HELLO', '3');
+      const keys = keysPerShard(4, 1, 'r3').flat();
+      await r.call('MSET', ...keys.flatMap((k) => [k, 'v']));
+      // Nulls from RESP3 links are `_`, spliced as the shard sent them.
+      expect(await r.raw('MGET', keys[0]!, 'missing', keys[3]!)).toBe('*3\r\n$1\r\nv\r\n_\r\n$1\r\nv\r\n');
+      expect(await r.call('DEL', ...keys)).toBe(4);
+    } finally {
+      r.close();
+    }
+  });
+
   it('spans KEYS, DBSIZE, SCAN, RANDOMKEY, INFO keyspace and FLUSHDB over all shards', async () => {
     await c.flushdb();
     const keys = keysPerShard(4, 10, 's').flat();
