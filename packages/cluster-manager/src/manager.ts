@@ -118,6 +118,19 @@ export class ClusterManager {
       },
       onMessage: (child, msg) => this.onChildMessage(kind, id, child, msg),
       onExit: (_child, info) => {
+        if (kind === 'syncer') {
+          // A restarted syncer starts over with a full sync: say so now, not when it reports.
+          const b = this.bdb(id);
+          if (b && b.replica_sync === 'enabled') {
+            b.replica_sources = b.replica_sources.map((src) => ({
+              ...src,
+              status: 'syncing',
+              lag: 0,
+              rdb_transferred: 0,
+              last_error: `syncer exited (${info.signal ?? `code ${info.code ?? '?'}`}); restarting`,
+            }));
+          }
+        }
         if (kind === 'shard') {
           this.setShard(id, {
             status: 'restarting',
@@ -138,6 +151,7 @@ export class ClusterManager {
   ): Promise<Child> {
     let child = this.children.get(name);
     if (child) return child;
+    if (this.stopping) throw new Error(`cluster is stopping; not starting ${name}`);
     child = new Child(
       {
         name,

@@ -115,6 +115,7 @@ export class Child {
   }
 
   private async spawnNew(): Promise<void> {
+    if (this.stopping) return;
     const out = openSync(this.spec.outFile, 'a');
     let proc: ChildProcess;
     try {

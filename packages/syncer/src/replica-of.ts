@@ -136,11 +136,15 @@ class SourceSync {
     let partial = 0;
     const samples: number[] = [];
     let linkError = '';
+    // Links whose RDB size is not known yet count as the average known one, so a sharded
+    // source's progress does not jump backwards when its next shard starts sending.
+    const known = this.runners.map((r) => r.link.rdbSize).filter((x): x is number => x !== undefined);
+    const avg = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 0;
     for (const r of this.runners) {
       const st = r.state;
       const l = r.link;
       transferred += l.rdbTransferred;
-      size += l.rdbSize ?? l.rdbTransferred;
+      size += l.rdbSize ?? Math.max(l.rdbTransferred, r.everSynced ? l.rdbTransferred : Math.round(avg));
       if (st === 'full-sync') anyFull = true;
       if (st === 'waiting-to-retry' || (r.everSynced && st !== 'streaming')) anyDown = true;
       if (st !== 'streaming') allStreaming = false;
