@@ -81,7 +81,8 @@ export class ClientSession implements EntryOwner {
     readonly tls: TlsInfo,
   ) {
     this.out = new BatchWriter(socket);
-    this.out.hold = () => this.replies.length > 0;
+    // Pub/sub streams are never "complete": their messages go out without waiting.
+    this.out.hold = () => this.replies.length > 0 && this.pubsub === null;
     this.authed = !endpoint.config.redis_pass;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.pump());
@@ -142,6 +143,7 @@ export class ClientSession implements EntryOwner {
           this.held = frame;
           break;
         }
+        this.endpoint.ops++;
       }
     } finally {
       this.pumping = false;
@@ -168,7 +170,6 @@ export class ClientSession implements EntryOwner {
     }
     if (v.argc === 0) return true;
     const name = v.name;
-    this.endpoint.ops++;
     this.lastCommandAt = clock.now;
     this.lastCommand = name;
 
