@@ -10,3 +10,4 @@ export * from './processes.js';
 export * from './program.js';
 export * from './replica-status.js';
 export * from './source-uri.js';
+export * from './compare.js';

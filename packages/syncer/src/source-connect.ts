@@ -21,7 +21,12 @@ export interface SourceTls {
 export interface Counters {
   ingressBytes: number;
   ingressBytesDecompressed: number;
+  /** Consecutive TLS handshakes the source cut short (how a refused client certificate looks). */
+  tlsHandshakeResets?: number;
 }
+
+/** After this many handshakes cut short in a row, the source is taken to refuse our certificate. */
+const TLS_REFUSALS_TO_STOP = 3;
 
 export interface OpenOptions {
   uri: SourceUri;
@@ -54,6 +59,9 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
           // RS pins the source cluster's proxy certificate itself ("Source Cluster Certificate").
           ca: o.tls?.ca,
           allowPartialTrustChain: true,
+          // RS's Replica Of uses TLS 1.2; it also makes a refused client certificate fail the
+          // handshake itself (with 1.3 the refusal arrives after the client thinks it connected).
+          maxVersion: 'TLSv1.2',
           cert: o.tls?.cert,
           key: o.tls?.key,
         })
@@ -76,10 +84,24 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
         );
         return;
       }
+      if (useTls && /before secure TLS connection/.test(err.message)) {
+        const n = (o.counters.tlsHandshakeResets = (o.counters.tlsHandshakeResets ?? 0) + 1);
+        if (n >= TLS_REFUSALS_TO_STOP) {
+          reject(
+            new ReplicationError(
+              ErrorCodes.AUTH,
+              `${peer} cut the TLS handshake short ${n} times in a row: it does not trust this cluster's syncer certificate; add it to the source database's authentication_ssl_client_certs (or disable its client authentication)`,
+              { peer },
+            ),
+          );
+          return;
+        }
+      }
       reject(errorFromSocket(err, 'connect to', peer));
     });
     socket.once(useTls ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
+      o.counters.tlsHandshakeResets = 0;
       socket.removeAllListeners('error');
       socket.on('error', () => {});
       socket.setNoDelay(true);
