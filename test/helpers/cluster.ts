@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 
@@ -52,8 +52,16 @@ export function processesUnder(home: string): { pid: number; cmd: string }[] {
       } catch {
         // not ours to read
       }
-      if (cmd.includes(home) || env.includes(`MINIRS_HOME=${home}`))
+      let cwd = '';
+      try {
+        // redis-server rewrites its environ; its working dir is its shard's data dir.
+        cwd = readlinkSync(`/proc/${d}/cwd`);
+      } catch {
+        // not ours to read
+      }
+      if (cmd.includes(home) || env.includes(`MINIRS_HOME=${home}`) || cwd.startsWith(`${home}/`)) {
         out.push({ pid: Number(d), cmd: cmd.trim() });
+      }
     } catch {
       // exited while we looked
     }
