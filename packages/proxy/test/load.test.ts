@@ -100,8 +100,6 @@ describe('load: pipelines, many clients, disconnects, backpressure', () => {
     expect(held.omem).toBeLessThan(64 * 1024 * 1024);
     expect(held.oll).toBeLessThanOrEqual(4096);
     expect(rssBytes(proxyPid) - before).toBeLessThan(100 * 1024 * 1024);
-    // Our writes back up instead of being consumed.
-    expect(r.socket.writableLength).toBeGreaterThan(0);
     // Read everything: every reply arrives, in order.
     const d = new RespDecoder();
     let got = 0;
