@@ -102,6 +102,22 @@ function commandBytes(cmd: RedisCommand): number {
   return n;
 }
 
+/** Above these, a key is rebuilt with commands from its first chunk on (see announcedBig). */
+const BIG_NODES = 1024;
+const BIG_ELEMENTS = 100_000;
+
+/**
+ * Whether the file announces a value big enough to go straight to the commands-only planner.
+ * RestorePlanner holds a key's decoded chunks until its DUMP payload passes maxPayloadBytes, and
+ * with raw capture the payload is counted in file bytes: a 2M-element list of 50-byte elements,
+ * LZF-compressed 6x, held ~150 MB of decoded elements before falling back. Commands stream it.
+ * Strings and single-blob encodings are held whole by the parser anyway (one RDB string).
+ */
+function announcedBig(k: RdbKeyInfo): boolean {
+  if (k.length === null) return false;
+  return k.lengthUnit === 'nodes' ? k.length > BIG_NODES : k.length > BIG_ELEMENTS;
+}
+
 /** A module error from the parser or planner, with the way around it for this command. */
 function withModuleHint(err: unknown): unknown {
   if (isMinirsError(err, ErrorCodes.RDB_UNSUPPORTED) && /\bmodule\b/.test(err.message)) {
@@ -354,13 +370,18 @@ export async function restoreRdb(
     const targetRdb = rdbVersionForRedis(version);
     const losses = new Map<string, number>();
     const parser = new RdbParser({ captureRaw: true, modules: o.skipModules ? 'skip' : 'error' });
-    const planner = new RestorePlanner({
+    const plannerOptions = {
       targetRdbVersion: targetRdb,
-      mode: o.mode ?? 'auto',
       now,
-      modules: o.skipModules ? 'skip' : 'error',
-      onLoss: (_key, what) => losses.set(what, (losses.get(what) ?? 0) + 1),
-    });
+      modules: o.skipModules ? ('skip' as const) : ('error' as const),
+      onLoss: (_key: RdbKeyInfo, what: string) => losses.set(what, (losses.get(what) ?? 0) + 1),
+    };
+    const planner = new RestorePlanner({ ...plannerOptions, mode: o.mode ?? 'auto' });
+    const bulkPlanner = new RestorePlanner({ ...plannerOptions, mode: 'commands' });
+    /** The planner of the current key. */
+    let current = planner;
+    const restoredSoFar = () =>
+      planner.stats.restored + planner.stats.converted + bulkPlanner.stats.converted;
     let keys = 0;
     let moduleAux = 0;
     let expiredElsewhere = 0;
@@ -451,17 +472,19 @@ export async function restoreRdb(
                   refused.get(k.db)!.keys++;
                   return;
                 }
-                await send(planner.push(ev), k);
+                current = announcedBig(k) ? bulkPlanner : planner;
+                await send(current.push(ev), k);
               })();
             }
             skipping = false;
-            const cmds = planner.push(ev);
+            current = announcedBig(k) ? bulkPlanner : planner;
+            const cmds = current.push(ev);
             return cmds.length ? send(cmds, k) : undefined;
           }
           case 'chunk':
           case 'keyEnd': {
             if (skipping) return;
-            const cmds = planner.push(ev);
+            const cmds = current.push(ev);
             return cmds.length ? send(cmds, ev.key) : undefined;
           }
           default:
@@ -473,7 +496,7 @@ export async function restoreRdb(
         o.onProgress?.({
           bytes: parser.bytesConsumed,
           total: size,
-          keys: planner.stats.restored + planner.stats.converted,
+          keys: restoredSoFar(),
           seconds: (performance.now() - started) / 1000,
         });
       },
@@ -486,7 +509,14 @@ export async function restoreRdb(
     await window.drain();
     if (window.failure) fail();
 
-    const st = planner.stats;
+    const bulk = bulkPlanner.stats;
+    const st = {
+      restored: planner.stats.restored,
+      converted: planner.stats.converted + bulk.converted,
+      expiredSkipped: planner.stats.expiredSkipped + bulk.expiredSkipped,
+      modulesSkipped: [...planner.stats.modulesSkipped, ...bulk.modulesSkipped],
+      functions: planner.stats.functions,
+    };
     const seconds = (performance.now() - started) / 1000;
     const restored = st.restored + st.converted;
     const notes: string[] = [];

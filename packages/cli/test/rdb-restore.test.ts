@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, isMinirsError } from '@minirs/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -134,6 +134,28 @@ describe('rdb restore', () => {
     );
     expect(s.restored_with_restore).toBe(0);
     expect(s.restored_with_commands).toBe(s.restored);
+  });
+
+  it('values the file announces as big (>1024 quicklist nodes, >100k elements) go with commands', async () => {
+    const src = await startRedis();
+    const file = join(dir, 'big.rdb');
+    try {
+      const c = src.client();
+      // 200 x RPUSH of 1000 50-byte elements: ~1270 quicklist nodes of 8 kB; a 101k-member set.
+      for (let i = 0; i < 200; i++) {
+        await c.rpush('biglist', ...Array.from({ length: 1000 }, (_, j) => `${i}-${j}-`.padEnd(50, 'x')));
+      }
+      for (let i = 0; i < 120; i++)
+        await c.sadd('bigset', ...Array.from({ length: 1000 }, (_, j) => `m${i}-${j}`));
+      await c.set('small', 'v');
+      await c.save();
+      copyFileSync(join(src.dir, 'dump.rdb'), file);
+    } finally {
+      await src.stop();
+    }
+    const s = await restoreAndCompare(file);
+    expect(s).toMatchObject({ keys: 3, restored: 3, restored_with_commands: 3 });
+    expect(await target.client().llen('biglist')).toBe(200_000);
   });
 
   it('a target with only db 0 gets db 0, and the keys of other dbs are counted', async () => {
