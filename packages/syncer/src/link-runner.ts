@@ -55,7 +55,10 @@ function destinationRemedy(error: string): string {
 function destinationTransient(error: string): boolean {
   return (
     /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN)\b/.test(error) ||
-    /shard .*(unavailable|down)/i.test(error)
+    /shard .*(unavailable|down)/i.test(error) ||
+    // The proxy lost the shard (timeout, reset) with the write in flight, or has no shard for the
+    // slot yet: skipping it could lose it or leave it half done; only a full resync is safe.
+    /may or may not have been executed|retry later/i.test(error)
   );
 }
 
