@@ -36,7 +36,9 @@ export async function startClusters(env: Env, names: string[], nodes = 2): Promi
 
 export async function teardown(env: Env): Promise<void> {
   for (const c of env.clients) c.disconnect();
-  await Promise.allSettled(env.clusters.map((c) => c.delete()));
+  // MINIRS_TEST_KEEP_HOME=1 keeps the logs and state of a run for a look (processes still die).
+  const keep = !!process.env.MINIRS_TEST_KEEP_HOME;
+  await Promise.allSettled(env.clusters.map((c) => (keep ? c.stop() : c.delete())));
   await Promise.allSettled(env.redis.map((r) => r.stop()));
   for (const p of processesUnder(env.home)) {
     try {
@@ -45,7 +47,8 @@ export async function teardown(env: Env): Promise<void> {
       // gone
     }
   }
-  removeHome(env.home);
+  if (keep) console.log(`kept ${env.home}`);
+  else removeHome(env.home);
 }
 
 export function track(env: Env, r: Redis): Redis {
