@@ -49,30 +49,37 @@ export function connectUri(uri: string): Redis {
   return r;
 }
 
-type Value = string | string[] | null;
+/** A canonical text form of any reply, binary-safe (buffers as hex). */
+function canon(v: unknown): string {
+  if (Buffer.isBuffer(v)) return `h:${v.toString('hex')}`;
+  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
+  return JSON.stringify(v ?? null);
+}
 
-async function content(r: Redis, key: string, type: string): Promise<Value> {
+/** The whole value of a key, binary-safe, in an order that does not depend on the encoding. */
+async function content(r: Redis, key: Buffer, type: string): Promise<string> {
+  const call = (...args: (string | number | Buffer)[]) =>
+    r.callBuffer(args[0] as string, ...args.slice(1)) as Promise<unknown>;
   switch (type) {
     case 'string':
-      return r.get(key);
+      return canon(await call('GET', key));
     case 'list':
-      return r.lrange(key, 0, -1);
+      return canon(await call('LRANGE', key, 0, -1));
     case 'set':
-      return (await r.smembers(key)).sort();
+      return canon(((await call('SMEMBERS', key)) as Buffer[]).map((b) => b.toString('hex')).sort());
     case 'zset':
-      return r.zrange(key, 0, -1, 'WITHSCORES');
+      return canon(await call('ZRANGE', key, 0, -1, 'WITHSCORES'));
     case 'hash': {
-      const h = await r.hgetall(key);
-      return Object.keys(h)
-        .sort()
-        .flatMap((k) => [k, h[k]!]);
+      const flat = (await call('HGETALL', key)) as Buffer[];
+      const pairs: string[] = [];
+      for (let i = 0; i < flat.length; i += 2)
+        pairs.push(`${flat[i]!.toString('hex')}=${flat[i + 1]!.toString('hex')}`);
+      return canon(pairs.sort());
     }
-    case 'stream': {
-      const entries = (await r.xrange(key, '-', '+')) as [string, string[]][];
-      return entries.map(([id, fields]) => `${id} ${JSON.stringify(fields)}`);
-    }
+    case 'stream':
+      return canon(await call('XRANGE', key, '-', '+'));
     default:
-      return null;
+      return canon(null);
   }
 }
 
@@ -82,7 +89,7 @@ interface KeyInfo {
   dump: Buffer | null;
 }
 
-async function infoOf(r: Redis, keys: string[]): Promise<KeyInfo[]> {
+async function infoOf(r: Redis, keys: Buffer[]): Promise<KeyInfo[]> {
   const p = r.pipeline();
   for (const k of keys) {
     p.type(k);
@@ -100,13 +107,24 @@ async function infoOf(r: Redis, keys: string[]): Promise<KeyInfo[]> {
   return out;
 }
 
-async function scanAll(r: Redis, batch: number, fn: (keys: string[]) => Promise<void>): Promise<void> {
+/** Every key, as Buffers (keys need not be UTF-8), each batch without duplicates. */
+async function scanAll(r: Redis, batch: number, fn: (keys: Buffer[]) => Promise<void>): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await r.scan(cursor, 'COUNT', batch);
-    cursor = next;
-    if (keys.length) await fn([...new Set(keys)]);
+    const [next, keys] = await r.scanBuffer(cursor, 'COUNT', batch);
+    cursor = next.toString();
+    const unique = new Map<string, Buffer>();
+    for (const k of keys) unique.set(k.toString('hex'), k);
+    if (unique.size) await fn([...unique.values()]);
   } while (cursor !== '0');
+}
+
+/** How a key is shown in examples: text when printable, else escaped. */
+function showKey(k: Buffer): string {
+  const t = k.toString('utf8');
+  return Buffer.from(t, 'utf8').equals(k) && !/[\x00-\x1f]/.test(t)
+    ? t
+    : JSON.stringify(k.toString('latin1'));
 }
 
 export async function compareDatabases(
@@ -120,9 +138,9 @@ export async function compareDatabases(
   const sources = sourceUris.map(connectUri);
   const dest = connectUri(destUri);
   const result: CompareResult = { checked: 0, missing: 0, extra: 0, different: 0, examples: [] };
-  const note = (key: string, problem: CompareExample['problem'], detail: string) => {
+  const note = (key: Buffer, problem: CompareExample['problem'], detail: string) => {
     result[problem]++;
-    if (result.examples.length < maxEx) result.examples.push({ key, problem, detail });
+    if (result.examples.length < maxEx) result.examples.push({ key: showKey(key), problem, detail });
   };
   try {
     for (const [i, c] of [...sources, dest].entries()) {
@@ -156,7 +174,7 @@ export async function compareDatabases(
           }
           if (s.dump && d.dump && s.dump.equals(d.dump)) continue;
           const [x, y] = await Promise.all([content(src, key, s.type), content(dest, key, d.type)]);
-          if (JSON.stringify(x) !== JSON.stringify(y)) note(key, 'different', `${s.type} values differ`);
+          if (x !== y) note(key, 'different', `${s.type} values differ`);
         }
       });
     }

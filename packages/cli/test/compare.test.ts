@@ -51,6 +51,21 @@ describe('compareDatabases', () => {
     );
   });
 
+  it('handles keys and values that are not UTF-8', async () => {
+    const x = a.client();
+    const y = b.client();
+    await x.flushall();
+    await y.flushall();
+    const key = Buffer.from([0x6b, 0xff, 0x00, 0xfe]);
+    await x.set(key, Buffer.from([1, 2, 255]));
+    await y.set(key, Buffer.from([1, 2, 255]));
+    await x.hset('h', Buffer.from([0xc3]), Buffer.from([0xff]));
+    await y.hset('h', Buffer.from([0xc3]), Buffer.from([0xfe]));
+    const r = await compareDatabases([uri(a)], uri(b));
+    expect(r).toMatchObject({ checked: 2, missing: 0, extra: 0, different: 1 });
+    expect(r.examples[0]!.key).toBe('h');
+  });
+
   it('says which URI it cannot reach, without its password', async () => {
     await expect(compareDatabases(['redis://:secret@127.0.0.1:1'], uri(b))).rejects.toThrow(
       /cannot connect to redis:\/\/:\*\*\*@127.0.0.1:1/,

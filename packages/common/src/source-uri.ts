@@ -76,7 +76,7 @@ export function parseSourceUri(raw: string, field = 'uri'): SourceUri {
 
 /** Mask the password for error messages (the raw URI must never be echoed with its secret). */
 export function redactForError(raw: string): string {
-  return raw.replace(/(rediss?:\/\/)([^@/]*)@/i, (_m, s: string, cred: string) => {
+  return raw.replace(/([a-z][a-z0-9+.-]*:\/\/)([^@/\s]*)@/gi, (_m, s: string, cred: string) => {
     const i = cred.indexOf(':');
     return i < 0 ? `${s}***@` : `${s}${cred.slice(0, i)}:***@`;
   });

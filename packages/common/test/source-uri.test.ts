@@ -42,6 +42,7 @@ describe('parseSourceUri', () => {
       expect(String((e as Error).message)).not.toContain('topsecret');
     }
     expect(redactForError('x:redis://admin:pw@h:1')).toBe('x:redis://admin:***@h:1');
+    expect(redactForError('http://:pw@h:1')).toBe('http://:***@h:1');
   });
 
   it('formats back what it parsed', () => {
