@@ -59,6 +59,7 @@ export async function syncerAlone(srcs, keys, profileName, check) {
       syncerCpuMs,
       destCpuMs,
       baseHwm: child.readyMem.hwm,
+      peakUsage: res.peakUsage,
       report: res.report,
     };
   } finally {

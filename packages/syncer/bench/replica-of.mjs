@@ -130,10 +130,17 @@ async function bigListSection() {
         r.hwm,
       )} (goal < 150 MB; ${mb(r.baseHwm)} before the sync)`,
     );
+    console.log(`    ${usage(r.peakUsage)}`);
   } finally {
     s.disconnect();
     await src.stop();
   }
+}
+
+/** The child's largest process.memoryUsage() figures: JS heap vs Buffers. */
+function usage(u) {
+  if (!u) return '';
+  return `largest seen: heap used ${mb(u.heapUsed)} of ${mb(u.heapTotal)}, Buffers ${mb(u.arrayBuffers)}`;
 }
 
 function printStreaming(label, r, goal) {
@@ -225,6 +232,7 @@ async function streamingSection(cluster) {
             return r?.status === 'in-sync' ? r.lag : undefined;
           },
           lagSamples: async () => (await child.report()).sources[0]?.lag_samples ?? [],
+          peakUsage: () => child.peakUsage(),
         };
         for (const [label, load, goal] of loads())
           printStreaming(label, await measureStreaming(s, target, load), goal);

@@ -137,6 +137,7 @@ export async function measureStreaming(src, target, load) {
     await Promise.all([probes, samplers]);
   }
   const samples = await target.lagSamples().catch(() => []);
+  const usage = await target.peakUsage?.().catch(() => undefined);
   let hwm = Number.NaN;
   try {
     hwm = procMemory(target.syncerPid).hwm;
@@ -159,5 +160,6 @@ export async function measureStreaming(src, target, load) {
     syncerSamples: { n: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99) },
     maxRss,
     hwm,
+    usage,
   };
 }

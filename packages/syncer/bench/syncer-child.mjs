@@ -68,6 +68,12 @@ export async function startSyncerChild(profileName) {
       child.send({ type: 'report' });
       return (await r).report;
     },
+    /** Largest heap / Buffer figures of the child so far (process.memoryUsage(), bytes). */
+    async peakUsage() {
+      const r = next('report');
+      child.send({ type: 'report' });
+      return (await r).peakUsage;
+    },
     async exit() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise((r) => child.once('exit', r));

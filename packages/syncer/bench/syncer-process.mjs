@@ -14,6 +14,22 @@ const log = createLogger({
 });
 let stopError;
 const sync = new ReplicaOfSync({ log, onStop: (_uid, error) => (stopError = error) });
+// Where the RSS goes: the largest JS heap and Buffer (arrayBuffers) figures seen, every 20 ms.
+const peakUsage = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+setInterval(() => {
+  const u = process.memoryUsage();
+  for (const k of Object.keys(peakUsage)) peakUsage[k] = Math.max(peakUsage[k], u[k]);
+}, 20).unref();
+// BENCH_MEMORY_TRACE=1: one line per 500 ms on stderr (rss / heap used / Buffers, MB).
+if (process.env.BENCH_MEMORY_TRACE) {
+  setInterval(() => {
+    const u = process.memoryUsage();
+    const f = (b) => (b / 1048576).toFixed(0);
+    process.stderr.write(
+      `syncer memory: rss ${f(u.rss)} heap ${f(u.heapUsed)} buffers ${f(u.arrayBuffers)}\n`,
+    );
+  }, Number(process.env.BENCH_MEMORY_TRACE) || 500).unref();
+}
 const DEADLINE_MS = Number(process.env.BENCH_SYNC_TIMEOUT_MS ?? 600_000);
 
 process.on('message', async (m) => {
@@ -32,6 +48,7 @@ process.on('message', async (m) => {
           ms: performance.now() - t0,
           report: rep,
           mem: procMemory(process.pid),
+          peakUsage,
         });
         return;
       }
@@ -42,7 +59,7 @@ process.on('message', async (m) => {
       await new Promise((r) => setTimeout(r, 5));
     }
   } else if (m.type === 'report') {
-    process.send({ type: 'report', report: sync.report() });
+    process.send({ type: 'report', report: sync.report(), peakUsage });
   } else if (m.type === 'exit') {
     await sync.closeAll().catch(() => {});
     log.flush();
