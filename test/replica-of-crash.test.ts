@@ -140,6 +140,31 @@ describe('crash safety', () => {
     expect(await dst.lrange('pushed', 0, -1)).toEqual(await src.lrange('pushed', 0, -1));
   });
 
+  it('never reports in-sync while a restarted syncer reloads the destination', async () => {
+    await waitInSync(west, 'kdst');
+    const dst = await dbClient(env, west, 'kdst');
+    const want = await src.dbsize();
+    expect(await dst.dbsize()).toBe(want);
+    const pid = syncerPid();
+    await west.api.createFault({ kind: 'kill', target: `syncer:${dstUid}` });
+    // No writes now: whenever the status says in-sync, the destination must hold every key.
+    const lies: string[] = [];
+    let sawNotInSync = false;
+    await waitFor(
+      async () => {
+        const [st, n] = await Promise.all([west.replicaStatus('kdst'), dst.dbsize()]);
+        if (st.status !== 'in-sync') sawNotInSync = true;
+        else if (n !== want) lies.push(`in-sync with ${n}/${want} keys`);
+        const now = syncerPid();
+        return sawNotInSync && st.status === 'in-sync' && n === want && now !== undefined && now !== pid;
+      },
+      'the restarted syncer to reload the destination',
+      60_000,
+      20,
+    );
+    expect(lies.slice(0, 5)).toEqual([]);
+  });
+
   it('notices a destination shard that restarted empty and resyncs in full', async () => {
     const shards = (await west.api.listShards()).filter((s) => s.bdb_uid === dstUid);
     const victim = shards[1]!;
