@@ -87,41 +87,47 @@ describe('proxy process under the control channel', () => {
 describe('proxy process lifecycle', () => {
   it('exits 0 on a shutdown message', async () => {
     const p = await startProxy();
-    p.control.send({ type: 'shutdown' });
-    expect(await p.exited).toBe(0);
-    await p.stop();
+    try {
+      p.control.send({ type: 'shutdown' });
+      expect(await p.exited).toBe(0);
+    } finally {
+      await p.stop();
+    }
   });
 
   it('exits 0 on SIGTERM, closing its listeners', async () => {
     const p = await startProxy();
-    const port = await freePort();
-    p.control.send({
-      type: 'config',
-      config: {
-        dbs: [
-          {
-            uid: 1,
-            name: 'x',
-            port,
-            redis_pass: '',
-            admin_pass: 'a',
-            sharding: false,
-            shard_key_regex: [],
-            tls_mode: 'disabled',
-            enforce_client_authentication: 'disabled',
-            client_certs: [],
-            shards: [],
-          },
-        ],
-      },
-    });
-    await p.waitForEvent((e) => e.event === 'listening');
-    const r = await RawClient.connect(port);
-    expect(((await r.call('GET', 'k')) as ErrorReply).message).toMatch(/no shards yet/);
-    p.proc.kill('SIGTERM');
-    expect(await p.exited).toBe(0);
-    await r.waitClosed();
-    await p.stop();
+    try {
+      const port = await freePort();
+      p.control.send({
+        type: 'config',
+        config: {
+          dbs: [
+            {
+              uid: 1,
+              name: 'x',
+              port,
+              redis_pass: '',
+              admin_pass: 'a',
+              sharding: false,
+              shard_key_regex: [],
+              tls_mode: 'disabled',
+              enforce_client_authentication: 'disabled',
+              client_certs: [],
+              shards: [],
+            },
+          ],
+        },
+      });
+      await p.waitForEvent((e) => e.event === 'listening');
+      const r = await RawClient.connect(port);
+      expect(((await r.call('GET', 'k')) as ErrorReply).message).toMatch(/no shards yet/);
+      p.proc.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      await r.waitClosed();
+    } finally {
+      await p.stop();
+    }
   });
 
   it('refuses to start without a config, with a message saying why', async () => {
