@@ -84,6 +84,8 @@ export class LinkRunner implements ReplicationConsumer {
   partialSyncs = 0;
   /** When this link's last write was confirmed (ms since the epoch; 0 = never). */
   private lastUpdateMs = 0;
+  /** The replicated transaction being written (MULTI seen, EXEC not yet): its queued errors. */
+  private tx?: { errors: { error: string; what: string }[] };
   private advanceScheduled = false;
   /** Keys and commands of databases other than 0 (only db 0 is replicated). */
   otherDbKeys = 0;
@@ -303,15 +305,40 @@ export class LinkRunner implements ReplicationConsumer {
       }
       const entry = { offset: cmd.offset, done: false };
       this.order.push(entry);
+      // Replies inside MULTI ... EXEC are judged together at EXEC (see judgeTransaction).
+      const ends = argIs(name, 'EXEC') || argIs(name, 'DISCARD');
+      if (argIs(name, 'MULTI')) this.tx = { errors: [] };
+      const tx = this.tx;
+      if (ends) this.tx = undefined;
       if (!dest.hasRoom()) await dest.capacity();
       dest.writeRaw(cmd.raw, (r) => {
         entry.done = true;
         // The label is built only for an error (argv stays valid: the reader never reuses bytes).
-        if (r.kind === 'error') this.handleDestError(r.error!, commandLabel(cmd.argv));
+        if (r.kind === 'error') {
+          const what = commandLabel(cmd.argv);
+          if (tx && !ends) tx.errors.push({ error: r.error!, what });
+          else if (tx) this.judgeTransaction([...tx.errors, { error: r.error!, what }]);
+          else this.handleDestError(r.error!, what);
+        } else if (tx && ends && tx.errors.length) this.judgeTransaction(tx.errors);
         this.scheduleAdvance();
       });
     }
     this.advance();
+  }
+
+  /**
+   * The errors of one replicated transaction, in order. The proxy may answer a queued command
+   * with something incidental (an EXECABORT, a released link) before or after the real cause, so
+   * the gravest wins: a stop-worthy error (CROSSSLOT...) stops the sync, else an error of unknown
+   * fate means a full resync, else the first one is a rejected write.
+   */
+  private judgeTransaction(errors: { error: string; what: string }[]): void {
+    const pick =
+      errors.find((e) => destinationStopWorthy(e.error)) ??
+      errors.find((e) => destinationTransient(e.error)) ??
+      errors.find((e) => !e.error.startsWith('EXECABORT')) ??
+      errors[0]!;
+    this.handleDestError(pick.error, pick.what);
   }
 
   /** Replies arrive many per socket read: move the applied offset once for all of them. */
