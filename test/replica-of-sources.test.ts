@@ -107,6 +107,16 @@ describe('Replica Of sources', () => {
     expect(cmp.checked).toBe(3 * 360);
     const dst = await dbClient(env, west, 'multi');
     expect(await dst.dbsize()).toBe(3 * 360);
+
+    // Any change of the sources starts over from scratch: dropping the external one flushes its
+    // keys (and anything written on the destination) away, and the other two are reloaded.
+    await dst.set('written-on-destination', '1');
+    const epoch = (await west.db('multi')).sync_epoch;
+    const changed = await west.replicaOf('multi', ['east/sh2', 'loc']);
+    expect(changed.sync_epoch).toBe(epoch + 1);
+    await waitInSync(west, 'multi');
+    await expectSameData([sources[0]!, sources[2]!], await dbUri(west, 'multi'));
+    expect(await dst.dbsize()).toBe(2 * 360);
   });
 
   it('syncs 32 sources into one destination and refuses a 33rd, changing nothing', async () => {

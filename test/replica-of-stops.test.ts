@@ -82,6 +82,26 @@ describe('stop-worthy errors', () => {
     expect(await dst.exists('written-on-destination')).toBe(0);
   });
 
+  it('pauses on request, and resuming flushes and starts over', async () => {
+    const src = await dbClient(env, east, 'asrc');
+    const adst = await west.db('adst');
+    await waitInSync(west, 'adst');
+    await west.api.updateBdb(adst.uid, { replica_sync: 'paused' });
+    const st = await waitStatus(west, 'adst', (s) => s.status === 'paused', 'to be paused');
+    expect(st.replica_sync).toBe('paused');
+    await src.set('while-paused', '1');
+    const dst = await dbClient(env, west, 'adst');
+    await dst.set('written-on-destination', '1');
+    // Paused means nothing flows.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await dst.exists('while-paused')).toBe(0);
+    await restartSync(west, 'adst');
+    await waitInSync(west, 'adst');
+    await expectSameData([await east.sourceUrl('asrc')], await dbUri(west, 'adst'));
+    expect(await dst.get('while-paused')).toBe('1');
+    expect(await dst.exists('written-on-destination')).toBe(0);
+  });
+
   it('stops on a wrong admin password of another cluster, naming the source', async () => {
     const good = await east.sourceUrl('asrc');
     const wrong = good.replace(/admin:[^@]*@/, 'admin:wrong-password@');
