@@ -158,6 +158,11 @@ function printStreaming(label, r, goal) {
     )} ms, p99 ${r.probe.p99.toFixed(1)} ms, max ${r.probe.max.toFixed(1)} ms (${r.probe.n} probes)`,
   );
   console.log(
+    `    a GET at the destination meanwhile took p50 ${r.destGet.p50.toFixed(2)} ms, p99 ${r.destGet.p99.toFixed(
+      1,
+    )} ms, max ${r.destGet.max.toFixed(1)} ms (${r.destGet.n} GETs; a stall here is the destination's or the machine's, not the syncer's)`,
+  );
+  console.log(
     `    lag as the syncer reports it: sampled every 100 ms p50 ${r.reported.p50} ms, p99 ${r.reported.p99} ms (${r.reported.n} samples); its last lag_samples p50 ${r.syncerSamples.p50} ms, p99 ${r.syncerSamples.p99} ms (${r.syncerSamples.n})`,
   );
   console.log(

@@ -64,6 +64,8 @@ export function pacedLoad(port, rate, seconds) {
 export async function measureStreaming(src, target, load) {
   let stop = false;
   const probeLags = [];
+  // How long a plain GET at the destination takes meanwhile: a stall there is not the syncer's.
+  const getRtts = [];
   const reportedLags = [];
   let maxRss = 0;
   let seq = 0;
@@ -77,7 +79,10 @@ export async function measureStreaming(src, target, load) {
       await src.set('bench:probe', id);
       const tSet = performance.now();
       for (;;) {
-        if ((await target.dest.get('bench:probe')) === id) {
+        const tGet = performance.now();
+        const got = await target.dest.get('bench:probe');
+        getRtts.push(performance.now() - tGet);
+        if (got === id) {
           probeLags.push(performance.now() - tSet);
           break;
         }
@@ -151,6 +156,12 @@ export async function measureStreaming(src, target, load) {
       p50: percentile(probeLags, 50),
       p99: percentile(probeLags, 99),
       max: Math.max(...probeLags),
+    },
+    destGet: {
+      n: getRtts.length,
+      p50: percentile(getRtts, 50),
+      p99: percentile(getRtts, 99),
+      max: Math.max(...getRtts),
     },
     reported: {
       n: reportedLags.length,
