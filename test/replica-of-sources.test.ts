@@ -1,5 +1,6 @@
 import type { StartedMiniCluster } from '@minirs/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from './helpers/cluster.js';
 import { startRedis } from './helpers/redis.js';
 import {
   dbClient,
@@ -23,6 +24,10 @@ import {
  * of another cluster, an external Redis, a db of the same cluster with the `<db name>:` prefix)
  * into one destination; 32 sources; a 33rd refused with nothing changed.
  */
+
+const LIB_BEFORE = "#!lua name=before\nredis.register_function('ping2', function() return 'pong2' end)";
+const LIB_AFTER =
+  "#!lua name=after\nredis.register_function{function_name='getit', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
 
 const env: Env = newEnv('ros');
 let east: StartedMiniCluster;
@@ -48,12 +53,15 @@ describe('Replica Of sources', () => {
     await src.select(1);
     await src.set('db1-only', 'x');
     await src.select(0);
+    // Function libraries travel with the RDB (and later ones with the stream) to every shard.
+    await src.call('FUNCTION', 'LOAD', LIB_BEFORE);
 
     const dest = await west.createDb({ name: 'ext4', shards: 4 });
     const uri = redisUri(ext);
     expect(uri).toContain(encodeURIComponent(password));
     await west.replicaOf('ext4', [uri]);
     await writeEveryType(src, 'post', 300);
+    await src.call('FUNCTION', 'LOAD', LIB_AFTER);
     const st = await waitInSync(west, 'ext4');
     expect(st.sources).toHaveLength(1);
     expect(st.sources[0]!.uri).not.toContain(encodeURIComponent(password));
@@ -68,6 +76,15 @@ describe('Replica Of sources', () => {
     // The keys really spread over the destination's 4 shards.
     const perShard = (await west.api.listShards()).filter((s) => s.bdb_uid === dest.uid);
     expect(perShard).toHaveLength(4);
+    // Through the proxy, FCALL goes to each key's shard: every shard has both libraries.
+    await waitFor(
+      async () => (await dst.call('FCALL', 'getit', 1, 'pre:0:str')) !== null,
+      'the streamed library',
+    );
+    for (const key of ['pre:0:str', 'pre:6:str', 'pre:12:str', 'pre:18:str', 'pre:24:str', 'pre:30:str']) {
+      expect(await dst.call('FCALL', 'getit', 1, key), key).toBe(await src.get(key));
+    }
+    expect(await dst.call('FCALL', 'ping2', 0)).toBe('pong2');
     const loaded = syncerLog(west, dest.uid).find((l) => l.msg === 'full sync loaded');
     expect(loaded?.other_db_keys).toBe(1);
   });

@@ -151,6 +151,14 @@ describe('stop-worthy errors', () => {
     await waitInSync(west, 'cdst');
     await expectSameData([await east.sourceUrl('csrc')], await dbUri(west, 'cdst'));
     expect((await dst.smembers('{z}s3')).sort()).toEqual(['a', 'b', 'c']);
+
+    // A script is replicated as its effects in a transaction: across slots, it stops the sync too.
+    await src.eval("redis.call('SET', KEYS[1], '1'); redis.call('SET', KEYS[2], '2')", 2, '{x}e1', '{y}e2');
+    st = await stopped(west, 'cdst', 'to stop on CROSSSLOT (script)');
+    expect(st.sources[0]!.last_error).toMatch(/CROSSSLOT.*\{[xy]\}e[12]|\{[xy]\}e[12].*CROSSSLOT/);
+    await restartSync(west, 'cdst');
+    await waitInSync(west, 'cdst');
+    await expectSameData([await east.sourceUrl('csrc')], await dbUri(west, 'cdst'));
   });
 
   it('stops on OOM at the destination; healed and restarted, it ends identical', async () => {
