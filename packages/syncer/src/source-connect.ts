@@ -85,7 +85,8 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
         return;
       }
       if (useTls && /before secure TLS connection/.test(err.message)) {
-        const n = (o.counters.tlsHandshakeResets = (o.counters.tlsHandshakeResets ?? 0) + 1);
+        const n = (o.counters.tlsHandshakeResets ?? 0) + 1;
+        o.counters.tlsHandshakeResets = n;
         if (n >= TLS_REFUSALS_TO_STOP) {
           reject(
             new ReplicationError(
