@@ -44,7 +44,8 @@ afterAll(async () => {
 describe('Replica Of sources', () => {
   it('syncs an external redis-server with a URL-encoded password into a 4-shard db; only db 0', async () => {
     const password = 'p@ss:w/rd %#?&+=';
-    const ext = await startRedis({ password });
+    // Pings to replicas every second, so an idle minute is a few seconds here.
+    const ext = await startRedis({ password, args: ['--repl-ping-replica-period', '1'] });
     env.redis.push(ext);
     const src = ext.client();
     env.clients.push(src);
@@ -85,6 +86,20 @@ describe('Replica Of sources', () => {
       expect(await dst.call('FCALL', 'getit', 1, key), key).toBe(await src.get(key));
     }
     expect(await dst.call('FCALL', 'ping2', 0)).toBe('pong2');
+    // last_update is when the source's last command ran on the destination: the source's
+    // PINGs to its replica are not commands run there.
+    const before = (await west.replicaStatus('ext4')).sources[0]!.last_update;
+    expect(before).not.toBeNull();
+    const offset = async () => Number(/master_repl_offset:(\d+)/.exec(await src.info('replication'))![1]);
+    const acked = async () => Number(/slave0:.*offset=(\d+)/.exec(await src.info('replication'))?.[1] ?? -1);
+    const o0 = await offset();
+    await waitFor(
+      async () => (await offset()) >= o0 + 2 * 14 && (await acked()) >= (await offset()),
+      'two source PINGs applied and acknowledged',
+      20_000,
+      100,
+    );
+    expect((await west.replicaStatus('ext4')).sources[0]!.last_update).toBe(before);
     const loaded = syncerLog(west, dest.uid).find((l) => l.msg === 'full sync loaded');
     expect(loaded?.other_db_keys).toBe(1);
   });
