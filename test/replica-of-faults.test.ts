@@ -186,12 +186,13 @@ describe('connection faults', () => {
     expect(after.partial).toBeGreaterThanOrEqual(before.partial + 2);
   });
 
-  it('follows an external source killed and restarted empty on the same port: a full resync', async () => {
+  it('follows an external source killed and restarted empty on the same port: a full resync of all sources', async () => {
     let ext: StartedRedis = await startRedis();
     env.redis.push(ext);
     const e1 = track(env, ext.client());
     await writeEveryType(e1, 'old', 120);
-    const edst = await west.replicaOf('edst', [redisUri(ext)]);
+    // Two sources: the full resync the restarted one needs reloads the other one as well.
+    const edst = await west.replicaOf('edst', [redisUri(ext), 'east/fsrc']);
     await waitInSync(west, 'edst');
     const port = ext.port;
     await ext.stop();
@@ -209,9 +210,9 @@ describe('connection faults', () => {
     const e2 = track(env, ext.client());
     await writeEveryType(e2, 'new', 60);
     await waitInSync(west, 'edst');
-    await expectSameData([redisUri(ext)], await dbUri(west, 'edst'));
+    await expectSameData([redisUri(ext), srcUri], await dbUri(west, 'edst'));
     const d = await dbClient(env, west, 'edst');
-    expect(await d.dbsize()).toBe(60);
+    expect(await d.dbsize()).toBe(60 + (await src.dbsize()));
     expect(await d.exists('old:0:str')).toBe(0);
     const resync = syncerLog(west, edst.uid).filter(
       (l) => l.msg === 'starting full sync' && /full resync of every source/.test(String(l.reason)),
