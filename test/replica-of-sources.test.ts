@@ -105,9 +105,12 @@ describe('Replica Of sources', () => {
   });
 
   it('syncs three sources of the three URI forms (one sharded) into one destination', async () => {
-    await east.createDb({ name: 'sh2', shards: 2 });
-    await west.createDb({ name: 'loc' });
-    await west.createDb({ name: 'multi', shards: 2 });
+    // Passwords on both sides: sources are read as admin, the destination is written with its own.
+    await Promise.all([
+      east.createDb({ name: 'sh2', shards: 2, password: 'src pass/1' }),
+      west.createDb({ name: 'loc' }),
+      west.createDb({ name: 'multi', shards: 2, password: 'dst:pass@2' }),
+    ]);
     const ext = await startRedis();
     env.redis.push(ext);
     const a = await dbClient(env, east, 'sh2');
