@@ -1,5 +1,7 @@
 import type { StartedMiniCluster } from '@minirs/cli';
-import type { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import type { ClusterState } from '@minirs/common';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/cluster.js';
 import { type StartedRedis, startRedis } from './helpers/redis.js';
@@ -184,6 +186,29 @@ describe('connection faults', () => {
     const after = await syncCounts(west, fdstUid);
     expect(after.full).toBe(before.full);
     expect(after.partial).toBeGreaterThanOrEqual(before.partial + 2);
+  });
+
+  it('resyncs in full when a partition outlasts the source backlog', async () => {
+    const before = await syncCounts(west, fdstUid);
+    const logBefore = syncerLog(west, fdstUid).length;
+    // A small backlog on the source's shards (minirs gives them 16 MB), straight on each redis-server.
+    const state = JSON.parse(readFileSync(east.paths.state, 'utf8')) as ClusterState;
+    const fsrcUid = (await east.db('fsrc')).uid;
+    for (const sh of state.shards.filter((x) => x.bdb_uid === fsrcUid)) {
+      const r = track(env, new Redis({ host: sh.addr, port: sh.port, password: state.internal_password }));
+      await r.config('SET', 'repl-backlog-size', '16384');
+    }
+    const f = await west.api.createFault({ kind: 'partition', target: `source:${fdstUid}/1` });
+    await waitStatus(west, 'fdst', (s) => s.status === 'out-of-sync', 'to be out-of-sync');
+    // ~300 KB over two shards: far more than a 16 KB backlog.
+    await writeEveryType(src, 'overrun', 600, 500);
+    await west.api.deleteFault(f.id);
+    await expectCaughtUp();
+    const resync = syncerLog(west, fdstUid)
+      .slice(logBefore)
+      .find((l) => l.msg === 'starting full sync');
+    console.log(`backlog overrun: ${String(resync?.reason)}; ${JSON.stringify(before)}`);
+    expect(String(resync?.reason)).toMatch(/refused a partial resync|new history/);
   });
 
   it('follows an external source killed and restarted empty on the same port: a full resync of all sources', async () => {
