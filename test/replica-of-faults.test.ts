@@ -179,6 +179,10 @@ describe('connection faults', () => {
     const down = await waitStatus(west, 'fdst', (s) => s.status === 'out-of-sync', 'to be out-of-sync');
     expect(down.replica_sync).toBe('enabled');
     expect(down.sources[0]!.status).toBe('out-of-sync');
+    const metrics = String((await rawApi(west, 'GET', '/metrics')).body.text);
+    expect(metrics).toMatch(
+      new RegExp(`^bdb_replicaof_syncer_status\\{[^}]*bdb="${fdstUid}"[^}]*\\} 2$`, 'm'),
+    );
     await writeEveryType(src, 'partitioned', 60);
     await west.api.deleteFault(f.id);
     await expectCaughtUp();

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import type { StartedMiniCluster } from '@minirs/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -40,6 +41,18 @@ afterAll(async () => {
   await teardown(env);
 });
 
+/** Runs the built `minirs` CLI against the test's MINIRS_HOME. */
+function run(args: string[], home: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['packages/cli/dist/main.js', ...args],
+      { env: { ...process.env, MINIRS_HOME: home }, timeout: 30_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
 const stopped = (c: StartedMiniCluster, db: string, what: string) =>
   waitStatus(c, db, (s) => s.replica_sync === 'stopped' && s.sources.some((x) => x.last_error !== ''), what);
 
@@ -71,6 +84,10 @@ describe('stop-worthy errors', () => {
     expect(err).toMatch(/^source 1 /);
     expect(err).not.toContain(asrc.authentication_admin_pass);
     expect(st.status).toBe('stopped');
+    // What `minirs status` shows a person.
+    const cli = await run(['status', 'west', 'adst'], env.home);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/Sync stopped: source 1 .*WRONGPASS/);
 
     // Writes while stopped are not lost: the new URI restarts the sync from scratch.
     await writeEveryType(src, 'while-stopped', 60);
