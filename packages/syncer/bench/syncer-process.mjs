@@ -14,12 +14,13 @@ const log = createLogger({
 });
 let stopError;
 const sync = new ReplicaOfSync({ log, onStop: (_uid, error) => (stopError = error) });
-// Where the RSS goes: the largest JS heap and Buffer (arrayBuffers) figures seen, every 20 ms.
+// Where the RSS goes: the largest JS heap and Buffer (arrayBuffers) figures seen, every 100 ms
+// (memoryUsage() costs about half a millisecond: sampling more often shows in the profile).
 const peakUsage = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
 setInterval(() => {
   const u = process.memoryUsage();
   for (const k of Object.keys(peakUsage)) peakUsage[k] = Math.max(peakUsage[k], u[k]);
-}, 20).unref();
+}, 100).unref();
 // BENCH_MEMORY_TRACE=1: one line per 500 ms on stderr (rss / heap used / Buffers, MB).
 if (process.env.BENCH_MEMORY_TRACE) {
   setInterval(() => {
