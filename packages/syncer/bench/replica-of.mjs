@@ -11,7 +11,11 @@
 // Env: BENCH_KEYS (1000000), BENCH_LIST (10000000), BENCH_RATE (20000), BENCH_PACED_SECONDS (15),
 //      BENCH_STREAM_N (300000 per redis-benchmark test), BENCH_NODES (3), BENCH_RUNS (1),
 //      BENCH_PHASES (native,syncer,list,minirs1,minirs4,stream-minirs,stream-syncer),
-//      BENCH_CPU_PROF=<dir> (the syncer-alone runs write .cpuprofile files there).
+//      BENCH_CPU_PROF=<dir> (the syncer-alone runs write .cpuprofile files there; summarise one
+//      with `node bench/profile-top.mjs <file>`), BENCH_MEMORY_TRACE=<ms> (the syncer-alone child
+//      prints its RSS / heap / Buffers that often), BENCH_DEST_MEMORY (2gb, minirs dbs).
+// Wall times depend on what else the machine runs (its load average is printed); the CPU
+// seconds of the syncer and of the destination compare variants more steadily.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
