@@ -108,7 +108,7 @@ describe('connection faults', () => {
     const w = backgroundWriter(src, 'reset');
     await w.more(5);
     await west.api.createFault({ kind: 'reset', target: `source:${fdstUid}/1` });
-    const after = await waitFor2(async () => {
+    const after = await waitLong(async () => {
       const n = await syncCounts(west, fdstUid);
       return n.partial >= before.partial + 2 ? n : undefined;
     }, 'both links to resume with a partial resync');
@@ -129,7 +129,7 @@ describe('connection faults', () => {
     await w.more(5);
     const pid = east.processes().get(`proxy-${node.uid}`);
     await east.api.createFault({ kind: 'kill', target: `proxy:${node.uid}` });
-    await waitFor2(() => {
+    await waitLong(() => {
       const now = east.processes().get(`proxy-${node.uid}`);
       return now !== undefined && now !== pid;
     }, 'the proxy to be restarted');
@@ -251,6 +251,6 @@ describe('connection faults', () => {
   });
 });
 
-function waitFor2<T>(check: () => Promise<T> | T, what: string): Promise<T> {
+function waitLong<T>(check: () => Promise<T> | T, what: string): Promise<T> {
   return waitFor(check, what, 60_000, 100);
 }
