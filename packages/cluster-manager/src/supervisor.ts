@@ -132,7 +132,11 @@ export class Child {
     this.adopted = false;
     this.exitHandled = false;
     writeFileAtomic(this.spec.pidFile, `${this.pid}\n`, 0o644);
-    proc.once('exit', (code, signal) => this.handleExit(code, signal));
+    // Only this process's exit counts: after a kill, checkAlive may already have replaced it,
+    // and its late 'exit' must not look like the new child dying.
+    proc.once('exit', (code, signal) => {
+      if (this.proc === proc) this.handleExit(code, signal);
+    });
     proc.once('error', (err) => this.log.error({ child: this.spec.name, err }, 'spawn failed'));
     this.log.info({ child: this.spec.name, pid: this.pid }, 'spawned child');
     const pid = this.pid;
