@@ -25,6 +25,17 @@ function procState(pid: number): string {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
 }
 
+/** A signal is delivered asynchronously: poll the process state (bounded) instead of reading it once. */
+async function stateSoon(pid: number, want: string, ms = 2000): Promise<string> {
+  const end = Date.now() + ms;
+  let st = procState(pid);
+  while (st !== want && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 10));
+    st = procState(pid);
+  }
+  return st;
+}
+
 describe('shard process', () => {
   it('starts redis-server with its config, greets and reports stats', async () => {
     const cfg = await makeShardConfig();
@@ -147,7 +158,7 @@ describe('shard process', () => {
     const s1 = await connectShard(first);
     const redisPid = redisPidOf(s1.hello);
     expect(await s1.conn.request('pause-redis')).toEqual({ redis_pid: redisPid, paused: true });
-    expect(procState(redisPid)).toBe('T');
+    expect(await stateSoon(redisPid, 'T')).toBe('T');
     await expect(s1.conn.request('stats')).rejects.toMatchObject({ code: 'MINIRS_ERR_CONFLICT' });
     process.kill(first.pid, 'SIGKILL');
     await first.exited;
@@ -248,7 +259,7 @@ describe('shard process', () => {
     const s = await connectShard(shard);
     const redisPid = redisPidOf(s.hello);
     await s.conn.request('pause-redis');
-    expect(procState(redisPid)).toBe('T');
+    expect(await stateSoon(redisPid, 'T')).toBe('T');
     await expect(s.conn.request('ping')).rejects.toMatchObject({ code: 'MINIRS_ERR_CONFLICT' });
     await s.conn.request('resume-redis');
     expect(procState(redisPid)).not.toBe('T');
