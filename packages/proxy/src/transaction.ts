@@ -170,7 +170,15 @@ export class Transaction {
       return true;
     }
     if (this.dirty) {
-      this.link?.send(DISCARD, 0, DISCARD.length, DISCARD_REPLY);
+      const { link, pool } = this;
+      if (link && pool) {
+        // The shard still owes replies to the commands queued before the one that doomed the
+        // transaction (a pipelined MULTI): let them and DISCARD's arrive, then drop the link.
+        const release = () => pool.release(link, false);
+        link.send(DISCARD, 0, DISCARD.length, { sentAt: 0, onReply: release, onError: release });
+      }
+      this.link = null;
+      this.pool = null;
       this.finish(false);
       c.replyError(EXECABORT);
       return true;

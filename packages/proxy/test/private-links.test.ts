@@ -50,6 +50,25 @@ describe('MULTI/EXEC, WATCH, blocking commands and pub/sub on private links', ()
     expect(await r.call('DISCARD')).toEqual(new ErrorReply('ERR DISCARD without MULTI'));
   });
 
+  it('answers a pipelined transaction that breaks the slot rule without failing its queued commands', async () => {
+    // The syncer replays a source's MULTI/EXEC pipelined: every queued command must get its
+    // own answer (QUEUED), not an error from the private link being dropped early.
+    const r = await raw();
+    r.send('MULTI');
+    r.send('SET', '{x}k1', 'v');
+    r.send('SET', '{y}k2', 'v');
+    r.send('EXEC');
+    r.send('PING');
+    expect(await r.value()).toEqual(new SimpleString('OK'));
+    expect(await r.value()).toEqual(new SimpleString('QUEUED'));
+    expect(await r.value()).toEqual(new ErrorReply(CROSSSLOT));
+    expect(await r.value()).toEqual(
+      new ErrorReply('EXECABORT Transaction discarded because of previous errors.'),
+    );
+    expect(await r.value()).toEqual(new SimpleString('PONG'));
+    expect(await c.exists('{x}k1')).toBe(0);
+  });
+
   it('answers CROSSSLOT inside MULTI and aborts the transaction', async () => {
     const r = await raw();
     await r.call('MULTI');
