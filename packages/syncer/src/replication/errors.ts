@@ -68,7 +68,7 @@ export function errorFromReply(reply: string, op: string, peer: string): Replica
     case 'auth':
       return new ReplicationError(
         ErrorCodes.AUTH,
-        `${peer} refused ${op}: ${reply}. Check the user and password of the source URI (for a minirs source, the admin password may have been regenerated).`,
+        `${peer} refused ${op}: ${reply.replace(/\.$/, '')}. Check the user and password of the source URI (for a minirs source, the admin password may have been regenerated).`,
         ctx,
       );
     case 'transient':
