@@ -38,6 +38,8 @@ export function registerExtraRoutes(app: FastifyInstance, mgr: ClusterManager, f
                 lag_samples: r?.lag_samples ?? [],
                 full_syncs: r?.full_syncs ?? 0,
                 partial_syncs: r?.partial_syncs ?? 0,
+                other_db_keys: r?.other_db_keys ?? 0,
+                other_db_commands: r?.other_db_commands ?? 0,
               },
             ],
           };

@@ -238,6 +238,9 @@ export interface SourceReport {
   full_syncs: number;
   partial_syncs: number;
   lag_samples?: number[];
+  /** (minirs) Only db 0 is replicated: keys (full sync) and commands (stream) of other dbs skipped. */
+  other_db_keys?: number;
+  other_db_commands?: number;
 }
 
 export interface SyncerReport {

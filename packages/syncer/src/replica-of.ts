@@ -134,6 +134,8 @@ class SourceSync {
     let lastUpdate: string | null = null;
     let full = 0;
     let partial = 0;
+    let otherKeys = 0;
+    let otherCommands = 0;
     const samples: number[] = [];
     let linkError = '';
     // Links whose RDB size is not known yet count as the average known one, so a sharded
@@ -153,6 +155,8 @@ class SourceSync {
       if (r.lastUpdate && (!lastUpdate || r.lastUpdate > lastUpdate)) lastUpdate = r.lastUpdate;
       full += r.fullSyncs;
       partial += r.partialSyncs;
+      otherKeys += r.otherDbKeys;
+      otherCommands += r.otherDbCommands;
       samples.push(...r.lag.recentLags().slice(-32));
     }
     if (this.status !== 'out-of-sync' || this.runners.length > 0) {
@@ -178,6 +182,8 @@ class SourceSync {
       ingress_bytes_decompressed: this.counters.ingressBytesDecompressed,
       full_syncs: full,
       partial_syncs: partial,
+      other_db_keys: otherKeys,
+      other_db_commands: otherCommands,
       lag_samples: samples,
     };
   }
