@@ -131,7 +131,7 @@ describe.skipIf(!HAVE_MANAGER)('minirs demo --quick (real clusters, redis-server
   }, async () => {
     const r = await runDemo(tmp, []);
     homes.push(r.home);
-    expect(r.stderr).toBe('');
+    expect(r.stderr, r.stdout).toBe('');
     expect(r.code, r.stdout).toBe(0);
     let at = -1;
     for (const h of HEADINGS) {

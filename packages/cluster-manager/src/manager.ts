@@ -61,6 +61,9 @@ export class ClusterManager {
   private readonly proxyStats = new Map<number, unknown>();
   private readonly shardWaiters = new Map<number, (() => void)[]>();
   private readonly syncerReports = new Map<number, SyncerReport>();
+  /** `node:bdb:port` of every endpoint a proxy reported listening, and who waits for one. */
+  private readonly endpointsUp = new Set<string>();
+  private endpointWaiters: (() => void)[] = [];
   /** Link faults (partition, latency, ...) currently injected into syncers. */
   readonly linkFaults: { bdb_uid: number; fault: LinkFault }[] = [];
   private stopping = false;
@@ -253,6 +256,11 @@ export class ClusterManager {
     }
     if (msg.type === 'event') {
       this.log.info({ [kind]: id, event: msg.event, detail: msg.detail }, 'child event');
+      if (kind === 'proxy' && msg.event === 'listening') {
+        const d = (msg.detail ?? {}) as { bdb_uid?: number; port?: number };
+        this.endpointsUp.add(`${id}:${d.bdb_uid}:${d.port}`);
+        for (const w of this.endpointWaiters.splice(0)) w();
+      }
       if (kind === 'shard' && msg.event === 'redis-exited') {
         const d = msg.detail ?? {};
         const how = d.signal ? `killed by ${String(d.signal)}` : `exited with code ${String(d.code)}`;
@@ -347,12 +355,32 @@ export class ClusterManager {
     const b = this.bdb(bdbUid);
     if (!b) return;
     const ok = await Promise.all(b.shard_list.map((u) => this.waitShardActive(u, 30_000)));
+    // Active means clients can connect: every node's proxy listens on the endpoint (a proxy
+    // that is down does not hold the database back for more than a few seconds).
+    const up = await this.waitEndpoints(bdbUid, b.port, 5_000);
+    if (!up) this.log.warn({ bdb: bdbUid, port: b.port }, 'not every proxy reported the endpoint listening');
     if (!this.bdb(bdbUid)) return;
     this.store.update((s) => {
       const x = s.bdbs.find((y) => y.uid === bdbUid);
       if (x) x.status = ok.every(Boolean) ? 'active' : 'creation-failed';
     });
     this.pushProxyConfig();
+  }
+
+  private waitEndpoints(bdbUid: number, port: number, timeoutMs: number): Promise<boolean> {
+    const all = () =>
+      this.state.cluster.nodes.every((n) => this.endpointsUp.has(`${n.uid}:${bdbUid}:${port}`));
+    if (all()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const check = () => {
+        if (all()) {
+          clearTimeout(timer);
+          resolve(true);
+        } else this.endpointWaiters.push(check);
+      };
+      this.endpointWaiters.push(check);
+    });
   }
 
   // ---- bdb operations ----
