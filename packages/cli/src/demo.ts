@@ -13,6 +13,7 @@ import {
   type ReplicaSourceState,
   randomPassword,
   redisServerBinary,
+  maskUri,
 } from '@minirs/common';
 import cliProgress from 'cli-progress';
 import { type ChainableCommander, Redis } from 'ioredis';
@@ -26,7 +27,6 @@ import { isClusterProcess, pidAlive, processCmdline, waitForExit } from './proce
 import {
   describeSource,
   formatLag,
-  maskSourceUri,
   type ReplicaStatusView,
   replicaStatus,
   type SourceStatusView,
@@ -793,8 +793,8 @@ class Demo {
     const { say, s } = this;
     say.heading(3, 'Replica Of: west/replica <- east/orders + external Redis, full sync');
     const eastUrl = await this.abortable(s.east.sourceUrl('orders'));
-    say.line(`source east/orders: ${maskSourceUri(eastUrl)}  (\`minirs db source-url east orders\`)`);
-    say.line(`source external:    ${maskSourceUri(s.external.uri)}  (password URL-encoded)`);
+    say.line(`source east/orders: ${maskUri(eastUrl)}  (\`minirs db source-url east orders\`)`);
+    say.line(`source external:    ${maskUri(s.external.uri)}  (password URL-encoded)`);
     const t = Date.now();
     await this.abortable(s.west.replicaOf('replica', ['east/orders', s.external.uri]));
     if (say.tty) {
@@ -1066,7 +1066,7 @@ class Demo {
     const eastUrl = await this.abortable(s.east.sourceUrl('orders'));
     const destUri = `redis://${s.destAddr.host}:${s.destAddr.port}`;
     const tc = Date.now();
-    say.line(`minirs compare ${maskSourceUri(eastUrl)} ${maskSourceUri(s.external.uri)} ${destUri}`);
+    say.line(`minirs compare ${maskUri(eastUrl)} ${maskUri(s.external.uri)} ${destUri}`);
     const result = await this.abortable(compareDatabases([eastUrl, s.external.uri], destUri));
     say.line(
       `checked ${fmt(result.checked)} keys in ${((Date.now() - tc) / 1000).toFixed(1)} s: ` +

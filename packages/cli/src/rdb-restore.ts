@@ -3,7 +3,7 @@ import {
   isMinirsError,
   MinirsError,
   parseSourceUri,
-  redactForError,
+  maskUri,
   type SourceUri,
 } from '@minirs/common';
 import {
@@ -249,17 +249,6 @@ class WriteWindow {
     this.flush();
     while (this.inFlight > 0) await new Promise<void>((r) => this.waiters.push(r));
   }
-}
-
-/** A URI with its password masked, whatever its scheme (redactForError knows redis:// only). */
-export function maskUri(uri: string): string {
-  return redactForError(uri).replace(
-    /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i,
-    (_m, scheme: string, cred: string) => {
-      const i = cred.indexOf(':');
-      return i < 0 ? `${scheme}***@` : `${scheme}${cred.slice(0, i)}:***@`;
-    },
-  );
 }
 
 /** Parses `redis://[[user]:pass@]host:port`; a URI of no accepted form is bad usage (exit 2). */

@@ -27,12 +27,6 @@ export interface ReplicaStatusView {
   sources: SourceStatusView[];
 }
 
-/** maskUri, also for the `<db name>:redis://...` form of same-cluster sources. */
-export function maskSourceUri(uri: string): string {
-  const m = /^([A-Za-z0-9][A-Za-z0-9-]*:)(rediss?:\/\/.*)$/.exec(uri);
-  return m ? m[1]! + maskUri(m[2]!) : maskUri(uri);
-}
-
 export function sourceProgress(
   s: Pick<ReplicaSourceState, 'status' | 'rdb_size' | 'rdb_transferred'>,
 ): number {
@@ -58,7 +52,7 @@ export function replicaStatus(bdb: Pick<Bdb, 'uid' | 'replica_sync' | 'replica_s
   const sources = (bdb.replica_sources ?? []).map(
     (s): SourceStatusView => ({
       uid: s.uid,
-      uri: maskSourceUri(s.uri),
+      uri: maskUri(s.uri),
       status: s.status,
       progress: sourceProgress(s),
       lag: s.lag ?? 0,

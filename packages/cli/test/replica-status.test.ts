@@ -1,11 +1,10 @@
-import type { ReplicaSourceState, ReplicaSync } from '@minirs/common';
+import { maskUri, type ReplicaSourceState, type ReplicaSync } from '@minirs/common';
 import { describe, expect, it } from 'vitest';
 import {
   aggregateStatus,
   describeAggregate,
   describeSource,
   formatLag,
-  maskSourceUri,
   renderReplicaStatus,
   replicaStatus,
   sourceProgress,
@@ -100,9 +99,9 @@ describe('per-source view', () => {
   });
 
   it('masks every URI form', () => {
-    expect(maskSourceUri('redis://:p%40ss@10.0.0.1:6380')).toBe('redis://:***@10.0.0.1:6380');
-    expect(maskSourceUri('redis://10.0.0.1:6380')).toBe('redis://10.0.0.1:6380');
-    expect(maskSourceUri('orders:redis://admin:x@h:1')).toBe('orders:redis://admin:***@h:1');
+    expect(maskUri('redis://:p%40ss@10.0.0.1:6380')).toBe('redis://:***@10.0.0.1:6380');
+    expect(maskUri('redis://10.0.0.1:6380')).toBe('redis://10.0.0.1:6380');
+    expect(maskUri('orders:redis://admin:x@h:1')).toBe('orders:redis://admin:***@h:1');
   });
 });
 

@@ -2,6 +2,7 @@ export * from './atomic.js';
 export * from './control.js';
 export * from './errors.js';
 export * from './logger.js';
+export * from './mask-uri.js';
 export * from './paths.js';
 export * from './pki.js';
 export * from './random.js';

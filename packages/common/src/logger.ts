@@ -1,16 +1,7 @@
 import pino, { type Logger } from 'pino';
+import { maskUri } from './mask-uri.js';
 
 export type { Logger } from 'pino';
-
-/** Replace the password part of a redis:// (or any) URI with ***. */
-export function maskUri(uri: string): string {
-  // Not anchored: a same-cluster source is `<db name>:redis://admin:<pass>@host:port`.
-  return uri.replace(/([a-z][a-z0-9+.-]*:\/\/)([^@/\s]*)@/gi, (_m, scheme: string, cred: string) => {
-    const colon = cred.indexOf(':');
-    if (colon < 0) return `${scheme}***@`;
-    return `${scheme}${cred.slice(0, colon)}:***@`;
-  });
-}
 
 const REDACT_PATHS = [
   'password',

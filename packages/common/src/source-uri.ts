@@ -1,3 +1,4 @@
+import { maskUri } from './mask-uri.js';
 import { invalid } from './errors.js';
 
 /**
@@ -75,12 +76,7 @@ export function parseSourceUri(raw: string, field = 'uri'): SourceUri {
 }
 
 /** Mask the password for error messages (the raw URI must never be echoed with its secret). */
-export function redactForError(raw: string): string {
-  return raw.replace(/([a-z][a-z0-9+.-]*:\/\/)([^@/\s]*)@/gi, (_m, s: string, cred: string) => {
-    const i = cred.indexOf(':');
-    return i < 0 ? `${s}***@` : `${s}${cred.slice(0, i)}:***@`;
-  });
-}
+export const redactForError = maskUri;
 
 export function formatSourceUri(u: SourceUri): string {
   const scheme = u.tls ? 'rediss' : 'redis';

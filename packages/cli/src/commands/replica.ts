@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { ErrorCodes, MinirsError, type ReplicaSync } from '@minirs/common';
+import { ErrorCodes, MinirsError, maskUri, type ReplicaSync } from '@minirs/common';
 import type { Command } from 'commander';
 import { UsageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { collect, parseCompression } from '../parse-args.js';
-import { maskSourceUri, renderReplicaStatus, replicaStatus } from '../replica-status.js';
+import { renderReplicaStatus, replicaStatus } from '../replica-status.js';
 import { parseSourceSpec, resolveSources } from '../source-uri.js';
 
 interface ReplicaOfOptions {
@@ -69,7 +69,7 @@ export function registerReplicaCommands(program: Command, ctx: CliContext): void
       ctx.print(
         `Database ${dest.name} is now a replica of ${sources.length} source${sources.length === 1 ? '' : 's'}; its data is replaced by a full sync:`,
       );
-      for (const s of sources) ctx.print(`  ${maskSourceUri(s.uri)}`);
+      for (const s of sources) ctx.print(`  ${maskUri(s.uri)}`);
       ctx.print(`Follow it: minirs status ${cluster} ${dest.name} --watch`);
     });
 
