@@ -1,7 +1,7 @@
 import { MiniCluster, type StartedMiniCluster } from '@minirs/cli';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processesUnder, removeHome, tmpHome, waitFor } from './helpers/cluster.js';
+import { killProcessesUnder, removeHome, tmpHome, waitFor } from './helpers/cluster.js';
 
 /**
  * Replica Of from a Redis running in a container (testcontainers), the way users point minirs
@@ -47,7 +47,7 @@ describe.skipIf(!engine)('Replica Of from a containerised Redis (testcontainers)
   afterAll(async () => {
     await cluster?.delete().catch(() => {});
     await container?.stop().catch(() => {});
-    for (const p of processesUnder(home)) process.kill(p.pid, 'SIGKILL');
+    killProcessesUnder(home);
     removeHome(home);
   });
 

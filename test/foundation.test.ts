@@ -3,7 +3,7 @@ import { MiniCluster, type StartedMiniCluster } from '@minirs/cli';
 import type { ClusterState } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processesUnder, removeHome, rest, tmpHome, waitFor } from './helpers/cluster.js';
+import { killProcessesUnder, removeHome, rest, tmpHome, waitFor } from './helpers/cluster.js';
 
 /**
  * The foundation end to end: two 3-node clusters side by side, a 4-shard database on each,
@@ -58,13 +58,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.disconnect();
   await Promise.allSettled([east?.delete(), west?.delete()]);
-  for (const p of processesUnder(home)) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  killProcessesUnder(home);
   removeHome(home);
 });
 

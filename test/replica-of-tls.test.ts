@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { compareDatabases, MiniCluster, type StartedMiniCluster } from '@minirs/cli';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processesUnder, removeHome, tmpHome, waitFor } from './helpers/cluster.js';
+import { killProcessesUnder, removeHome, tmpHome, waitFor } from './helpers/cluster.js';
 
 /**
  * Replica Of over TLS, as RS sets it up: the source database requires TLS for replication
@@ -41,13 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.disconnect();
   await Promise.allSettled([east?.delete(), west?.delete()]);
-  for (const p of processesUnder(home)) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  killProcessesUnder(home);
   removeHome(home);
 });
 

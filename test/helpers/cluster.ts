@@ -69,6 +69,17 @@ export function processesUnder(home: string): { pid: number; cmd: string }[] {
   return out;
 }
 
+/** SIGKILL whatever of a test's clusters is still running under `home` (teardown, even on failure). */
+export function killProcessesUnder(home: string): void {
+  for (const p of processesUnder(home)) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
 /** A raw HTTPS call to a cluster's API, for checking auth and validation answers. */
 export function rest(
   apiUrl: string,

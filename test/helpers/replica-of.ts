@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 // compareDatabases is not re-exported by @minirs/cli's index; the built module is what `minirs compare` runs.
 import { type CompareResult, compareDatabases } from '../../packages/cli/dist/compare.js';
-import { processesUnder, removeHome, rest, tmpHome, waitFor } from './cluster.js';
+import { killProcessesUnder, removeHome, rest, tmpHome, waitFor } from './cluster.js';
 import type { StartedRedis } from './redis.js';
 
 /**
@@ -40,13 +40,7 @@ export async function teardown(env: Env): Promise<void> {
   const keep = !!process.env.MINIRS_TEST_KEEP_HOME;
   await Promise.allSettled(env.clusters.map((c) => (keep ? c.stop() : c.delete())));
   await Promise.allSettled(env.redis.map((r) => r.stop()));
-  for (const p of processesUnder(env.home)) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  killProcessesUnder(env.home);
   if (keep) console.log(`kept ${env.home}`);
   else removeHome(env.home);
 }
