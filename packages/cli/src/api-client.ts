@@ -1,12 +1,13 @@
 import { Agent, request } from 'node:https';
 import {
+  type BdbCreateRequest,
+  type ReplicaSourceRequest,
   type BdbState,
   type ErrorCode,
   ErrorCodes,
   MinirsError,
   type NodeState,
   type ReplicaSync,
-  type ShardKeyRule,
   type ShardState,
   type TlsMode,
 } from '@minirs/common';
@@ -22,27 +23,7 @@ export interface ClusterView {
 /** The bdb object of the REST API: the persisted state, plus whatever the manager adds. */
 export type Bdb = BdbState & Record<string, unknown>;
 
-export interface BdbCreateRequest {
-  name: string;
-  memory_size?: number;
-  shards_count?: number;
-  sharding?: boolean;
-  shard_key_regex?: ShardKeyRule[];
-  port?: number;
-  authentication_redis_pass?: string;
-  tls_mode?: TlsMode;
-  enforce_client_authentication?: 'enabled' | 'disabled';
-  authentication_ssl_client_certs?: { client_cert: string }[];
-}
-
-export interface ReplicaSourceRequest {
-  uri: string;
-  compression?: number;
-  encryption?: boolean;
-  server_cert?: string;
-  client_cert?: string;
-  client_key?: string;
-}
+export type { BdbCreateRequest, ReplicaSourceRequest };
 
 export interface BdbUpdateRequest {
   replica_sources?: ReplicaSourceRequest[];

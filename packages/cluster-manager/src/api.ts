@@ -1,9 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Credentials, ErrorCodes, isMinirsError, MinirsError } from '@minirs/common';
+import {
+  type BdbCreateRequest,
+  type Credentials,
+  ErrorCodes,
+  isMinirsError,
+  MinirsError,
+} from '@minirs/common';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import type { BdbCreateBody } from './bdb-validate.js';
 import type { ClusterManager } from './manager.js';
 import { bdbCreateSchema, bdbUpdateSchema } from './schemas.js';
 
@@ -144,15 +149,22 @@ export async function buildApi(
   app.get<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) =>
     mgr.requireBdb(req.params.uid),
   );
-  app.post<{ Body: BdbCreateBody }>('/v1/bdbs', { schema: { body: bdbCreateSchema } }, async (req, reply) => {
-    const b = await mgr.createBdb(req.body);
-    const rest = req.body as unknown as Record<string, unknown>;
-    if (rest.replica_sources !== undefined || rest.replica_sync !== undefined) {
-      await mgr.updateBdb(b.uid, { replica_sources: rest.replica_sources, replica_sync: rest.replica_sync });
-    }
-    reply.code(201);
-    return mgr.bdb(b.uid);
-  });
+  app.post<{ Body: BdbCreateRequest }>(
+    '/v1/bdbs',
+    { schema: { body: bdbCreateSchema } },
+    async (req, reply) => {
+      const b = await mgr.createBdb(req.body);
+      const rest = req.body as unknown as Record<string, unknown>;
+      if (rest.replica_sources !== undefined || rest.replica_sync !== undefined) {
+        await mgr.updateBdb(b.uid, {
+          replica_sources: rest.replica_sources,
+          replica_sync: rest.replica_sync,
+        });
+      }
+      reply.code(201);
+      return mgr.bdb(b.uid);
+    },
+  );
   app.put<{ Params: { uid: number }; Body: Record<string, unknown> }>(
     '/v1/bdbs/:uid',
     { schema: { params: uidParams, body: bdbUpdateSchema } },

@@ -1,4 +1,4 @@
-import { BDB_NAME_RE, type BdbState, invalid, type ShardKeyRule, type TlsMode } from '@minirs/common';
+import { BDB_NAME_RE, type BdbCreateRequest, type BdbState, invalid, type ShardKeyRule } from '@minirs/common';
 
 export const MAX_SHARDS = 512;
 export const MIN_SHARD_MEMORY = 1024 * 1024;
@@ -8,19 +8,6 @@ export const DEFAULT_SHARD_KEY_REGEX: ShardKeyRule[] = [
   { regex: '.*\\{(?<tag>.*)\\}.*' },
   { regex: '(?<tag>.*)' },
 ];
-
-export interface BdbCreateBody {
-  name: string;
-  memory_size?: number;
-  shards_count?: number;
-  sharding?: boolean;
-  shard_key_regex?: ShardKeyRule[];
-  port?: number;
-  authentication_redis_pass?: string;
-  tls_mode?: TlsMode;
-  enforce_client_authentication?: 'enabled' | 'disabled';
-  authentication_ssl_client_certs?: { client_cert: string }[];
-}
 
 export function validateName(name: string): void {
   if (!BDB_NAME_RE.test(name)) {
@@ -75,7 +62,7 @@ export function validateShardKeyRegex(rules: ShardKeyRule[]): void {
   });
 }
 
-export function validateTls(b: Partial<BdbState> | BdbCreateBody): void {
+export function validateTls(b: Partial<BdbState> | BdbCreateRequest): void {
   const certs = b.authentication_ssl_client_certs ?? [];
   for (const [i, c] of certs.entries()) {
     if (typeof c.client_cert !== 'string' || !c.client_cert.includes('BEGIN CERTIFICATE')) {

@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  type BdbCreateRequest,
   type BdbState,
   type ClusterPaths,
   type ControlMessage,
@@ -24,7 +25,6 @@ import {
 } from '@minirs/common';
 import { replicaPatch } from './replica.js';
 import {
-  type BdbCreateBody,
   DEFAULT_MEMORY,
   DEFAULT_SHARD_KEY_REGEX,
   validateName,
@@ -415,7 +415,7 @@ export class ClusterManager {
     );
   }
 
-  async createBdb(body: BdbCreateBody): Promise<BdbState> {
+  async createBdb(body: BdbCreateRequest): Promise<BdbState> {
     validateName(body.name);
     if (this.state.bdbs.some((b) => b.name === body.name)) {
       throw new MinirsError(

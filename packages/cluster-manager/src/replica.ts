@@ -3,6 +3,7 @@ import {
   type ClusterState,
   invalid,
   parseSourceUri,
+  type ReplicaSourceRequest,
   type ReplicaSourceState,
   type ReplicaSync,
   redactForError,
@@ -19,16 +20,6 @@ const TRANSITIONS: Record<ReplicaSync, ReplicaSync[]> = {
   paused: ['enabled', 'stopped', 'disabled'],
   stopped: ['enabled', 'disabled'],
 };
-
-export interface SourceInput {
-  uid?: number;
-  uri: string;
-  compression?: number;
-  encryption?: boolean;
-  server_cert?: string;
-  client_cert?: string;
-  client_key?: string;
-}
 
 /** The bdb of this cluster a source URI points at, by endpoint address and port. */
 export function localBdbOf(state: ClusterState, u: SourceUri): BdbState | undefined {
@@ -63,7 +54,7 @@ function reaches(state: ClusterState, from: BdbState, target: number, seen = new
   return false;
 }
 
-function freshSource(uid: number, input: SourceInput, uri: string): ReplicaSourceState {
+function freshSource(uid: number, input: ReplicaSourceRequest, uri: string): ReplicaSourceState {
   return {
     uid,
     uri,
@@ -95,7 +86,7 @@ export function replicaPatch(
   let sources = b.replica_sources;
 
   if (body.replica_sources !== undefined) {
-    const inputs = body.replica_sources as SourceInput[];
+    const inputs = body.replica_sources as ReplicaSourceRequest[];
     if (!Array.isArray(inputs))
       throw invalid('replica_sources', 'replica_sources must be an array of {uri, ...}');
     if (inputs.length > MAX_SOURCES) {

@@ -247,3 +247,28 @@ export interface SyncerReport {
   epoch: number;
   sources: SourceReport[];
 }
+
+/** Body of POST /v1/bdbs: what the CLI sends and the manager validates. */
+export interface BdbCreateRequest {
+  name: string;
+  memory_size?: number;
+  shards_count?: number;
+  sharding?: boolean;
+  shard_key_regex?: ShardKeyRule[];
+  port?: number;
+  authentication_redis_pass?: string;
+  tls_mode?: TlsMode;
+  enforce_client_authentication?: 'enabled' | 'disabled';
+  authentication_ssl_client_certs?: { client_cert: string }[];
+}
+
+/** One element of `replica_sources` in a PUT /v1/bdbs/{uid}. */
+export interface ReplicaSourceRequest {
+  uid?: number;
+  uri: string;
+  compression?: number;
+  encryption?: boolean;
+  server_cert?: string;
+  client_cert?: string;
+  client_key?: string;
+}
