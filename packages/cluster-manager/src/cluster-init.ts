@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
   CLUSTER_NAME_RE,
   type ClusterPaths,
@@ -47,14 +48,20 @@ function usedIndexes(home: string): Set<number> {
   return used;
 }
 
+/** Index claims are machine-wide: two MINIRS_HOMEs (a user's clusters and a test run, a demo) share 127/8. */
+export function indexClaimsDir(): string {
+  return join(tmpdir(), 'minirs-node-indexes');
+}
+
 /**
- * Claims the smallest free cluster index C (nodes are 127.0.C.N). Two creates racing in the same
- * MINIRS_HOME must not get the same C: the claim is an exclusive mkdir of `.slots/C`, naming its
- * owner; a claim whose owner has no cluster folder any more is stale and taken over.
+ * Claims the smallest free cluster index C (nodes are 127.0.C.N). Two creates racing on the same
+ * machine, in the same MINIRS_HOME or in different ones, must not get the same C: the claim is an
+ * exclusive mkdir of `<tmp>/minirs-node-indexes/C` naming its owner (the cluster's folder, created
+ * before the claim); a claim whose owner folder is gone is stale and taken over.
  */
-export function claimIndex(home: string, name: string): number {
-  const slots = join(home, '.slots');
-  mkdirSync(slots, { recursive: true });
+export function claimIndex(home: string, clusterDir: string): number {
+  const slots = indexClaimsDir();
+  mkdirSync(slots, { recursive: true, mode: 0o1777 });
   const used = usedIndexes(home);
   for (let index = 1; index <= 254; index++) {
     if (used.has(index)) continue;
@@ -68,7 +75,7 @@ export function claimIndex(home: string, name: string): number {
       } catch {
         // being written by a racing create, or stale
       }
-      if (!owner || owner === name || existsSync(join(home, owner))) continue;
+      if (!owner || owner === clusterDir || existsSync(owner)) continue;
       rmSync(dir, { recursive: true, force: true });
       try {
         mkdirSync(dir);
@@ -76,10 +83,10 @@ export function claimIndex(home: string, name: string): number {
         continue;
       }
     }
-    writeFileAtomic(join(dir, 'owner'), `${name}\n`, 0o644);
+    writeFileAtomic(join(dir, 'owner'), `${clusterDir}\n`, 0o644);
     return index;
   }
-  throw new MinirsError(ErrorCodes.CONFLICT, `too many clusters in ${home} (254); delete some`);
+  throw new MinirsError(ErrorCodes.CONFLICT, `no free cluster index on this machine (254 in use); delete some clusters`);
 }
 
 export function validateCreate(o: CreateOptions): void {
@@ -127,7 +134,7 @@ export async function initCluster(
     throw err;
   }
   try {
-    const index = claimIndex(home, o.name);
+    const index = claimIndex(home, resolve(paths.dir));
 
     // Node N of cluster C is 127.0.C.N; any 127/8 address is loopback on Linux, not elsewhere.
     const fallback = !(await canBind(`127.0.${index}.1`, 0));
@@ -195,8 +202,8 @@ export async function initCluster(
 }
 
 /** Releases the cluster's index claim (its folder is gone or going). */
-export function releaseIndex(home: string, index: number): void {
-  rmSync(join(home, '.slots', String(index)), { recursive: true, force: true });
+export function releaseIndex(index: number): void {
+  rmSync(join(indexClaimsDir(), String(index)), { recursive: true, force: true });
 }
 
 export function readCredentials(paths: ClusterPaths): Credentials {
