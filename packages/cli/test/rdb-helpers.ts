@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
+import { fixtureSet } from '../../../test/helpers/fixtures.js';
 import type { StartedRedis } from '../../../test/helpers/redis.js';
 
 /** Test helpers for `rdb inspect` / `rdb restore`: a generated RDB and a whole-server comparison. */
 
-export const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures/rdb');
+export const FIXTURE_SET = fixtureSet('rdb');
+export const FIXTURES = FIXTURE_SET.dir;
 export const MODULE_FIXTURES = new Set(['redis_40_with_module.rdb', 'redis_60_with_module_aux.rdb']);
 
 export function uriOf(r: StartedRedis, password = r.password): string {

@@ -1,16 +1,16 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureSet } from '../../../test/helpers/fixtures.js';
 import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
 import { isRdbError, parseRdbBuffer, RdbError, RdbErrorCodes, RestorePlanner } from '../src/index.js';
 import { applyCommands, compareServers } from './helpers/compare.js';
 import { planRestore } from './helpers/restore.js';
 
-const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures/rdb');
-const files = readdirSync(FIXTURES)
-  .filter((f) => f.endsWith('.rdb'))
-  .sort();
+const fx = fixtureSet('rdb');
+const FIXTURES = fx.dir;
+const files = fx.files;
 const MODULE_FILES = new Set(['redis_40_with_module.rdb', 'redis_60_with_module_aux.rdb']);
 const DEBUG = ['--enable-debug-command', 'yes'];
 
@@ -41,7 +41,7 @@ describe('RDB fixtures (redis-rdb-tools dumps, RDB 2-9)', () => {
     await target?.stop();
   });
 
-  it('finds the fixtures', () => {
+  it.skipIf(!fx.available)('finds the fixtures', () => {
     expect(files.length).toBeGreaterThanOrEqual(28);
   });
 
@@ -71,44 +71,50 @@ describe('RDB fixtures (redis-rdb-tools dumps, RDB 2-9)', () => {
     });
   }
 
-  it('module values: a clear unsupported-module error naming the module (ReJSON-RL)', () => {
-    const data = readFileSync(join(FIXTURES, 'redis_40_with_module.rdb'));
-    let err: unknown;
-    try {
-      for (const _ of parseRdbBuffer(data));
-    } catch (e) {
-      err = e;
-    }
-    expect(isRdbError(err, RdbErrorCodes.UNSUPPORTED)).toBe(true);
-    expect((err as RdbError).module).toBe('ReJSON-RL');
-    expect((err as RdbError).key).toBe('foo');
-    expect((err as RdbError).message).toMatch(/module type 'ReJSON-RL'/);
-    // Skipped by its opcodes instead, the rest of the file still parses and the key is reported.
-    const events = [...parseRdbBuffer(data, { modules: 'skip' })];
-    const mod = events.find((e) => e.kind === 'keyStart' && e.key.type === 'module');
-    expect(mod?.kind === 'keyStart' && mod.key.module?.name).toBe('ReJSON-RL');
-    expect(events.filter((e) => e.kind === 'keyStart').length).toBe(2);
-    const planner = new RestorePlanner({ targetRdbVersion: 10 });
-    expect(() => {
-      for (const ev of parseRdbBuffer(data, { modules: 'skip' })) planner.push(ev);
-    }).toThrow(/module type 'ReJSON-RL'/);
-    const skipping = new RestorePlanner({ targetRdbVersion: 10, modules: 'skip' });
-    for (const ev of parseRdbBuffer(data, { modules: 'skip' })) skipping.push(ev);
-    expect(skipping.stats.modulesSkipped).toEqual([{ key: 'foo', db: 0, module: 'ReJSON-RL' }]);
-  });
+  it.skipIf(!fx.available)(
+    'module values: a clear unsupported-module error naming the module (ReJSON-RL)',
+    () => {
+      const data = readFileSync(join(FIXTURES, 'redis_40_with_module.rdb'));
+      let err: unknown;
+      try {
+        for (const _ of parseRdbBuffer(data));
+      } catch (e) {
+        err = e;
+      }
+      expect(isRdbError(err, RdbErrorCodes.UNSUPPORTED)).toBe(true);
+      expect((err as RdbError).module).toBe('ReJSON-RL');
+      expect((err as RdbError).key).toBe('foo');
+      expect((err as RdbError).message).toMatch(/module type 'ReJSON-RL'/);
+      // Skipped by its opcodes instead, the rest of the file still parses and the key is reported.
+      const events = [...parseRdbBuffer(data, { modules: 'skip' })];
+      const mod = events.find((e) => e.kind === 'keyStart' && e.key.type === 'module');
+      expect(mod?.kind === 'keyStart' && mod.key.module?.name).toBe('ReJSON-RL');
+      expect(events.filter((e) => e.kind === 'keyStart').length).toBe(2);
+      const planner = new RestorePlanner({ targetRdbVersion: 10 });
+      expect(() => {
+        for (const ev of parseRdbBuffer(data, { modules: 'skip' })) planner.push(ev);
+      }).toThrow(/module type 'ReJSON-RL'/);
+      const skipping = new RestorePlanner({ targetRdbVersion: 10, modules: 'skip' });
+      for (const ev of parseRdbBuffer(data, { modules: 'skip' })) skipping.push(ev);
+      expect(skipping.stats.modulesSkipped).toEqual([{ key: 'foo', db: 0, module: 'ReJSON-RL' }]);
+    },
+  );
 
-  it('module AUX data: a clear unsupported-module error naming the module (test__rdb)', () => {
-    const data = readFileSync(join(FIXTURES, 'redis_60_with_module_aux.rdb'));
-    expect(() => [...parseRdbBuffer(data)]).toThrow(RdbError);
-    try {
-      for (const _ of parseRdbBuffer(data));
-    } catch (e) {
-      expect((e as RdbError).code).toBe(RdbErrorCodes.UNSUPPORTED);
-      expect((e as RdbError).module).toBe('test__rdb');
-    }
-    const events = [...parseRdbBuffer(data, { modules: 'skip' })];
-    const aux = events.find((e) => e.kind === 'moduleAux');
-    expect(aux?.kind === 'moduleAux' && aux.module.name).toBe('test__rdb');
-    expect(events.at(-1)).toMatchObject({ kind: 'end', checksumVerified: true });
-  });
+  it.skipIf(!fx.available)(
+    'module AUX data: a clear unsupported-module error naming the module (test__rdb)',
+    () => {
+      const data = readFileSync(join(FIXTURES, 'redis_60_with_module_aux.rdb'));
+      expect(() => [...parseRdbBuffer(data)]).toThrow(RdbError);
+      try {
+        for (const _ of parseRdbBuffer(data));
+      } catch (e) {
+        expect((e as RdbError).code).toBe(RdbErrorCodes.UNSUPPORTED);
+        expect((e as RdbError).module).toBe('test__rdb');
+      }
+      const events = [...parseRdbBuffer(data, { modules: 'skip' })];
+      const aux = events.find((e) => e.kind === 'moduleAux');
+      expect(aux?.kind === 'moduleAux' && aux.module.name).toBe('test__rdb');
+      expect(events.at(-1)).toMatchObject({ kind: 'end', checksumVerified: true });
+    },
+  );
 });

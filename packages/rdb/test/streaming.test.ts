@@ -1,15 +1,15 @@
-import { createReadStream, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureSet } from '../../../test/helpers/fixtures.js';
 import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
-import { parseRdbBuffer, parseRdbStream, RdbParser, type RdbEvent } from '../src/index.js';
+import { parseRdbBuffer, parseRdbStream, type RdbEvent, RdbParser } from '../src/index.js';
 import { canon } from './helpers/canon.js';
 import { populate } from './helpers/populate.js';
 
-const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures/rdb');
-const files = readdirSync(FIXTURES)
-  .filter((f) => f.endsWith('.rdb'))
-  .sort();
+const fx = fixtureSet('rdb');
+const FIXTURES = fx.dir;
+const files = fx.files;
 const SIZES = [1, 2, 3, 5, 7, 13, 64, 128];
 const OPTS = { modules: 'skip' as const, captureRaw: true, maxChunkItems: 10 };
 
