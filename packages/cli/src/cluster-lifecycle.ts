@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { type ClusterPaths, ErrorCodes, MinirsError } from '@minirs/common';
 import { managerPid, ownerOf, requireCluster } from './cluster-files.js';
 import { launchManager, type ManagerReady } from './manager-launcher.js';
-import { isClusterProcess, pidFiles, signal, waitForExit } from './processes.js';
+import { isClusterProcess, pidFiles, processesOf, signal, waitForExit } from './processes.js';
 
 /** Stop, start and delete a cluster by its folder and the manager's pid files. */
 
@@ -57,21 +57,48 @@ export async function startCluster(name: string, o: LifecycleOptions): Promise<S
   return { started: true, ...ready };
 }
 
-/** SIGKILLs every process named in run/*.pid that is still one of ours; waits for them. */
+/**
+ * SIGKILLs every process of the cluster that is still running (named in run/*.pid, or found in
+ * the process table: a supervisor may spawn a child while the others die) and waits for them;
+ * repeats until none is left.
+ */
 export async function killLeftovers(paths: ClusterPaths, timeoutMs = 5000): Promise<number[]> {
-  const victims: number[] = [];
-  for (const [, pid] of pidFiles(paths.run)) {
-    if (pid !== process.pid && isClusterProcess(pid, ownerOf(paths)) && signal(pid, 'SIGKILL'))
-      victims.push(pid);
+  const owner = ownerOf(paths);
+  const killed = new Set<number>();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const victims = new Set(processesOf(owner));
+    for (const [, pid] of pidFiles(paths.run)) if (isClusterProcess(pid, owner)) victims.add(pid);
+    victims.delete(process.pid);
+    if (victims.size === 0) return [...killed];
+    for (const pid of victims) if (signal(pid, 'SIGKILL')) killed.add(pid);
+    const left = await waitForExit([...victims], Math.max(0, deadline - Date.now()));
+    if (left.length || Date.now() >= deadline) {
+      throw new MinirsError(
+        ErrorCodes.INTERNAL,
+        `processes ${(left.length ? left : [...victims]).join(', ')} of ${paths.dir} are still running after SIGKILL; nothing was deleted — check them with ps`,
+      );
+    }
   }
-  const left = await waitForExit(victims, timeoutMs);
-  if (left.length) {
-    throw new MinirsError(
-      ErrorCodes.INTERNAL,
-      `processes ${left.join(', ')} of ${paths.dir} survived SIGKILL; nothing was deleted — check them with ps`,
-    );
+}
+
+/** Removes the cluster folder; a process that wrote into it while it went (a log line) is waited out. */
+async function removeClusterDir(paths: ClusterPaths): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rmSync(paths.dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EBUSY') || attempt >= 5) {
+        throw new MinirsError(
+          ErrorCodes.INTERNAL,
+          `could not remove ${paths.dir} (${code ?? String(err)}); remove it by hand once no process of the cluster runs`,
+        );
+      }
+      await killLeftovers(paths);
+    }
   }
-  return victims;
 }
 
 export interface DeleteResult {
@@ -93,6 +120,6 @@ export async function deleteCluster(name: string, o: LifecycleOptions): Promise<
     if (!(err instanceof MinirsError && err.code === ErrorCodes.TIMEOUT)) throw err;
   }
   const killed = await killLeftovers(paths);
-  rmSync(paths.dir, { recursive: true, force: true });
+  await removeClusterDir(paths);
   return { name, killed };
 }

@@ -86,6 +86,42 @@ export function isClusterProcess(pid: number, owner: Owner): boolean {
   }
 }
 
+/** True when `text` names `dir` itself or a path inside it (not `dir2`, a sibling with a longer name). */
+function mentions(text: string, dir: string): boolean {
+  for (let at = text.indexOf(dir); at >= 0; at = text.indexOf(dir, at + 1)) {
+    const next = text[at + dir.length];
+    if (next === undefined || next === '/' || next === '\0' || next === ' ' || next === '\n') return true;
+  }
+  return false;
+}
+
+/**
+ * Every live process of this one cluster, found in the process table rather than in pid files
+ * (a child being spawned, or one whose pid file was never written, has none): node or
+ * redis-server whose command line or environment names the cluster folder, or whose working
+ * directory is inside it. Empty without /proc.
+ */
+export function processesOf(owner: Owner): number[] {
+  if (!HAVE_PROC) return [];
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    if (pid === process.pid || !pidAlive(pid)) continue;
+    const cmd = processCmdline(pid);
+    if (!/(^|\/)(node|redis-server)(\s|$)|minirs/.test(cmd)) continue;
+    let cwd = '';
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      // gone, or not ours to read
+    }
+    if (mentions(cmd, owner.dir) || mentions(procText(pid, 'environ'), owner.dir) || mentions(cwd, owner.dir))
+      out.push(pid);
+  }
+  return out;
+}
+
 /** Every `<name>.pid` of a run/ folder: name -> pid. */
 export function pidFiles(runDir: string): Map<string, number> {
   const out = new Map<string, number>();

@@ -149,3 +149,35 @@ describe('cluster delete', () => {
     expect(existsSync(paths.dir)).toBe(false);
   });
 });
+
+describe('cluster delete, processes without pid files', () => {
+  it('kills what the process table ties to this cluster (spawned late, still writing into it), spares a sibling cluster', async () => {
+    const paths = layout('late');
+    const sibling = layout('late2'); // its folder name extends ours: not ours
+    const config = (dir: string) => JSON.stringify({ logs: join(dir, 'logs'), name: 'proxy' });
+    // A child the manager spawned after writing the pid files, and one that keeps writing files
+    // into the folder while it is being removed (what made rmdir fail with ENOTEMPTY).
+    const late = sleeper({ ...process.env, MINIRS_PROC_CONFIG: config(paths.dir) });
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs=require('fs');let i=0;setInterval(()=>{try{fs.mkdirSync(process.argv[1],{recursive:true});fs.writeFileSync(process.argv[1]+'/f'+(i++%50),'x')}catch{}},1)`,
+        join(paths.dir, 'logs', 'deep'),
+      ],
+      { env: { ...process.env, MINIRS_PROC_CONFIG: config(paths.dir) }, stdio: 'ignore' },
+    );
+    procs.push(writer);
+    const other = sleeper({ ...process.env, MINIRS_PROC_CONFIG: config(sibling.dir) });
+
+    const r = await cli(home, 'cluster', 'delete', 'late', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { killed: number[] }).killed.sort()).toEqual(
+      [late.pid, writer.pid].sort(),
+    );
+    expect(existsSync(paths.dir)).toBe(false);
+    expect(pidAlive(other.pid!)).toBe(true);
+    rmSync(sibling.dir, { recursive: true });
+  });
+});
