@@ -153,14 +153,8 @@ export async function buildApi(
     '/v1/bdbs',
     { schema: { body: bdbCreateSchema } },
     async (req, reply) => {
+      // createBdb validates and applies replica_sources / replica_sync before creating anything.
       const b = await mgr.createBdb(req.body);
-      const rest = req.body as unknown as Record<string, unknown>;
-      if (rest.replica_sources !== undefined || rest.replica_sync !== undefined) {
-        await mgr.updateBdb(b.uid, {
-          replica_sources: rest.replica_sources,
-          replica_sync: rest.replica_sync,
-        });
-      }
       reply.code(201);
       return mgr.bdb(b.uid);
     },

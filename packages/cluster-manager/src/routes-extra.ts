@@ -1,10 +1,9 @@
+import { SOURCE_STATUS_METRIC } from '@minirs/common';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import type { FaultInjector, FaultRequest } from './faults.js';
 import type { ClusterManager } from './manager.js';
 import { faultSchema } from './schemas.js';
-
-const STATUS_CODE = { 'in-sync': 0, syncing: 1, 'out-of-sync': 2 } as const;
 
 /** Replica Of stats, Prometheus metrics (RS names) and fault injection. */
 export function registerExtraRoutes(app: FastifyInstance, mgr: ClusterManager, faults: FaultInjector): void {
@@ -40,8 +39,11 @@ export function registerExtraRoutes(app: FastifyInstance, mgr: ClusterManager, f
                 partial_syncs: r?.partial_syncs ?? 0,
                 other_db_keys: r?.other_db_keys ?? 0,
                 other_db_commands: r?.other_db_commands ?? 0,
+                rejected_writes: r?.rejected_writes ?? s.rejected_writes ?? 0,
               },
             ],
+            last_error: s.last_error,
+            last_error_code: s.last_error_code ?? '',
           };
         }),
       };
@@ -74,6 +76,12 @@ export function registerExtraRoutes(app: FastifyInstance, mgr: ClusterManager, f
     labelNames: labels,
     registers: [registry],
   });
+  const rejected = new Gauge({
+    name: 'bdb_replicaof_syncer_rejected_writes',
+    help: '(minirs) Replicated writes the destination refused (counted, not retried) in this sync',
+    labelNames: labels,
+    registers: [registry],
+  });
   const shardMem = new Gauge({
     name: 'redis_used_memory',
     help: 'Memory used by the shard',
@@ -101,7 +109,8 @@ export function registerExtraRoutes(app: FastifyInstance, mgr: ClusterManager, f
       for (const s of b.replica_sources) {
         const l = { cluster, bdb: String(b.uid), source: String(s.uid) };
         const r = rep?.sources.find((x) => x.uid === s.uid);
-        status.set(l, STATUS_CODE[s.status]);
+        status.set(l, SOURCE_STATUS_METRIC[s.status]);
+        rejected.set(l, r?.rejected_writes ?? s.rejected_writes ?? 0);
         lag.set(l, s.lag);
         ingress.set(l, r?.ingress_bytes ?? 0);
         ingressDec.set(l, r?.ingress_bytes_decompressed ?? 0);
