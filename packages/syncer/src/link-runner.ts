@@ -78,6 +78,8 @@ export interface FullSyncEvidence {
  * keys into minirs dbs: 14-16% less CPU in the proxies and shards than one SET per key.
  */
 const MSET_KEYS = 128;
+/** How long a stopping link waits for the destination to answer its writes in flight. */
+const SETTLE_MS = 10_000;
 const MSET_BYTES = 256 * 1024;
 
 function sameKey(a: string | Buffer | undefined, b: string | Buffer): boolean {
@@ -121,6 +123,8 @@ export class LinkRunner implements ReplicationConsumer {
   otherDbKeys = 0;
   otherDbCommands = 0;
   keysLoaded = 0;
+  /** redis-ver of the source's RDB (for messages about what the destination cannot hold). */
+  private sourceVersion = '';
   /** Key/value pairs of plain strings waiting to go out as one MSET (full sync only). */
   private msetArgs: (string | Buffer)[] = [];
   private msetBytes = 0;
@@ -128,8 +132,6 @@ export class LinkRunner implements ReplicationConsumer {
   rejectedWrites = 0;
   lastRejectedWrite = '';
   troubled = false;
-  /** The source's replication offset when the current full sync started (to tell why it failed). */
-  private fullSyncStartOffset?: number;
   /** Keys of db 0 at the source when the full sync started (progress of a sizeless RDB). */
   keysTotal?: number;
   private flushWaiting = false;
@@ -149,10 +151,16 @@ export class LinkRunner implements ReplicationConsumer {
       // The full sync did not complete (closed mid-RDB, or the source could not fork): what it
       // loaded is partial, so only a flush and a full sync of every source is safe.
       const bgsave = /BGSAVE failed/i.test(err.reply ?? err.message);
-      if (this.inFullSync || bgsave) {
+      if (this.inFullSync || this.sawFullSync || bgsave) {
         this.inFullSync = false;
-        void this.diagnoseFailedFullSync(err, bgsave);
+        this.sawFullSync = false;
+        // During a full sync the received offset stays at the snapshot's (+FULLRESYNC <offset>).
+        void this.diagnoseFailedFullSync(err, bgsave, this.link.receivedOffset);
       }
+    });
+    this.link.on('state', (st) => {
+      if (st === 'full-sync') this.sawFullSync = true;
+      else if (st === 'streaming') this.sawFullSync = false;
     });
   }
 
@@ -190,8 +198,14 @@ export class LinkRunner implements ReplicationConsumer {
   }
 
   private inFullSync = false;
+  /** The link entered a full sync (+FULLRESYNC) that has not reached the stream yet. */
+  private sawFullSync = false;
 
-  private async diagnoseFailedFullSync(err: MinirsError, bgsave: boolean): Promise<void> {
+  private async diagnoseFailedFullSync(
+    err: MinirsError,
+    bgsave: boolean,
+    startOffset: number,
+  ): Promise<void> {
     const f = await this.sourceInfo();
     const ev: FullSyncEvidence = { bgsaveFailed: bgsave || f.rdb_last_bgsave_status === 'err' };
     const used = Number(f.used_memory);
@@ -204,10 +218,10 @@ export class LinkRunner implements ReplicationConsumer {
     // for its seconds, closes the replica. Writes during the attempt beyond that explain the close.
     const limit = /(?:replica|slave) (\d+) (\d+) (\d+)/.exec(f['config:client-output-buffer-limit'] ?? '');
     const offset = Number(f.master_repl_offset);
-    if (limit && this.fullSyncStartOffset !== undefined && Number.isFinite(offset)) {
+    if (limit && Number.isFinite(offset)) {
       const hard = Number(limit[1]);
       const soft = Number(limit[2]);
-      const written = offset - this.fullSyncStartOffset;
+      const written = offset - startOffset;
       if ((hard > 0 && written >= hard) || (soft > 0 && written >= soft))
         ev.outputBufferLimit = { hard, soft, written };
     }
@@ -241,12 +255,29 @@ export class LinkRunner implements ReplicationConsumer {
     this.o.onTrouble(r);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * `settle`: before a flush, the writes in flight must be answered (or the connection known
+   * dead): a write still queued in the destination when the connection closes would run after
+   * the flush that the next full sync starts with, and survive it.
+   */
+  async stop(settle = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.probeTimer);
     this.barrierAbort?.();
-    this.dest?.close();
+    if (!settle) this.dest?.close();
     await this.link.close();
+    const d = this.dest;
+    if (settle && d && !d.closed) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        d.drain().catch(() => {}),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, SETTLE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    d?.close();
   }
 
   private probing = false;
@@ -301,7 +332,6 @@ export class LinkRunner implements ReplicationConsumer {
     }
     this.fullSyncs++;
     this.inFullSync = true;
-    this.fullSyncStartOffset = info.offset;
     this.keysTotal = undefined;
     this.keysLoaded = 0;
     if (info.rdbSize === undefined) {
@@ -334,14 +364,20 @@ export class LinkRunner implements ReplicationConsumer {
 
   /** Data the destination cannot hold (e.g. hash field TTLs below 7.4): never Synced without it. */
   private onLoss(key: string, what: string): void {
-    const feature = /hash field TTL/i.test(what) ? 'hash field TTLs (Redis 7.4)' : what;
+    // Other losses (LRU/LFU data, consumers' seen-time) are what rebuilding by commands costs on
+    // any target; only data the target's version cannot hold stops the sync.
+    if (!/hash field TTL/i.test(what)) {
+      this.o.log.debug({ link: this.o.label, key: key.slice(0, 80), what }, 'not reproducible exactly');
+      return;
+    }
+    const feature = 'hash field TTLs (Redis 7.4)';
     const rule = errorRule('incompatible');
     this.trouble({
       kind: 'stop',
       stop: {
         code: rule.code,
         class: rule.class,
-        error: `${this.o.label} holds ${feature}, which the destination (Redis ${this.o.destinationVersion}) cannot hold (key ${key.slice(0, 80)}). ${rule.remedy}`,
+        error: `${this.o.label}${this.sourceVersion ? ` (Redis ${this.sourceVersion})` : ''} holds ${feature}, which the destination (Redis ${this.o.destinationVersion}) cannot hold (key ${key.slice(0, 80)}). ${rule.remedy}`,
       },
     });
   }
@@ -359,6 +395,7 @@ export class LinkRunner implements ReplicationConsumer {
     // Await only a full window: an await yields to the destination's flush microtask, and a
     // flush per command is a syscall per command. The writes of a whole RDB chunk leave together.
     for (let ev = parser.read(); ev; ev = parser.read()) {
+      if (ev.kind === 'aux' && ev.key === 'redis-ver') this.sourceVersion = ev.value.toString('latin1');
       if (ev.kind === 'keyStart' && ev.key.db !== 0) this.otherDbKeys++;
       const db = ev.kind === 'keyStart' || ev.kind === 'chunk' || ev.kind === 'keyEnd' ? ev.key.db : 0;
       if (db !== 0) continue;

@@ -149,11 +149,11 @@ class SourceSync {
     this.faults.dropAll();
   }
 
-  async close(): Promise<void> {
+  async close(settle = false): Promise<void> {
     this.closed = true;
     clearTimeout(this.resolveTimer);
     this.flushes.abort();
-    await Promise.all(this.runners.map((r) => r.stop()));
+    await Promise.all(this.runners.map((r) => r.stop(settle)));
   }
 
   report(): SourceReport {
@@ -305,6 +305,14 @@ export class ReplicaOfSync {
     }
   }
 
+  /** The destination is being flushed now (tests, status). */
+  flushing = false;
+
+  /** Resolves when no restart (close, flush, start) is in flight. */
+  async idle(): Promise<void> {
+    while (this.restarting) await this.restarting;
+  }
+
   fullResync(reason: string): void {
     this.restart(`full resync of every source: ${reason}`);
   }
@@ -367,7 +375,8 @@ export class ReplicaOfSync {
         this.pendingRestart = undefined;
         const gen = ++this.generation;
         this.log.info({ reason: why }, 'starting full sync');
-        await this.closeAll(true);
+        // Settled: no write of the old links may land after the flush.
+        await this.closeAll(true, true);
         if (gen !== this.generation || !syncRuns(this.cfg?.replica_sync ?? 'disabled')) continue;
         const ok = await this.flushDestination(gen);
         // A pause or stop that arrived during the flush bumped the generation: start nothing.
@@ -380,6 +389,15 @@ export class ReplicaOfSync {
 
   /** Empties the destination (all shards, through the proxy); retries until it works or is superseded. */
   private async flushDestination(gen: number): Promise<boolean> {
+    this.flushing = true;
+    try {
+      return await this.flushDestinationOnce(gen);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async flushDestinationOnce(gen: number): Promise<boolean> {
     for (let attempt = 0; gen === this.generation; attempt++) {
       const d = new DestinationClient(this.destination);
       try {
@@ -424,10 +442,10 @@ export class ReplicaOfSync {
     for (const s of this.sources) void s.start();
   }
 
-  async closeAll(forget = true): Promise<void> {
+  async closeAll(forget = true, settle = false): Promise<void> {
     const old = this.sources;
     if (forget) this.sources = [];
-    await Promise.all(old.map((s) => s.close()));
+    await Promise.all(old.map((s) => s.close(settle)));
   }
 
   report(): SyncerReport {

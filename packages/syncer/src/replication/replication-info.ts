@@ -105,7 +105,8 @@ export async function readInfoFields(
       for (let i = 0; i + 1 < reply.length; i += 2) {
         const k = reply[i];
         const v = reply[i + 1];
-        if (Buffer.isBuffer(k) && Buffer.isBuffer(v)) fields[`config:${k.toString('utf8')}`] = v.toString('utf8');
+        if (Buffer.isBuffer(k) && Buffer.isBuffer(v))
+          fields[`config:${k.toString('utf8')}`] = v.toString('utf8');
       }
     }
     return fields;
