@@ -59,10 +59,21 @@ describe('issue 16 on clusters', () => {
     const src = await dbClient(env, east, 'fsrc');
     await west.replicaOf('fdst', ['east/fsrc']);
     await waitInSync(west, 'fdst');
-    // {a} and {b} live on different shards of the source (slots 15495 and 3300).
-    await setMany(src, '{a}:k', 50_000);
-    await src.flushall();
-    await setMany(src, '{b}:k', 3000);
+    // {a} and {b} live on different shards of the source (slots 15495 and 3300). A slow link
+    // makes the {a} shard's link lag behind the {b} one: its copy of the flush arrives last.
+    const fdst = await west.db('fdst');
+    const slow = await west.api.createFault({
+      kind: 'bandwidth',
+      target: `source:${fdst.uid}/${fdst.replica_sources[0]!.uid}`,
+      kbps: 16_000,
+    } as never);
+    try {
+      await setMany(src, '{a}:k', 30_000, 'x'.repeat(200));
+      await src.flushall();
+      await setMany(src, '{b}:k', 3000);
+    } finally {
+      await west.api.deleteFault(slow.id);
+    }
     await expectSameData([await dbUri(east, 'fsrc')], await dbUri(west, 'fdst'));
     expect(await src.dbsize()).toBe(3000);
     await setMany(src, '{b}:m', 20_000);
