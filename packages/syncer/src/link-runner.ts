@@ -80,6 +80,8 @@ export interface FullSyncEvidence {
 const MSET_KEYS = 128;
 /** How long a stopping link waits for the destination to answer its writes in flight. */
 const SETTLE_MS = 10_000;
+/** How often a streaming link checks whether its source is out of memory. */
+const MEMORY_CHECK_MS = 1000;
 const MSET_BYTES = 256 * 1024;
 
 function sameKey(a: string | Buffer | undefined, b: string | Buffer): boolean {
@@ -281,6 +283,38 @@ export class LinkRunner implements ReplicationConsumer {
   }
 
   private probing = false;
+  private lastMemoryCheck = 0;
+
+  /**
+   * The seed: an out-of-memory error on a source stops the sync. A source over its maxmemory
+   * with noeviction refuses its clients' writes (what is not counted for eviction, such as
+   * replica buffers, aside, as Redis itself reckons).
+   */
+  private async checkSourceMemory(): Promise<void> {
+    const f = await readInfoFields(
+      {
+        connect: this.o.connect,
+        peer: this.o.label,
+        username: this.o.username,
+        password: this.o.password,
+        timeoutMs: 2000,
+      },
+      ['memory'],
+    );
+    const used = Number(f.used_memory) - (Number(f.mem_not_counted_for_evict) || 0);
+    const max = Number(f.maxmemory);
+    if (!(max > 0 && used > max && f.maxmemory_policy === 'noeviction')) return;
+    const rule = errorRule('oom');
+    this.trouble({
+      kind: 'stop',
+      stop: {
+        code: rule.code,
+        class: rule.class,
+        error: `${this.o.label} is out of memory (used_memory ${used} > maxmemory ${max}, maxmemory-policy noeviction): it refuses writes. ${rule.remedy}`,
+      },
+    });
+  }
+
   private async probe(): Promise<void> {
     if (this.probing || this.link.state !== 'streaming') return;
     this.probing = true;
@@ -294,6 +328,10 @@ export class LinkRunner implements ReplicationConsumer {
         timeoutMs: 2000,
       });
       this.lag.sample(info.masterReplOffset, this.link.appliedOffset, t);
+      if (t - this.lastMemoryCheck >= MEMORY_CHECK_MS) {
+        this.lastMemoryCheck = t;
+        await this.checkSourceMemory();
+      }
     } catch {
       // A failed probe only delays the next lag figure; the link itself reports real trouble.
     } finally {

@@ -205,6 +205,27 @@ describe('issue 16 at the syncer', () => {
     expect(stop.error).toMatch(/3 times/);
   });
 
+  it('(g) a source out of memory (maxmemory reached, noeviction) stops the sync (the seed)', async () => {
+    const src = await redis({ args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
+    const dst = await redis();
+    const s = src.client();
+    const stops: Stop[] = [];
+    const sync = newSync(stops);
+    sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${src.port}` }]));
+    await until(() => inSync(sync), 'in-sync');
+    expect(stops).toEqual([]);
+    let oom = false;
+    for (let i = 0; i < 10_000 && !oom; i++) {
+      await s.set(`fill:${i}`, 'x'.repeat(4096)).catch((e: Error) => {
+        oom = /OOM/.test(e.message);
+      });
+    }
+    expect(oom).toBe(true);
+    const stop = await until(() => stops[0], 'the sync to stop');
+    expect(stop.code).toBe(ErrorCodes.OOM);
+    expect(stop.error).toMatch(/out of memory.*maxmemory/);
+  });
+
   it("a link reset mid full sync (not the source's doing) again and again never stops the sync", async () => {
     const src = await redis();
     const dst = await redis();
