@@ -140,6 +140,41 @@ describe('human lines', () => {
     expect(describeSource(down.sources[1]!, 'enabled')).toBe('Out of sync: ECONNREFUSED');
   });
 
+  it('say when a diskless full sync has no known progress, and use keys when they are known', () => {
+    const unknown = replicaStatus(
+      bdb('enabled', [source({ status: 'syncing', rdb_size: 0, rdb_transferred: 5_000_000 })]),
+    );
+    expect(unknown.sources[0]!.progress_known).toBe(false);
+    expect(describeSource(unknown.sources[0]!, 'enabled')).toBe('Syncing (progress unknown)');
+    expect(describeAggregate(unknown)).toBe('Syncing (progress unknown)');
+    const byKeys = replicaStatus(
+      bdb('enabled', [
+        source({ status: 'syncing', rdb_size: 0, rdb_transferred: 9, keys_loaded: 300, keys_total: 1000 }),
+      ]),
+    );
+    expect(describeSource(byKeys.sources[0]!, 'enabled')).toBe('Syncing 30%');
+  });
+
+  it('show writes the destination refused next to Synced, with the last one', () => {
+    const last = 'destination refused INCR clash from source 1: WRONGTYPE Operation against a key.';
+    const v = replicaStatus(
+      bdb('enabled', [
+        source({
+          lag: 1,
+          rejected_writes: 3,
+          last_error: last,
+          last_error_code: 'MINIRS_ERR_DEST_REJECTED_WRITE',
+        }),
+      ]),
+    );
+    expect(v.sources[0]!.rejected_writes).toBe(3);
+    expect(v.sources[0]!.last_error_code).toBe('MINIRS_ERR_DEST_REJECTED_WRITE');
+    expect(describeSource(v.sources[0]!, 'enabled')).toBe(
+      `Synced (lag 1 ms), 3 writes refused by the destination: ${last}`,
+    );
+    expect(describeAggregate(v)).toBe('Synced (lag 1 ms), 3 writes refused by the destination');
+  });
+
   it('format lags from ms to minutes', () => {
     expect(formatLag(0)).toBe('0 ms');
     expect(formatLag(999)).toBe('999 ms');
