@@ -639,6 +639,7 @@ export class ClusterManager {
       const child = this.children.get(name);
       this.children.delete(name);
       this.syncerReports.delete(uid);
+      this.syncerReportAt.delete(uid);
       if (child) await child.stop();
       return;
     }
