@@ -513,7 +513,7 @@ export class LinkRunner implements ReplicationConsumer {
         stop: {
           code: rule.code,
           class: rule.class,
-          error: `destination (Redis ${this.o.destinationVersion}) refused ${what} from ${this.o.label}: ${reply} The source uses ${feature.name} (Redis ${feature.since}+). ${rule.remedy}`,
+          error: `destination (Redis ${this.o.destinationVersion}) refused ${what} from ${this.o.label}: ${reply} The source${this.sourceVersion ? ` (Redis ${this.sourceVersion})` : ''} uses ${feature.name} (Redis ${feature.since}+). ${rule.remedy}`,
         },
       });
       return;

@@ -254,7 +254,7 @@ const fx74 = fixtureSet('rdb-7.4');
 const RDB74 = join(fx74.dir, 'gen-7.4.rdb');
 
 /** Serves one RDB as a full sync, then keeps the link open; answers INFO like a 7.4 master. */
-async function fake74Source(rdb: Buffer): Promise<number> {
+async function fake74Source(rdb: Buffer, stream = ''): Promise<number> {
   const server = createServer((socket: Socket) => {
     socket.on('error', () => {});
     const reader = new CommandStreamReader(0);
@@ -268,6 +268,7 @@ async function fake74Source(rdb: Buffer): Promise<number> {
         } else if (name === 'PSYNC') {
           socket.write(`+FULLRESYNC ${'c'.repeat(40)} 0\r\n$${rdb.length}\r\n`);
           socket.write(rdb);
+          if (stream) socket.write(stream);
         } else if (name === 'INFO') {
           const body =
             '# Server\r\nredis_version:7.4.1\r\n# Replication\r\nrole:master\r\nmaster_repl_offset:0\r\n# Keyspace\r\ndb0:keys=20,expires=0\r\n';
@@ -281,6 +282,41 @@ async function fake74Source(rdb: Buffer): Promise<number> {
   const addr = server.address();
   return typeof addr === 'object' && addr ? addr.port : 0;
 }
+
+/** A minimal RDB written by "7.4.1": magic, redis-ver aux, EOF, zero checksum (unchecked). */
+const EMPTY_RDB_74 = Buffer.concat([
+  Buffer.from('REDIS0012'),
+  Buffer.from([0xfa, 9]),
+  Buffer.from('redis-ver'),
+  Buffer.from([5]),
+  Buffer.from('7.4.1'),
+  Buffer.from([0xff]),
+  Buffer.alloc(8),
+]);
+
+function resp(...args: string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+}
+
+describe('(e) a newer command in the stream', () => {
+  it('HPEXPIRE answered "unknown command" by a 7.0 destination stops the sync naming the feature', async () => {
+    const dst = await redis();
+    const port = await fake74Source(
+      EMPTY_RDB_74,
+      resp('HSET', 'h', 'f', 'v') + resp('HPEXPIRE', 'h', '100000', 'FIELDS', '1', 'f'),
+    );
+    const stops: Stop[] = [];
+    const sync = newSync(stops);
+    sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${port}` }]));
+    const stop = await until(() => stops[0], 'the sync to stop');
+    expect(stop.code).toBe(ErrorCodes.INCOMPATIBLE_SOURCE);
+    expect(stop.error).toMatch(/HPEXPIRE h/);
+    expect(stop.error).toMatch(/hash field TTLs \(Redis 7\.4\+\)/);
+    expect(stop.error).toMatch(/destination \(Redis 7\.0/);
+    expect(stop.error).toMatch(/source \(Redis 7\.4\.1\)/);
+    expect(await dst.client().hget('h', 'f')).toBe('v');
+  });
+});
 
 describe.skipIf(!fx74.available)('(e) a Redis 7.4 source into a 7.0 destination', () => {
   it('stops with an error naming hash field TTLs and both versions, never Synced', async () => {
