@@ -120,7 +120,14 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
   const withAction = (name: 'flush' | 'reset_admin_pass') =>
     app.put<{ Params: { uid: number }; Body: Record<string, unknown> | undefined }>(
       `/v1/bdbs/:uid/${name}`,
-      { schema: { params: uidParams, body: bdbUpdateSchema }, preValidation: checkUpdate },
+      {
+        schema: { params: uidParams, body: bdbUpdateSchema },
+        // The body is optional here (a bare PUT .../flush): validate an empty one.
+        preValidation: async (req) => {
+          req.body ??= {};
+          await checkUpdate(req);
+        },
+      },
       async (req) => {
         const uid = req.params.uid;
         const body = req.body ?? {};
