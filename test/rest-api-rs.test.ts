@@ -64,7 +64,9 @@ function scrape(url: string): Promise<{ status: number; text: string }> {
     const req = request(url, { ca: readFileSync(c.paths.caCert, 'utf8') }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (b: Buffer) => chunks.push(b));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -72,7 +74,10 @@ function scrape(url: string): Promise<{ status: number; text: string }> {
 }
 
 /** Family names (from `# TYPE` lines) and samples of a Prometheus text page. */
-function parseProm(text: string): { types: Map<string, string>; value(name: string, labels?: Record<string, string>): number | undefined } {
+function parseProm(text: string): {
+  types: Map<string, string>;
+  value(name: string, labels?: Record<string, string>): number | undefined;
+} {
   const types = new Map<string, string>();
   const samples: { name: string; labels: string; value: number }[] = [];
   for (const line of text.split('\n')) {
@@ -113,13 +118,24 @@ describe('create, actions and dry_run', () => {
     const actionUid = String(r.body.action_uid);
     expect(actionUid).toMatch(/^[0-9a-f-]{36}$/);
     const a = await actionDone(actionUid);
-    expect(a).toMatchObject({ name: 'SMCreateBDB', object_name: `bdb:${r.body.uid}`, status: 'completed', progress: 100 });
+    expect(a).toMatchObject({
+      name: 'SMCreateBDB',
+      object_name: `bdb:${r.body.uid}`,
+      status: 'completed',
+      progress: 100,
+    });
     expect((await call('GET', `/v1/bdbs/${r.body.uid}`)).body.status).toBe('active');
     const all = await call('GET', '/v1/actions');
     expect(all.status).toBe(200);
-    expect((all.body['state-machines'] as { action_uid: string }[]).map((x) => x.action_uid)).toContain(actionUid);
+    expect((all.body['state-machines'] as { action_uid: string }[]).map((x) => x.action_uid)).toContain(
+      actionUid,
+    );
     const v2 = await call('GET', `/v2/actions/${actionUid}`);
-    expect(v2.body).toMatchObject({ action_type: 'state-machine', status: 'completed', additional_info: { object_type: 'bdb' } });
+    expect(v2.body).toMatchObject({
+      action_type: 'state-machine',
+      status: 'completed',
+      additional_info: { object_type: 'bdb' },
+    });
     const missing = await call('GET', '/v1/actions/00000000-0000-0000-0000-000000000000');
     expect(missing.status).toBe(404);
   });
@@ -127,7 +143,11 @@ describe('create, actions and dry_run', () => {
   it('dry_run validates a create and a change without applying either', async () => {
     const before = (await call('GET', '/v1/bdbs')).body as unknown as unknown[];
     const nextUid = state().next_bdb_uid;
-    const ok = await call('POST', '/v1/bdbs?dry_run=true', { name: 'dry', shards_count: 2, memory_size: 8 * 1024 * 1024 });
+    const ok = await call('POST', '/v1/bdbs?dry_run=true', {
+      name: 'dry',
+      shards_count: 2,
+      memory_size: 8 * 1024 * 1024,
+    });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ name: 'dry', shards_count: 2, uid: nextUid });
     expect(ok.body.action_uid).toBeUndefined();
@@ -140,7 +160,10 @@ describe('create, actions and dry_run', () => {
     expect(state().bdbs.some((b) => b.name === 'dry')).toBe(false);
 
     const a1 = state().bdbs.find((b) => b.name === 'a1')!;
-    const put = await call('PUT', `/v1/bdbs/${a1.uid}?dry_run=1`, { memory_size: 64 * 1024 * 1024, data_persistence: 'aof' });
+    const put = await call('PUT', `/v1/bdbs/${a1.uid}?dry_run=1`, {
+      memory_size: 64 * 1024 * 1024,
+      data_persistence: 'aof',
+    });
     expect(put.status).toBe(200);
     expect(put.body).toMatchObject({ memory_size: 64 * 1024 * 1024, data_persistence: 'aof' });
     const now = state().bdbs.find((b) => b.uid === a1.uid)!;
@@ -172,10 +195,18 @@ describe('refused fields and bodies', () => {
       [{ name: 'f4', syncer_mode: 'distributed' }, 'syncer_mode', 'unsupported_field'],
       [{ name: 'f5', replica_sync_dist: true }, 'replica_sync_dist', 'unsupported_field'],
       [{ name: 'f6', status: 'active' }, 'status', 'unsupported_field'],
-      [{ name: 'f7', replica_sources: [{ uri: 'redis://127.0.0.1:1', speed: 3 }] }, 'replica_sources[0].speed', 'invalid_schema'],
+      [
+        { name: 'f7', replica_sources: [{ uri: 'redis://127.0.0.1:1', speed: 3 }] },
+        'replica_sources[0].speed',
+        'invalid_schema',
+      ],
       [{ name: 'f8', data_persistence: 'snapshot' }, 'snapshot_policy', 'invalid_data_persistence'],
       [{ name: 'f9', data_persistence: 'rdb' }, 'data_persistence', 'invalid_data_persistence'],
-      [{ name: 'f10', authentication_ssl_client_certs: [{ client_cert: 'x', extra: 1 }] }, 'authentication_ssl_client_certs.0.extra', 'invalid_certificate'],
+      [
+        { name: 'f10', authentication_ssl_client_certs: [{ client_cert: 'x', extra: 1 }] },
+        'authentication_ssl_client_certs.0.extra',
+        'invalid_certificate',
+      ],
     ];
     for (const [body, field, code] of cases) {
       const r = await call('POST', '/v1/bdbs', body);
@@ -186,7 +217,11 @@ describe('refused fields and bodies', () => {
       expect(String(r.body.message)).toContain(field.split(/[.[]/)[0]!);
     }
     // Values minirs implements are accepted: the fixed ones at their only value.
-    const fixed = await call('POST', '/v1/bdbs?dry_run', { name: 'f11', replication: false, syncer_mode: 'centralized' });
+    const fixed = await call('POST', '/v1/bdbs?dry_run', {
+      name: 'f11',
+      replication: false,
+      syncer_mode: 'centralized',
+    });
     expect(fixed.status).toBe(200);
     const a1 = state().bdbs.find((b) => b.name === 'a1')!;
     const ro = await call('PUT', `/v1/bdbs/${a1.uid}`, { port: a1.port + 1 });
@@ -226,19 +261,34 @@ describe('fields, shards and actions that return the bdb', () => {
   it('returns only the fields asked for', async () => {
     const r = await call('GET', '/v1/bdbs?fields=uid,name');
     expect(r.status).toBe(200);
-    for (const b of r.body as unknown as Record<string, unknown>[]) expect(Object.keys(b).sort()).toEqual(['name', 'uid']);
+    for (const b of r.body as unknown as Record<string, unknown>[])
+      expect(Object.keys(b).sort()).toEqual(['name', 'uid']);
     const a1 = state().bdbs.find((b) => b.name === 'a1')!;
     expect((await call('GET', `/v1/bdbs/${a1.uid}?fields=port`)).body).toEqual({ port: a1.port });
   });
 
   it('serves RS shard objects at /v1/bdbs/{uid}/shards and /v1/shards', async () => {
-    const r = await call('POST', '/v1/bdbs', { name: 'sh2', shards_count: 2, sharding: true, memory_size: 16 * 1024 * 1024 });
+    const r = await call('POST', '/v1/bdbs', {
+      name: 'sh2',
+      shards_count: 2,
+      sharding: true,
+      memory_size: 16 * 1024 * 1024,
+    });
     await actionDone(String(r.body.action_uid));
-    const shards = (await call('GET', `/v1/bdbs/${r.body.uid}/shards`)).body as unknown as Record<string, unknown>[];
+    const shards = (await call('GET', `/v1/bdbs/${r.body.uid}/shards`)).body as unknown as Record<
+      string,
+      unknown
+    >[];
     expect(shards).toHaveLength(2);
     expect(shards.map((s) => s.assigned_slots)).toEqual(['0-8191', '8192-16383']);
     for (const s of shards) {
-      expect(s).toMatchObject({ bdb_uid: r.body.uid, role: 'master', status: 'active', detailed_status: 'ok', loading: { status: 'idle' } });
+      expect(s).toMatchObject({
+        bdb_uid: r.body.uid,
+        role: 'master',
+        status: 'active',
+        detailed_status: 'ok',
+        loading: { status: 'idle' },
+      });
       expect(typeof s.uid).toBe('string');
       expect(typeof s.node_uid).toBe('string');
     }
@@ -246,7 +296,9 @@ describe('fields, shards and actions that return the bdb', () => {
     expect(one.body.uid).toBe(shards[0]!.uid);
     await waitFor(async () => {
       const s = (await call('GET', `/v1/shards/${shards[0]!.uid}`)).body;
-      return typeof s.report_timestamp === 'string' && (s.redis_info as Record<string, number>).used_memory > 0;
+      return (
+        typeof s.report_timestamp === 'string' && (s.redis_info as Record<string, number>).used_memory > 0
+      );
     }, 'shard stats in redis_info');
   });
 
@@ -279,7 +331,11 @@ describe('fields, shards and actions that return the bdb', () => {
 
 describe('data_persistence', () => {
   it('aof: a redis-server killed with -9 comes back with its data', async () => {
-    const r = await call('POST', '/v1/bdbs', { name: 'aofdb', memory_size: 16 * 1024 * 1024, data_persistence: 'aof' });
+    const r = await call('POST', '/v1/bdbs', {
+      name: 'aofdb',
+      memory_size: 16 * 1024 * 1024,
+      data_persistence: 'aof',
+    });
     expect(r.status).toBe(200);
     await actionDone(String(r.body.action_uid));
     const shardUid = (r.body.shard_list as number[])[0]!;
@@ -290,11 +346,15 @@ describe('data_persistence', () => {
     const pidFile = c.paths.pidFile(`redis-${shardUid}`);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     process.kill(pid, 'SIGKILL');
-    await waitFor(async () => {
-      const s = (await call('GET', `/v1/shards/${shardUid}`)).body;
-      const now = Number(readFileSync(pidFile, 'utf8'));
-      return s.status === 'active' && now !== pid;
-    }, 'the watchdog to restart the redis-server', 30_000);
+    await waitFor(
+      async () => {
+        const s = (await call('GET', `/v1/shards/${shardUid}`)).body;
+        const now = Number(readFileSync(pidFile, 'utf8'));
+        return s.status === 'active' && now !== pid;
+      },
+      'the watchdog to restart the redis-server',
+      30_000,
+    );
     // The proxy answers "retry later" until it has reconnected to the restarted shard.
     expect(await waitFor(() => ep.get('k0'), 'the endpoint to reach the restarted shard')).toBe('v0');
     expect(await ep.get('k199')).toBe('v199');
@@ -309,11 +369,18 @@ describe('data_persistence', () => {
     const pidFile = c.paths.pidFile(`redis-${shardUid}`);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     process.kill(pid, 'SIGKILL');
-    await waitFor(async () => {
-      const s = (await call('GET', `/v1/shards/${shardUid}`)).body;
-      return s.status === 'active' && Number(readFileSync(pidFile, 'utf8')) !== pid;
-    }, 'the watchdog to restart the redis-server', 30_000);
-    await waitFor(async () => (await ep.ping()) === 'PONG' && (await ep.dbsize()) >= 0, 'the endpoint to reach the restarted shard');
+    await waitFor(
+      async () => {
+        const s = (await call('GET', `/v1/shards/${shardUid}`)).body;
+        return s.status === 'active' && Number(readFileSync(pidFile, 'utf8')) !== pid;
+      },
+      'the watchdog to restart the redis-server',
+      30_000,
+    );
+    await waitFor(
+      async () => (await ep.ping()) === 'PONG' && (await ep.dbsize()) >= 0,
+      'the endpoint to reach the restarted shard',
+    );
     expect(await ep.get('gone')).toBeNull();
   });
 
@@ -321,7 +388,10 @@ describe('data_persistence', () => {
     const b = state().bdbs.find((x) => x.name === 'aofdb')!;
     const r = await call('PUT', `/v1/bdbs/${b.uid}`, {
       data_persistence: 'snapshot',
-      snapshot_policy: [{ secs: 60, writes: 1 }, { secs: 300, writes: 10 }],
+      snapshot_policy: [
+        { secs: 60, writes: 1 },
+        { secs: 300, writes: 10 },
+      ],
     });
     expect(r.status).toBe(200);
     expect((await actionDone(String(r.body.action_uid))).status).toBe('completed');
@@ -332,13 +402,23 @@ describe('data_persistence', () => {
     const pidFile = c.paths.pidFile(`redis-${b.shard_list[0]}`);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     process.kill(pid, 'SIGKILL');
-    await waitFor(async () => {
-      const s = (await call('GET', `/v1/shards/${b.shard_list[0]}`)).body;
-      return s.status === 'active' && Number(readFileSync(pidFile, 'utf8')) !== pid;
-    }, 'the watchdog to restart the redis-server', 30_000);
+    await waitFor(
+      async () => {
+        const s = (await call('GET', `/v1/shards/${b.shard_list[0]}`)).body;
+        return s.status === 'active' && Number(readFileSync(pidFile, 'utf8')) !== pid;
+      },
+      'the watchdog to restart the redis-server',
+      30_000,
+    );
     expect(await sh.config('GET', 'save')).toEqual(['save', '60 1 300 10']);
     const st = state().bdbs.find((x) => x.uid === b.uid)!;
-    expect(st).toMatchObject({ data_persistence: 'snapshot', snapshot_policy: [{ secs: 60, writes: 1 }, { secs: 300, writes: 10 }] });
+    expect(st).toMatchObject({
+      data_persistence: 'snapshot',
+      snapshot_policy: [
+        { secs: 60, writes: 1 },
+        { secs: 300, writes: 10 },
+      ],
+    });
   });
 });
 
@@ -361,27 +441,49 @@ describe('sync_source_stats and the metrics exporter', () => {
     });
     expect(dst.status, JSON.stringify(dst.body)).toBe(200);
     dstUid = Number(dst.body.uid);
-    await waitFor(async () => (await c.replicaStatus('dst')).status === 'in-sync', 'dst in sync', 60_000, 100);
+    await waitFor(
+      async () => (await c.replicaStatus('dst')).status === 'in-sync',
+      'dst in sync',
+      60_000,
+      100,
+    );
   });
 
   it('keeps per-interval history with interval, stime and etime', async () => {
     // At least three one-second samples after the full sync.
-    const stats = await waitFor(async () => {
-      const r = await call('GET', `/v1/bdbs/${dstUid}/sync_source_stats?interval=1sec`);
-      const list = r.body.sync_source_stats as { uid: string; intervals: Record<string, unknown>[] }[];
-      return list[0]!.intervals.length >= 3 ? list : undefined;
-    }, 'three 1sec intervals', 20_000, 200);
-    const iv = stats[0]!.intervals as { interval: string; stime: string; etime: string; ingress_bytes: number }[];
+    const stats = await waitFor(
+      async () => {
+        const r = await call('GET', `/v1/bdbs/${dstUid}/sync_source_stats?interval=1sec`);
+        const list = r.body.sync_source_stats as { uid: string; intervals: Record<string, unknown>[] }[];
+        return list[0]!.intervals.length >= 3 ? list : undefined;
+      },
+      'three 1sec intervals',
+      20_000,
+      200,
+    );
+    const iv = stats[0]!.intervals as {
+      interval: string;
+      stime: string;
+      etime: string;
+      ingress_bytes: number;
+    }[];
     for (const x of iv) {
       expect(x.interval).toBe('1sec');
       expect(x.stime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       expect(Date.parse(x.etime) - Date.parse(x.stime)).toBe(1000);
     }
-    for (let i = 1; i < iv.length; i++) expect(Date.parse(iv[i]!.stime)).toBeGreaterThan(Date.parse(iv[i - 1]!.stime));
+    for (let i = 1; i < iv.length; i++)
+      expect(Date.parse(iv[i]!.stime)).toBeGreaterThan(Date.parse(iv[i - 1]!.stime));
     expect(iv.length).toBeLessThanOrEqual(10);
     const one = (await call('GET', `/v1/bdbs/${dstUid}/sync_source_stats/1?interval=10sec`)).body as {
       uid: string;
-      intervals: { interval: string; stime: string; etime: string; ingress_bytes: number; full_syncs: number }[];
+      intervals: {
+        interval: string;
+        stime: string;
+        etime: string;
+        ingress_bytes: number;
+        full_syncs: number;
+      }[];
       totals: { ingress_bytes: number; full_syncs: number };
     };
     expect(one.uid).toBe('1');
@@ -395,11 +497,14 @@ describe('sync_source_stats and the metrics exporter', () => {
     expect(one.intervals.reduce((n, x) => n + x.full_syncs, 0)).toBeLessThanOrEqual(one.totals.full_syncs);
     // stime/etime bound the intervals returned.
     const last = iv[iv.length - 1]!;
-    const later = (await call('GET', `/v1/bdbs/${dstUid}/sync_source_stats/1?interval=1sec&stime=${last.stime}`)).body as {
+    const later = (
+      await call('GET', `/v1/bdbs/${dstUid}/sync_source_stats/1?interval=1sec&stime=${last.stime}`)
+    ).body as {
       intervals: { stime: string }[];
     };
     expect(later.intervals.every((x) => Date.parse(x.stime) >= Date.parse(last.stime))).toBe(true);
-    const none = (await call('GET', `/v1/bdbs/${dstUid}/sync_source_stats/1?etime=2001-01-01T00:00:00Z`)).body as {
+    const none = (await call('GET', `/v1/bdbs/${dstUid}/sync_source_stats/1?etime=2001-01-01T00:00:00Z`))
+      .body as {
       intervals: unknown[];
     };
     expect(none.intervals).toEqual([]);
@@ -417,19 +522,46 @@ describe('sync_source_stats and the metrics exporter', () => {
     expect(url).not.toBe(c.credentials.api_url);
     // RS's documented names (rs-prometheus-metrics-v1.md) of the families minirs serves.
     const RS_V1 = new Set([
-      'bdb_up', 'bdb_memory_limit', 'bdb_used_memory', 'bdb_no_of_keys', 'bdb_instantaneous_ops_per_sec',
-      'bdb_shards_used', 'bdb_replicaof_syncer_ingress_bytes', 'bdb_replicaof_syncer_ingress_bytes_decompressed',
-      'bdb_replicaof_syncer_local_ingress_lag_time', 'bdb_replicaof_syncer_status', 'redis_up', 'redis_used_memory',
-      'redis_maxmemory', 'redis_db0_keys', 'redis_connected_clients', 'redis_total_commands_processed', 'node_up',
+      'bdb_up',
+      'bdb_memory_limit',
+      'bdb_used_memory',
+      'bdb_no_of_keys',
+      'bdb_instantaneous_ops_per_sec',
+      'bdb_shards_used',
+      'bdb_replicaof_syncer_ingress_bytes',
+      'bdb_replicaof_syncer_ingress_bytes_decompressed',
+      'bdb_replicaof_syncer_local_ingress_lag_time',
+      'bdb_replicaof_syncer_status',
+      'redis_up',
+      'redis_used_memory',
+      'redis_maxmemory',
+      'redis_db0_keys',
+      'redis_connected_clients',
+      'redis_total_commands_processed',
+      'node_up',
     ]);
     // rs-prometheus-metrics-v2.md, and replica_src_ingress_bytes* of the v1-to-v2 transition table.
     const RS_V2 = new Set([
-      'node_metrics_up', 'db_status', 'db_config', 'db_memory_limit_bytes', 'database_syncer_current_status',
-      'database_syncer_lag_ms', 'database_syncer_ingress_bytes', 'database_syncer_ingress_bytes_decompressed',
-      'database_syncer_rdb_size', 'database_syncer_rdb_transferred', 'database_syncer_src_connectivity_state',
-      'replica_src_ingress_bytes', 'replica_src_ingress_bytes_decompressed', 'redis_server_up',
-      'redis_server_used_memory', 'redis_server_maxmemory', 'redis_server_db_keys', 'redis_server_db0_keys',
-      'redis_server_connected_clients', 'redis_server_total_commands_processed',
+      'node_metrics_up',
+      'db_status',
+      'db_config',
+      'db_memory_limit_bytes',
+      'database_syncer_current_status',
+      'database_syncer_lag_ms',
+      'database_syncer_ingress_bytes',
+      'database_syncer_ingress_bytes_decompressed',
+      'database_syncer_rdb_size',
+      'database_syncer_rdb_transferred',
+      'database_syncer_src_connectivity_state',
+      'replica_src_ingress_bytes',
+      'replica_src_ingress_bytes_decompressed',
+      'redis_server_up',
+      'redis_server_used_memory',
+      'redis_server_maxmemory',
+      'redis_server_db_keys',
+      'redis_server_db0_keys',
+      'redis_server_connected_clients',
+      'redis_server_total_commands_processed',
     ]);
     const v1 = await scrape(`${url}/`);
     expect(v1.status).toBe(200);
@@ -450,23 +582,41 @@ describe('sync_source_stats and the metrics exporter', () => {
     const total = p2.value('replica_src_ingress_bytes', { db: String(dstUid), source: '1' })!;
     expect(total).toBeGreaterThan(1_000_000);
     // v1 ingress is bytes/s over the last seconds: once the full sync is 5 s behind, far below the total.
-    await waitFor(async () => {
-      const rate = parseProm((await scrape(`${url}/`)).text).value('bdb_replicaof_syncer_ingress_bytes', l1);
-      return rate !== undefined && rate < total / 10;
-    }, 'the v1 ingress rate to fall after the full sync', 20_000, 500);
+    await waitFor(
+      async () => {
+        const rate = parseProm((await scrape(`${url}/`)).text).value(
+          'bdb_replicaof_syncer_ingress_bytes',
+          l1,
+        );
+        return rate !== undefined && rate < total / 10;
+      },
+      'the v1 ingress rate to fall after the full sync',
+      20_000,
+      500,
+    );
     // ... and rises again while the source is written.
     const s = await endpointClient('src');
     const big = 'y'.repeat(5000);
-    await waitFor(async () => {
-      await s.set('hot', big);
-      const rate = parseProm((await scrape(`${url}/`)).text).value('bdb_replicaof_syncer_ingress_bytes', l1);
-      return rate !== undefined && rate > 1000;
-    }, 'the v1 ingress rate to show writes', 20_000, 100);
+    await waitFor(
+      async () => {
+        await s.set('hot', big);
+        const rate = parseProm((await scrape(`${url}/`)).text).value(
+          'bdb_replicaof_syncer_ingress_bytes',
+          l1,
+        );
+        return rate !== undefined && rate > 1000;
+      },
+      'the v1 ingress rate to show writes',
+      20_000,
+      100,
+    );
     expect((await scrape(`${url}/nope`)).status).toBe(404);
     // /metrics on the API port is unchanged: running totals.
     const api = await call('GET', '/metrics');
     expect(api.status).toBe(200);
-    expect(parseProm(String(api.body.text)).value('bdb_replicaof_syncer_ingress_bytes', l1)).toBeGreaterThan(1_000_000);
+    expect(parseProm(String(api.body.text)).value('bdb_replicaof_syncer_ingress_bytes', l1)).toBeGreaterThan(
+      1_000_000,
+    );
   });
 
   it('sends replication_tls_sni as the TLS server name to the source', async () => {
@@ -497,7 +647,9 @@ describe('sync_source_stats and the metrics exporter', () => {
       ],
     });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    expect((r.body.replica_sources as { replication_tls_sni: string }[])[0]!.replication_tls_sni).toBe('source.example.test');
+    expect((r.body.replica_sources as { replication_tls_sni: string }[])[0]!.replication_tls_sni).toBe(
+      'source.example.test',
+    );
     await waitFor(() => sni.length > 0, 'the syncer to open a TLS connection to the source', 30_000, 100);
     expect(sni[0]).toBe('source.example.test');
   });

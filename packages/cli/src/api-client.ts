@@ -312,8 +312,13 @@ export class ApiClient {
     return this.request('PUT', `/v1/bdbs/${uid}/reset_admin_pass`);
   }
   /** RS's interval (1sec ... 1week), stime and etime (ISO 8601) pass through as query parameters. */
-  syncSourceStats(uid: number, q: { interval?: string; stime?: string; etime?: string } = {}): Promise<unknown> {
-    const qs = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== undefined) as [string, string][]);
+  syncSourceStats(
+    uid: number,
+    q: { interval?: string; stime?: string; etime?: string } = {},
+  ): Promise<unknown> {
+    const qs = new URLSearchParams(
+      Object.entries(q).filter(([, v]) => v !== undefined) as [string, string][],
+    );
     return this.request('GET', `/v1/bdbs/${uid}/sync_source_stats${qs.size ? `?${qs}` : ''}`);
   }
   listFaults(): Promise<Fault[]> {

@@ -83,7 +83,9 @@ export class ActionRegistry {
   }
 
   private trim(): void {
-    const finished = [...this.actions.values()].filter((a) => a.status === 'completed' || a.status === 'failed');
+    const finished = [...this.actions.values()].filter(
+      (a) => a.status === 'completed' || a.status === 'failed',
+    );
     for (const a of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) {
       this.actions.delete(a.action_uid);
     }

@@ -30,7 +30,11 @@ export function renderV1(mgr: ClusterManager, history: SyncStatsHistory, now = D
   p.family('bdb_memory_limit', 'gauge', 'Configured RAM limit for the database');
   p.family('bdb_used_memory', 'gauge', 'Memory used by the database (bytes)');
   p.family('bdb_no_of_keys', 'gauge', 'Number of keys in database');
-  p.family('bdb_instantaneous_ops_per_sec', 'gauge', 'Request rate handled by all shards of database (ops/sec)');
+  p.family(
+    'bdb_instantaneous_ops_per_sec',
+    'gauge',
+    'Request rate handled by all shards of database (ops/sec)',
+  );
   p.family('bdb_shards_used', 'gauge', 'Used shard count by database and by shard type (ram / flash)');
   p.family(
     'bdb_replicaof_syncer_ingress_bytes',
@@ -69,9 +73,21 @@ export function renderV1(mgr: ClusterManager, history: SyncStatsHistory, now = D
     const stats = shards.map((s) => mgr.shardStatsOf(s.uid));
     p.add('bdb_up', l, b.status === 'active' && shards.every((s) => s.status === 'active') ? 1 : 0);
     p.add('bdb_memory_limit', l, b.memory_size);
-    p.add('bdb_used_memory', l, stats.reduce((n, s) => n + (s?.used_memory ?? 0), 0));
-    p.add('bdb_no_of_keys', l, stats.reduce((n, s) => n + (s?.keys ?? 0), 0));
-    p.add('bdb_instantaneous_ops_per_sec', l, stats.reduce((n, s) => n + (s?.ops_per_sec ?? 0), 0));
+    p.add(
+      'bdb_used_memory',
+      l,
+      stats.reduce((n, s) => n + (s?.used_memory ?? 0), 0),
+    );
+    p.add(
+      'bdb_no_of_keys',
+      l,
+      stats.reduce((n, s) => n + (s?.keys ?? 0), 0),
+    );
+    p.add(
+      'bdb_instantaneous_ops_per_sec',
+      l,
+      stats.reduce((n, s) => n + (s?.ops_per_sec ?? 0), 0),
+    );
     p.add('bdb_shards_used', { ...l, shard_type: 'ram' }, shards.length);
     for (const s of b.replica_sources) {
       const sl = { ...l, source: String(s.uid) };
@@ -86,7 +102,13 @@ export function renderV1(mgr: ClusterManager, history: SyncStatsHistory, now = D
     }
   }
   for (const sh of mgr.state.shards) {
-    const l = { cluster, bdb: String(sh.bdb_uid), node: String(sh.node_uid), shard: String(sh.uid), role: sh.role };
+    const l = {
+      cluster,
+      bdb: String(sh.bdb_uid),
+      node: String(sh.node_uid),
+      shard: String(sh.uid),
+      role: sh.role,
+    };
     const st = mgr.shardStatsOf(sh.uid);
     p.add('redis_up', l, sh.status === 'active' ? 1 : 0);
     if (!st) continue;
@@ -106,8 +128,16 @@ export function renderV1(mgr: ClusterManager, history: SyncStatsHistory, now = D
 export function renderV2(mgr: ClusterManager): string {
   const p = new PromText();
   const cluster = mgr.state.cluster.name;
-  p.family('node_metrics_up', 'gauge', 'Node is part of the cluster and is connected (1 = connected, 0 = not connected)');
-  p.family('db_status', 'gauge', 'Database status: 0 = active, 1 = active-change-pending, 2 = pending, 4 = delete-pending, 99 = unknown');
+  p.family(
+    'node_metrics_up',
+    'gauge',
+    'Node is part of the cluster and is connected (1 = connected, 0 = not connected)',
+  );
+  p.family(
+    'db_status',
+    'gauge',
+    'Database status: 0 = active, 1 = active-change-pending, 2 = pending, 4 = delete-pending, 99 = unknown',
+  );
   p.family('db_config', 'gauge', 'Database configuration in labels: db_name, db_port, tls_mode');
   p.family('db_memory_limit_bytes', 'gauge', 'Configured RAM limit for the database');
   p.family(
@@ -115,28 +145,56 @@ export function renderV2(mgr: ClusterManager): string {
     'gauge',
     'Syncer status for traffic; 0 = in-sync, 1 = syncing, 2 = out of sync (the v1 bdb_*_syncer_status values)',
   );
-  p.family('database_syncer_lag_ms', 'gauge', 'Lag time between the source and the destination for traffic in milliseconds');
+  p.family(
+    'database_syncer_lag_ms',
+    'gauge',
+    'Lag time between the source and the destination for traffic in milliseconds',
+  );
   p.family('database_syncer_ingress_bytes', 'gauge', 'Number of bytes read from source shard');
-  p.family('database_syncer_ingress_bytes_decompressed', 'gauge', 'Number of bytes read from source shard, decompressed');
-  p.family('database_syncer_rdb_size', 'gauge', "The source's RDB size in bytes to be transferred during the syncing phase");
+  p.family(
+    'database_syncer_ingress_bytes_decompressed',
+    'gauge',
+    'Number of bytes read from source shard, decompressed',
+  );
+  p.family(
+    'database_syncer_rdb_size',
+    'gauge',
+    "The source's RDB size in bytes to be transferred during the syncing phase",
+  );
   p.family(
     'database_syncer_rdb_transferred',
     'gauge',
     "Number of bytes transferred from the source's RDB during the syncing phase",
   );
-  p.family('database_syncer_src_connectivity_state', 'gauge', 'Source connectivity state (1 = connected, 0 = disconnected)');
+  p.family(
+    'database_syncer_src_connectivity_state',
+    'gauge',
+    'Source connectivity state (1 = connected, 0 = disconnected)',
+  );
   p.family('replica_src_ingress_bytes', 'counter', 'Compressed bytes received from a Replica Of source');
-  p.family('replica_src_ingress_bytes_decompressed', 'counter', 'Decompressed bytes received from a Replica Of source');
+  p.family(
+    'replica_src_ingress_bytes_decompressed',
+    'counter',
+    'Decompressed bytes received from a Replica Of source',
+  );
   p.family('redis_server_up', 'gauge', 'Shard is up and running (1 = up, 0 = down)');
   p.family('redis_server_used_memory', 'gauge', 'Memory used by shard (bytes)');
-  p.family('redis_server_maxmemory', 'gauge', 'Current memory limit configured according to database memory limits');
+  p.family(
+    'redis_server_maxmemory',
+    'gauge',
+    'Current memory limit configured according to database memory limits',
+  );
   p.family('redis_server_db_keys', 'gauge', 'Total key count.');
   p.family('redis_server_db0_keys', 'gauge', 'Total key count. Deprecated.');
   p.family('redis_server_connected_clients', 'gauge', 'Number of client connections to the specific shard');
   p.family('redis_server_total_commands_processed', 'gauge', 'Number of commands processed by the shard');
 
   for (const n of mgr.state.cluster.nodes) {
-    p.add('node_metrics_up', { cluster, node: String(n.uid) }, mgr.children.get(`proxy-${n.uid}`)?.conn ? 1 : 0);
+    p.add(
+      'node_metrics_up',
+      { cluster, node: String(n.uid) },
+      mgr.children.get(`proxy-${n.uid}`)?.conn ? 1 : 0,
+    );
   }
   for (const b of mgr.state.bdbs) {
     const l = { cluster, db: String(b.uid) };
@@ -155,11 +213,21 @@ export function renderV2(mgr: ClusterManager): string {
       p.add('database_syncer_rdb_transferred', sl, s.rdb_transferred);
       p.add('database_syncer_src_connectivity_state', sl, s.status === 'out-of-sync' ? 0 : 1);
       p.add('replica_src_ingress_bytes', { ...l, source: String(s.uid) }, r?.ingress_bytes ?? 0);
-      p.add('replica_src_ingress_bytes_decompressed', { ...l, source: String(s.uid) }, r?.ingress_bytes_decompressed ?? 0);
+      p.add(
+        'replica_src_ingress_bytes_decompressed',
+        { ...l, source: String(s.uid) },
+        r?.ingress_bytes_decompressed ?? 0,
+      );
     }
   }
   for (const sh of mgr.state.shards) {
-    const l = { cluster, db: String(sh.bdb_uid), node: String(sh.node_uid), shard: String(sh.uid), role: sh.role };
+    const l = {
+      cluster,
+      db: String(sh.bdb_uid),
+      node: String(sh.node_uid),
+      shard: String(sh.uid),
+      role: sh.role,
+    };
     const st = mgr.shardStatsOf(sh.uid);
     p.add('redis_server_up', l, sh.status === 'active' ? 1 : 0);
     if (!st) continue;
@@ -202,12 +270,16 @@ export async function startExporter(
         if (path === '/' || path === '/metrics') body = renderV1(mgr, history);
         else if (path === '/v2') body = renderV2(mgr);
         else {
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('the exporter serves / (v1 names) and /v2 (v2 names)\n');
+          res
+            .writeHead(404, { 'content-type': 'text/plain' })
+            .end('the exporter serves / (v1 names) and /v2 (v2 names)\n');
           return;
         }
       } catch (err) {
         mgr.log.error({ err }, 'metrics render failed');
-        res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics render failed; see the manager log\n');
+        res
+          .writeHead(500, { 'content-type': 'text/plain' })
+          .end('metrics render failed; see the manager log\n');
         return;
       }
       res.writeHead(200, { 'content-type': PROM_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : body);

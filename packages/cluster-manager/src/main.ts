@@ -57,7 +57,10 @@ async function main(): Promise<void> {
       'api-port': { type: 'string', default: '9443' },
       'db-port-base': { type: 'string', default: '12000' },
       // RS's exporter port; one that is taken (clusters sharing 127.0.0.1) falls back to a free one.
-      'metrics-port': { type: 'string', default: process.env.MINIRS_METRICS_PORT ?? String(RS_EXPORTER_PORT) },
+      'metrics-port': {
+        type: 'string',
+        default: process.env.MINIRS_METRICS_PORT ?? String(RS_EXPORTER_PORT),
+      },
     },
   });
   const [cmd, name] = positionals;

@@ -437,9 +437,13 @@ export class ClusterManager {
   async planBdb(body: BdbCreateRequest): Promise<{ bdb: BdbState; shards: ShardState[] }> {
     validateName(body.name);
     if (body.uid !== undefined && this.bdb(body.uid)) {
-      throw new MinirsError(ErrorCodes.CONFLICT, `database uid ${body.uid} is already in use; omit uid or pick a free one`, {
-        field: 'uid',
-      });
+      throw new MinirsError(
+        ErrorCodes.CONFLICT,
+        `database uid ${body.uid} is already in use; omit uid or pick a free one`,
+        {
+          field: 'uid',
+        },
+      );
     }
     if (this.state.bdbs.some((b) => b.name === body.name)) {
       throw new MinirsError(
@@ -533,7 +537,10 @@ export class ClusterManager {
     const bdbUid = bdb.uid;
     if (this.bdb(bdbUid) || this.state.bdbs.some((b) => b.name === bdb.name)) {
       // Another create won the race while ports were probed.
-      throw new MinirsError(ErrorCodes.CONFLICT, `database ${bdb.name} (uid ${bdbUid}) was just created by another request`);
+      throw new MinirsError(
+        ErrorCodes.CONFLICT,
+        `database ${bdb.name} (uid ${bdbUid}) was just created by another request`,
+      );
     }
     this.store.update((s) => {
       s.bdbs.push(bdb);
@@ -557,8 +564,10 @@ export class ClusterManager {
       const b = this.bdb(uid);
       if (!b) throw new Error(`database ${uid} was deleted before it became active`);
       if (b.status === 'active') return;
-      if (b.status === 'creation-failed') throw new Error(`database ${uid}: a shard did not start; see the shard logs`);
-      if (Date.now() > deadline) throw new Error(`database ${uid} is still ${b.status} after ${timeoutMs} ms`);
+      if (b.status === 'creation-failed')
+        throw new Error(`database ${uid}: a shard did not start; see the shard logs`);
+      if (Date.now() > deadline)
+        throw new Error(`database ${uid} is still ${b.status} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -635,7 +644,9 @@ export class ClusterManager {
     this.store.update((s) => Object.assign(s.bdbs.find((x) => x.uid === uid)!, patch));
     const jobs: Promise<unknown>[] = [];
     const persistenceChanged =
-      patch.data_persistence !== undefined || patch.aof_policy !== undefined || patch.snapshot_policy !== undefined;
+      patch.data_persistence !== undefined ||
+      patch.aof_policy !== undefined ||
+      patch.snapshot_policy !== undefined;
     if (patch.memory_size !== undefined || persistenceChanged) {
       const per = Math.floor((patch.memory_size ?? b.memory_size) / b.shards_count);
       const persistence = persistenceOf(this.bdb(uid)!);

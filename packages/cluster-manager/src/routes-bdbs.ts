@@ -67,10 +67,14 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
   app.get<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) =>
     pickFields(view(mgr.requireBdb(req.params.uid)), parseFields((req.query as Query).fields)),
   );
-  app.get<{ Params: { uid: number } }>('/v1/bdbs/:uid/shards', { schema: { params: uidParams } }, async (req) => {
-    mgr.requireBdb(req.params.uid);
-    return shards(req.params.uid);
-  });
+  app.get<{ Params: { uid: number } }>(
+    '/v1/bdbs/:uid/shards',
+    { schema: { params: uidParams } },
+    async (req) => {
+      mgr.requireBdb(req.params.uid);
+      return shards(req.params.uid);
+    },
+  );
 
   app.post<{ Body: BdbCreateRequest }>(
     '/v1/bdbs',

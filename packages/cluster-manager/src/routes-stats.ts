@@ -1,4 +1,4 @@
-import { invalid, MinirsError, ErrorCodes } from '@minirs/common';
+import { ErrorCodes, invalid, MinirsError } from '@minirs/common';
 import type { FastifyInstance } from 'fastify';
 import type { ClusterManager } from './manager.js';
 import { DEFAULT_INTERVAL, INTERVALS, type IntervalName, SyncStatsHistory } from './stats-history.js';
@@ -34,13 +34,21 @@ function parseTime(v: unknown, field: 'stime' | 'etime'): number | undefined {
 type StatsQuery = { interval?: string; stime?: string; etime?: string };
 
 /** GET /v1/bdbs/{uid}/sync_source_stats[/{source uid}] with RS's interval, stime and etime. */
-export function registerStatsRoutes(app: FastifyInstance, mgr: ClusterManager, history: SyncStatsHistory): void {
+export function registerStatsRoutes(
+  app: FastifyInstance,
+  mgr: ClusterManager,
+  history: SyncStatsHistory,
+): void {
   const params = {
     type: 'object',
     required: ['uid'],
     properties: { uid: { type: 'integer', minimum: 1 }, source: { type: 'integer', minimum: 1 } },
   };
-  const one = (bdbUid: number, source: ReturnType<ClusterManager['requireBdb']>['replica_sources'][number], q: StatsQuery) => {
+  const one = (
+    bdbUid: number,
+    source: ReturnType<ClusterManager['requireBdb']>['replica_sources'][number],
+    q: StatsQuery,
+  ) => {
     const interval = (q.interval ?? DEFAULT_INTERVAL) as IntervalName;
     if (!Object.hasOwn(INTERVALS, interval)) {
       throw invalid('interval', `interval ${q.interval} is not one of ${Object.keys(INTERVALS).join(', ')}`);

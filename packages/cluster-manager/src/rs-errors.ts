@@ -65,7 +65,12 @@ export function errorBody(err: MinirsError): Record<string, unknown> {
   const field = err.field?.split(/[.[]/)[0];
   let rs = field ? RS_CODE_BY_FIELD[field] : undefined;
   if (err.field === 'name' && /missing|required/i.test(err.message)) rs = 'missing_db_name';
-  if (rs && (err.code === ErrorCodes.INVALID_ARGUMENT || err.code === ErrorCodes.PORT_IN_USE || err.code === ErrorCodes.CONFLICT)) {
+  if (
+    rs &&
+    (err.code === ErrorCodes.INVALID_ARGUMENT ||
+      err.code === ErrorCodes.PORT_IN_USE ||
+      err.code === ErrorCodes.CONFLICT)
+  ) {
     return { ...base, error_code: rs, minirs_error_code: err.code };
   }
   return { ...base, minirs_error_code: err.code };

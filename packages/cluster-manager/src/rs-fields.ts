@@ -89,7 +89,10 @@ export const FIXED_FIELDS: Record<string, { value: unknown; why: string }> = {
     value: 'noeviction',
     why: 'minirs shards never evict (a full shard answers -OOM); omit it or send noeviction',
   },
-  oss_cluster: { value: false, why: 'the OSS Cluster API is not implemented by minirs; omit it or send false' },
+  oss_cluster: {
+    value: false,
+    why: 'the OSS Cluster API is not implemented by minirs; omit it or send false',
+  },
   type: { value: 'redis', why: 'minirs databases are Redis databases; omit it or send redis' },
   hash_slots_policy: { value: '16k', why: 'minirs hashes over 16384 slots; omit it or send 16k' },
 };
@@ -118,7 +121,14 @@ const SOURCE_FIELDS = new Set([
   'client_key',
   'replication_tls_sni',
 ]);
-const SOURCE_READ_ONLY = new Set(['status', 'rdb_size', 'rdb_transferred', 'lag', 'last_update', 'last_error']);
+const SOURCE_READ_ONLY = new Set([
+  'status',
+  'rdb_size',
+  'rdb_transferred',
+  'lag',
+  'last_update',
+  'last_error',
+]);
 
 function checkSources(value: unknown, current: BdbState['replica_sources']): void {
   if (!Array.isArray(value)) return; // the schema names the type error
@@ -134,7 +144,10 @@ function checkSources(value: unknown, current: BdbState['replica_sources']): voi
         if (same && isDeepStrictEqual(same[k], v)) continue;
         throw unsupportedField(path, `${k} is read-only status the syncer reports; remove it`);
       }
-      throw unknownField(path, ' (a source has uid, uri, compression, encryption, server_cert, client_cert, client_key, replication_tls_sni)');
+      throw unknownField(
+        path,
+        ' (a source has uid, uri, compression, encryption, server_cert, client_cert, client_key, replication_tls_sni)',
+      );
     }
   });
 }
@@ -159,10 +172,16 @@ export function checkBdbFields(body: unknown, current: BdbState | undefined): vo
     if (READ_ONLY_FIELDS.has(k)) {
       const cur = current ? (current as unknown as Record<string, unknown>)[k] : undefined;
       if (current && isDeepStrictEqual(v, cur)) continue;
-      throw unsupportedField(k, `${k} is read-only${current ? ` (it is ${JSON.stringify(cur)})` : ''}; remove it`);
+      throw unsupportedField(
+        k,
+        `${k} is read-only${current ? ` (it is ${JSON.stringify(cur)})` : ''}; remove it`,
+      );
     }
     if (RS_BDB_FIELDS.has(k)) {
-      throw unsupportedField(k, `${k} is an RS field minirs does not implement; remove it (see the cluster-manager README for what minirs honors)`);
+      throw unsupportedField(
+        k,
+        `${k} is an RS field minirs does not implement; remove it (see the cluster-manager README for what minirs honors)`,
+      );
     }
     throw unknownField(k, '');
   }

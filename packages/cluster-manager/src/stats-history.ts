@@ -67,12 +67,24 @@ export class SyncStatsHistory {
   private readonly sources = new Map<string, SourceHistory>();
 
   /** One sample of a bdb's sources; `lag` is the ms lag the manager holds for each source uid. */
-  sample(bdbUid: number, epoch: number, reports: SourceReport[], lag: Map<number, number>, now = Date.now()): void {
+  sample(
+    bdbUid: number,
+    epoch: number,
+    reports: SourceReport[],
+    lag: Map<number, number>,
+    now = Date.now(),
+  ): void {
     for (const r of reports) {
       const key = `${bdbUid}/${r.uid}`;
       let h = this.sources.get(key);
       if (!h) {
-        h = { epoch, last: zero(), buckets: Object.fromEntries(Object.keys(INTERVALS).map((k) => [k, []])) as unknown as SourceHistory['buckets'] };
+        h = {
+          epoch,
+          last: zero(),
+          buckets: Object.fromEntries(
+            Object.keys(INTERVALS).map((k) => [k, []]),
+          ) as unknown as SourceHistory['buckets'],
+        };
         this.sources.set(key, h);
       }
       // A new epoch (or a restarted syncer) restarts the syncer's totals from zero.
@@ -87,7 +99,10 @@ export class SyncStatsHistory {
         h.last[c] = cur;
       }
       const l = lag.get(r.uid) ?? r.lag;
-      for (const [name, def] of Object.entries(INTERVALS) as [IntervalName, (typeof INTERVALS)[IntervalName]][]) {
+      for (const [name, def] of Object.entries(INTERVALS) as [
+        IntervalName,
+        (typeof INTERVALS)[IntervalName],
+      ][]) {
         const start = Math.floor(now / def.ms) * def.ms;
         const list = h.buckets[name];
         let b = list[list.length - 1];
@@ -107,7 +122,13 @@ export class SyncStatsHistory {
    * RS's v1 rate metrics: bytes per second over the last completed 1sec intervals (up to
    * `window` of them); 0 before the first one completes.
    */
-  rate(bdbUid: number, sourceUid: number, counter: 'ingress_bytes' | 'ingress_bytes_decompressed', now = Date.now(), window = 5): number {
+  rate(
+    bdbUid: number,
+    sourceUid: number,
+    counter: 'ingress_bytes' | 'ingress_bytes_decompressed',
+    now = Date.now(),
+    window = 5,
+  ): number {
     const h = this.sources.get(`${bdbUid}/${sourceUid}`);
     if (!h) return 0;
     const current = Math.floor(now / 1000) * 1000;
@@ -119,16 +140,25 @@ export class SyncStatsHistory {
   /** Forget sources a bdb no longer has (or every source of a deleted bdb). */
   retain(bdbUid: number, sourceUids: number[]): void {
     const keep = new Set(sourceUids.map((u) => `${bdbUid}/${u}`));
-    for (const k of this.sources.keys()) if (k.startsWith(`${bdbUid}/`) && !keep.has(k)) this.sources.delete(k);
+    for (const k of this.sources.keys())
+      if (k.startsWith(`${bdbUid}/`) && !keep.has(k)) this.sources.delete(k);
   }
 
   /** The intervals of one source, oldest first, whose [stime, etime] lies within [stime, etime]. */
-  intervals(bdbUid: number, sourceUid: number, interval: IntervalName, stime?: number, etime?: number): IntervalStats[] {
+  intervals(
+    bdbUid: number,
+    sourceUid: number,
+    interval: IntervalName,
+    stime?: number,
+    etime?: number,
+  ): IntervalStats[] {
     const h = this.sources.get(`${bdbUid}/${sourceUid}`);
     if (!h) return [];
     const ms = INTERVALS[interval].ms;
     return h.buckets[interval]
-      .filter((b) => (stime === undefined || b.start >= stime) && (etime === undefined || b.start + ms <= etime))
+      .filter(
+        (b) => (stime === undefined || b.start >= stime) && (etime === undefined || b.start + ms <= etime),
+      )
       .map((b) => ({
         interval,
         stime: rsTime(b.start),

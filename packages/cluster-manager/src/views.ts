@@ -1,6 +1,6 @@
 import type { BdbState, ShardState, ShardStats } from '@minirs/common';
-import type { ActionRegistry } from './actions.js';
 import { invalid } from '@minirs/common';
+import type { ActionRegistry } from './actions.js';
 
 /** The bdb object of the REST API: the persisted state plus RS's fields minirs answers for. */
 export function bdbView(b: BdbState, actions: ActionRegistry): Record<string, unknown> {
@@ -21,7 +21,11 @@ export function bdbView(b: BdbState, actions: ActionRegistry): Record<string, un
 }
 
 /** RS's shard status and detailed_status for minirs's process states. */
-function rsStatus(s: ShardState): { status: 'active' | 'inactive'; detailed_status: string; loading: string } {
+function rsStatus(s: ShardState): {
+  status: 'active' | 'inactive';
+  detailed_status: string;
+  loading: string;
+} {
   switch (s.status) {
     case 'active':
       return { status: 'active', detailed_status: 'ok', loading: 'idle' };
@@ -39,7 +43,11 @@ function rsStatus(s: ShardState): { status: 'active' | 'inactive'; detailed_stat
  * slot_end, restarts, last_event, last_event_time, stats, process_status (starting | active |
  * down | restarting, what `status` said before it followed RS).
  */
-export function shardView(s: ShardState, stats: ShardStats | undefined, statsTime: number | undefined): Record<string, unknown> {
+export function shardView(
+  s: ShardState,
+  stats: ShardStats | undefined,
+  statsTime: number | undefined,
+): Record<string, unknown> {
   const st = rsStatus(s);
   return {
     uid: String(s.uid),
@@ -78,16 +86,21 @@ export function shardView(s: ShardState, stats: ShardStats | undefined, statsTim
 /** RS's `fields` query parameter: a comma-separated list of the fields to return. */
 export function parseFields(q: unknown): string[] | undefined {
   if (q === undefined) return undefined;
-  if (typeof q !== 'string') throw invalid('fields', 'fields is a comma-separated list of field names, given once');
+  if (typeof q !== 'string')
+    throw invalid('fields', 'fields is a comma-separated list of field names, given once');
   const list = q
     .split(',')
     .map((f) => f.trim())
     .filter(Boolean);
-  if (list.length === 0) throw invalid('fields', 'fields is empty: list the field names to return, or omit it');
+  if (list.length === 0)
+    throw invalid('fields', 'fields is empty: list the field names to return, or omit it');
   return list;
 }
 
-export function pickFields<T extends Record<string, unknown>>(o: T, fields: string[] | undefined): Record<string, unknown> {
+export function pickFields<T extends Record<string, unknown>>(
+  o: T,
+  fields: string[] | undefined,
+): Record<string, unknown> {
   if (!fields) return o;
   const out: Record<string, unknown> = {};
   for (const f of fields) if (Object.hasOwn(o, f)) out[f] = o[f];

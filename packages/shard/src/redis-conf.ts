@@ -25,9 +25,7 @@ export function renderRedisConf(cfg: ShardProcessConfig): string {
     ['masterauth', quoteConfValue(cfg.password)],
     ['maxmemory', String(cfg.maxmemory)],
     ['maxmemory-policy', 'noeviction'],
-    ...persistenceDirectives(cfg.persistence).map(
-      ([k, v]): [string, string] => [k, v === '' ? '""' : v],
-    ),
+    ...persistenceDirectives(cfg.persistence).map(([k, v]): [string, string] => [k, v === '' ? '""' : v]),
     ['dir', quoteConfValue(cfg.data_dir)],
     ['logfile', quoteConfValue(cfg.redis_log_file)],
     ['pidfile', quoteConfValue(cfg.redis_pid_file)],

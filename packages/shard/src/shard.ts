@@ -190,7 +190,11 @@ export class Shard {
       }
       case 'set-persistence': {
         const p = parsePersistence(args, 'set-persistence');
-        if (!p) throw invalid('persistence', 'set-persistence needs {data_persistence, aof_policy, snapshot_policy}');
+        if (!p)
+          throw invalid(
+            'persistence',
+            'set-persistence needs {data_persistence, aof_policy, snapshot_policy}',
+          );
         this.assertRunning(op);
         // Live, as RS applies a changed policy: appendonly yes rewrites the AOF from the dataset.
         for (const [k, v] of persistenceDirectives(p)) {
