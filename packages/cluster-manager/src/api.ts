@@ -13,6 +13,7 @@ export const BODY_LIMIT = 1024 * 1024;
 
 const STATUS_BY_CODE: Partial<Record<string, number>> = {
   [ErrorCodes.INVALID_ARGUMENT]: 400,
+  [ErrorCodes.UNSUPPORTED]: 400,
   [ErrorCodes.NOT_FOUND]: 404,
   [ErrorCodes.CONFLICT]: 409,
   [ErrorCodes.PORT_IN_USE]: 409,

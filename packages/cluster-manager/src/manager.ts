@@ -35,6 +35,7 @@ import {
   validateTls,
 } from './bdb-validate.js';
 import { canBind, freePortOn } from './net-util.js';
+import { unsupportedField } from './rs-errors.js';
 import type { StateStore } from './state-store.js';
 import { Child, type ChildHooks, pidAlive, pidCmdline, readPid } from './supervisor.js';
 
@@ -532,7 +533,16 @@ export class ClusterManager {
     return uid;
   }
 
-  async createBdb(body: BdbCreateRequest): Promise<BdbState> {
+  /** Creates run one at a time: a plan picks free ports and uids that a parallel one would pick too. */
+  private createQueue: Promise<unknown> = Promise.resolve();
+
+  createBdb(body: BdbCreateRequest): Promise<BdbState> {
+    const run = this.createQueue.then(() => this.createBdbNow(body));
+    this.createQueue = run.catch(() => {});
+    return run;
+  }
+
+  private async createBdbNow(body: BdbCreateRequest): Promise<BdbState> {
     const { bdb, shards: newShards } = await this.planBdb(body);
     const bdbUid = bdb.uid;
     if (this.bdb(bdbUid) || this.state.bdbs.some((b) => b.name === bdb.name)) {
@@ -579,9 +589,9 @@ export class ClusterManager {
   planUpdate(uid: number, body: Record<string, unknown>): Partial<BdbState> {
     const b = this.requireBdb(uid);
     if (body.shards_count !== undefined && body.shards_count !== b.shards_count) {
-      throw invalid(
+      throw unsupportedField(
         'shards_count',
-        'changing shards_count of an existing database (resharding) is not supported by minirs',
+        `changing shards_count of an existing database (resharding, ${b.shards_count} -> ${String(body.shards_count)}) is not implemented by minirs; create a new database with the shard count you need`,
       );
     }
     const patch: Partial<BdbState> = {};
