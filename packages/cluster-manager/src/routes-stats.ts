@@ -9,6 +9,7 @@ const SAMPLE_MS = 1000;
 export function startStatsSampler(mgr: ClusterManager): { history: SyncStatsHistory; stop(): void } {
   const history = new SyncStatsHistory();
   const tick = () => {
+    history.retainBdbs(mgr.state.bdbs.map((b) => b.uid));
     for (const b of mgr.state.bdbs) {
       history.retain(
         b.uid,

@@ -137,7 +137,13 @@ export class SyncStatsHistory {
     return done.reduce((n, b) => n + b[counter], 0) / done.length;
   }
 
-  /** Forget sources a bdb no longer has (or every source of a deleted bdb). */
+  /** Forget every source of the bdbs not in `bdbUids` (deleted ones). */
+  retainBdbs(bdbUids: number[]): void {
+    const keep = new Set(bdbUids.map(String));
+    for (const k of this.sources.keys()) if (!keep.has(k.slice(0, k.indexOf('/')))) this.sources.delete(k);
+  }
+
+  /** Forget sources a bdb no longer has. */
   retain(bdbUid: number, sourceUids: number[]): void {
     const keep = new Set(sourceUids.map((u) => `${bdbUid}/${u}`));
     for (const k of this.sources.keys())

@@ -71,5 +71,9 @@ describe('SyncStatsHistory', () => {
     h.retain(1, [2]);
     expect(h.intervals(1, 1, '1sec')).toEqual([]);
     expect(h.intervals(1, 2, '1sec')).toHaveLength(1);
+    h.sample(2, 1, [report(1, 1)], new Map(), T0);
+    h.retainBdbs([2]);
+    expect(h.intervals(1, 2, '1sec')).toEqual([]);
+    expect(h.intervals(2, 1, '1sec')).toHaveLength(1);
   });
 });
