@@ -8,7 +8,6 @@ import {
   type ShardPersistence,
   type ControlMessage,
   ErrorCodes,
-  invalid,
   type Logger,
   MinirsError,
   type ProxyDbConfig,

@@ -1,7 +1,7 @@
 import type { BdbState } from '@minirs/common';
 import { describe, expect, it } from 'vitest';
 import { PromText } from '../src/prom-text.js';
-import { RsApiError } from '../src/rs-errors.js';
+import type { RsApiError } from '../src/rs-errors.js';
 import {
   CREATE_FIELDS,
   checkBdbFields,
