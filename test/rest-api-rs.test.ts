@@ -292,6 +292,16 @@ describe('fields, shards and actions that return the bdb', () => {
       expect(typeof s.uid).toBe('string');
       expect(typeof s.node_uid).toBe('string');
     }
+    const picked = await waitFor(async () => {
+      const l = (
+        await call(
+          'GET',
+          `/v1/bdbs/${r.body.uid}/shards?extra_info_keys=used_memory&extra_info_keys=connected_clients`,
+        )
+      ).body as unknown as { redis_info: Record<string, number> }[];
+      return l[0]!.redis_info.used_memory ? l : undefined;
+    }, 'shard stats');
+    expect(Object.keys(picked[0]!.redis_info).sort()).toEqual(['connected_clients', 'used_memory']);
     const one = await call('GET', `/v1/shards/${shards[0]!.uid}`);
     expect(one.body.uid).toBe(shards[0]!.uid);
     await waitFor(async () => {

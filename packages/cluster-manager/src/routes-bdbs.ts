@@ -67,12 +67,17 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
   app.get<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) =>
     pickFields(view(mgr.requireBdb(req.params.uid)), parseFields((req.query as Query).fields)),
   );
-  app.get<{ Params: { uid: number } }>(
+  app.get<{ Params: { uid: number }; Querystring: { extra_info_keys?: string | string[] } }>(
     '/v1/bdbs/:uid/shards',
     { schema: { params: uidParams } },
     async (req) => {
       mgr.requireBdb(req.params.uid);
-      return shards(req.params.uid);
+      // RS: extra_info_keys (repeatable) picks the redis_info keys to return.
+      const q = req.query.extra_info_keys;
+      const keys = q === undefined ? undefined : (Array.isArray(q) ? q : [q]).flatMap((k) => k.split(','));
+      return shards(req.params.uid).map((s) =>
+        keys ? { ...s, redis_info: pickFields(s.redis_info as Record<string, unknown>, keys) } : s,
+      );
     },
   );
 
