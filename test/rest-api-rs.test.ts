@@ -241,6 +241,24 @@ describe('refused fields and bodies', () => {
     expect(state().bdbs.some((b) => b.name === 'big')).toBe(false);
   });
 
+  it('answers 401 without credentials and 409 for a name taken by another bdb', async () => {
+    const { api_url } = c.credentials;
+    const anon = await rest(api_url, readFileSync(c.paths.caCert, 'utf8'), 'GET', '/v1/actions');
+    expect(anon.status).toBe(401);
+    const a1 = state().bdbs.find((b) => b.name === 'a1')!;
+    const taken = await call('PUT', `/v1/bdbs/${a1.uid}`, { name: 'u40' });
+    expect(taken.status).toBe(409);
+    expect(taken.body.field).toBe('name');
+    const ok = await call('PUT', `/v1/bdbs/${a1.uid}`, { memory_size: 40 * 1024 * 1024 });
+    expect(ok.status).toBe(200);
+    expect(await actionDone(String(ok.body.action_uid))).toMatchObject({
+      name: 'SMUpdateBDB',
+      status: 'completed',
+    });
+    const shard = shardClient(a1.shard_list[0]!);
+    expect(await shard.config('GET', 'maxmemory')).toEqual(['maxmemory', String(40 * 1024 * 1024)]);
+  });
+
   it('answers 404 for a missing bdb on every bdb request', async () => {
     for (const [m, p] of [
       ['GET', '/v1/bdbs/999'],
