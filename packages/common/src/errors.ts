@@ -28,6 +28,8 @@ export const ErrorCodes = {
   DEST_REJECTED_WRITE: 'MINIRS_ERR_DEST_REJECTED_WRITE',
   /** A syncer process stopped reporting to its manager. */
   SYNCER_UNRESPONSIVE: 'MINIRS_ERR_SYNCER_UNRESPONSIVE',
+  /** A field or value RS has that minirs does not implement: refused, never ignored. */
+  UNSUPPORTED: 'MINIRS_ERR_UNSUPPORTED',
   INTERNAL: 'MINIRS_ERR_INTERNAL',
 } as const;
 
