@@ -82,6 +82,8 @@ const MSET_KEYS = 128;
 const SETTLE_MS = 10_000;
 /** How often a streaming link checks whether its source is out of memory. */
 const MEMORY_CHECK_MS = 1000;
+/** How long a link waits at a flush for the other links of its source before a full resync. */
+const FLUSH_BARRIER_MS = 60_000;
 const MSET_BYTES = 256 * 1024;
 
 function sameKey(a: string | Buffer | undefined, b: string | Buffer): boolean {
@@ -629,6 +631,16 @@ export class LinkRunner implements ReplicationConsumer {
     this.advance();
     const what = commandLabel(cmd.argv);
     this.flushWaiting = true;
+    // A copy that never comes (a shard flushed alone, outside the proxy) must not wedge the
+    // source: after a while only a full resync is exact.
+    const timer = setTimeout(
+      () =>
+        this.trouble({
+          kind: 'full-resync',
+          reason: `${this.o.label} waited ${FLUSH_BARRIER_MS / 1000} s for the other shards' copies of ${what}`,
+        }),
+      FLUSH_BARRIER_MS,
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         this.barrierAbort = () => reject(new MinirsError(ErrorCodes.CONNECTION, 'link closed at a flush'));
@@ -640,6 +652,7 @@ export class LinkRunner implements ReplicationConsumer {
           .then(resolve, reject);
       });
     } finally {
+      clearTimeout(timer);
       this.flushWaiting = false;
       this.barrierAbort = undefined;
     }
