@@ -7,6 +7,7 @@ import {
   type ClusterPaths,
   type ShardPersistence,
   type ControlMessage,
+  canTransition,
   ErrorCodes,
   errorRule,
   type Logger,
@@ -20,6 +21,7 @@ import {
   type ShardState,
   type ShardStats,
   SYNCER_REPORT_STALE_MS,
+  syncRuns,
   type LinkFault,
   type SyncerProcessConfig,
   type SyncerReport,
@@ -804,7 +806,8 @@ export class ClusterManager {
     if (msg.type === 'event' && msg.event === 'sync-stopped') {
       const d = (msg.detail ?? {}) as { source_uid?: number; error?: string; code?: string; epoch?: number };
       if (d.epoch !== undefined && d.epoch !== b.sync_epoch) return;
-      if (b.replica_sync !== 'enabled') return;
+      // Only a running sync stops (a paused or stopped one has nothing to stop).
+      if (!syncRuns(b.replica_sync) || !canTransition(b.replica_sync, 'stopped')) return;
       this.log.warn({ bdb: uid, source: d.source_uid, error: d.error }, 'replica sync stopped by an error');
       this.store.update((st) => {
         const x = st.bdbs.find((y) => y.uid === uid)!;
