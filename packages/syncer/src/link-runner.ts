@@ -231,7 +231,10 @@ export class LinkRunner implements ReplicationConsumer {
     }
     // Counted even when a restart closed this link meanwhile: the attempt failed all the same.
     this.o.onFullSyncFailed(err, ev);
-    this.trouble({ kind: 'full-resync', reason: `${this.o.label}: full sync interrupted: ${err.message}` });
+    // Keys of the cut attempt may be on the destination: only a flush and a full sync of every
+    // source is exact. Cut before its RDB began (no fullSyncStart), it loaded nothing.
+    if (this.fullSyncs > 0)
+      this.trouble({ kind: 'full-resync', reason: `${this.o.label}: full sync interrupted: ${err.message}` });
   }
 
   /** INFO fields (and the replica output buffer limit) of the source; {} when unreadable. */
