@@ -72,7 +72,10 @@ export class ClusterManager {
   /** When each syncer last reported (ms): a syncer that stops reporting is noticed (watchSyncers). */
   private readonly syncerReportAt = new Map<number, number>();
   private syncerWatch?: NodeJS.Timeout;
-  /** `node:bdb:port` of every endpoint a proxy reported listening, and who waits for one. */
+  /**
+   * `node:bdb:port` of every endpoint a proxy reported ready (listening, with a ready link to
+   * every shard), and who waits for one.
+   */
   private readonly endpointsUp = new Set<string>();
   private endpointWaiters: (() => void)[] = [];
   /** Link faults (partition, latency, ...) currently injected into syncers. */
@@ -285,9 +288,11 @@ export class ClusterManager {
     }
     if (msg.type === 'event') {
       this.log.info({ [kind]: id, event: msg.event, detail: msg.detail }, 'child event');
-      if (kind === 'proxy' && msg.event === 'listening') {
+      if (kind === 'proxy' && (msg.event === 'ready' || msg.event === 'not-ready')) {
         const d = (msg.detail ?? {}) as { bdb_uid?: number; port?: number };
-        this.endpointsUp.add(`${id}:${d.bdb_uid}:${d.port}`);
+        const key = `${id}:${d.bdb_uid}:${d.port}`;
+        if (msg.event === 'ready') this.endpointsUp.add(key);
+        else this.endpointsUp.delete(key);
         for (const w of this.endpointWaiters.splice(0)) w();
       }
       if (kind === 'shard' && msg.event === 'redis-exited') {
@@ -384,10 +389,11 @@ export class ClusterManager {
     const b = this.bdb(bdbUid);
     if (!b) return;
     const ok = await Promise.all(b.shard_list.map((u) => this.waitShardActive(u, 30_000)));
-    // Active means clients can connect: every node's proxy listens on the endpoint (a proxy
-    // that is down does not hold the database back for more than a few seconds).
+    // Active means clients are served: every node's proxy listens on the endpoint and has a
+    // ready link to every shard (a proxy that is down does not hold the database back for
+    // more than a few seconds).
     const up = await this.waitEndpoints(bdbUid, b.port, 5_000);
-    if (!up) this.log.warn({ bdb: bdbUid, port: b.port }, 'not every proxy reported the endpoint listening');
+    if (!up) this.log.warn({ bdb: bdbUid, port: b.port }, 'not every proxy reported the endpoint ready');
     if (!this.bdb(bdbUid)) return;
     this.store.update((s) => {
       const x = s.bdbs.find((y) => y.uid === bdbUid);

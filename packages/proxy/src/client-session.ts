@@ -65,6 +65,8 @@ export class ClientSession implements EntryOwner {
   routedSlot = -1;
   badKey = -1;
   readonly keyPos: number[] = [];
+  /** When this client started waiting for the command table (ms), 0 when it is not. */
+  tableWaitSince = 0;
 
   readonly replies = new Fifo<Entry>();
   private readonly decoder = new RespDecoder({ requests: true });
