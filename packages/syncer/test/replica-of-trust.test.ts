@@ -195,15 +195,18 @@ describe('issue 16 at the syncer', () => {
     // Writes during each full sync overflow the replica's output buffer on the source.
     const w = src.client();
     const pad = 'x'.repeat(1024);
-    const deadline = Date.now() + 60_000;
-    for (let i = 0; stops.length === 0 && Date.now() < deadline && i < 200_000; i++) {
-      await w.set(`w:${i % 1000}`, pad);
+    // Bursts of 128 KB: past the 64 KB limit within any full sync, however slow the machine.
+    const deadline = Date.now() + 90_000;
+    for (let i = 0; stops.length === 0 && Date.now() < deadline && i < 5000; i++) {
+      const p = w.pipeline();
+      for (let j = 0; j < 128; j++) p.set(`w:${j}`, pad);
+      await p.exec();
     }
     const stop = await until(() => stops[0], 'the sync to stop');
     expect(stop.code).toBe(ErrorCodes.FULL_SYNC_FAILING);
     expect(stop.error).toMatch(/client-output-buffer-limit replica/);
     expect(stop.error).toMatch(/3 times/);
-  });
+  }, 120_000);
 
   it('(g) a source out of memory (maxmemory reached, noeviction) stops the sync (the seed)', async () => {
     const src = await redis({ args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
