@@ -13,6 +13,7 @@ import {
 import { buildApi } from './api.js';
 import { FaultInjector } from './faults.js';
 import { registerExtraRoutes } from './routes-extra.js';
+import { isUiPublicPath, registerUiRoutes } from './ui-routes.js';
 import { initCluster, readCredentials } from './cluster-init.js';
 import { ClusterManager } from './manager.js';
 import { StateStore } from './state-store.js';
@@ -121,7 +122,13 @@ async function main(): Promise<void> {
   });
 
   const faults = new FaultInjector(mgr);
-  const app = await buildApi(mgr, creds, { register: (a) => registerExtraRoutes(a, mgr, faults) });
+  const app = await buildApi(mgr, creds, {
+    register: (a) => {
+      registerExtraRoutes(a, mgr, faults);
+      registerUiRoutes(a, mgr, faults, creds);
+    },
+    isPublic: isUiPublicPath,
+  });
   const c = store.get().cluster;
   try {
     try {
