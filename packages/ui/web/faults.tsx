@@ -12,13 +12,13 @@ import { notify, Section, useAction } from './widgets.js';
 type Kind = 'kill' | 'pause' | 'partition' | 'latency' | 'bandwidth' | 'reset' | 'oom';
 
 const KINDS: { kind: Kind; label: string }[] = [
-  { kind: 'partition', label: 'partition: cut a replication link (drop and refuse traffic)' },
-  { kind: 'latency', label: 'latency: delay a replication link' },
-  { kind: 'bandwidth', label: 'bandwidth: throttle a replication link' },
-  { kind: 'reset', label: 'reset: close a replication link now' },
-  { kind: 'kill', label: 'kill: SIGKILL a process (the watchdog restarts it)' },
-  { kind: 'pause', label: 'pause: SIGSTOP a process until healed' },
-  { kind: 'oom', label: 'oom: lower a shard\u2019s maxmemory' },
+  { kind: 'partition', label: 'partition (cut a link)' },
+  { kind: 'latency', label: 'latency (delay a link)' },
+  { kind: 'bandwidth', label: 'bandwidth (throttle a link)' },
+  { kind: 'reset', label: 'reset (close a link now)' },
+  { kind: 'kill', label: 'kill (SIGKILL; restarted)' },
+  { kind: 'pause', label: 'pause (SIGSTOP until healed)' },
+  { kind: 'oom', label: 'oom (lower maxmemory)' },
 ];
 
 interface Target {

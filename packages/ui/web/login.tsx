@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { login } from './api.js';
 
 export function LoginPage() {
-  const [username, setUsername] = useState('admin');
+  const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -30,7 +30,7 @@ export function LoginPage() {
         </p>
         <div class="field">
           <label for="login-username">Username</label>
-          <input id="login-username" name="username" autocomplete="username" value={username} onInput={(e) => setUsername(e.currentTarget.value)} required />
+          <input id="login-username" name="username" autocomplete="username" value={username} onInput={(e) => setUsername(e.currentTarget.value)} required autofocus />
         </div>
         <div class="field">
           <label for="login-password">Password</label>
@@ -42,7 +42,6 @@ export function LoginPage() {
             value={password}
             onInput={(e) => setPassword(e.currentTarget.value)}
             required
-            autofocus
             aria-describedby={error ? 'login-error' : undefined}
           />
         </div>
