@@ -42,7 +42,7 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
   let browser: Browser;
   let eastPage: Page;
   let westPage: Page;
-  let shot: (page: Page, name: string) => Promise<string>;
+  let shot: (page: Page, name: string, fullPage?: boolean) => Promise<string>;
   const requested = new Set<string>();
   const pageErrors: string[] = [];
 
@@ -308,7 +308,8 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     await westPage.setViewportSize({ width: 390, height: 844 });
     await westPage.getByRole('button', { name: 'Get Replica Of source URL' }).waitFor();
     expect(await overflow()).toBeLessThanOrEqual(0);
-    await shot(westPage, '16-west-copy-narrow');
+    await shot(westPage, '16-west-copy-narrow', false);
+    await shot(westPage, '16-west-copy-narrow-full');
     await westPage.setViewportSize({ width: 1280, height: 800 });
     await shot(westPage, '17-west-copy-1280');
   });

@@ -56,13 +56,13 @@ export async function launchBrowser(executablePath: string, tmp: string): Promis
 }
 
 /** Saves a full-page screenshot in `dir` and copies it to artifacts/ui/ at the repo root (CI keeps it). */
-export function screenshotter(dir: string): (page: Page, name: string) => Promise<string> {
+export function screenshotter(dir: string): (page: Page, name: string, fullPage?: boolean) => Promise<string> {
   const artifacts = resolve(import.meta.dirname, '../../artifacts/ui');
   mkdirSync(dir, { recursive: true });
   mkdirSync(artifacts, { recursive: true });
-  return async (page, name) => {
+  return async (page, name, fullPage = true) => {
     const file = join(dir, `${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    await page.screenshot({ path: file, fullPage });
     copyFileSync(file, join(artifacts, `${name}.png`));
     return file;
   };

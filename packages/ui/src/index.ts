@@ -74,6 +74,11 @@ export function registerUi(app: FastifyInstance, o: UiOptions): void {
 
   const send = (reply: FastifyReply, name: string) => {
     const a = assets.get(name);
+    if (!a && assets.size > 0) {
+      return reply
+        .code(404)
+        .send({ error_code: ErrorCodes.NOT_FOUND, message: `no such file of the web UI: ${name}; open ${UI_PATH}` });
+    }
     if (!a) {
       return reply.code(503).send({
         error_code: ErrorCodes.INTERNAL,

@@ -194,8 +194,7 @@ function ConfigSection(props: { snap: UiSnapshot; bdb: BdbState }) {
               <th scope="col">Node</th>
               <th scope="col">Slots</th>
               <th scope="col">Status</th>
-              <th scope="col">Memory</th>
-              <th scope="col">Keys</th>
+              <th scope="col">Data</th>
             </tr>
           </thead>
           <tbody>
@@ -212,8 +211,7 @@ function ConfigSection(props: { snap: UiSnapshot; bdb: BdbState }) {
                   <span class={`badge ${s.status === 'active' ? 'ok' : 'bad'}`}>{s.status}</span>{' '}
                   <span class="muted">{s.last_event_time ? formatTime(s.last_event_time) : ''}</span>
                 </td>
-                <td>{s.stats ? formatBytes(s.stats.used_memory) : '-'}</td>
-                <td>{s.stats?.keys ?? '-'}</td>
+                <td>{s.stats ? `${formatBytes(s.stats.used_memory)}, ${s.stats.keys} keys` : '-'}</td>
               </tr>
             ))}
           </tbody>

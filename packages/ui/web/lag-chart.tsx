@@ -32,7 +32,13 @@ export function LagChart(props: { bdbUid: number; sources: number[]; tick: numbe
       width: Math.max(240, el.clientWidth),
       height: 170,
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.2)] } },
-      axes: [{}, { label: 'lag (ms)', size: 60 }],
+      axes: [
+        {
+          values: (_u, ticks) =>
+            ticks.map((t) => new Date(t * 1000).toLocaleTimeString(undefined, { hour12: false })),
+        },
+        { label: 'lag (ms)', size: 60 },
+      ],
       series: [{}, ...props.sources.map((s, i) => ({ label: `source ${s}`, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false }))],
       legend: { show: true },
     };

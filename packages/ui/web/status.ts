@@ -121,8 +121,12 @@ export function bdbReplicaStatus(b: BdbState): StatusView {
     case 'disabled':
       return { label: n === 0 ? 'Not a replica' : 'Replica Of disabled', tone: 'muted' };
     case 'stopped': {
-      const err = b.replica_sources.find((s) => s.last_error)?.last_error;
-      return { label: 'Sync stopped', tone: 'bad', error: err ? maskUri(err) : undefined };
+      const by = b.replica_sources.find((s) => s.last_error);
+      return {
+        label: 'Sync stopped',
+        tone: 'bad',
+        hint: by ? `Stopped by an error of source ${by.uid}: see below.` : 'Stopped by a user.',
+      };
     }
     case 'paused':
       return { label: 'Sync paused', tone: 'muted' };
