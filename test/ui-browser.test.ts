@@ -48,10 +48,17 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
 
   beforeAll(async () => {
     [east, west] = await startClusters(env, ['east', 'west']);
-    await Promise.all([east.createDb({ name: 'orders' }), west.createDb({ name: 'local' }), west.createDb({ name: 'pick', shards: 2 })]);
+    await Promise.all([
+      east.createDb({ name: 'orders' }),
+      east.createDb({ name: 'secure' }),
+      west.createDb({ name: 'local' }),
+      west.createDb({ name: 'pick', shards: 2 }),
+      west.createDb({ name: 'tlsdst' }),
+    ]);
     // About 2 MB of random data, so a throttled full sync shows its progress.
     await writeEveryType(await dbClient(env, east, 'orders'), 'o', 2000, 1024);
     await writeEveryType(await dbClient(env, west, 'local'), 'l', 300);
+    await writeEveryType(await dbClient(env, east, 'secure'), 's', 300);
     shot = screenshotter(join(env.home, 'screens'));
     browser = await launchBrowser(browserBin!, env.home);
     for (const _ of [0, 1]) {
@@ -291,6 +298,49 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     await source(westPage, pick.uid).filter({ hasText: /Synced \(lag / }).waitFor();
   });
 
+  it('sets up Replica Of over TLS with the certificates pasted between the two clusters', async () => {
+    // The destination cluster's syncer certificate goes into the source database's client certificates.
+    await navTo(westPage, 'Cluster');
+    const syncerCert = await westPage.getByLabel('Syncer certificate').inputValue();
+    expect(syncerCert).toContain('BEGIN CERTIFICATE');
+    await openDb(eastPage, 'secure');
+    const tls = eastPage.getByRole('region', { name: 'TLS' });
+    await tls.getByLabel('TLS', { exact: true }).selectOption('replica_ssl');
+    if (!(await tls.getByLabel('Enforce client authentication').isChecked())) {
+      await tls.getByLabel('Enforce client authentication').check();
+    }
+    await tls.getByLabel('Client certificates (PEM, one or more)').fill(syncerCert);
+    await tls.getByRole('button', { name: 'Save TLS settings' }).click();
+    await eastPage.getByText('TLS settings of secure saved').waitFor();
+    const secure = await east.db('secure');
+    expect(secure.tls_mode).toBe('replica_ssl');
+    expect(secure.enforce_client_authentication).toBe('enabled');
+    expect(secure.authentication_ssl_client_certs?.[0]?.client_cert.trim()).toBe(syncerCert.trim());
+    await shot(eastPage, '16-east-secure-tls');
+    await eastPage.getByRole('button', { name: 'Get Replica Of source URL' }).click();
+    const url = await eastPage.getByLabel('Replica Of source URL').inputValue();
+    // The source cluster's proxy certificate goes into the destination's source.
+    await navTo(eastPage, 'Cluster');
+    const proxyCert = await eastPage.getByLabel('Proxy certificate').inputValue();
+
+    await openDb(westPage, 'tlsdst');
+    const dst = await west.db('tlsdst');
+    const add = westPage.getByRole('form', { name: 'Add a source' });
+    await add.getByLabel('Source database URL').fill(url);
+    await add.getByLabel('Encrypt the link (TLS)').check();
+    await add.getByLabel('Source cluster certificate (PEM)').fill(proxyCert);
+    await add.getByRole('button', { name: 'Add source' }).click();
+    await confirmDialog(westPage, 'Add source', /All data in tlsdst is deleted/);
+    const status = source(westPage, dst.uid);
+    await status.filter({ hasText: /Synced \(lag / }).waitFor();
+    await westPage.getByTestId(`src-${dst.uid}-1`).getByText('on (source cluster certificate pinned)').waitFor();
+    const after = await west.db('tlsdst');
+    expect(after.replica_sources?.[0]?.encryption).toBe(true);
+    const ep = await east.endpoint('secure');
+    await expectSameData([`redis://${ep.host}:${ep.port}`], await dbUri(west, 'tlsdst'));
+    await shot(westPage, '17-west-tls-synced');
+  });
+
   it('labels every form field, and reads at 1280x800 and on a narrow window', async () => {
     await openDb(westPage, 'copy');
     const unlabelled = await westPage.evaluate(() =>
@@ -308,10 +358,10 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     await westPage.setViewportSize({ width: 390, height: 844 });
     await westPage.getByRole('button', { name: 'Get Replica Of source URL' }).waitFor();
     expect(await overflow()).toBeLessThanOrEqual(0);
-    await shot(westPage, '16-west-copy-narrow', false);
-    await shot(westPage, '16-west-copy-narrow-full');
+    await shot(westPage, '18-west-copy-narrow', false);
+    await shot(westPage, '18-west-copy-narrow-full');
     await westPage.setViewportSize({ width: 1280, height: 800 });
-    await shot(westPage, '17-west-copy-1280');
+    await shot(westPage, '19-west-copy-1280');
   });
 
   it('loads nothing from outside the clusters (works offline) and throws no page errors', () => {

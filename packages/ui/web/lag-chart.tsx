@@ -34,6 +34,7 @@ export function LagChart(props: { bdbUid: number; sources: number[]; tick: numbe
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.2)] } },
       axes: [
         {
+          space: 90,
           values: (_u, ticks) =>
             ticks.map((t) => new Date(t * 1000).toLocaleTimeString(undefined, { hour12: false })),
         },
