@@ -81,6 +81,11 @@ function AddSourceForm(props: { snap: UiSnapshot; bdb: BdbState }) {
       }
       notify(`Source added to ${bdb.name}: ${maskUri(text)}`);
       setUri('');
+      setCompression('0');
+      setTls(false);
+      setServerCert('');
+      setClientCert('');
+      setClientKey('');
     });
   };
   return (

@@ -14,8 +14,6 @@ export interface ClusterInfoJson {
   password: string;
   ca_cert: string;
   nodes: { uid: number; addr: string }[];
-  /** (minirs) The web UI on the API port; log in with username and password. */
-  ui_url: string;
 }
 
 /** Where the manager serves the web UI (packages/ui). */
@@ -29,7 +27,8 @@ function printClusterInfo(ctx: CliContext, info: ClusterInfoJson, heading: strin
   ctx.print(`  username  ${info.username}`);
   ctx.print(`  password  ${info.password}`);
   ctx.print(`  ca cert   ${info.ca_cert}`);
-  ctx.print(`  web ui    ${info.ui_url}  (log in with the username and password above;`);
+  // The JSON shape is the contract's; the web UI link is for people.
+  ctx.print(`  web ui    ${uiUrl(info.api_url)}  (log in with the username and password above;`);
   ctx.print(`            the browser warns about the cluster's own CA: trust the ca cert above or proceed)`);
 }
 
@@ -69,7 +68,6 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
           password: ready.password,
           ca_cert: ready.ca_cert,
           nodes: ready.nodes,
-          ui_url: uiUrl(ready.api_url),
         };
         if (o.json) return ctx.json(info);
         printClusterInfo(
@@ -117,7 +115,6 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
         password: creds.password,
         ca_cert: paths.caCert,
         nodes: nodes.map((n) => ({ uid: n.uid, addr: n.addr })),
-        ui_url: uiUrl(creds.api_url),
       };
       if (o.json) return ctx.json(info);
       printClusterInfo(ctx, info, `Cluster ${info.name}: running (manager pid ${managerPid(paths) ?? '?'})`);
@@ -130,7 +127,7 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
       const dbs = await api.listBdbs().catch(() => []);
       if (dbs.length > 0) {
         ctx.print('  database pages in the web ui:');
-        for (const b of dbs) ctx.print(`    ${b.name.padEnd(20)} ${info.ui_url}bdbs/${b.uid}`);
+        for (const b of dbs) ctx.print(`    ${b.name.padEnd(20)} ${uiUrl(info.api_url)}bdbs/${b.uid}`);
       }
     });
 
