@@ -267,7 +267,15 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     const orders = await dbClient(env, east, 'orders');
     await orders.set('written-while-stopped', 'yes');
     await replica.getByRole('button', { name: 'Restart sync' }).click();
-    await confirmDialog(westPage, 'Restart sync', /flushes copy/);
+    // By keyboard this time: the dialog opens on Cancel; Tab reaches the confirm, Enter presses it.
+    const dialog = westPage.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toMatch(/flushes copy/);
+    expect(await westPage.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
+    await westPage.keyboard.press('Tab');
+    expect(await westPage.evaluate(() => document.activeElement?.textContent)).toBe('Restart sync');
+    await westPage.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'hidden' });
     await source(westPage, copyUid).filter({ hasText: /Synced \(lag / }).waitFor();
     await expectSameData([await dbUri(east, 'orders')], await dbUri(west, 'copy'));
   });
