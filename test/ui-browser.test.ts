@@ -108,7 +108,12 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     await page.getByRole('heading', { level: 1, name: new RegExp(`^${name}`) }).waitFor();
   }
 
-  async function injectFault(page: Page, kind: string, target: string, extra?: { label: string; value: string }) {
+  async function injectFault(
+    page: Page,
+    kind: string,
+    target: string,
+    extra?: { label: string; value: string },
+  ) {
     const panel = page.getByRole('region', { name: 'Faults' });
     await panel.getByLabel('Fault', { exact: true }).selectOption(kind);
     await panel.getByLabel('Target').selectOption(target);
@@ -139,7 +144,9 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     expect((await rest(east.credentials.api_url, ca, 'GET', '/v1/events')).status).toBe(401);
     expect((await rest(east.credentials.api_url, ca, 'GET', '/v1/bdbs')).status).toBe(401);
     // The UI's own files are public (they hold no data); a login check never triggers a browser popup.
-    const bad = await rest(east.credentials.api_url, ca, 'POST', '/ui/login', { body: { username: 'x', password: 'y' } });
+    const bad = await rest(east.credentials.api_url, ca, 'POST', '/ui/login', {
+      body: { username: 'x', password: 'y' },
+    });
     expect(bad.status).toBe(401);
   });
 
@@ -169,7 +176,10 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     expect(b.shards_count).toBe(2);
     expect(b.memory_size).toBe(200 * 1024 * 1024);
     copyUid = b.uid;
-    await westPage.getByTestId('endpoint').filter({ hasText: String(b.port) }).waitFor();
+    await westPage
+      .getByTestId('endpoint')
+      .filter({ hasText: String(b.port) })
+      .waitFor();
     await shot(westPage, '04-west-copy-created');
   });
 
@@ -183,7 +193,10 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     await shot(eastPage, '05-east-source-url');
 
     // Throttle the destination's links before the source exists, so the full sync is slow enough to watch.
-    await injectFault(westPage, 'bandwidth', `syncer:${copyUid}`, { label: 'Bandwidth (kbit/s)', value: '800' });
+    await injectFault(westPage, 'bandwidth', `syncer:${copyUid}`, {
+      label: 'Bandwidth (kbit/s)',
+      value: '800',
+    });
     const add = westPage.getByRole('form', { name: 'Add a source' });
     await add.getByLabel('Source database URL').fill(pastedUrl);
     await add.getByLabel('Compression').selectOption('6');
@@ -199,7 +212,10 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
 
     await healFault(westPage, 'bandwidth', `syncer:${copyUid}`);
     await status.filter({ hasText: /Synced \(lag / }).waitFor();
-    await westPage.getByTestId('replica-aggregate').filter({ hasText: /Synced/ }).waitFor();
+    await westPage
+      .getByTestId('replica-aggregate')
+      .filter({ hasText: /Synced/ })
+      .waitFor();
     await expectSameData([await dbUri(east, 'orders')], await dbUri(west, 'copy'));
     // The lag chart has drawn (uPlot canvas) and the title badge follows the live status.
     await westPage.locator('.lag-chart canvas').first().waitFor();
@@ -221,9 +237,14 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     for (let i = 0; i <= index; i++) await westPage.keyboard.press('ArrowDown');
     await westPage.keyboard.press('Enter');
     expect(await input.inputValue()).toBe(`local: ${await west.sourceUrl('local')}`);
-    await westPage.getByRole('form', { name: 'Add a source' }).getByRole('button', { name: 'Add source' }).click();
+    await westPage
+      .getByRole('form', { name: 'Add a source' })
+      .getByRole('button', { name: 'Add source' })
+      .click();
     await confirmDialog(westPage, 'Add source', /All data in pick is deleted/);
-    await source(westPage, pick.uid).filter({ hasText: /Synced \(lag / }).waitFor();
+    await source(westPage, pick.uid)
+      .filter({ hasText: /Synced \(lag / })
+      .waitFor();
     await expectSameData([await dbUri(west, 'local')], await dbUri(west, 'pick'));
     await navTo(westPage, 'Databases');
     await westPage.getByTestId('bdb-row-pick').filter({ hasText: 'Synced' }).waitFor();
@@ -232,7 +253,11 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
 
   it("stops with the authentication error when the source's admin password is regenerated", async () => {
     await eastPage.getByRole('button', { name: 'Regenerate internal admin password' }).click();
-    const text = await confirmDialog(eastPage, 'Regenerate password', /existing destination .* stops syncing/);
+    const text = await confirmDialog(
+      eastPage,
+      'Regenerate password',
+      /existing destination .* stops syncing/,
+    );
     expect(text).toContain('until you give it the new URL');
     // The page shows the new URL as soon as the live status brings it.
     await eastPage.waitForFunction(
@@ -276,7 +301,9 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     expect(await westPage.evaluate(() => document.activeElement?.textContent)).toBe('Restart sync');
     await westPage.keyboard.press('Enter');
     await dialog.waitFor({ state: 'hidden' });
-    await source(westPage, copyUid).filter({ hasText: /Synced \(lag / }).waitFor();
+    await source(westPage, copyUid)
+      .filter({ hasText: /Synced \(lag / })
+      .waitFor();
     await expectSameData([await dbUri(east, 'orders')], await dbUri(west, 'copy'));
   });
 
@@ -303,7 +330,9 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     await shot(westPage, '15-west-cluster-fault');
     await healFault(westPage, 'partition', `syncer:${pick.uid}`);
     await openDb(westPage, 'pick');
-    await source(westPage, pick.uid).filter({ hasText: /Synced \(lag / }).waitFor();
+    await source(westPage, pick.uid)
+      .filter({ hasText: /Synced \(lag / })
+      .waitFor();
   });
 
   it('sets up Replica Of over TLS with the certificates pasted between the two clusters', async () => {
@@ -341,7 +370,10 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
     await confirmDialog(westPage, 'Add source', /All data in tlsdst is deleted/);
     const status = source(westPage, dst.uid);
     await status.filter({ hasText: /Synced \(lag / }).waitFor();
-    await westPage.getByTestId(`src-${dst.uid}-1`).getByText('on (source cluster certificate pinned)').waitFor();
+    await westPage
+      .getByTestId(`src-${dst.uid}-1`)
+      .getByText('on (source cluster certificate pinned)')
+      .waitFor();
     const after = await west.db('tlsdst');
     expect(after.replica_sources?.[0]?.encryption).toBe(true);
     const ep = await east.endpoint('secure');
@@ -355,7 +387,11 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
       [...document.querySelectorAll('input, select, textarea')]
         .filter((el) => {
           const f = el as HTMLInputElement;
-          return (f.labels?.length ?? 0) === 0 && !f.getAttribute('aria-label') && !f.getAttribute('aria-labelledby');
+          return (
+            (f.labels?.length ?? 0) === 0 &&
+            !f.getAttribute('aria-label') &&
+            !f.getAttribute('aria-labelledby')
+          );
         })
         .map((el) => el.outerHTML.slice(0, 80)),
     );
@@ -373,7 +409,10 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
   });
 
   it('loads nothing from outside the clusters (works offline) and throws no page errors', () => {
-    const origins = new Set([new URL(east.credentials.api_url).origin, new URL(west.credentials.api_url).origin]);
+    const origins = new Set([
+      new URL(east.credentials.api_url).origin,
+      new URL(west.credentials.api_url).origin,
+    ]);
     expect([...requested].filter((o) => !origins.has(o))).toEqual([]);
     expect(pageErrors).toEqual([]);
   });

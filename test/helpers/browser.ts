@@ -56,7 +56,9 @@ export async function launchBrowser(executablePath: string, tmp: string): Promis
 }
 
 /** Saves a full-page screenshot in `dir` and copies it to artifacts/ui/ at the repo root (CI keeps it). */
-export function screenshotter(dir: string): (page: Page, name: string, fullPage?: boolean) => Promise<string> {
+export function screenshotter(
+  dir: string,
+): (page: Page, name: string, fullPage?: boolean) => Promise<string> {
   const artifacts = resolve(import.meta.dirname, '../../artifacts/ui');
   mkdirSync(dir, { recursive: true });
   mkdirSync(artifacts, { recursive: true });

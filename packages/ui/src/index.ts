@@ -75,9 +75,10 @@ export function registerUi(app: FastifyInstance, o: UiOptions): void {
   const send = (reply: FastifyReply, name: string) => {
     const a = assets.get(name);
     if (!a && assets.size > 0) {
-      return reply
-        .code(404)
-        .send({ error_code: ErrorCodes.NOT_FOUND, message: `no such file of the web UI: ${name}; open ${UI_PATH}` });
+      return reply.code(404).send({
+        error_code: ErrorCodes.NOT_FOUND,
+        message: `no such file of the web UI: ${name}; open ${UI_PATH}`,
+      });
     }
     if (!a) {
       return reply.code(503).send({
@@ -85,11 +86,7 @@ export function registerUi(app: FastifyInstance, o: UiOptions): void {
         message: `the web UI is not built (${name} is missing); run \`pnpm build\` and restart the cluster`,
       });
     }
-    return reply
-      .headers(SECURITY_HEADERS)
-      .header('cache-control', 'no-cache')
-      .type(a.type)
-      .send(a.body);
+    return reply.headers(SECURITY_HEADERS).header('cache-control', 'no-cache').type(a.type).send(a.body);
   };
 
   app.get('/', (_req, reply) => reply.redirect(UI_PATH));

@@ -69,7 +69,8 @@ async function start(o: { maxStreams?: number } = {}): Promise<string> {
   app = a;
   a.addHook('onRequest', async (req, reply) => {
     if (isUiPublicPath(req.method, req.url)) return;
-    if (req.headers.authorization !== AUTH) reply.code(401).header('www-authenticate', 'Basic').send({ error: 'no' });
+    if (req.headers.authorization !== AUTH)
+      reply.code(401).header('www-authenticate', 'Basic').send({ error: 'no' });
   });
   let n = 0;
   registerUi(a, {
@@ -121,7 +122,11 @@ describe('registerUi', () => {
   it('checks the login without a basic-auth challenge', async () => {
     const base = await start();
     const post = (body: unknown) =>
-      fetch(`${base}/ui/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${base}/ui/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const bad = await post({ username: USER, password: 'wrong' });
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toBeNull();
@@ -148,7 +153,9 @@ describe('registerUi', () => {
       text += dec.decode(value);
     }
     expect(text.indexOf('event: history')).toBeLessThan(text.indexOf('event: state'));
-    const states = [...text.matchAll(/event: state\ndata: (.*)\n\n/g)].map((m) => JSON.parse(m[1]!) as UiSnapshot);
+    const states = [...text.matchAll(/event: state\ndata: (.*)\n\n/g)].map(
+      (m) => JSON.parse(m[1]!) as UiSnapshot,
+    );
     expect(new Set(states.map((s) => s.bdbs[0]!.name)).size).toBe(states.length);
     // An open stream does not hold the server open.
     await app!.close();
@@ -175,7 +182,9 @@ describe('LagRecorder', () => {
     rec.record(enabled([source(1, 'out-of-sync')]), 1300);
     expect(rec.toJSON()['2/1']!.at(-1)).toEqual([1300, null]);
     expect(rec.toJSON()['2/2']).toBeUndefined();
-    const stopped = snapshot([bdb(2, { replica_sync: 'stopped', replica_sources: [source(1, 'in-sync', 9)] })]);
+    const stopped = snapshot([
+      bdb(2, { replica_sync: 'stopped', replica_sources: [source(1, 'in-sync', 9)] }),
+    ]);
     rec.record(stopped, 1400);
     expect(rec.toJSON()['2/1']!.at(-1)).toEqual([1400, null]);
   });

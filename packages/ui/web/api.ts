@@ -61,23 +61,39 @@ export async function login(username: string, password: string): Promise<void> {
   });
   if (!r.ok) {
     const body = (await parse(r)) as ErrorBody | undefined;
-    throw new ApiError(r.status, body?.error_code ?? `HTTP_${r.status}`, body?.message ?? `login failed (HTTP ${r.status})`);
+    throw new ApiError(
+      r.status,
+      body?.error_code ?? `HTTP_${r.status}`,
+      body?.message ?? `login failed (HTTP ${r.status})`,
+    );
   }
   sessionStorage.setItem(KEY, basic(username, password));
   for (const fn of listeners) fn();
 }
 
-export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function api<T>(
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<T> {
   const auth = authHeader();
   if (!auth) throw new ApiError(401, 'MINIRS_ERR_UNAUTHORIZED', 'you are logged out; log in again');
   const headers: Record<string, string> = { authorization: auth };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const out = await parse(r);
   if (!r.ok) {
     const e = (out ?? {}) as ErrorBody;
     if (r.status === 401) logout();
-    throw new ApiError(r.status, e.error_code ?? `HTTP_${r.status}`, e.message ?? `${method} ${path} failed (HTTP ${r.status})`);
+    throw new ApiError(
+      r.status,
+      e.error_code ?? `HTTP_${r.status}`,
+      e.message ?? `${method} ${path} failed (HTTP ${r.status})`,
+    );
   }
   return out as T;
 }

@@ -16,7 +16,9 @@ export function ClusterPage(props: { snap: UiSnapshot }) {
   const [certs, setCerts] = useState<Certificates | undefined>();
   const [certError, setCertError] = useState('');
   useEffect(() => {
-    api<Certificates>('GET', '/v1/cluster/certificates').then(setCerts, (e: Error) => setCertError(e.message));
+    api<Certificates>('GET', '/v1/cluster/certificates').then(setCerts, (e: Error) =>
+      setCertError(e.message),
+    );
   }, []);
   const bdbName = (uid: number) => snap.bdbs.find((b) => b.uid === uid)?.name ?? `bdb ${uid}`;
   return (
@@ -66,13 +68,18 @@ export function ClusterPage(props: { snap: UiSnapshot }) {
                     <span class={`badge ${n.status === 'active' ? 'ok' : 'bad'}`}>{n.status}</span>
                   </td>
                   <td>
-                    <span class={`badge ${n.proxy_status === 'active' ? 'ok' : 'bad'}`}>{n.proxy_status}</span>
+                    <span class={`badge ${n.proxy_status === 'active' ? 'ok' : 'bad'}`}>
+                      {n.proxy_status}
+                    </span>
                   </td>
                   <td>
                     {n.shard_list.length === 0
                       ? 'none'
                       : n.shard_list
-                          .map((uid) => `${uid} (${bdbName(snap.shards.find((s) => s.uid === uid)?.bdb_uid ?? 0)})`)
+                          .map(
+                            (uid) =>
+                              `${uid} (${bdbName(snap.shards.find((s) => s.uid === uid)?.bdb_uid ?? 0)})`,
+                          )
                           .join(', ')}
                   </td>
                 </tr>
@@ -115,10 +122,15 @@ export function ClusterPage(props: { snap: UiSnapshot }) {
                       <span class={`badge ${s.status === 'active' ? 'ok' : 'bad'}`}>{s.status}</span>
                       {s.restarts > 0 && <span class="muted"> ({s.restarts} restarts)</span>}
                     </td>
-                    <td>{s.stats ? `${formatBytes(s.stats.used_memory)} / ${formatBytes(s.stats.maxmemory)}` : '-'}</td>
+                    <td>
+                      {s.stats
+                        ? `${formatBytes(s.stats.used_memory)} / ${formatBytes(s.stats.maxmemory)}`
+                        : '-'}
+                    </td>
                     <td>{s.stats?.keys ?? '-'}</td>
                     <td>
-                      {s.last_event} {s.last_event_time && <span class="muted">({formatTime(s.last_event_time)})</span>}
+                      {s.last_event}{' '}
+                      {s.last_event_time && <span class="muted">({formatTime(s.last_event_time)})</span>}
                     </td>
                   </tr>
                 ))}
@@ -129,9 +141,9 @@ export function ClusterPage(props: { snap: UiSnapshot }) {
       </Section>
       <Section title="Certificates" id="certs-title">
         <p class="hint">
-          Paste the <strong>proxy certificate</strong> as the Source cluster certificate of a destination that replicates from this cluster over
-          TLS; paste the <strong>syncer certificate</strong> into the client certificates of a source database (on another cluster) that enforces
-          client authentication.
+          Paste the <strong>proxy certificate</strong> as the Source cluster certificate of a destination that
+          replicates from this cluster over TLS; paste the <strong>syncer certificate</strong> into the client
+          certificates of a source database (on another cluster) that enforces client authentication.
         </p>
         {certError && <p class="error-text">{certError}</p>}
         {certs && (

@@ -7,7 +7,7 @@ import { FaultsPanel } from './faults.js';
 import { ReplicaOfSection } from './replica-of.js';
 import { navigate } from './router.js';
 import { bdbReplicaStatus, formatBytes, formatTime, sourceUrl } from './status.js';
-import { Badge, confirmAction, CopyField, Link, notify, Section, useAction } from './widgets.js';
+import { Badge, CopyField, confirmAction, Link, notify, Section, useAction } from './widgets.js';
 
 function EndpointSection(props: { bdb: BdbState }) {
   const { bdb } = props;
@@ -21,8 +21,9 @@ function EndpointSection(props: { bdb: BdbState }) {
       body: (
         <>
           <p>
-            {bdb.name}'s Replica Of source URL changes. <strong>Every existing destination that replicates from {bdb.name} stops syncing</strong>{' '}
-            (Sync stopped: an authentication error) until you give it the new URL.
+            {bdb.name}'s Replica Of source URL changes.{' '}
+            <strong>Every existing destination that replicates from {bdb.name} stops syncing</strong> (Sync
+            stopped: an authentication error) until you give it the new URL.
           </p>
           <p>Clients of the database are not affected: they use the database password.</p>
         </>
@@ -51,7 +52,13 @@ function EndpointSection(props: { bdb: BdbState }) {
         <dd>{bdb.authentication_redis_pass ? 'set' : 'none (any client may connect)'}</dd>
       </dl>
       <div class="button-row">
-        <button type="button" onClick={() => setShown(!shown)} aria-expanded={shown} aria-controls="source-url-box" disabled={!url}>
+        <button
+          type="button"
+          onClick={() => setShown(!shown)}
+          aria-expanded={shown}
+          aria-controls="source-url-box"
+          disabled={!url}
+        >
           Get Replica Of source URL
         </button>
         <button type="button" class="danger" onClick={regenerate} disabled={busy}>
@@ -76,7 +83,9 @@ function TlsSection(props: { bdb: BdbState }) {
   const { bdb } = props;
   const [mode, setMode] = useState(bdb.tls_mode);
   const [enforce, setEnforce] = useState(bdb.enforce_client_authentication === 'enabled');
-  const [certs, setCerts] = useState(bdb.authentication_ssl_client_certs.map((c) => c.client_cert.trim()).join('\n'));
+  const [certs, setCerts] = useState(
+    bdb.authentication_ssl_client_certs.map((c) => c.client_cert.trim()).join('\n'),
+  );
   const [error, setError] = useState('');
   const [busy, run] = useAction();
   const save = (e: Event) => {
@@ -107,14 +116,24 @@ function TlsSection(props: { bdb: BdbState }) {
         <div class="form-grid">
           <div class="field">
             <label for="tls-mode">TLS</label>
-            <select id="tls-mode" value={mode} onChange={(e) => setMode(e.currentTarget.value as BdbState['tls_mode'])}>
+            <select
+              id="tls-mode"
+              value={mode}
+              onChange={(e) => setMode(e.currentTarget.value as BdbState['tls_mode'])}
+            >
               <option value="disabled">disabled</option>
               <option value="replica_ssl">for Replica Of only</option>
               <option value="enabled">require TLS for all communications</option>
             </select>
           </div>
           <div class="field check">
-            <input id="tls-enforce" type="checkbox" checked={enforce} onChange={(e) => setEnforce(e.currentTarget.checked)} disabled={mode === 'disabled'} />
+            <input
+              id="tls-enforce"
+              type="checkbox"
+              checked={enforce}
+              onChange={(e) => setEnforce(e.currentTarget.checked)}
+              disabled={mode === 'disabled'}
+            />
             <label for="tls-enforce">Enforce client authentication</label>
           </div>
         </div>
@@ -131,8 +150,8 @@ function TlsSection(props: { bdb: BdbState }) {
             placeholder="-----BEGIN CERTIFICATE-----"
           />
           <span id="tls-certs-hint" class="hint">
-            The syncer certificate of every cluster that replicates from this database (its Cluster page, Certificates) and, for all
-            communications, the certificates of your clients.
+            The syncer certificate of every cluster that replicates from this database (its Cluster page,
+            Certificates) and, for all communications, the certificates of your clients.
           </span>
         </div>
         {error && (
@@ -202,7 +221,8 @@ function ConfigSection(props: { snap: UiSnapshot; bdb: BdbState }) {
               <tr key={s.uid}>
                 <td>{s.uid}</td>
                 <td>
-                  {s.node_uid} <span class="muted">({snap.cluster.nodes.find((n) => n.uid === s.node_uid)?.addr})</span>
+                  {s.node_uid}{' '}
+                  <span class="muted">({snap.cluster.nodes.find((n) => n.uid === s.node_uid)?.addr})</span>
                 </td>
                 <td>
                   {s.slot_start}-{s.slot_end}
@@ -225,7 +245,15 @@ function DangerSection(props: { bdb: BdbState }) {
   const { bdb } = props;
   const [busy, run] = useAction();
   const flush = async () => {
-    if (!(await confirmAction({ title: `Flush ${bdb.name}?`, body: <p>Every key of {bdb.name} is deleted.</p>, confirm: 'Flush', danger: true }))) return;
+    if (
+      !(await confirmAction({
+        title: `Flush ${bdb.name}?`,
+        body: <p>Every key of {bdb.name} is deleted.</p>,
+        confirm: 'Flush',
+        danger: true,
+      }))
+    )
+      return;
     await run('Flushing', async () => {
       await api('PUT', `/v1/bdbs/${bdb.uid}/flush`);
       notify(`${bdb.name} flushed`);
@@ -235,7 +263,12 @@ function DangerSection(props: { bdb: BdbState }) {
     if (
       !(await confirmAction({
         title: `Delete ${bdb.name}?`,
-        body: <p>The database, its shards and its data are deleted; destinations replicating from it go out of sync.</p>,
+        body: (
+          <p>
+            The database, its shards and its data are deleted; destinations replicating from it go out of
+            sync.
+          </p>
+        ),
         confirm: 'Delete database',
         danger: true,
       }))
@@ -297,4 +330,3 @@ export function DatabasePage(props: { snap: UiSnapshot; uid: number; tick: numbe
     </>
   );
 }
-

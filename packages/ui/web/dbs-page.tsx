@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
 import type { BdbState } from '@minirs/common';
+import { useState } from 'preact/hooks';
 import type { UiSnapshot } from '../src/types.js';
 import { api } from './api.js';
 import { navigate } from './router.js';
@@ -45,22 +45,50 @@ function CreateDbForm() {
       <form class="form-grid" onSubmit={submit} aria-describedby={error ? 'create-error' : undefined}>
         <div class="field">
           <label for="create-name">Name</label>
-          <input id="create-name" value={name} onInput={(e) => setName(e.currentTarget.value)} required pattern="[A-Za-z0-9][A-Za-z0-9\-]*" aria-describedby="create-name-hint" />
+          <input
+            id="create-name"
+            value={name}
+            onInput={(e) => setName(e.currentTarget.value)}
+            required
+            pattern="[A-Za-z0-9][A-Za-z0-9\-]*"
+            aria-describedby="create-name-hint"
+          />
           <span id="create-name-hint" class="hint">
             letters, digits, hyphens
           </span>
         </div>
         <div class="field">
           <label for="create-shards">Shards</label>
-          <input id="create-shards" type="number" min={1} max={64} value={shards} onInput={(e) => setShards(e.currentTarget.value)} required />
+          <input
+            id="create-shards"
+            type="number"
+            min={1}
+            max={64}
+            value={shards}
+            onInput={(e) => setShards(e.currentTarget.value)}
+            required
+          />
         </div>
         <div class="field">
           <label for="create-memory">Memory limit (MB)</label>
-          <input id="create-memory" type="number" min={1} value={memory} onInput={(e) => setMemory(e.currentTarget.value)} required />
+          <input
+            id="create-memory"
+            type="number"
+            min={1}
+            value={memory}
+            onInput={(e) => setMemory(e.currentTarget.value)}
+            required
+          />
         </div>
         <div class="field">
           <label for="create-password">Password (optional)</label>
-          <input id="create-password" type="password" autocomplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          <input
+            id="create-password"
+            type="password"
+            autocomplete="new-password"
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
         </div>
         <div class="field">
           <label for="create-tls">TLS</label>
@@ -96,7 +124,9 @@ export function DatabasesPage(props: { snap: UiSnapshot }) {
         ) : (
           <div class="table-wrap">
             <table data-testid="bdbs">
-              <caption class="sr-only">Databases with status, endpoint, shards, memory and Replica Of status</caption>
+              <caption class="sr-only">
+                Databases with status, endpoint, shards, memory and Replica Of status
+              </caption>
               <thead>
                 <tr>
                   <th scope="col">Name</th>

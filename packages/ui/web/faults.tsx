@@ -31,7 +31,8 @@ function targetsFor(kind: Kind, snap: UiSnapshot, bdbUid?: number): Target[] {
   const out: Target[] = [];
   if (kind === 'partition' || kind === 'latency' || kind === 'bandwidth' || kind === 'reset') {
     for (const b of bdbs) {
-      for (const s of b.replica_sources) out.push({ value: `source:${b.uid}/${s.uid}`, label: `source ${s.uid} of ${b.name} (one link)` });
+      for (const s of b.replica_sources)
+        out.push({ value: `source:${b.uid}/${s.uid}`, label: `source ${s.uid} of ${b.name} (one link)` });
       out.push({ value: `syncer:${b.uid}`, label: `every source link of ${b.name}` });
     }
     return out;
@@ -40,15 +41,19 @@ function targetsFor(kind: Kind, snap: UiSnapshot, bdbUid?: number): Target[] {
   const name = (uid: number) => snap.bdbs.find((b) => b.uid === uid)?.name ?? `bdb ${uid}`;
   if (kind === 'oom') {
     for (const b of bdbs) out.push({ value: `bdb:${b.uid}`, label: `every shard of ${b.name}` });
-    for (const s of shards) out.push({ value: `shard:${s.uid}`, label: `shard ${s.uid} of ${name(s.bdb_uid)}` });
+    for (const s of shards)
+      out.push({ value: `shard:${s.uid}`, label: `shard ${s.uid} of ${name(s.bdb_uid)}` });
     return out;
   }
   for (const s of shards) {
     out.push({ value: `shard:${s.uid}`, label: `shard process ${s.uid} of ${name(s.bdb_uid)}` });
     out.push({ value: `redis:${s.uid}`, label: `redis-server of shard ${s.uid} (${name(s.bdb_uid)})` });
   }
-  for (const b of bdbs) if (b.replica_sources.length > 0) out.push({ value: `syncer:${b.uid}`, label: `syncer of ${b.name}` });
-  if (bdbUid === undefined) for (const n of snap.cluster.nodes) out.push({ value: `proxy:${n.uid}`, label: `proxy of node ${n.uid} (${n.addr})` });
+  for (const b of bdbs)
+    if (b.replica_sources.length > 0) out.push({ value: `syncer:${b.uid}`, label: `syncer of ${b.name}` });
+  if (bdbUid === undefined)
+    for (const n of snap.cluster.nodes)
+      out.push({ value: `proxy:${n.uid}`, label: `proxy of node ${n.uid} (${n.addr})` });
   return out;
 }
 
@@ -65,7 +70,8 @@ function belongsTo(f: UiFault, bdbUid: number, snap: UiSnapshot): boolean {
   const m = /^(\w+):(\d+)/.exec(f.target);
   if (!m) return false;
   const uid = Number(m[2]);
-  if (m[1] === 'shard' || m[1] === 'redis') return snap.shards.some((s) => s.uid === uid && s.bdb_uid === bdbUid);
+  if (m[1] === 'shard' || m[1] === 'redis')
+    return snap.shards.some((s) => s.uid === uid && s.bdb_uid === bdbUid);
   if (m[1] === 'proxy') return false;
   return uid === bdbUid;
 }
@@ -121,7 +127,12 @@ export function FaultsPanel(props: { snap: UiSnapshot; bdbUid?: number }) {
         </div>
         <div class="field">
           <label for={`${prefix}-target`}>Target</label>
-          <select id={`${prefix}-target`} value={chosen} onChange={(e) => setTarget(e.currentTarget.value)} disabled={targets.length === 0}>
+          <select
+            id={`${prefix}-target`}
+            value={chosen}
+            onChange={(e) => setTarget(e.currentTarget.value)}
+            disabled={targets.length === 0}
+          >
             {targets.length === 0 && <option value="">no target for this fault yet</option>}
             {targets.map((t) => (
               <option key={t.value} value={t.value}>
@@ -134,24 +145,48 @@ export function FaultsPanel(props: { snap: UiSnapshot; bdbUid?: number }) {
           <>
             <div class="field">
               <label for={`${prefix}-ms`}>Delay (ms)</label>
-              <input id={`${prefix}-ms`} type="number" min={0} value={ms} onInput={(e) => setMs(e.currentTarget.value)} />
+              <input
+                id={`${prefix}-ms`}
+                type="number"
+                min={0}
+                value={ms}
+                onInput={(e) => setMs(e.currentTarget.value)}
+              />
             </div>
             <div class="field">
               <label for={`${prefix}-jitter`}>Jitter (ms)</label>
-              <input id={`${prefix}-jitter`} type="number" min={0} value={jitter} onInput={(e) => setJitter(e.currentTarget.value)} />
+              <input
+                id={`${prefix}-jitter`}
+                type="number"
+                min={0}
+                value={jitter}
+                onInput={(e) => setJitter(e.currentTarget.value)}
+              />
             </div>
           </>
         )}
         {kind === 'bandwidth' && (
           <div class="field">
             <label for={`${prefix}-kbps`}>Bandwidth (kbit/s)</label>
-            <input id={`${prefix}-kbps`} type="number" min={1} value={kbps} onInput={(e) => setKbps(e.currentTarget.value)} />
+            <input
+              id={`${prefix}-kbps`}
+              type="number"
+              min={1}
+              value={kbps}
+              onInput={(e) => setKbps(e.currentTarget.value)}
+            />
           </div>
         )}
         {kind === 'oom' && (
           <div class="field">
             <label for={`${prefix}-bytes`}>maxmemory (bytes)</label>
-            <input id={`${prefix}-bytes`} type="number" min={1} value={bytes} onInput={(e) => setBytes(e.currentTarget.value)} />
+            <input
+              id={`${prefix}-bytes`}
+              type="number"
+              min={1}
+              value={bytes}
+              onInput={(e) => setBytes(e.currentTarget.value)}
+            />
           </div>
         )}
         <div class="field actions-field">
@@ -190,7 +225,12 @@ export function FaultsPanel(props: { snap: UiSnapshot; bdbUid?: number }) {
                   <td>{params(f)}</td>
                   <td>{formatTime(f.created_time)}</td>
                   <td>
-                    <button type="button" onClick={() => heal(f)} disabled={busy} aria-label={`Heal ${f.kind} on ${f.target}`}>
+                    <button
+                      type="button"
+                      onClick={() => heal(f)}
+                      disabled={busy}
+                      aria-label={`Heal ${f.kind} on ${f.target}`}
+                    >
                       Heal
                     </button>
                   </td>

@@ -40,7 +40,15 @@ export function LagChart(props: { bdbUid: number; sources: number[]; tick: numbe
         },
         { label: 'lag (ms)', size: 60 },
       ],
-      series: [{}, ...props.sources.map((s, i) => ({ label: `source ${s}`, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false }))],
+      series: [
+        {},
+        ...props.sources.map((s, i) => ({
+          label: `source ${s}`,
+          stroke: COLORS[i % COLORS.length],
+          width: 2,
+          spanGaps: false,
+        })),
+      ],
       legend: { show: true },
     };
     const u = new uPlot(opts, data(), el);
@@ -65,12 +73,17 @@ export function LagChart(props: { bdbUid: number; sources: number[]; tick: numbe
 
   const last = keys.map((k) => lagSeries(k).at(-1)?.[1]);
   const summary = props.sources
-    .map((s, i) => `source ${s}: ${last[i] === null || last[i] === undefined ? 'not in sync' : formatLag(last[i]!)}`)
+    .map(
+      (s, i) =>
+        `source ${s}: ${last[i] === null || last[i] === undefined ? 'not in sync' : formatLag(last[i]!)}`,
+    )
     .join('; ');
   return (
     <figure class="lag-chart">
       <div ref={box} role="img" aria-label={`Lag over the last 5 minutes. Now: ${summary || 'no sources'}`} />
-      <figcaption class="hint">Lag over the last 5 minutes (gaps: not in sync). Now: {summary || 'no sources'}</figcaption>
+      <figcaption class="hint">
+        Lag over the last 5 minutes (gaps: not in sync). Now: {summary || 'no sources'}
+      </figcaption>
     </figure>
   );
 }

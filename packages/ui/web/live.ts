@@ -68,7 +68,9 @@ export function connectLive(): void {
     record(snap);
     publish({ snap, connected: true, tick: state.tick + 1 });
   });
-  es.addEventListener('problem', (e) => publish({ problem: (JSON.parse(e.data) as { message: string }).message }));
+  es.addEventListener('problem', (e) =>
+    publish({ problem: (JSON.parse(e.data) as { message: string }).message }),
+  );
   es.addEventListener('error', (e) => {
     if (e.code === 401) {
       disconnectLive();
@@ -77,7 +79,8 @@ export function connectLive(): void {
     }
     publish({
       connected: false,
-      problem: 'live status lost; reconnecting (is the cluster manager running? `minirs cluster start <name>`)',
+      problem:
+        'live status lost; reconnecting (is the cluster manager running? `minirs cluster start <name>`)',
     });
   });
 }

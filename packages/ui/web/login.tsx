@@ -25,12 +25,20 @@ export function LoginPage() {
           minirs cluster
         </h1>
         <p class="hint">
-          Log in with the cluster's API credentials: <code>minirs cluster status &lt;name&gt;</code> prints them (they are in the cluster folder's
-          credentials.json).
+          Log in with the cluster's API credentials: <code>minirs cluster status &lt;name&gt;</code> prints
+          them (they are in the cluster folder's credentials.json).
         </p>
         <div class="field">
           <label for="login-username">Username</label>
-          <input id="login-username" name="username" autocomplete="username" value={username} onInput={(e) => setUsername(e.currentTarget.value)} required autofocus />
+          <input
+            id="login-username"
+            name="username"
+            autocomplete="username"
+            value={username}
+            onInput={(e) => setUsername(e.currentTarget.value)}
+            required
+            autofocus
+          />
         </div>
         <div class="field">
           <label for="login-password">Password</label>

@@ -9,7 +9,12 @@ import { confirmAction, notify, Section, StatusBlock, useAction } from './widget
 
 /** A source as the REST API takes it back (its status fields are the manager's). */
 function asRequest(s: ReplicaSourceState): ReplicaSourceRequest {
-  const r: ReplicaSourceRequest = { uid: s.uid, uri: s.uri, compression: s.compression, encryption: s.encryption };
+  const r: ReplicaSourceRequest = {
+    uid: s.uid,
+    uri: s.uri,
+    compression: s.compression,
+    encryption: s.encryption,
+  };
   if (s.server_cert) r.server_cert = s.server_cert;
   if (s.client_cert) r.client_cert = s.client_cert;
   if (s.client_key) r.client_key = s.client_key;
@@ -47,7 +52,9 @@ function AddSourceForm(props: { snap: UiSnapshot; bdb: BdbState }) {
     setError('');
     const text = normalizeSourceUri(uri);
     if (!/^([A-Za-z0-9][A-Za-z0-9-]*:)?rediss?:\/\//i.test(text)) {
-      setError('Give a source URL: pick a database of this cluster, or paste redis://admin:<pass>@host:port (another cluster) or redis://[:password@]host:port (any Redis).');
+      setError(
+        'Give a source URL: pick a database of this cluster, or paste redis://admin:<pass>@host:port (another cluster) or redis://[:password@]host:port (any Redis).',
+      );
       return;
     }
     const n = bdb.replica_sources.length;
@@ -55,10 +62,13 @@ function AddSourceForm(props: { snap: UiSnapshot; bdb: BdbState }) {
       title: n === 0 ? `Make ${bdb.name} a replica?` : 'Add a source?',
       body:
         n === 0 ? (
-          <p>All data in {bdb.name} is deleted and replaced by the source's data, which is then kept in sync.</p>
+          <p>
+            All data in {bdb.name} is deleted and replaced by the source's data, which is then kept in sync.
+          </p>
         ) : (
           <p>
-            Changing the sources restarts the synchronization of all {n + 1} sources from scratch: {bdb.name} is flushed and fully synced again.
+            Changing the sources restarts the synchronization of all {n + 1} sources from scratch: {bdb.name}{' '}
+            is flushed and fully synced again.
           </p>
         ),
       confirm: 'Add source',
@@ -95,14 +105,20 @@ function AddSourceForm(props: { snap: UiSnapshot; bdb: BdbState }) {
         <label for={`${id}-uri`}>Source database URL</label>
         <SourcePicker id={`${id}-uri`} value={uri} onChange={setUri} options={options} />
         <span id={`${id}-uri-hint`} class="hint">
-          This cluster's databases are listed with their URL (admin password included). For a database of another cluster, open its page there,
-          click <em>Get Replica Of source URL</em> and paste it here; for any Redis, <code>redis://[:password@]host:port</code>.
+          This cluster's databases are listed with their URL (admin password included). For a database of
+          another cluster, open its page there, click <em>Get Replica Of source URL</em> and paste it here;
+          for any Redis, <code>redis://[:password@]host:port</code>.
         </span>
       </div>
       <div class="form-grid">
         <div class="field">
           <label for={`${id}-compression`}>Compression</label>
-          <select id={`${id}-compression`} value={compression} onChange={(e) => setCompression(e.currentTarget.value)} aria-describedby={`${id}-compression-hint`}>
+          <select
+            id={`${id}-compression`}
+            value={compression}
+            onChange={(e) => setCompression(e.currentTarget.value)}
+            aria-describedby={`${id}-compression-hint`}
+          >
             <option value="0">off</option>
             {[1, 2, 3, 4, 5, 6].map((l) => (
               <option key={l} value={String(l)}>
@@ -115,7 +131,12 @@ function AddSourceForm(props: { snap: UiSnapshot; bdb: BdbState }) {
           </span>
         </div>
         <div class="field check">
-          <input id={`${id}-tls`} type="checkbox" checked={tls} onChange={(e) => setTls(e.currentTarget.checked)} />
+          <input
+            id={`${id}-tls`}
+            type="checkbox"
+            checked={tls}
+            onChange={(e) => setTls(e.currentTarget.checked)}
+          />
           <label for={`${id}-tls`}>Encrypt the link (TLS)</label>
         </div>
       </div>
@@ -137,15 +158,29 @@ function AddSourceForm(props: { snap: UiSnapshot; bdb: BdbState }) {
             </span>
           </div>
           <details>
-            <summary>Client certificate of this link (optional; by default this cluster's syncer certificate)</summary>
+            <summary>
+              Client certificate of this link (optional; by default this cluster's syncer certificate)
+            </summary>
             <div class="two-col">
               <div class="field">
                 <label for={`${id}-client-cert`}>Client certificate (PEM)</label>
-                <textarea id={`${id}-client-cert`} rows={4} spellcheck={false} value={clientCert} onInput={(e) => setClientCert(e.currentTarget.value)} />
+                <textarea
+                  id={`${id}-client-cert`}
+                  rows={4}
+                  spellcheck={false}
+                  value={clientCert}
+                  onInput={(e) => setClientCert(e.currentTarget.value)}
+                />
               </div>
               <div class="field">
                 <label for={`${id}-client-key`}>Client key (PEM)</label>
-                <textarea id={`${id}-client-key`} rows={4} spellcheck={false} value={clientKey} onInput={(e) => setClientKey(e.currentTarget.value)} />
+                <textarea
+                  id={`${id}-client-key`}
+                  rows={4}
+                  spellcheck={false}
+                  value={clientKey}
+                  onInput={(e) => setClientKey(e.currentTarget.value)}
+                />
               </div>
             </div>
           </details>
@@ -177,7 +212,10 @@ function SourceRow(props: { bdb: BdbState; source: ReplicaSourceState }) {
       title: `Remove source ${s.uid}?`,
       body:
         others > 0 ? (
-          <p>The synchronization of the other {others} source(s) restarts from scratch: {bdb.name} is flushed and fully synced again.</p>
+          <p>
+            The synchronization of the other {others} source(s) restarts from scratch: {bdb.name} is flushed
+            and fully synced again.
+          </p>
         ) : (
           <p>{bdb.name} stops being a replica; its data stays as it is.</p>
         ),
@@ -186,10 +224,7 @@ function SourceRow(props: { bdb: BdbState; source: ReplicaSourceState }) {
     });
     if (!ok) return;
     await run('Removing the source', async () => {
-      await putSources(
-        bdb,
-        bdb.replica_sources.filter((x) => x.uid !== s.uid).map(asRequest),
-      );
+      await putSources(bdb, bdb.replica_sources.filter((x) => x.uid !== s.uid).map(asRequest));
       notify(`Source ${s.uid} removed from ${bdb.name}`);
     });
   };
@@ -198,7 +233,12 @@ function SourceRow(props: { bdb: BdbState; source: ReplicaSourceState }) {
     const text = normalizeSourceUri(uri);
     const ok = await confirmAction({
       title: `Change the URL of source ${s.uid}?`,
-      body: <p>Changing a source restarts the synchronization of all sources from scratch: {bdb.name} is flushed and fully synced again.</p>,
+      body: (
+        <p>
+          Changing a source restarts the synchronization of all sources from scratch: {bdb.name} is flushed
+          and fully synced again.
+        </p>
+      ),
       confirm: 'Change URL',
       danger: true,
     });
@@ -221,10 +261,15 @@ function SourceRow(props: { bdb: BdbState; source: ReplicaSourceState }) {
           Source {s.uid}: <code>{maskUri(s.uri)}</code>
         </h3>
         <div class="card-actions">
-          <button type="button" onClick={() => {
+          <button
+            type="button"
+            onClick={() => {
               setEditing(!editing);
               setUri(s.uri);
-            }} aria-expanded={editing} aria-controls={`${id}-edit`}>
+            }}
+            aria-expanded={editing}
+            aria-controls={`${id}-edit`}
+          >
             Change URL
           </button>
           <button type="button" class="danger" onClick={remove} disabled={busy}>
@@ -245,7 +290,13 @@ function SourceRow(props: { bdb: BdbState; source: ReplicaSourceState }) {
         <form id={`${id}-edit`} class="edit-uri" onSubmit={saveUri}>
           <div class="field">
             <label for={`${id}-uri`}>New source URL of source {s.uid}</label>
-            <input id={`${id}-uri`} value={uri} spellcheck={false} onInput={(e) => setUri(e.currentTarget.value)} required />
+            <input
+              id={`${id}-uri`}
+              value={uri}
+              spellcheck={false}
+              onInput={(e) => setUri(e.currentTarget.value)}
+              required
+            />
           </div>
           <button type="submit" class="primary" disabled={busy}>
             Save URL
@@ -293,7 +344,9 @@ export function ReplicaOfSection(props: { snap: UiSnapshot; bdb: BdbState; tick:
                 </button>
               </>
             )}
-            {(bdb.replica_sync === 'stopped' || bdb.replica_sync === 'paused' || bdb.replica_sync === 'disabled') && (
+            {(bdb.replica_sync === 'stopped' ||
+              bdb.replica_sync === 'paused' ||
+              bdb.replica_sync === 'disabled') && (
               <button type="button" class="primary" onClick={() => setSync('enabled')} disabled={busy}>
                 Restart sync
               </button>
@@ -303,7 +356,8 @@ export function ReplicaOfSection(props: { snap: UiSnapshot; bdb: BdbState; tick:
       }
     >
       <div class="aggregate">
-        <strong>Destination status:</strong> <StatusBlock view={agg} name={bdb.name} testId="replica-aggregate" />
+        <strong>Destination status:</strong>{' '}
+        <StatusBlock view={agg} name={bdb.name} testId="replica-aggregate" />
       </div>
       {has ? (
         <>

@@ -11,11 +11,18 @@ export interface PickerOption {
  * prefilled; typing filters them; a URL of another cluster's database (or any Redis) can be
  * pasted instead. An ARIA combobox: arrows move, Enter picks, Escape closes.
  */
-export function SourcePicker(props: { id: string; value: string; onChange(v: string): void; options: PickerOption[] }) {
+export function SourcePicker(props: {
+  id: string;
+  value: string;
+  onChange(v: string): void;
+  options: PickerOption[];
+}) {
   const [open, setOpen] = useState(false);
   const [active, setActive] = useState(-1);
   const q = props.value.trim().toLowerCase();
-  const shown = props.options.filter((o) => !q || o.value.toLowerCase().includes(q) || props.options.some((x) => x.value === props.value));
+  const shown = props.options.filter(
+    (o) => !q || o.value.toLowerCase().includes(q) || props.options.some((x) => x.value === props.value),
+  );
   const listId = `${props.id}-list`;
   const pick = (o: PickerOption) => {
     props.onChange(o.value);
@@ -62,7 +69,13 @@ export function SourcePicker(props: { id: string; value: string; onChange(v: str
         }}
         onKeyDown={onKey}
       />
-      <div id={listId} role="listbox" aria-label="Databases of this cluster" class="combo-list" hidden={!expanded}>
+      <div
+        id={listId}
+        role="listbox"
+        aria-label="Databases of this cluster"
+        class="combo-list"
+        hidden={!expanded}
+      >
         {shown.map((o, i) => (
           <div
             key={o.value}

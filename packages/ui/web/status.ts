@@ -80,7 +80,11 @@ export function sourceStatus(s: ReplicaSourceState, replicaSync: BdbState['repli
             hint: 'Stopped by a user. Restart sync flushes this database and syncs from scratch.',
           };
     case 'paused':
-      return { label: 'Sync paused', tone: 'muted', hint: 'Restart sync flushes this database and syncs again.' };
+      return {
+        label: 'Sync paused',
+        tone: 'muted',
+        hint: 'Restart sync flushes this database and syncs again.',
+      };
     case 'disabled':
       return { label: 'Replica Of disabled', tone: 'muted' };
   }
@@ -135,7 +139,10 @@ export function bdbReplicaStatus(b: BdbState): StatusView {
       return { label: `Syncing ${progress}%`, tone: 'busy', progress };
     }
     case 'in-sync':
-      return { label: `Synced (lag ${formatLag(Math.max(...b.replica_sources.map((s) => s.lag)))})`, tone: 'ok' };
+      return {
+        label: `Synced (lag ${formatLag(Math.max(...b.replica_sources.map((s) => s.lag)))})`,
+        tone: 'ok',
+      };
     case 'out-of-sync': {
       const down = b.replica_sources.filter((s) => s.status === 'out-of-sync').length;
       return { label: `Out of sync (${down} of ${n} source${n === 1 ? '' : 's'} down)`, tone: 'bad' };
@@ -144,7 +151,9 @@ export function bdbReplicaStatus(b: BdbState): StatusView {
 }
 
 /** RS's "Get Replica of source URL": redis://admin:<admin pass>@host:port. */
-export function sourceUrl(b: Pick<BdbState, 'authentication_admin_pass' | 'endpoints' | 'port'>): string | undefined {
+export function sourceUrl(
+  b: Pick<BdbState, 'authentication_admin_pass' | 'endpoints' | 'port'>,
+): string | undefined {
   const host = b.endpoints[0]?.addr[0];
   if (!host) return undefined;
   return `redis://admin:${encodeURIComponent(b.authentication_admin_pass)}@${host}:${b.endpoints[0]?.port ?? b.port}`;

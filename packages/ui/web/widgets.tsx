@@ -58,10 +58,13 @@ export function ConfirmHost() {
       }}
     >
       {req && (
-        <form method="dialog" onSubmit={(e) => {
+        <form
+          method="dialog"
+          onSubmit={(e) => {
             e.preventDefault();
             close(true);
-          }}>
+          }}
+        >
           <h2 id="confirm-title">{req.title}</h2>
           <div id="confirm-body">{req.body}</div>
           <div class="actions">
@@ -158,7 +161,10 @@ export function StatusBlock(props: { view: StatusView; name: string; testId?: st
   );
 }
 
-async function copyText(text: string, input: HTMLInputElement | HTMLTextAreaElement | null): Promise<boolean> {
+async function copyText(
+  text: string,
+  input: HTMLInputElement | HTMLTextAreaElement | null,
+): Promise<boolean> {
   try {
     await navigator.clipboard.writeText(text);
     return true;
@@ -171,7 +177,13 @@ async function copyText(text: string, input: HTMLInputElement | HTMLTextAreaElem
 }
 
 /** A read-only value with a Copy button (URLs, certificates). */
-export function CopyField(props: { id: string; label: string; value: string; multiline?: boolean; hint?: string }) {
+export function CopyField(props: {
+  id: string;
+  label: string;
+  value: string;
+  multiline?: boolean;
+  hint?: string;
+}) {
   const ref = useRef<HTMLInputElement & HTMLTextAreaElement>(null);
   const [copied, setCopied] = useState('');
   const copy = async () => {
@@ -186,7 +198,14 @@ export function CopyField(props: { id: string; label: string; value: string; mul
         {props.multiline ? (
           <textarea id={props.id} ref={ref} readOnly rows={6} value={props.value} spellcheck={false} />
         ) : (
-          <input id={props.id} ref={ref} readOnly value={props.value} spellcheck={false} onFocus={(e) => e.currentTarget.select()} />
+          <input
+            id={props.id}
+            ref={ref}
+            readOnly
+            value={props.value}
+            spellcheck={false}
+            onFocus={(e) => e.currentTarget.select()}
+          />
         )}
         <button type="button" onClick={copy} aria-describedby={`${props.id}-copied`}>
           Copy
@@ -200,7 +219,12 @@ export function CopyField(props: { id: string; label: string; value: string; mul
   );
 }
 
-export function Section(props: { title: string; id: string; children: ComponentChildren; actions?: ComponentChildren }) {
+export function Section(props: {
+  title: string;
+  id: string;
+  children: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
   return (
     <section class="card" aria-labelledby={props.id}>
       <div class="card-head">
