@@ -1,5 +1,13 @@
 import type { Socket } from 'node:net';
-import { isRespProtocolError, RequestView, RespDecoder, type RespFrame, RespWriter } from '@minirs/resp';
+import {
+  encodeCommand,
+  isRespProtocolError,
+  RequestView,
+  RespDecoder,
+  type RespFrame,
+  RespType,
+  RespWriter,
+} from '@minirs/resp';
 import { BatchWriter } from './batch-writer.js';
 import { clock } from './clock.js';
 import { type CommandInfo, CommandFlag, keyPositions } from './command-table.js';
@@ -70,6 +78,8 @@ export class ClientSession implements EntryOwner {
 
   readonly replies = new Fifo<Entry>();
   private readonly decoder = new RespDecoder({ requests: true });
+  /** Re-reads an inline command's arguments as a multibulk frame. */
+  private readonly inlineDecoder = new RespDecoder({ requests: true });
   readonly inbox = new Fifo<RespFrame>();
   private held: RespFrame | null = null;
   private pumping = false;
@@ -161,10 +171,19 @@ export class ClientSession implements EntryOwner {
   }
 
   /** Handle one command; false means "not now": it is retried when whatever blocks it clears. */
-  private dispatch(frame: RespFrame): boolean {
+  private dispatch(received: RespFrame): boolean {
     const v = this.view;
+    let frame = received;
     try {
       v.parse(frame);
+      // Shards get inline commands as multibulk: a long inline line on a shared link could
+      // hit the shard's 64 KiB inline limit (which closes the link) in the middle of a read.
+      if (frame.type === RespType.Inline && v.argc > 0) {
+        const args: Buffer[] = [];
+        for (let i = 0; i < v.argc; i++) args.push(v.arg(i));
+        frame = this.inlineDecoder.decodeAll(encodeCommand(args))[0]!;
+        v.parse(frame);
+      }
     } catch (err) {
       if (!isRespProtocolError(err)) throw err;
       this.protocolError(`Protocol error: ${err.reason}`);

@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { keysPerShard, ProxyTestBed, type StartedProxyTestBed } from './harness.js';
+import { RawClient } from './raw-client.js';
+
+/**
+ * Issue 9, endpoint: protocol edge cases and misbehaving clients, compared with a plain
+ * redis-server (1-shard and 3-shard databases).
+ */
+describe('endpoint protocol edge cases, as redis-server', () => {
+  let plain: StartedRedis;
+  let bed: StartedProxyTestBed;
+  const targets: [string, number][] = [];
+
+  beforeAll(async () => {
+    plain = await startRedis();
+    bed = await new ProxyTestBed().withShards(4).start();
+    targets.push(['redis-server', plain.port]);
+    targets.push(['1-shard', (await bed.addDb({ shards: [bed.shards[0]!], sharding: false })).port]);
+    targets.push(['3-shard', (await bed.addDb({ shards: bed.shards.slice(1) })).port]);
+  });
+  afterAll(async () => {
+    await bed?.stop();
+    await plain?.stop();
+  });
+
+  /** Write raw bytes on a fresh connection; the raw bytes of the next `count` replies. */
+  async function exchange(port: number, bytes: string | Buffer, count: number): Promise<string[]> {
+    const r = await RawClient.connect(port);
+    try {
+      r.write(bytes);
+      const out: string[] = [];
+      for (let i = 0; i < count; i++) out.push((await r.next(10_000)).raw().toString('latin1'));
+      return out;
+    } finally {
+      r.close();
+    }
+  }
+
+  async function same(bytes: string | Buffer, count: number): Promise<string[]> {
+    const all = await Promise.all(targets.map(([, port]) => exchange(port, bytes, count)));
+    for (let i = 1; i < all.length; i++)
+      expect({ [targets[i]![0]]: all[i] }).toEqual({ [targets[i]![0]]: all[0] });
+    return all[0]!;
+  }
+
+  it('ignores *0 and negative multibulk counts (*-1, *-10)', async () => {
+    expect(await same('*-10\r\n*0\r\n*-1\r\nPING\r\n*1\r\n$4\r\nPING\r\n', 2)).toEqual([
+      '+PONG\r\n',
+      '+PONG\r\n',
+    ]);
+  });
+
+  it('relays script replies nested deeper than 64 levels, and the link keeps serving', async () => {
+    const deep = 'local a = {} local c = a for i=1,300 do local b = {} c[1] = b c = b end return a';
+    const recursive = 'local a = {}; local b = {a}; a[1] = b; return a';
+    const cmd = (s: string) => `*3\r\n$4\r\nEVAL\r\n$${s.length}\r\n${s}\r\n$1\r\n0\r\n`;
+    const [d, rec, pong] = await same(`${cmd(deep)}${cmd(recursive)}PING\r\n`, 3);
+    expect(d!.startsWith('*1\r\n'.repeat(300))).toBe(true);
+    expect(rec).toMatch(/reached lua stack limit/);
+    expect(pong).toBe('+PONG\r\n');
+  });
+
+  it('takes a 70 kB inline command written in one go, as redis-server does', async () => {
+    const value = 'v'.repeat(70_000);
+    const [set, get] = await same(`SET big:inline ${value}\r\n*2\r\n$3\r\nGET\r\n$10\r\nbig:inline\r\n`, 2);
+    expect(set).toBe('+OK\r\n');
+    expect(get).toBe(`$70000\r\n${value}\r\n`);
+  });
+
+  it('keeps serving other clients of the same shard while 200 clients each stall on half a frame', async () => {
+    for (const [name, port] of targets.slice(1)) {
+      const stalled: RawClient[] = [];
+      const [[key]] = keysPerShard(3, 1, 'stall') as [[string]];
+      try {
+        const half = `${'z'.repeat(50_000)}`;
+        for (let i = 0; i < 200; i++) {
+          const s = await RawClient.connect(port);
+          s.write(`*3\r\n$3\r\nSET\r\n$${`{${key}}:${i}`.length}\r\n{${key}}:${i}\r\n$100000\r\n${half}`);
+          stalled.push(s);
+        }
+        const other = await RawClient.connect(port);
+        try {
+          for (let i = 1; i <= 100; i++)
+            expect({ name, reply: await other.raw('INCR', key) }).toEqual({ name, reply: `:${i}\r\n` });
+        } finally {
+          other.close();
+        }
+        for (const s of stalled) s.write(`${half}\r\n`);
+        for (const s of stalled) expect((await s.next(10_000)).raw().toString()).toBe('+OK\r\n');
+      } finally {
+        for (const s of stalled) s.close();
+      }
+    }
+  });
+});
