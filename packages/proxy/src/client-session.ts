@@ -22,6 +22,16 @@ import { SPECIAL_COMMANDS } from './special-commands.js';
 import type { TlsInfo } from './tls.js';
 import { Transaction, TXN_CONTROL } from './transaction.js';
 
+/** The reply queue; entries pushed while `mute` is set are dropped instead of written. */
+export class ReplyQueue extends Fifo<Entry> {
+  mute = false;
+
+  override push(e: Entry): void {
+    if (this.mute) e.muted = true;
+    super.push(e);
+  }
+}
+
 /** route() results that are not a pool index. */
 export const KEYLESS = -2;
 export const CROSSSLOT = -3;
@@ -76,7 +86,11 @@ export class ClientSession implements EntryOwner {
   /** When this client started waiting for the command table (ms), 0 when it is not. */
   tableWaitSince = 0;
 
-  readonly replies = new Fifo<Entry>();
+  readonly replies = new ReplyQueue();
+  /** CLIENT REPLY OFF in force. */
+  replyOff = false;
+  /** CLIENT REPLY SKIP: 1 = the next command's reply is dropped, 2 = this command's is. */
+  replySkip: 0 | 1 | 2 = 0;
   private readonly decoder = new RespDecoder({ requests: true });
   /** Re-reads an inline command's arguments as a multibulk frame. */
   private readonly inlineDecoder = new RespDecoder({ requests: true });
@@ -151,10 +165,15 @@ export class ClientSession implements EntryOwner {
         const frame = this.held ?? this.inbox.shift();
         if (!frame) break;
         this.held = null;
-        if (!this.dispatch(frame)) {
+        // CLIENT REPLY OFF / SKIP: entries of this command are dropped when their turn comes.
+        this.replies.mute = this.replyOff || this.replySkip === 2;
+        const done = this.dispatch(frame);
+        this.replies.mute = false;
+        if (!done) {
           this.held = frame;
           break;
         }
+        if (this.replySkip !== 0) this.replySkip = this.replySkip === 1 ? 2 : 0;
         this.endpoint.ops++;
       }
     } finally {
@@ -334,7 +353,7 @@ export class ClientSession implements EntryOwner {
     let e = this.replies.peek();
     while (e?.done) {
       this.replies.shift();
-      e.write(this.out);
+      if (!e.muted) e.write(this.out);
       e = this.replies.peek();
     }
     if (e?.atHead) e.atHead(this.out);

@@ -243,6 +243,27 @@ function client(c: ClientSession): boolean {
       c.replyBytes(infoText(c, lines));
       return true;
     }
+    case 'reply': {
+      // Redis: ON answers +OK; OFF and SKIP answer nothing (SKIP drops the next reply too).
+      if (v.argc !== 3) {
+        c.replyError(arityError('client|reply'));
+        return true;
+      }
+      const mode = v.argString(2, 'latin1').toLowerCase();
+      if (mode === 'on') {
+        c.replyOff = false;
+        c.replySkip = 0;
+        c.replies.mute = false;
+        c.replyBytes(Buffer.from('+OK\r\n'));
+      } else if (mode === 'off') {
+        c.replyOff = true;
+      } else if (mode === 'skip') {
+        if (!c.replyOff) c.replySkip = 1;
+      } else {
+        c.replyError('ERR syntax error');
+      }
+      return true;
+    }
     case 'setinfo':
       c.replyBytes(Buffer.from('+OK\r\n'));
       return true;

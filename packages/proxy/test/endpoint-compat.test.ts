@@ -51,6 +51,38 @@ describe('endpoint protocol edge cases, as redis-server', () => {
     ]);
   });
 
+  it('CLIENT REPLY OFF, ON and SKIP drop exactly the replies redis-server drops', async () => {
+    const script = [
+      'CLIENT REPLY OFF',
+      'SET r:a 1',
+      'MGET r:a r:b r:c',
+      'INCR r:a',
+      'CLIENT REPLY ON',
+      'GET r:a',
+      'CLIENT REPLY SKIP',
+      'MGET r:a r:b',
+      'PING',
+      'CLIENT REPLY SKIP',
+      'CLIENT REPLY SKIP',
+      'ECHO skipped',
+      'ECHO shown',
+      'CLIENT REPLY bogus',
+      'CLIENT REPLY',
+      'DEL r:a',
+    ]
+      .map((l) => `${l}\r\n`)
+      .join('');
+    expect(await same(script, 7)).toEqual([
+      '+OK\r\n',
+      '$1\r\n2\r\n',
+      '+PONG\r\n',
+      '$5\r\nshown\r\n',
+      '-ERR syntax error\r\n',
+      "-ERR wrong number of arguments for 'client|reply' command\r\n",
+      ':1\r\n',
+    ]);
+  });
+
   it('relays script replies nested deeper than 64 levels, and the link keeps serving', async () => {
     const deep = 'local a = {} local c = a for i=1,300 do local b = {} c[1] = b c = b end return a';
     const recursive = 'local a = {}; local b = {a}; a[1] = b; return a';
