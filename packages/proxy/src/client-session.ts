@@ -306,6 +306,11 @@ export class ClientSession implements EntryOwner {
 
   /** Send the client's frame as is to pool `index`; false when that link is congested. */
   forward(frame: RespFrame, index: number): boolean {
+    return this.forwardBytes(frame.buf, index, frame.start, frame.end);
+  }
+
+  /** Send a command (bytes buf[start, end)) to pool `index` for this client's reply queue. */
+  forwardBytes(buf: Buffer, index: number, start = 0, end = buf.length): boolean {
     const link = this.linkFor(index);
     if (link.congested) {
       link.whenDrained(() => this.pump());
@@ -313,7 +318,7 @@ export class ClientSession implements EntryOwner {
     }
     const e = new ForwardEntry(this);
     this.replies.push(e);
-    link.send(frame.buf, frame.start, frame.end, e);
+    link.send(buf, start, end, e);
     return true;
   }
 

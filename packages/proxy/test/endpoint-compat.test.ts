@@ -83,6 +83,126 @@ describe('endpoint protocol edge cases, as redis-server', () => {
     ]);
   });
 
+  it("CONFIG GET answers every setting of RS's compatibility table as redis-server does", async () => {
+    const names = [
+      'activerehashing',
+      'busy-reply-threshold',
+      'hash-max-listpack-entries',
+      'hash-max-listpack-value',
+      'hash-max-ziplist-entries',
+      'hash-max-ziplist-value',
+      'hll-sparse-max-bytes',
+      'list-compress-depth',
+      'list-max-listpack-size',
+      'list-max-ziplist-size',
+      'lua-time-limit',
+      'notify-keyspace-events',
+      'set-max-intset-entries',
+      'slowlog-log-slower-than',
+      'slowlog-max-len',
+      'stream-node-max-bytes',
+      'stream-node-max-entries',
+      'zset-max-listpack-entries',
+      'zset-max-listpack-value',
+      'zset-max-ziplist-entries',
+      'zset-max-ziplist-value',
+    ];
+    const replies = await same(names.map((n) => `CONFIG GET ${n}\r\n`).join(''), names.length);
+    for (const [i, r] of replies.entries()) expect(r).toContain(names[i]);
+    // A glob: the same pairs (Redis lists them in its dict's order).
+    const pairs = async (port: number) => {
+      const r = await RawClient.connect(port);
+      try {
+        const v = (await r.call('CONFIG', 'GET', '*max-listpack*')) as string[];
+        const out: string[] = [];
+        for (let i = 0; i < v.length; i += 2) out.push(`${v[i]}=${v[i + 1]}`);
+        return out.sort();
+      } finally {
+        r.close();
+      }
+    };
+    const want = await pairs(targets[0]![1]);
+    expect(want).toHaveLength(5);
+    for (const [, port] of targets.slice(1)) expect(await pairs(port)).toEqual(want);
+  });
+
+  it('CONFIG SET of a supported setting reaches every shard of the database', async () => {
+    const port = targets[2]![1];
+    const r = await RawClient.connect(port);
+    try {
+      expect(await r.raw('CONFIG', 'SET', 'set-max-intset-entries', '2', 'slowlog-max-len', '256')).toBe(
+        '+OK\r\n',
+      );
+      for (let i = 1; i <= 3; i++) {
+        expect(await bed.shardClient(i).config('GET', 'set-max-intset-entries')).toEqual([
+          'set-max-intset-entries',
+          '2',
+        ]);
+        expect(await bed.shardClient(i).config('GET', 'slowlog-max-len')).toEqual(['slowlog-max-len', '256']);
+      }
+      // It behaves like redis-server with the same setting.
+      const direct = plain.client();
+      await direct.config('SET', 'set-max-intset-entries', '2');
+      for (const p of [plain.port, port]) {
+        const x = await RawClient.connect(p);
+        await x.call('DEL', 'cfg:s');
+        await x.call('SADD', 'cfg:s', '1', '2', '3');
+        expect({
+          p: p === port ? 'minirs' : 'redis',
+          enc: await x.call('OBJECT', 'ENCODING', 'cfg:s'),
+        }).toEqual({
+          p: p === port ? 'minirs' : 'redis',
+          enc: 'hashtable',
+        });
+        x.close();
+      }
+      await direct.config('SET', 'set-max-intset-entries', '512');
+      direct.disconnect();
+      expect(await r.raw('CONFIG', 'SET', 'set-max-intset-entries', '512', 'slowlog-max-len', '128')).toBe(
+        '+OK\r\n',
+      );
+    } finally {
+      r.close();
+    }
+  });
+
+  it("refuses what RS refuses: other settings, RS's value limits, other CONFIG subcommands, CONFIG in MULTI", async () => {
+    for (const [, port] of targets.slice(1)) {
+      const r = await RawClient.connect(port);
+      try {
+        const err = async (...args: string[]) => {
+          r.send(...args);
+          const f = await r.next();
+          expect({ args, error: f.isError }).toEqual({ args, error: true });
+          return f.str();
+        };
+        expect(await err('CONFIG', 'GET', 'requirepass')).toMatch(
+          /^ERR unsupported CONFIG parameter 'requirepass'/,
+        );
+        expect(await err('CONFIG', 'GET', 'maxmemory')).toMatch(/unsupported CONFIG parameter 'maxmemory'/);
+        expect(await err('CONFIG', 'SET', 'maxmemory', '1')).toMatch(
+          /unsupported CONFIG parameter 'maxmemory'/,
+        );
+        expect(await err('CONFIG', 'SET', 'slowlog-max-len', '100')).toMatch(
+          /slowlog-max-len must be between 128 and 1024/,
+        );
+        expect(await err('CONFIG', 'SET', 'slowlog-max-len', '2000')).toMatch(/between 128 and 1024/);
+        expect(await err('CONFIG', 'SET', 'lua-time-limit', '70000')).toMatch(/between 0 and 60000/);
+        expect(await err('CONFIG', 'SET', 'busy-reply-threshold', '-1')).toMatch(/between 0 and 60000/);
+        expect(await err('CONFIG', 'SET', 'slowlog-log-slower-than', '10')).toMatch(/at least 1000/);
+        expect(await err('CONFIG', 'RESETSTAT')).toMatch(/CONFIG RESETSTAT is not supported/);
+        expect(await err('CONFIG', 'GET')).toMatch(/wrong number of arguments for 'config\|get'/);
+        expect(await r.raw('CONFIG', 'GET', 'nothing-matches-*')).toBe('*0\r\n');
+        expect(await r.raw('MULTI')).toBe('+OK\r\n');
+        expect(await err('CONFIG', 'GET', 'requirepass')).toMatch(/not supported inside MULTI/);
+        expect(await err('EXEC')).toMatch(/^EXECABORT/);
+        expect((await bed.shardClient(1).config('GET', 'maxmemory'))[1]).not.toBe('1');
+      } finally {
+        r.close();
+      }
+    }
+  });
+
   it('relays script replies nested deeper than 64 levels, and the link keeps serving', async () => {
     const deep = 'local a = {} local c = a for i=1,300 do local b = {} c[1] = b c = b end return a';
     const recursive = 'local a = {}; local b = {a}; a[1] = b; return a';
