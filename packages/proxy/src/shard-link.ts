@@ -53,6 +53,8 @@ const CONGESTED_BYTES = 8 * 1024 * 1024;
 /** Replies outstanding above which a link counts as congested. */
 const CONGESTED_REPLIES = 100_000;
 const BACKOFF_MIN_MS = 50;
+/** Replies of any depth a shard produces are relayed (a Lua script's nested tables go deep). */
+const MAX_REPLY_DEPTH = 1_000_000;
 const BACKOFF_MAX_MS = 1000;
 
 /**
@@ -79,7 +81,7 @@ export class ShardLink {
 
   private socket: Socket | null = null;
   private out: BatchWriter | null = null;
-  private decoder = new RespDecoder();
+  private decoder = new RespDecoder({ maxDepth: MAX_REPLY_DEPTH });
   private readonly pending = new Fifo<ReplySink>();
   /** Commands that arrived while the link was not ready, sent once it is (or failed unsent). */
   private readonly waiting = new Fifo<Waiting>();
@@ -121,7 +123,7 @@ export class ShardLink {
 
   private connect(): void {
     this.state = 'connecting';
-    this.decoder = new RespDecoder();
+    this.decoder = new RespDecoder({ maxDepth: MAX_REPLY_DEPTH });
     const socket = createConnection({ host: this.opts.host, port: this.opts.port });
     socket.setNoDelay(true);
     this.socket = socket;
