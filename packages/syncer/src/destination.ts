@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { ErrorCodes, MinirsError } from '@minirs/common';
 import { type RespFrame, RespDecoder, RespWriter } from '@minirs/resp';
+import { nodeLocalAddress, watchSilentPeer } from './liveness.js';
 
 /**
  * A pipelined connection to the destination database's endpoint (the minirs proxy), so the
@@ -89,8 +90,9 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   }
 
   async connect(): Promise<void> {
-    const socket = connect({ host: this.opts.host, port: this.opts.port });
+    const socket = connect({ host: this.opts.host, port: this.opts.port, localAddress: nodeLocalAddress() });
     socket.setNoDelay(true);
+    watchSilentPeer(socket, { host: this.opts.host, port: this.opts.port, localAddress: nodeLocalAddress() });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
