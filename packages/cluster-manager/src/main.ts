@@ -102,6 +102,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     log.info({ signal }, 'stopping cluster');
     await app.close().catch(() => {});
+    await faults.shutdown().catch((err) => log.warn({ err }, 'removing kernel faults failed'));
     await mgr.shutdown();
     if (readPid(paths.managerPid) === process.pid) rmSync(paths.managerPid, { force: true });
     log.info('cluster stopped');
@@ -136,7 +137,13 @@ async function main(): Promise<void> {
     // A new cluster has no shards yet: its proxies come up while the CLI prints. A restarted
     // manager adopts its children before it says it is ready.
     if (cmd === 'create') mgr.start().catch((err) => log.error({ err }, 'starting children failed'));
-    else await mgr.start();
+    else {
+      // Persisted faults: paused processes resume for adoption, crashed nodes stay down, the
+      // kernel table of a crashed manager is emptied; then every active fault is applied again.
+      faults.loadAndPrepare();
+      await mgr.start();
+      await faults.restore();
+    }
   } catch (err) {
     // A create that cannot finish leaves nothing behind; a start keeps the cluster's files.
     await app.close().catch(() => {});
