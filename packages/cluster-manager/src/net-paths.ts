@@ -237,7 +237,8 @@ export type Direction = 'both' | 'in' | 'out';
 /** Filter-chain rules: `verdict` for packets leaving the target (out) and reaching it (in). */
 export function filterRules(path: NetPath, direction: Direction, verdict: string, comment: string): string[] {
   const out: string[] = [];
-  const tcpOnly = verdict.includes('tcp reset') ? 'meta l4proto tcp ' : '';
+  // The RST a reject sends goes out through the same hook: it must not match the reverse rule.
+  const tcpOnly = verdict.includes('tcp reset') ? 'meta l4proto tcp tcp flags & rst == 0 ' : '';
   for (const { a, b } of path.pairs) {
     if (direction !== 'in') out.push(`${tcpOnly}${matchSrc(a, a)} ${matchDst(b, a)} ${verdict} comment "${comment}"`);
     if (direction !== 'out') out.push(`${tcpOnly}${matchSrc(b, a)} ${matchDst(a, a)} ${verdict} comment "${comment}"`);
