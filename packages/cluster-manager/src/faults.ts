@@ -16,6 +16,16 @@ import { killSockets, nftAvailable, writeNftTable } from './nft.js';
 import { DelayRelay } from './relay.js';
 import { pidAlive, readPid } from './supervisor.js';
 
+/** Does the path carry packets to or from host:port (on either side)? */
+function pathCovers(path: NetPath, host: string, port: number): boolean {
+  return path.pairs.some(({ a, b }) => {
+    const inA = a.addrs.includes(host) && (a.port === undefined || a.port === port);
+    // "any" and "outside" sides say nothing about a relayed connection's far end: not covered.
+    const inB = b !== 'outside' && b.addrs.includes(host) && (b.port === undefined || b.port === port);
+    return inA || inB;
+  });
+}
+
 /**
  * (minirs) Fault injection.
  *
@@ -86,6 +96,10 @@ interface KernelState {
   filter: string[];
   nat: string[];
   relays: DelayRelay[];
+  /** Filter faults: what they cut, so connections another fault relays are cut as well. */
+  cut?: { path: NetPath; verdict: string; tag: string };
+  /** Relay faults: which host:port each relay listener stands for. */
+  relayed?: { host: string; port: number; relayPort: number }[];
 }
 
 type ProcTarget = { type: 'shard' | 'redis' | 'proxy' | 'syncer'; uid: number };
@@ -324,10 +338,12 @@ export class FaultInjector {
     if (rec.kind === 'partition') {
       const verdict = rec.mode === 'reject' ? 'reject with tcp reset' : 'drop';
       st.filter = filterRules(path, dir, verdict, tag);
+      st.cut = { path, verdict, tag };
       rec.mode = rec.mode ?? 'drop';
       rec.mechanism = `nftables (${verdict})`;
     } else if (rec.kind === 'loss') {
       st.filter = filterRules(path, dir, `numgen random mod 100 < ${rec.percent} drop`, tag);
+      st.cut = { path, verdict: `numgen random mod 100 < ${rec.percent} drop`, tag };
       rec.mechanism = 'nftables (numgen random drop)';
     } else {
       // latency, bandwidth: no netem in this kernel (checked: "Specified qdisc kind is unknown"),
@@ -347,6 +363,7 @@ export class FaultInjector {
           const port = await relay.listen();
           st.relays.push(relay);
           st.nat.push(relayRule(r, this.relayAddr, port, tag));
+          (st.relayed ??= []).push({ host: r.host, port: r.port, relayPort: port });
         }
       } catch (err) {
         for (const r of st.relays) await r.close();
@@ -379,6 +396,18 @@ export class FaultInjector {
     for (const st of this.kernel.values()) {
       filter.push(...st.filter);
       nat.push(...st.nat);
+    }
+    // After the dnat a relayed connection runs to the relay's own address: a cut of the same
+    // host:port must cut the relay's listener too (else the relay would carry it through).
+    const relayed = [...this.kernel.values()].flatMap((st) => st.relayed ?? []);
+    for (const st of this.kernel.values()) {
+      if (!st.cut) continue;
+      for (const r of relayed) {
+        if (!pathCovers(st.cut.path, r.host, r.port)) continue;
+        const tcp = st.cut.verdict.includes('tcp reset') ? 'meta l4proto tcp tcp flags & rst == 0 ' : '';
+        filter.push(`${tcp}ip daddr ${this.relayAddr} tcp dport ${r.relayPort} ${st.cut.verdict} comment "${st.cut.tag}"`);
+        filter.push(`${tcp}ip saddr ${this.relayAddr} tcp sport ${r.relayPort} ${st.cut.verdict} comment "${st.cut.tag}"`);
+      }
     }
     if (filter.length) {
       // The REST API stays reachable whatever is cut: it is how the fault gets healed.
