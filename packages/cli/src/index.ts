@@ -13,3 +13,6 @@ export * from './replica-status.js';
 export * from './source-uri.js';
 export * from './compare.js';
 export { compareDatabases as compare } from './compare.js';
+export * from './scenario/junit.js';
+export * from './scenario/runner.js';
+export * from './scenario/scenario.js';

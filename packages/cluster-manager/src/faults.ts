@@ -353,6 +353,7 @@ export class FaultInjector {
       }
       const shape = { ms: rec.ms ?? 0, jitterMs: rec.jitter_ms ?? 0, kbps: rec.kbps ?? 0 };
       const none = { ms: 0, jitterMs: 0, kbps: 0 };
+      st.relayed = [];
       try {
         for (const r of path.relays) {
           // "in" = toward the target: the client->server half when the connection goes to side a.
@@ -363,7 +364,7 @@ export class FaultInjector {
           const port = await relay.listen();
           st.relays.push(relay);
           st.nat.push(relayRule(r, this.relayAddr, port, tag));
-          (st.relayed ??= []).push({ host: r.host, port: r.port, relayPort: port });
+          st.relayed!.push({ host: r.host, port: r.port, relayPort: port });
         }
       } catch (err) {
         for (const r of st.relays) await r.close();

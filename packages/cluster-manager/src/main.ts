@@ -15,6 +15,7 @@ import { FaultInjector } from './faults.js';
 import { registerExtraRoutes } from './routes-extra.js';
 import { initCluster, readCredentials } from './cluster-init.js';
 import { ClusterManager } from './manager.js';
+import { nftAvailable } from './nft.js';
 import { StateStore } from './state-store.js';
 import { pidAlive, pidCmdline, readPid } from './supervisor.js';
 
@@ -161,7 +162,23 @@ async function main(): Promise<void> {
     password: creds.password,
     ca_cert: paths.caCert,
     nodes: c.nodes.map((n) => ({ uid: n.uid, addr: n.addr })),
+    network: networkMode(c.loopback_fallback),
   });
+}
+
+/**
+ * (minirs) How nodes are hosts here. Network namespaces per node are not built yet: nodes are
+ * loopback addresses 127.0.C.N, and network faults are nftables rules on them (root).
+ */
+function networkMode(fallback: boolean): { mode: string; kernel_faults: boolean; detail: string } {
+  const kernel = !fallback && nftAvailable();
+  return {
+    mode: fallback ? 'loopback-fallback' : 'loopback',
+    kernel_faults: kernel,
+    detail: fallback
+      ? 'every node shares 127.0.0.1 (distinct ports); network faults only inside the syncer'
+      : `node N is 127.0.C.N on lo; network faults ${kernel ? 'in the kernel (nftables; a relay for latency/bandwidth)' : 'need root and nftables (scripts/setup); only signal and syncer-socket faults now'}`,
+  };
 }
 
 main().catch(fail);

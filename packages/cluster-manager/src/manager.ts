@@ -255,6 +255,11 @@ export class ClusterManager {
       jobs.push(this.ensureShard(sh.uid));
     }
     await Promise.all(jobs);
+    // Healed means back: the node's shards answer again (bounded; a shard that does not come
+    // up says so in its status).
+    await Promise.all(
+      this.state.shards.filter((sh) => sh.node_uid === node).map((sh) => this.waitShardActive(sh.uid, 30_000)),
+    );
     if (this.nodeOf('syncer', 0) === node) for (const b of this.state.bdbs) await this.applyReplicaOf(b.uid);
     this.pushProxyConfig();
   }

@@ -156,6 +156,8 @@ class ScenarioRun {
         const prefix = typeof a.prefix === 'string' ? a.prefix : 'load';
         const value = 'v'.repeat(num(a.value_bytes, 32));
         for (let i = 0; i < keys; i += 500) {
+          // A batch is retried for a while: a node that was just healed may still be starting.
+          for (let attempt = 1; ; attempt++) {
           const p = r.pipeline();
           for (let j = i; j < Math.min(keys, i + 500); j++) {
             // Every type, so a compare checks them all.
@@ -179,9 +181,12 @@ class ScenarioRun {
                 p.xadd(`${prefix}:x:${j}`, '*', 'v', value);
             }
           }
-          const res = await p.exec();
+          const res = await p.exec().catch((e: Error) => [[e, null]] as [Error | null, unknown][]);
           const err = res?.find(([e]) => e);
-          if (err) throw new Error(`load failed: ${String(err[0])}`);
+          if (!err) break;
+          if (attempt >= 40 || Date.now() > this.deadline) throw new Error(`load failed: ${String(err[0])}`);
+          await new Promise((res2) => setTimeout(res2, 250));
+          }
         }
         return `${keys} keys`;
       }
@@ -216,6 +221,10 @@ class ScenarioRun {
         const id = str(a.id, 'id');
         const w = this.writers.get(id);
         if (!w) throw new Error(`writer "${id}" was not started`);
+        if (a.min_ops !== undefined) {
+          const want = num(a.min_ops, 0);
+          await waitFor(() => w.ops >= want || Date.now() > this.deadline, `writer ${id} to make ${want} writes`, this.left(120_000), 20);
+        }
         w.stop = true;
         await w.done;
         this.writers.delete(id);
