@@ -14,8 +14,6 @@ export interface ClusterInfoJson {
   password: string;
   ca_cert: string;
   nodes: { uid: number; addr: string }[];
-  /** (minirs, create only) the network mode the manager chose. */
-  network?: { mode: string; kernel_faults: boolean; detail: string };
 }
 
 function printClusterInfo(ctx: CliContext, info: ClusterInfoJson, heading: string): void {
@@ -62,15 +60,15 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
           password: ready.password,
           ca_cert: ready.ca_cert,
           nodes: ready.nodes,
-          ...(ready.network ? { network: ready.network } : {}),
         };
+        // The contract's JSON shape is exact; the network mode is for people.
         if (o.json) return ctx.json(info);
         printClusterInfo(
           ctx,
           info,
           `Cluster ${name} created: ${info.nodes.length} node${info.nodes.length === 1 ? '' : 's'} (${info.nodes.map((n) => n.addr).join(', ')})`,
         );
-        if (info.network) ctx.print(`  network   ${info.network.mode}: ${info.network.detail}`);
+        if (ready.network) ctx.print(`  network   ${ready.network.mode}: ${ready.network.detail}`);
         ctx.print(`The credentials are kept in ${ctx.home}/${name}/credentials.json.`);
         ctx.print(`Next: minirs db create ${name} <db> [--shards 2]`);
       },
