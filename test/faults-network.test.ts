@@ -127,6 +127,35 @@ describe('network faults in the kernel', () => {
     expect(await tryConnect(addr[1])).toBe('connected');
   });
 
+  it_('between two nodes, and on one shard: the proxy -> shard path is cut', async () => {
+    // Shard slots 0-8191 live on node 1, 8192-16383 on node 2: "b" (slot 3300) and "a" (15495).
+    const shards = await c.api.listShards();
+    const onNode2 = shards.find((s) => s.bdb_uid === bdbUid && s.node_uid === 2)!;
+    expect(onNode2.slot_start).toBe(8192);
+    const r1 = client(addr[0]);
+    const r2 = client(addr[1]);
+    await r1.set('a', '1');
+    await r1.set('b', '2');
+    const cut = await c.faults.partition('nodes:1-2', { mode: 'drop' });
+    try {
+      expect(await r1.get('b')).toBe('2'); // node 1's own shard
+      expect(await r2.get('a')).toBe('1'); // node 2's own shard
+      await expect(r1.get('a')).rejects.toThrow(/did not answer|unavailable|timed out/i);
+    } finally {
+      await cut.heal();
+    }
+    await waitFor(async () => (await r1.get('a').catch(() => undefined)) === '1', 'node 1 to reach node 2 again', 15_000);
+
+    const shardCut = await c.faults.partition(`shard:${onNode2.uid}`, { mode: 'reject' });
+    try {
+      await waitFor(async () => (await r2.get('a').catch((e: Error) => e.message)) !== '1', 'the shard link to break', 10_000);
+      expect(await r2.get('b')).toBe('2');
+    } finally {
+      await shardCut.heal();
+    }
+    await waitFor(async () => (await r2.get('a').catch(() => undefined)) === '1', 'the shard back', 15_000);
+  });
+
   it_('a client-address fault hits that client only', async () => {
     const f = await c.faults.partition(`endpoint:${bdbUid}`, { mode: 'reject', client: '127.0.0.77' });
     try {

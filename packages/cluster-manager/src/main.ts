@@ -137,8 +137,11 @@ async function main(): Promise<void> {
     }
     // A new cluster has no shards yet: its proxies come up while the CLI prints. A restarted
     // manager adopts its children before it says it is ready.
-    if (cmd === 'create') mgr.start().catch((err) => log.error({ err }, 'starting children failed'));
-    else {
+    if (cmd === 'create') {
+      // A table of an earlier cluster with this index whose manager was killed goes now.
+      faults.loadAndPrepare();
+      mgr.start().catch((err) => log.error({ err }, 'starting children failed'));
+    } else {
       // Persisted faults: paused processes resume for adoption, crashed nodes stay down, the
       // kernel table of a crashed manager is emptied; then every active fault is applied again.
       faults.loadAndPrepare();
