@@ -82,6 +82,24 @@ describe('node faults', () => {
     expect(names.every((n) => after.has(n) && after.get(n) !== before.get(n))).toBe(true);
   });
 
+  it('a pause with duration_ms survives a manager crash and still heals by itself', async () => {
+    const names = await node2Names();
+    const pids = names.map((n) => c.processes().get(n)!);
+    const f = await c.faults.pause('node:2', { durationMs: 8000 });
+    expect(pids.map(procState)).toEqual(pids.map(() => 'T'));
+    process.kill(c.managerPid()!, 'SIGKILL');
+    await waitFor(() => c.managerPid() === undefined, 'the manager to die');
+    await c.restartManager();
+    // Adopted (resumed for adoption, paused again), still listed as active with its until.
+    const again = (await c.faults.list()).find((x) => x.id === f.id)!;
+    expect(again.active).toBe(true);
+    expect(again.until).toBe(f.record.until);
+    const now = names.map((n) => c.processes().get(n)!);
+    expect(now.map(procState)).toEqual(now.map(() => 'T'));
+    await waitFor(async () => (await c.faults.list()).find((x) => x.id === f.id)?.active === false, 'the timed heal', 20_000);
+    expect(now.map(procState).every((s) => s === 'S' || s === 'R')).toBe(true);
+  });
+
   it('pause node:N stops every process of the node until healed', async () => {
     const names = await node2Names();
     const pids = names.map((n) => c.processes().get(n)!);

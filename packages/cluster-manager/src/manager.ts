@@ -236,6 +236,9 @@ export class ClusterManager {
       this.killStrayRedis(sh.uid);
       this.shardStats.delete(sh.uid);
     }
+    // A crash is over when nothing of the node runs any more (SIGKILL is not instant).
+    const deadline = Date.now() + 5000;
+    while (pids.some((p) => pidAlive(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const k of [...this.endpointsUp]) if (k.startsWith(`${node}:`)) this.endpointsUp.delete(k);
     this.pushProxyConfig();
     return pids;
