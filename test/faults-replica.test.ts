@@ -70,6 +70,18 @@ describe('silent partitions on Replica Of paths', () => {
     await expectCaughtUp();
   });
 
+  it_('syncer -> destination: writes wait, then catch up after healing', async () => {
+    const cut = await west.faults.partition(`destination:${dstUid}`, { mode: 'drop' });
+    expect(cut.record.path).toMatch(/destination endpoint/);
+    await writeEveryType(src, 'dcut', 30);
+    // Nothing reaches the destination: the lag grows (the status model reports the source
+    // links, which are fine, so the source stays in-sync or goes out-of-sync on a full buffer).
+    const st = await waitStatus(west, 'dst', (s) => s.sources[0]!.lag >= 2000 || s.status === 'out-of-sync', 'lag to grow', 15_000);
+    console.log(`silent partition syncer->destination: status ${st.status}, lag ${st.sources[0]!.lag} ms`);
+    await cut.heal();
+    await expectCaughtUp();
+  });
+
   it_('between two clusters (peer): out-of-sync, then caught up after healing', async () => {
     const cut = await west.faults.partition('peer:feast');
     await waitStatus(west, 'dst', (s) => s.status === 'out-of-sync', 'to be out-of-sync', 10_000);
