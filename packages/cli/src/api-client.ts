@@ -75,7 +75,16 @@ export interface BdbUpdateRequest {
   memory_size?: number;
 }
 
-export type FaultKind = 'kill' | 'pause' | 'partition' | 'latency' | 'bandwidth' | 'reset' | 'oom';
+export type FaultKind =
+  | 'kill'
+  | 'pause'
+  | 'restart'
+  | 'partition'
+  | 'loss'
+  | 'latency'
+  | 'bandwidth'
+  | 'reset'
+  | 'oom';
 
 export interface FaultRequest {
   kind: FaultKind;
@@ -84,11 +93,23 @@ export interface FaultRequest {
   jitter_ms?: number;
   kbps?: number;
   bytes?: number;
+  percent?: number;
+  mode?: 'drop' | 'reject';
+  direction?: 'both' | 'in' | 'out';
+  client?: string;
   peer?: string;
+  duration_ms?: number;
+  mechanism?: 'kernel' | 'socket';
 }
 
-export interface Fault extends FaultRequest {
+export interface Fault extends Omit<FaultRequest, 'mechanism'> {
   id: number | string;
+  active?: boolean;
+  since?: string;
+  until?: string;
+  healed_time?: string;
+  mechanism?: string;
+  path?: string;
   [field: string]: unknown;
 }
 
@@ -324,7 +345,7 @@ export class ApiClient {
   listFaults(): Promise<Fault[]> {
     return this.request('GET', '/v1/faults');
   }
-  createFault(body: FaultRequest): Promise<{ id: number | string }> {
+  createFault(body: FaultRequest): Promise<Fault> {
     return this.request('POST', '/v1/faults', body);
   }
   deleteFault(id: number | string): Promise<unknown> {

@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { type ClusterPaths, ErrorCodes, MinirsError } from '@minirs/common';
 import { managerPid, ownerOf, requireCluster } from './cluster-files.js';
 import { launchManager, type ManagerReady } from './manager-launcher.js';
@@ -120,6 +121,25 @@ export async function deleteCluster(name: string, o: LifecycleOptions): Promise<
     if (!(err instanceof MinirsError && err.code === ErrorCodes.TIMEOUT)) throw err;
   }
   const killed = await killLeftovers(paths);
+  removeKernelFaults(paths);
   await removeClusterDir(paths);
   return { name, killed };
+}
+
+/**
+ * Network faults live in the kernel as the table `inet minirs-<cluster index>`; a manager that
+ * stopped cleanly removed it, a killed one did not. Nothing else of the host is touched.
+ */
+export function removeKernelFaults(paths: ClusterPaths): void {
+  let index: number | undefined;
+  try {
+    index = (JSON.parse(readFileSync(paths.state, 'utf8')) as { cluster?: { index?: number } }).cluster?.index;
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(index)) return;
+  const table = `minirs-${index}`;
+  if (spawnSync('nft', ['list', 'table', 'inet', table], { stdio: 'ignore' }).status === 0) {
+    spawnSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' });
+  }
 }

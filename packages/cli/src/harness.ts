@@ -13,6 +13,7 @@ import {
   startCluster,
   stopCluster,
 } from './cluster-lifecycle.js';
+import { ClusterFaults } from './harness-faults.js';
 import { launchManager } from './manager-launcher.js';
 import { parseMemorySize } from './parse-args.js';
 import { isClusterProcess, pidFiles } from './processes.js';
@@ -121,6 +122,9 @@ export interface CreateDbOptions {
 }
 
 export class StartedMiniCluster {
+  /** Fault injection: `await (await east.faults.partition('peer:west')).heal()`. */
+  readonly faults: ClusterFaults;
+
   constructor(
     readonly name: string,
     readonly paths: ClusterPaths,
@@ -128,7 +132,9 @@ export class StartedMiniCluster {
     readonly api: ApiClient,
     private readonly lifecycle: LifecycleOptions,
     private readonly autoStart: boolean,
-  ) {}
+  ) {
+    this.faults = new ClusterFaults(api);
+  }
 
   get home(): string {
     return this.lifecycle.home;

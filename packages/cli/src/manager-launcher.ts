@@ -36,6 +36,8 @@ export interface ManagerReady {
   ca_cert: string;
   nodes: { uid: number; addr: string }[];
   pid: number;
+  /** (minirs) How nodes are hosts: loopback addresses or the loopback fallback; kernel faults or not. */
+  network?: { mode: string; kernel_faults: boolean; detail: string };
 }
 
 type ReadyLine =
@@ -188,6 +190,7 @@ export async function launchManager(o: LaunchOptions): Promise<ManagerReady> {
     // The manager may send the PEM or the path; the contract's field is the file.
     ca_cert: paths.caCert,
     nodes: (msg.nodes ?? []).map((n) => ({ uid: n.uid, addr: n.addr })),
+    ...(msg.network ? { network: msg.network } : {}),
     // `start` of a cluster whose manager runs: that one answers, with its pid.
     pid: msg.already_running && msg.pid ? msg.pid : (child.pid ?? 0),
   };

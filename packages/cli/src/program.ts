@@ -10,6 +10,7 @@ import { registerFaultCommand } from './commands/fault.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerRdbCommands } from './commands/rdb.js';
 import { registerReplicaCommands } from './commands/replica.js';
+import { registerScenarioCommand } from './commands/scenario.js';
 import { registerStatusCommand } from './commands/status.js';
 import { CliContext, type CliIo, processIo } from './context.js';
 
@@ -54,6 +55,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerCompareCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerRdbCommands(program, ctx);
+  registerScenarioCommand(program, ctx);
   return program;
 }
 

@@ -80,6 +80,8 @@ export class ClusterManager {
   private endpointWaiters: (() => void)[] = [];
   /** Link faults (partition, latency, ...) currently injected into syncers. */
   readonly linkFaults: { bdb_uid: number; fault: LinkFault }[] = [];
+  /** Nodes crashed by a fault: none of their processes runs until the node is started again. */
+  readonly downNodes = new Set<number>();
   private stopping = false;
   /** (minirs) where the RS-style metrics exporter listens, once it does. */
   metricsExporterUrl?: string;
@@ -100,8 +102,8 @@ export class ClusterManager {
   async start(): Promise<void> {
     const s = this.state;
     const jobs: Promise<unknown>[] = [];
-    for (const n of s.cluster.nodes) jobs.push(this.ensureProxy(n.uid));
-    for (const sh of s.shards) jobs.push(this.ensureShard(sh.uid));
+    for (const n of s.cluster.nodes) if (!this.downNodes.has(n.uid)) jobs.push(this.ensureProxy(n.uid));
+    for (const sh of s.shards) if (!this.downNodes.has(sh.node_uid)) jobs.push(this.ensureShard(sh.uid));
     await Promise.all(jobs);
     for (const b of s.bdbs) void this.applyReplicaOf(b.uid);
     this.syncerWatch = setInterval(() => this.watchSyncers(), 500);
@@ -178,6 +180,8 @@ export class ClusterManager {
     let child = this.children.get(name);
     if (child) return child;
     if (this.stopping) throw new Error(`cluster is stopping; not starting ${name}`);
+    const node = this.nodeOf(role, id);
+    if (this.downNodes.has(node)) throw new Error(`node ${node} is down; not starting ${name}`);
     child = new Child(
       {
         name,
@@ -188,6 +192,8 @@ export class ClusterManager {
         socket: this.paths.socket(name),
         pidFile: this.paths.pidFile(name),
         outFile: join(this.paths.logs, `${name}.out`),
+        // Outgoing connections leave from the node's address: packets say which node sent them.
+        env: { MINIRS_NODE_ADDR: this.nodeAddr(node) },
       },
       this.hooks(role, id),
       this.log,
@@ -195,6 +201,93 @@ export class ClusterManager {
     this.children.set(name, child);
     await child.start();
     return child;
+  }
+
+  /** The node a child runs on: a proxy's own, a shard's, the first node for syncers. */
+  nodeOf(role: 'shard' | 'proxy' | 'syncer', id: number): number {
+    if (role === 'proxy') return id;
+    if (role === 'shard') return this.shard(id)?.node_uid ?? this.state.cluster.nodes[0]!.uid;
+    return this.state.cluster.nodes[0]!.uid;
+  }
+
+  private nodeAddr(uid: number): string {
+    return (this.state.cluster.nodes.find((n) => n.uid === uid) ?? this.state.cluster.nodes[0]!).addr;
+  }
+
+  /** Pid-file names of every process of a node (redis-servers included). */
+  nodeProcessNames(node: number): string[] {
+    const names = [`proxy-${node}`];
+    for (const sh of this.state.shards) if (sh.node_uid === node) names.push(`shard-${sh.uid}`, `redis-${sh.uid}`);
+    if (this.nodeOf('syncer', 0) === node) for (const b of this.state.bdbs) names.push(`syncer-${b.uid}`);
+    return names;
+  }
+
+  markNodeDown(node: number, why: string): void {
+    if (!this.state.cluster.nodes.some((n) => n.uid === node)) {
+      throw new MinirsError(ErrorCodes.NOT_FOUND, `node ${node} does not exist; list them with GET /v1/nodes`);
+    }
+    this.downNodes.add(node);
+    this.store.update((s) => {
+      const n = s.cluster.nodes.find((x) => x.uid === node);
+      if (n) n.status = 'down';
+      for (const sh of s.shards) {
+        if (sh.node_uid !== node) continue;
+        sh.status = 'down';
+        sh.last_event = why;
+        sh.last_event_time = new Date().toISOString();
+      }
+    });
+  }
+
+  /** A machine crash: every process of the node SIGKILLed, none restarted. Returns their pids. */
+  async crashNode(node: number, why: string): Promise<number[]> {
+    this.markNodeDown(node, why);
+    const pids: number[] = [];
+    for (const name of this.nodeProcessNames(node)) {
+      const pid = readPid(this.paths.pidFile(name));
+      if (pid && pidAlive(pid)) pids.push(pid);
+    }
+    await Promise.all(
+      this.nodeProcessNames(node).map(async (name) => {
+        const child = this.children.get(name);
+        this.children.delete(name);
+        if (child) await child.crash();
+      }),
+    );
+    for (const sh of this.state.shards) {
+      if (sh.node_uid !== node) continue;
+      this.killStrayRedis(sh.uid);
+      this.shardStats.delete(sh.uid);
+    }
+    // A crash is over when nothing of the node runs any more (SIGKILL is not instant).
+    const deadline = Date.now() + 5000;
+    while (pids.some((p) => pidAlive(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const k of [...this.endpointsUp]) if (k.startsWith(`${node}:`)) this.endpointsUp.delete(k);
+    this.pushProxyConfig();
+    return pids;
+  }
+
+  /** Brings a crashed node back: its proxy, its shards, and the syncers when it is the first node. */
+  async startNode(node: number): Promise<void> {
+    this.downNodes.delete(node);
+    this.store.update((s) => {
+      const n = s.cluster.nodes.find((x) => x.uid === node);
+      if (n) n.status = 'active';
+    });
+    const jobs: Promise<unknown>[] = [this.ensureProxy(node)];
+    for (const sh of this.state.shards) {
+      if (sh.node_uid !== node) continue;
+      this.setShard(sh.uid, { status: 'starting', last_event: `node ${node} started again` });
+      jobs.push(this.ensureShard(sh.uid));
+    }
+    await Promise.all(jobs);
+    // Healed means back: the node's shards answer again (bounded; a shard that does not come
+    // up says so in its status).
+    await Promise.all(
+      this.state.shards.filter((sh) => sh.node_uid === node).map((sh) => this.waitShardActive(sh.uid, 30_000)),
+    );
+    if (this.nodeOf('syncer', 0) === node) for (const b of this.state.bdbs) await this.applyReplicaOf(b.uid);
+    this.pushProxyConfig();
   }
 
   private ensureProxy(nodeUid: number): Promise<Child> {
@@ -763,6 +856,7 @@ export class ClusterManager {
       this.pushSyncerConfig(uid);
       return;
     }
+    if (this.downNodes.has(this.nodeOf('syncer', uid))) return; // started with its node
     const cfg: SyncerProcessConfig = {
       cluster: this.state.cluster.name,
       bdb_uid: uid,

@@ -97,7 +97,7 @@ export function registerExtraRoutes(
     return registry.metrics();
   });
 
-  app.get('/v1/faults', async () => [...faults.faults.values()]);
+  app.get('/v1/faults', async () => faults.list());
   app.post<{ Body: FaultRequest }>('/v1/faults', { schema: { body: faultSchema } }, async (req, reply) => {
     reply.code(201);
     return faults.add(req.body);

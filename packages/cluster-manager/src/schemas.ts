@@ -90,12 +90,21 @@ export const faultSchema = {
   type: 'object',
   required: ['kind', 'target'],
   properties: {
-    kind: { type: 'string', enum: ['kill', 'pause', 'partition', 'latency', 'bandwidth', 'reset', 'oom'] },
+    kind: {
+      type: 'string',
+      enum: ['kill', 'pause', 'restart', 'partition', 'loss', 'latency', 'bandwidth', 'reset', 'oom'],
+    },
     target: { type: 'string', minLength: 1 },
     ms: { type: 'integer', minimum: 0 },
     jitter_ms: { type: 'integer', minimum: 0 },
     kbps: { type: 'integer', minimum: 1 },
     bytes: { type: 'integer', minimum: 1 },
+    percent: { type: 'integer', minimum: 1, maximum: 100 },
+    mode: { type: 'string', enum: ['drop', 'reject'] },
+    direction: { type: 'string', enum: ['both', 'in', 'out'] },
+    client: { type: 'string' },
     peer: { type: 'string' },
+    duration_ms: { type: 'integer', minimum: 1 },
+    mechanism: { type: 'string', enum: ['kernel', 'socket'] },
   },
 };

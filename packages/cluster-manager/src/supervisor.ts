@@ -24,6 +24,8 @@ export interface ChildSpec {
   socket: string;
   pidFile: string;
   outFile: string;
+  /** Extra environment of the process. */
+  env?: Record<string, string>;
 }
 
 export interface ChildHooks {
@@ -122,7 +124,7 @@ export class Child {
       proc = spawn(process.execPath, [this.spec.script], {
         detached: true,
         stdio: ['ignore', out, out],
-        env: { ...process.env, MINIRS_PROC_CONFIG: JSON.stringify(this.spec.config) },
+        env: { ...process.env, ...this.spec.env, MINIRS_PROC_CONFIG: JSON.stringify(this.spec.config) },
       });
     } finally {
       closeSync(out);
@@ -248,6 +250,26 @@ export class Child {
     await done;
     clearInterval(poll);
     clearTimeout(killer);
+  }
+
+  /** SIGKILL the process (a machine crash) and wait for it; it is not restarted. */
+  async crash(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.pollTimer);
+    if (this.exitHandled || this.pid === 0 || !pidAlive(this.pid)) {
+      this.exitHandled = true;
+      rmSync(this.spec.pidFile, { force: true });
+      return;
+    }
+    const done = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
+    try {
+      process.kill(this.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    const poll = setInterval(() => this.checkAlive(), 20);
+    await done;
+    clearInterval(poll);
   }
 
   /** Forget the process without stopping it (manager shutting down after kill -9 tests etc.). */

@@ -58,25 +58,27 @@ export function minirsLink(c: ClientSession): boolean {
   c.barrier = true;
   const { host, port } = pool.route;
   const label = pool.label;
-  const shard = createConnection({ host, port });
+  const shard = createConnection({ host, port, localAddress: process.env.MINIRS_NODE_ADDR || undefined });
   shard.setNoDelay(true);
   const decoder = new RespDecoder();
   let settled = false;
   const timer = setTimeout(
-    () => fail(`could not reach ${label} within the timeout`),
+    () => fail(`could not reach ${label} within the timeout`, true),
     c.endpoint.ctx.timeoutMs(),
   );
-  const fail = (why: string) => {
+  // A shard that cannot be reached (restarting, its node down or cut off) is worth retrying:
+  // TRYAGAIN, which replicas treat as transient; anything else is an ERR.
+  const fail = (why: string, transient = false) => {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
     shard.destroy();
     c.barrier = false;
-    c.replyError(`ERR MINIRS.LINK to ${label} failed: ${why}`);
+    c.replyError(`${transient ? 'TRYAGAIN' : 'ERR'} MINIRS.LINK to ${label} failed: ${why}`);
     c.pump();
   };
-  shard.on('error', (err) => fail(err.message));
-  shard.on('close', () => fail('connection closed by the shard'));
+  shard.on('error', (err) => fail(err.message, true));
+  shard.on('close', () => fail('connection closed by the shard', true));
   const onData = (chunk: Buffer) => {
     let reply: RespFrame | undefined;
     let rest: Buffer | undefined;

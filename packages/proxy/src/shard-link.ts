@@ -55,6 +55,8 @@ const CONGESTED_REPLIES = 100_000;
 const BACKOFF_MIN_MS = 50;
 /** Replies of any depth a shard produces are relayed (a Lua script's nested tables go deep). */
 const MAX_REPLY_DEPTH = 1_000_000;
+/** An idle shared link sends a PING after this long without a reply. */
+const IDLE_PING_MS = 2000;
 const BACKOFF_MAX_MS = 1000;
 
 /**
@@ -124,8 +126,15 @@ export class ShardLink {
   private connect(): void {
     this.state = 'connecting';
     this.decoder = new RespDecoder({ maxDepth: MAX_REPLY_DEPTH });
-    const socket = createConnection({ host: this.opts.host, port: this.opts.port });
+    // From the node's own address (MINIRS_NODE_ADDR, set by the manager): packets say which node
+    // sent them, so network faults between nodes can tell them apart.
+    const socket = createConnection({
+      host: this.opts.host,
+      port: this.opts.port,
+      localAddress: process.env.MINIRS_NODE_ADDR || undefined,
+    });
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, 1000);
     this.socket = socket;
     this.out = new BatchWriter(socket);
     const hello = this.opts.password
@@ -275,7 +284,17 @@ export class ShardLink {
       }
     }
     const head = this.pending.peek();
-    if (!head || head.sentAt < 0) return;
+    if (!head) {
+      // An idle shared link is probed with a PING, so a silent (partitioned) shard is found by
+      // the timeout below within seconds, not at the next client command. Private links carry
+      // MULTI, pub/sub or blocking state a PING would disturb.
+      if (this.opts.reconnect && !this.pipe && this.state === 'ready' && now - this.lastReadAt > IDLE_PING_MS) {
+        this.lastReadAt = now;
+        this.sendCommand(['PING'], { sentAt: 0, onReply() {}, onError() {} });
+      }
+      return;
+    }
+    if (head.sentAt < 0) return;
     const limit = this.opts.timeoutMs();
     if (now - Math.max(head.sentAt, this.lastReadAt) > limit) {
       this.fail(

@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ErrorCodes, MinirsError } from '@minirs/common';
 import { type RespFrame, RespDecoder, RespWriter } from '@minirs/resp';
+import { nodeLocalAddress, watchSilentPeer } from './liveness.js';
 
 /**
  * A pipelined connection to the destination database's endpoint (the minirs proxy), so the
@@ -97,6 +98,7 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
 
   async connect(): Promise<void> {
     const t = this.opts.tls;
+    const localAddress = nodeLocalAddress();
     const socket = t
       ? tlsConnect({
           host: this.opts.host,
@@ -106,9 +108,12 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
           key: t.key,
           // The cluster's own proxy certificate is pinned as the trust anchor (a leaf, like RS's).
           allowPartialTrustChain: true,
+          // tls.connect passes socket options through; its types do not list them.
+          ...({ localAddress } as object),
         })
-      : connect({ host: this.opts.host, port: this.opts.port });
+      : connect({ host: this.opts.host, port: this.opts.port, localAddress });
     socket.setNoDelay(true);
+    watchSilentPeer(socket, { host: this.opts.host, port: this.opts.port, localAddress: nodeLocalAddress() });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

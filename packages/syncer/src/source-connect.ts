@@ -4,6 +4,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { createGunzip } from 'node:zlib';
 import { ErrorCodes, type SourceUri } from '@minirs/common';
 import { FaultyDuplex, type LinkFaultState } from './link-faults.js';
+import { nodeLocalAddress, watchSilentPeer } from './liveness.js';
 import { errorFromReply, errorFromSocket, ReplicationError } from './replication/index.js';
 
 /**
@@ -67,8 +68,10 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
           cert: o.tls?.cert,
           key: o.tls?.key,
           ...(o.tls?.servername ? { servername: o.tls.servername } : {}),
+          // tls.connect passes socket options through; its types do not list them.
+          ...({ localAddress: nodeLocalAddress() } as object),
         })
-      : netConnect({ host, port });
+      : netConnect({ host, port, localAddress: nodeLocalAddress() });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new ReplicationError(ErrorCodes.TIMEOUT, `connect to ${peer} timed out`, { peer }));
@@ -109,6 +112,7 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
       socket.removeAllListeners('error');
       socket.on('error', () => {});
       socket.setNoDelay(true);
+      watchSilentPeer(socket, { host, port, localAddress: nodeLocalAddress() });
       resolve(socket);
     });
   });

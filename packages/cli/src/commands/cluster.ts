@@ -69,12 +69,14 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
           ca_cert: ready.ca_cert,
           nodes: ready.nodes,
         };
+        // The contract's JSON shape is exact; the network mode is for people.
         if (o.json) return ctx.json(info);
         printClusterInfo(
           ctx,
           info,
           `Cluster ${name} created: ${info.nodes.length} node${info.nodes.length === 1 ? '' : 's'} (${info.nodes.map((n) => n.addr).join(', ')})`,
         );
+        if (ready.network) ctx.print(`  network   ${ready.network.mode}: ${ready.network.detail}`);
         ctx.print(`The credentials are kept in ${ctx.home}/${name}/credentials.json.`);
         ctx.print(`Next: minirs db create ${name} <db> [--shards 2]`);
       },

@@ -1,5 +1,5 @@
-import { Argument, type Command } from 'commander';
-import type { FaultKind, FaultRequest } from '../api-client.js';
+import { Argument, type Command, Option } from 'commander';
+import type { Fault, FaultKind, FaultRequest } from '../api-client.js';
 import { UsageError } from '../cli-error.js';
 import { type CliContext, table } from '../context.js';
 import { parseInteger, parseMemorySize } from '../parse-args.js';
@@ -7,7 +7,9 @@ import { parseInteger, parseMemorySize } from '../parse-args.js';
 export const FAULT_KINDS: FaultKind[] = [
   'kill',
   'pause',
+  'restart',
   'partition',
+  'loss',
   'latency',
   'bandwidth',
   'reset',
@@ -19,7 +21,14 @@ interface FaultOptions {
   jitterMs?: number;
   kbps?: number;
   bytes?: number;
+  percent?: number;
+  mode?: 'drop' | 'reject';
+  direction?: 'both' | 'in' | 'out';
+  client?: string;
   peer?: string;
+  duration?: number;
+  mechanism?: 'kernel' | 'socket';
+  all?: boolean;
   json?: boolean;
 }
 
@@ -30,31 +39,84 @@ export function faultRequest(kind: FaultKind, target: string, o: FaultOptions): 
   if (o.jitterMs !== undefined) body.jitter_ms = o.jitterMs;
   if (o.kbps !== undefined) body.kbps = o.kbps;
   if (o.bytes !== undefined) body.bytes = o.bytes;
+  if (o.percent !== undefined) body.percent = o.percent;
+  if (o.mode !== undefined) body.mode = o.mode;
+  if (o.direction !== undefined) body.direction = o.direction;
+  if (o.client !== undefined) body.client = o.client;
   if (o.peer !== undefined) body.peer = o.peer;
+  if (o.duration !== undefined) body.duration_ms = o.duration;
+  if (o.mechanism !== undefined) body.mechanism = o.mechanism;
   return body;
+}
+
+function detail(f: Fault): string {
+  const parts: string[] = [];
+  if (f.ms !== undefined) parts.push(`${f.ms} ms`);
+  if (f.jitter_ms) parts.push(`±${f.jitter_ms} ms`);
+  if (f.kbps !== undefined) parts.push(`${f.kbps} kbit/s`);
+  if (f.percent !== undefined) parts.push(`${f.percent}%`);
+  if (f.bytes !== undefined) parts.push(`${f.bytes} bytes`);
+  if (f.mode) parts.push(f.mode);
+  if (f.direction && f.direction !== 'both') parts.push(f.direction);
+  if (f.client) parts.push(`client ${f.client}`);
+  return parts.join(' ');
+}
+
+export function faultTable(faults: Fault[]): string {
+  return table(
+    ['ID', 'KIND', 'TARGET', 'STATE', 'SINCE', 'UNTIL', 'DETAIL', 'MECHANISM'],
+    faults.map((f) => [
+      String(f.id),
+      f.kind,
+      f.target,
+      f.active ? 'active' : 'healed',
+      f.since ?? String(f.created_time ?? ''),
+      f.active ? (f.until ?? 'healed by hand') : (f.healed_time ?? ''),
+      detail(f),
+      String(f.mechanism ?? ''),
+    ]),
+  );
 }
 
 export function registerFaultCommand(program: Command, ctx: CliContext): void {
   program
     .command('fault')
-    .description('(minirs) inject a fault, list the active ones, or heal them')
+    .description('(minirs) inject a fault, list the faults, or heal them')
     .argument('<cluster>')
     .addArgument(
       new Argument('<kind>', 'fault kind, or list / heal').choices([...FAULT_KINDS, 'list', 'heal']),
     )
     .argument(
       '[target]',
-      'what to hit, e.g. shard:2, redis:2, proxy:1, syncer:3; for heal: a fault id or "all"',
+      'what to hit: node:N, nodes:N-M, shard:U, redis:U, proxy:N, syncer:B, bdb:B, endpoint:B[@N], destination:B, source:B/S, peer:<addr[:port]|cluster>; for heal: a fault id or "all"',
     )
-    .option('--ms <n>', 'latency: delay in ms', parseInteger)
+    .option('--ms <n>', 'latency: delay in ms (each direction)', parseInteger)
     .option('--jitter-ms <n>', 'latency: jitter in ms', parseInteger)
     .option('--kbps <n>', 'bandwidth: limit in kbit/s', parseInteger)
+    .option('--percent <n>', 'loss: share of packets dropped (1-100)', parseInteger)
     .option('--bytes <size>', 'oom: the shard maxmemory (b, kb, mb, gb)', parseMemorySize)
-    .option('--peer <addr>', 'partition: the peer address (host or host:port) or source to cut off')
+    .addOption(new Option('--mode <mode>', 'partition: drop (silent) or reject (refused)').choices(['drop', 'reject']))
+    .addOption(
+      new Option('--direction <dir>', 'network faults: both, in (to the target) or out (from it)').choices([
+        'both',
+        'in',
+        'out',
+      ]),
+    )
+    .option('--client <addr>', 'endpoint:/shard: targets: only traffic of this client address')
+    .option('--peer <addr>', 'with target "cluster": the peer address (host or host:port) or cluster')
+    .option('--duration <ms>', 'heal by itself after this many ms', parseInteger)
+    .addOption(
+      new Option('--mechanism <m>', 'kernel, or socket (the syncer wrapper, source:/syncer: only)').choices([
+        'kernel',
+        'socket',
+      ]),
+    )
+    .option('--all', 'list: healed faults too')
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  minirs fault east kill shard:2\n  minirs fault east latency syncer:1 --ms 50 --jitter-ms 10\n  minirs fault east list\n  minirs fault east heal all',
+      '\nExamples:\n  minirs fault east kill node:2\n  minirs fault east partition peer:west --mode drop\n  minirs fault east latency endpoint:1@2 --ms 100\n  minirs fault west partition source:1/1 --mode drop --duration 5000\n  minirs fault east list\n  minirs fault east heal all',
     )
     .action(
       async (
@@ -67,21 +129,17 @@ export function registerFaultCommand(program: Command, ctx: CliContext): void {
         if (kind === 'list' && target) throw new UsageError('fault list takes no target', 'target');
         const { api } = await ctx.connect(cluster);
         if (kind === 'list') {
-          const faults = await api.listFaults();
+          const all = await api.listFaults();
+          const faults = o.all ? all : all.filter((f) => f.active !== false);
           if (o.json) return ctx.json(faults);
           if (faults.length === 0) return ctx.print(`No active faults in cluster ${cluster}.`);
-          return ctx.print(
-            table(
-              ['ID', 'KIND', 'TARGET', 'DETAIL'],
-              faults.map((f) => {
-                const { id, kind: k, target: t, ...rest } = f;
-                return [String(id), k, t, JSON.stringify(rest)];
-              }),
-            ),
-          );
+          return ctx.print(faultTable(faults));
         }
         if (kind === 'heal') {
-          const ids = target === 'all' ? (await api.listFaults()).map((f) => f.id) : [target!];
+          const ids =
+            target === 'all'
+              ? (await api.listFaults()).filter((f) => f.active !== false).map((f) => f.id)
+              : [target!];
           for (const id of ids) await api.deleteFault(id);
           if (o.json) return ctx.json({ healed: ids });
           return ctx.print(
@@ -92,8 +150,11 @@ export function registerFaultCommand(program: Command, ctx: CliContext): void {
         }
         const r = await api.createFault(faultRequest(kind, target!, o));
         if (o.json) return ctx.json(r);
+        const how = r.mechanism ? ` via ${String(r.mechanism).split(' (')[0]}` : '';
         ctx.print(
-          `Fault ${r.id} (${kind} ${target}) injected. Heal it: minirs fault ${cluster} heal ${r.id}`,
+          r.active === false
+            ? `Fault ${r.id} (${kind} ${target})${how} done.`
+            : `Fault ${r.id} (${kind} ${target})${how} injected${r.until ? ` until ${r.until}` : ''}. Heal it: minirs fault ${cluster} heal ${r.id}`,
         );
       },
     );

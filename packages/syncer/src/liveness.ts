@@ -1,0 +1,58 @@
+import { connect, type Socket } from 'node:net';
+
+/**
+ * Detects a silent peer on a replication or destination link (minirs). A real partition does not
+ * close sockets: the kernel keeps retransmitting for many minutes, and an idle source only PINGs
+ * every repl-ping-replica-period (10 s), so silence alone says nothing. When nothing has arrived
+ * for `idleMs`, a fresh TCP connection to the same host:port (from the same local address) is
+ * tried; if it cannot connect within `probeTimeoutMs` the path is gone and the socket is
+ * destroyed with that reason, so the link reports it and reconnects. TCP keepalive is on too.
+ */
+
+export interface LivenessOptions {
+  host: string;
+  port: number;
+  localAddress?: string;
+  idleMs?: number;
+  probeTimeoutMs?: number;
+}
+
+/** The address outgoing connections leave from: the node's (set by the manager), if any. */
+export function nodeLocalAddress(): string | undefined {
+  return process.env.MINIRS_NODE_ADDR || undefined;
+}
+
+export function watchSilentPeer(socket: Socket, o: LivenessOptions): void {
+  const idleMs = o.idleMs ?? 2000;
+  const probeTimeoutMs = o.probeTimeoutMs ?? 3000;
+  socket.setKeepAlive(true, 1000);
+  // bytesRead, not a 'data' listener: a listener would switch the socket to flowing mode before
+  // the link's reader is attached and lose what arrives meanwhile.
+  let lastRead = Date.now();
+  let seen = socket.bytesRead;
+  let probing = false;
+  const timer = setInterval(() => {
+    if (socket.bytesRead !== seen) {
+      seen = socket.bytesRead;
+      lastRead = Date.now();
+    }
+    if (probing || socket.destroyed || Date.now() - lastRead < idleMs) return;
+    probing = true;
+    const probe = connect({ host: o.host, port: o.port, localAddress: o.localAddress });
+    const done = (alive: boolean, why?: string) => {
+      clearTimeout(t);
+      probe.destroy();
+      probing = false;
+      if (alive) lastRead = Math.max(lastRead, Date.now() - idleMs / 2);
+      else if (!socket.destroyed) {
+        socket.destroy(new Error(`${o.host}:${o.port} is silent and unreachable (${why}); the link is considered down`));
+      }
+    };
+    const t = setTimeout(() => done(false, `no connection within ${probeTimeoutMs} ms`), probeTimeoutMs);
+    probe.once('connect', () => done(true));
+    // Refused means a live host said no: the link itself will learn that on its own.
+    probe.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED', err.code ?? err.message));
+  }, 500);
+  timer.unref();
+  socket.once('close', () => clearInterval(timer));
+}
