@@ -1,4 +1,4 @@
-import { parseSourceUri, redactForError } from '@minirs/common';
+import { ErrorCodes, MinirsError, parseSourceUri, redactForError } from '@minirs/common';
 import { Redis } from 'ioredis';
 
 /**
@@ -148,7 +148,11 @@ export async function compareDatabases(
         await c.connect();
       } catch (err) {
         const uri = i < sources.length ? sourceUris[i]! : destUri;
-        throw new Error(`cannot connect to ${redactForError(uri)}: ${(err as Error).message}`);
+        throw new MinirsError(
+          ErrorCodes.CONNECTION,
+          `cannot connect to ${redactForError(uri)}: ${redactForError((err as Error).message).replace(/\.$/, '')}; check its host, port and password`,
+          { op: 'compare', peer: redactForError(uri) },
+        );
       }
     }
     for (const src of sources) {
@@ -193,6 +197,14 @@ export async function compareDatabases(
       });
     });
     return result;
+  } catch (err) {
+    if (err instanceof MinirsError) throw err;
+    // A server that refuses a command (NOAUTH, a dropped connection) mid-way: one line, no stack.
+    throw new MinirsError(
+      ErrorCodes.CONNECTION,
+      `compare stopped: ${redactForError((err as Error).message).replace(/\.$/, '')}; check that every URI is reachable and its password right, then run it again`,
+      { op: 'compare', cause: err },
+    );
   } finally {
     for (const c of [...sources, dest]) c.disconnect();
   }

@@ -127,6 +127,12 @@ describe.skipIf(!HAVE_MANAGER)('minirs end to end (real cluster-manager)', () =>
     const noDb = await minirs(home, ['db', 'info', name, 'nope']);
     expect(noDb.code).toBe(1);
     expect(noDb.stderr).toBe('minirs: no database "nope" in cluster "e2e"; its databases: db1\n');
+    const unreachable = await minirs(home, ['compare', 'redis://127.0.0.1:1', 'redis://127.0.0.1:2']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(
+      /^minirs: cannot connect to redis:\/\/127.0.0.1:1: .*; check its host/,
+    );
+    expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('replica-of, sync stop/start and status speak the contract', async () => {

@@ -70,5 +70,9 @@ describe('compareDatabases', () => {
     await expect(compareDatabases(['redis://:secret@127.0.0.1:1'], uri(b))).rejects.toThrow(
       /cannot connect to redis:\/\/:\*\*\*@127.0.0.1:1/,
     );
+    // An expected condition: a MinirsError the CLI prints as one line, not an unexpected error.
+    await expect(compareDatabases(['redis://127.0.0.1:1'], uri(b))).rejects.toMatchObject({
+      code: 'MINIRS_ERR_CONNECTION',
+    });
   });
 });
