@@ -38,6 +38,8 @@ export interface RoundOptions {
   flush?: boolean;
   /** Keys written to each source before the sync starts (default 1500). */
   preloadKeys?: number;
+  /** Parent of the round's MINIRS_HOME (default /tmp: socket paths must stay short). */
+  homeRoot?: string;
   /** Where a failing round's logs are copied (default $TMPDIR/minirs-check/<seed>). */
   keepLogsDir?: string;
   log?: (line: string) => void;
@@ -113,7 +115,7 @@ export async function runRound(o: RoundOptions): Promise<RoundReport> {
     logLines: [],
     timings: { setupMs: 0, runMs: 0, quiesceMs: 0, totalMs: 0 },
   };
-  const home = mkdtempSync(join('/tmp', 'mrs-chk-'));
+  const home = mkdtempSync(join(o.homeRoot ?? '/tmp', 'mrs-chk-'));
   const clusters: CheckerCluster[] = [];
   let ext: ExternalRedis | undefined;
   const writers = new Map<string, SourceWriter>();
