@@ -218,48 +218,75 @@ export async function runRound(o: RoundOptions): Promise<RoundReport> {
     const tRun = Date.now();
     report.timings.runMs = tRun - t0;
 
-    // Quiesce: every source in-sync (a stop is answered once more), then the destination still.
-    await waitUntil('every source to be in-sync', 120_000, async () => {
-      const s = await watch!.poll();
-      if (s?.replica_sync === 'stopped') {
-        await nemesis.answerStop();
-        return undefined;
-      }
-      return s && s.replica_sync === 'enabled' && s.sources.every((x) => x.status === 'in-sync')
-        ? s
-        : undefined;
-    }).catch((err: Error) => {
-      report.findings.push({
-        check: 'no-sync',
-        detail: `${err.message}; last status ${JSON.stringify(watch!.last)}`,
-      });
-    });
+    // Quiesce: every source in-sync (a stop is answered: heal, re-enable), then compare until
+    // clean or until nothing changes between two reads; a stop while comparing starts it over.
     report.reenables = nemesis.reenables;
     const destClient = connect(await west.endpoint('dst'));
     const srcClients = new Map([...endpoints].map(([p, ep]) => [p, connect(ep)]));
+    const quiesceDeadline = Date.now() + 150_000;
     try {
-      let prev = '';
-      const deadline = Date.now() + 45_000;
-      for (;;) {
-        const views: SourceView[] = [];
-        for (const s of topology.sources) {
-          const w = writers.get(s.prefix)!;
-          const snap = await snapshot(srcClients.get(s.prefix)!, `${s.prefix}:*`);
-          views.push({ prefix: s.prefix, snap, ...(w.dataLost ? {} : { counters: w.counters }) });
+      for (let attempt = 0; ; attempt++) {
+        const synced = await waitUntil(
+          'every source to be in-sync',
+          Math.max(1000, quiesceDeadline - Date.now()),
+          async () => {
+            const s = await watch!.poll();
+            if (s?.replica_sync === 'stopped') {
+              await nemesis.answerStop();
+              return undefined;
+            }
+            return s && s.replica_sync === 'enabled' && s.sources.every((x) => x.status === 'in-sync')
+              ? s
+              : undefined;
+          },
+        ).then(
+          () => true,
+          (err: Error) => {
+            report.findings.push({
+              check: 'no-sync',
+              detail: `${err.message}; last status ${JSON.stringify(watch!.last)}`,
+            });
+            return false;
+          },
+        );
+        const stopsBefore = watch.stops.length;
+        let prev = '';
+        let found: Finding[] = [];
+        for (;;) {
+          const views: SourceView[] = [];
+          for (const s of topology.sources) {
+            const w = writers.get(s.prefix)!;
+            const snap = await snapshot(srcClients.get(s.prefix)!, `${s.prefix}:*`);
+            views.push({ prefix: s.prefix, snap, ...(w.dataLost ? {} : { counters: w.counters }) });
+          }
+          const destSnap: Snapshot = await snapshot(destClient);
+          const cmp = compareKeys(views, destSnap, DEFAULT_ORACLE);
+          report.keysChecked = cmp.checked;
+          report.destKeys = destSnap.size;
+          found = [...cmp.findings, ...sequenceEvidence(views, destSnap)];
+          const d = digest(destSnap) + views.map((v) => digest(v.snap)).join();
+          if (
+            found.length === 0 ||
+            d === prev ||
+            Date.now() > quiesceDeadline ||
+            watch.stops.length > stopsBefore
+          )
+            break;
+          prev = d;
+          await sleep(1000);
+          await watch.poll();
         }
-        const destSnap: Snapshot = await snapshot(destClient);
-        const cmp = compareKeys(views, destSnap, DEFAULT_ORACLE);
-        const seq = sequenceEvidence(views, destSnap);
-        report.keysChecked = cmp.checked;
-        report.destKeys = destSnap.size;
-        const found = [...cmp.findings, ...seq];
-        const d = digest(destSnap) + views.map((v) => digest(v.snap)).join();
-        if (found.length === 0 || d === prev || Date.now() > deadline) {
+        const stoppedMeanwhile = watch.stops.length > stopsBefore || watch.stopped;
+        if (
+          found.length === 0 ||
+          !synced ||
+          !stoppedMeanwhile ||
+          Date.now() > quiesceDeadline ||
+          attempt >= 3
+        ) {
           report.findings.push(...found);
           break;
         }
-        prev = d;
-        await sleep(1000);
       }
     } finally {
       destClient.disconnect();
