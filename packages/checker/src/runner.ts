@@ -405,6 +405,29 @@ export interface CheckSummary {
   failed: number;
 }
 
+/** Totals over rounds: faults injected by kind, keys checked, the failing seeds. */
+export function summarize(s: CheckSummary): string {
+  const byKind = new Map<string, number>();
+  let faults = 0;
+  for (const r of s.rounds) {
+    for (const f of r.schedule) {
+      if (f.error) continue;
+      faults++;
+      byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
+    }
+  }
+  const keys = s.rounds.reduce((n, r) => n + r.keysChecked, 0);
+  const kinds = [...byKind].map(([k, n]) => `${k} ${n}`).join(', ');
+  const failed = s.rounds.filter((r) => !r.ok).map((r) => r.seed);
+  const avg = s.rounds.length
+    ? s.rounds.reduce((n, r) => n + r.timings.totalMs, 0) / s.rounds.length / 1000
+    : 0;
+  return (
+    `${s.passed} of ${s.rounds.length} rounds passed; ${faults} faults injected (${kinds || 'none'}); ` +
+    `${keys} keys checked; ${avg.toFixed(1)} s per round${failed.length ? `; failing seeds: ${failed.join(' ')}` : ''}`
+  );
+}
+
 /** Runs the rounds one after the other (the machine is shared: never in parallel). */
 export async function runChecks(o: CheckOptions, onRound?: (r: RoundReport) => void): Promise<CheckSummary> {
   const rounds: RoundReport[] = [];

@@ -1,4 +1,4 @@
-import { FAULT_KINDS, type FaultKind, formatRound, runChecks } from '@minirs/checker';
+import { FAULT_KINDS, type FaultKind, formatRound, runChecks, summarize } from '@minirs/checker';
 import type { Command } from 'commander';
 import { UsageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
@@ -68,7 +68,7 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
         },
       );
       if (o.json) ctx.json(summary);
-      else ctx.print(`${summary.passed} of ${summary.rounds.length} rounds passed`);
+      else ctx.print(summarize(summary));
       if (summary.failed > 0) ctx.exitCode = 1;
     });
 }
