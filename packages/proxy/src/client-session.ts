@@ -254,9 +254,19 @@ export class ClientSession implements EntryOwner {
     return this.forward(frame, target === KEYLESS ? 0 : target);
   }
 
+  /**
+   * The link this client's commands to pool `index` use: the private link of its transaction
+   * or WATCH (also while that link still has replies in flight, so nothing overtakes it), else
+   * its shared link of that pool.
+   */
+  linkFor(index: number): ShardLink {
+    const pool = this.endpoint.pools[index]!;
+    return this.txn?.linkFor(pool) ?? pool.link(this.proto, this.id);
+  }
+
   /** Send the client's frame as is to pool `index`; false when that link is congested. */
   forward(frame: RespFrame, index: number): boolean {
-    const link = this.endpoint.pools[index]!.link(this.proto, this.id);
+    const link = this.linkFor(index);
     if (link.congested) {
       link.whenDrained(() => this.pump());
       return false;

@@ -12,7 +12,7 @@ export type Merge = (parts: PartReply[], out: BatchWriter) => void;
  * whole command waits: a fan-out goes out to all its shards or to none).
  */
 function linksOrWait(c: ClientSession, pools: number[]): ShardLink[] | null {
-  const links = pools.map((i) => c.endpoint.pools[i]!.link(c.proto, c.id));
+  const links = pools.map((i) => c.linkFor(i));
   for (const l of links) {
     if (l.congested) {
       l.whenDrained(() => c.pump());

@@ -171,6 +171,8 @@ function quit(c: ClientSession): boolean {
 }
 
 export function resetClient(c: ClientSession): boolean {
+  // Earlier commands first: dropping a private link under them would fail their replies.
+  if (c.replies.length > 0 && !c.pubsub) return false;
   c.txn?.abandon();
   c.txn = null;
   c.pubsub?.close();
@@ -292,8 +294,17 @@ const NOT_ALLOWED = [
   'migrate',
 ];
 
+const NOT_ALLOWED_SET = new Set(NOT_ALLOWED);
+
+/** The refusal of a command no client may send through an endpoint, or null. */
+export function notAllowedMessage(name: string): string | null {
+  return NOT_ALLOWED_SET.has(name)
+    ? `ERR command '${name.toUpperCase()}' is not allowed through a database endpoint`
+    : null;
+}
+
 function notAllowed(c: ClientSession): boolean {
-  c.replyError(`ERR command '${c.view.name.toUpperCase()}' is not allowed through a database endpoint`);
+  c.replyError(notAllowedMessage(c.view.name)!);
   return true;
 }
 

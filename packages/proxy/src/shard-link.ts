@@ -66,6 +66,8 @@ export class ShardLink {
   pipe: ((frame: RespFrame) => void) | null = null;
   /** RESP3 pushes on a request link. */
   onPush: ((frame: RespFrame) => void) | null = null;
+  /** Called when the last reply in flight is in (private links: give the link back). */
+  onIdle: (() => void) | null = null;
   /** Extra data for the owner (pool bookkeeping). */
   redisVersion = '';
 
@@ -165,6 +167,7 @@ export class ShardLink {
     }
     sink.onReply(frame);
     if (this.drainWaiters.length > 0 && !this.congested) this.wakeDrainWaiters();
+    if (this.onIdle && this.pending.length === 0) this.onIdle();
   }
 
   /** Queue a command (bytes buf[start, end)) whose reply goes to `sink`. */
@@ -229,6 +232,7 @@ export class ShardLink {
         : this.unavailable();
     for (const sink of this.pending.drain()) sink.onError(message);
     this.wakeDrainWaiters();
+    this.onIdle?.();
     if (wasReady)
       this.opts.log.warn({ shard: this.opts.label, addr: this.address, reason }, 'shard link down');
     this.opts.onDown?.(this, reason);

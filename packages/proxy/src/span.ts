@@ -54,7 +54,7 @@ export function scan(c: ClientSession, frame: RespFrame): boolean {
     c.replyError('ERR invalid cursor');
     return true;
   }
-  const link = pools[index]!.link(c.proto, c.id);
+  const link = c.linkFor(index);
   if (link.congested) {
     link.whenDrained(() => c.pump());
     return false;

@@ -1,34 +1,73 @@
 import type { RespFrame } from '@minirs/resp';
 import { CROSSSLOT_ERROR, type ClientSession, KEYLESS } from './client-session.js';
+import { CommandFlag } from './command-table.js';
+import { notAllowedMessage } from './local-commands.js';
 import { ForwardEntry } from './reply-entry.js';
 import { DISCARD_REPLY, type ShardLink } from './shard-link.js';
 import type { ShardPool } from './shard-pool.js';
 
-/** Commands that act on the transaction itself instead of being queued in it. */
+/** Commands that act on the transaction itself instead of being queued in it (as in Redis). */
 export const TXN_CONTROL = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
 
 const MULTI = Buffer.from('*1\r\n$5\r\nMULTI\r\n');
 const DISCARD = Buffer.from('*1\r\n$7\r\nDISCARD\r\n');
+const OK = Buffer.from('+OK\r\n');
+const QUEUED = Buffer.from('+QUEUED\r\n');
 const EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
 
 /**
- * WATCH / MULTI / EXEC of one client. A transaction runs on one private link to the shard of
- * its keys, and all its keys (watched ones included) must be in one slot.
+ * Commands the proxy answers (or refuses) outside MULTI. Queued on a shard as they are they
+ * would act on the shard's connection instead of the client's (HELLO would switch the link's
+ * protocol, AUTH would check the internal password, SUBSCRIBE would turn the link into a
+ * subscriber), so inside MULTI they are refused, which aborts the transaction like any
+ * command Redis rejects while queueing.
+ */
+const NOT_QUEUEABLE = new Set([
+  'auth',
+  'hello',
+  'client',
+  'subscribe',
+  'psubscribe',
+  'ssubscribe',
+  'minirs.shards',
+  'minirs.link',
+]);
+
+/**
+ * WATCH / MULTI / EXEC of one client, modelled on what redis-server's state for this client
+ * is once it has run every command dispatched so far: a pipeline `MULTI ... EXEC MULTI ...
+ * EXEC SET` must be read exactly as Redis reads it, so every state change happens when a
+ * command is dispatched, never when its reply comes back.
  *
- * The shard is not known at MULTI: the proxy answers MULTI itself and queues keyless commands
- * (answering +QUEUED after checking them against the command table) until the first command
- * with keys picks the shard; then MULTI and the queued commands are replayed on a private link
- * and their replies discarded. A transaction that never names a key runs on the first shard.
- * A command that breaks the one-slot rule gets CROSSSLOT and dooms the transaction, as Redis
- * Cluster does: EXEC then answers EXECABORT.
+ * A transaction runs on one private link to the shard of its keys, and all its keys (watched
+ * ones included) must be in one slot. Where the shard is known at MULTI (WATCH chose it, or the
+ * database has one shard) MULTI goes to the shard at once and the shard answers everything
+ * itself. Otherwise the proxy answers MULTI and queues keyless commands locally (checking
+ * them against the command table as Redis would) until the first command with keys picks the
+ * shard; then MULTI and the queued commands are replayed on the private link and their
+ * replies dropped. A transaction that never names a key runs on the first shard. A command
+ * that breaks the one-slot rule gets CROSSSLOT and dooms the transaction, as Redis Cluster
+ * does: EXEC then answers EXECABORT (and DISCARD goes to the shard).
+ *
+ * Ordering: while the client holds the private link of a shard (during WATCH/MULTI, and after
+ * EXEC, DISCARD or UNWATCH until every reply on it is in), all its commands to that shard go on
+ * that link (see ClientSession.linkFor), so nothing overtakes the transaction. A private link
+ * is taken only once every earlier command of the client has been answered, unless the one it
+ * already holds is to the same shard; pipelined transactions on one shard therefore flow
+ * without a round trip between them.
  */
 export class Transaction {
+  /** The client is inside MULTI. */
   inMulti = false;
+  /** MULTI has been sent on the link (else the proxy is queueing keyless commands). */
+  private onLink = false;
+  private watching = false;
+  /** The proxy refused a command of this MULTI: EXEC answers EXECABORT. */
+  private dirty = false;
+  private slot = -1;
+  /** The private link (held while bound, then until idle) and its pool. */
   private link: ShardLink | null = null;
   private pool: ShardPool | null = null;
-  private slot = -1;
-  private dirty = false;
-  private watching = false;
   /** Keyless commands answered +QUEUED before the shard was known. */
   private localQueue: RespFrame[] = [];
   private sentCount = 0;
@@ -39,11 +78,34 @@ export class Transaction {
     return this.localQueue.length + this.sentCount;
   }
 
-  /** Route the current command; returns the pool index, or -1 after replying an error. */
+  /** MULTI or WATCH state lives on the link: it must not be given back. */
+  private get bound(): boolean {
+    return this.onLink || this.watching;
+  }
+
+  get active(): boolean {
+    return this.inMulti || this.watching;
+  }
+
+  /**
+   * The private link the client's commands to `pool` must use, or null. A link that is only
+   * draining and has died is given up here (its commands already failed).
+   */
+  linkFor(pool: ShardPool): ShardLink | null {
+    const link = this.link;
+    if (!link || this.pool !== pool) return null;
+    if (!this.bound && link.state === 'closed') {
+      this.drop(false);
+      return null;
+    }
+    return link;
+  }
+
+  /** Route the current command; returns the pool index or KEYLESS, or -1 after replying an error. */
   private target(): number {
     const c = this.c;
     const t = c.route(c.endpoint.commands?.lookup(c.view));
-    if (t === KEYLESS) return this.pool ? c.endpoint.pools.indexOf(this.pool) : KEYLESS;
+    if (t === KEYLESS) return KEYLESS;
     if (!c.routeOk(t)) return -1;
     if (c.endpoint.sharded) {
       if (this.slot >= 0 && c.routedSlot !== this.slot) {
@@ -55,112 +117,202 @@ export class Transaction {
     return t;
   }
 
-  /** Open the private link to pool `index` and replay MULTI and the locally queued commands. */
-  private open(index: number, replayMulti: boolean): ShardLink {
-    const pool = this.c.endpoint.pools[index]!;
-    const link = pool.acquirePrivate(this.c.proto);
-    this.pool = pool;
-    this.link = link;
-    if (replayMulti) link.send(MULTI, 0, MULTI.length, DISCARD_REPLY);
-    for (const f of this.localQueue) link.send(f.buf, f.start, f.end, DISCARD_REPLY);
-    this.sentCount += this.localQueue.length;
-    this.localQueue = [];
-    return link;
+  /** Index of the pool the bound link belongs to (-1 if none). */
+  private boundIndex(): number {
+    return this.pool ? this.c.endpoint.pools.indexOf(this.pool) : -1;
   }
 
-  private send(frame: RespFrame, after?: (e: ForwardEntry) => void): void {
+  /**
+   * Hold a private link to pool `index`: the one already held if it is to that shard, else a
+   * new one once every earlier command of this client has been answered (false = not yet;
+   * the command is retried when a reply comes in).
+   */
+  private bind(index: number): boolean {
+    const pool = this.c.endpoint.pools[index]!;
+    if (this.link && this.pool === pool && this.link.state !== 'closed') return true;
+    if (this.c.replies.length > 0) return false;
+    this.drop(true);
+    const link = pool.acquirePrivate(this.c.proto);
+    link.onIdle = () => this.releaseIfIdle();
+    this.link = link;
+    this.pool = pool;
+    return true;
+  }
+
+  /** Give the private link back (clean: Redis holds no MULTI/WATCH state for it). */
+  private drop(clean: boolean): void {
+    const { link, pool } = this;
+    this.link = null;
+    this.pool = null;
+    if (!link || !pool) return;
+    link.onIdle = null;
+    pool.release(link, clean && link.inFlight === 0);
+  }
+
+  /** Called when the last reply on the private link is in, and after every state change. */
+  private releaseIfIdle(): void {
+    if (this.link && !this.bound && this.link.inFlight === 0) this.drop(true);
+  }
+
+  private send(frame: RespFrame): void {
     const e = new ForwardEntry(this.c);
-    if (after) e.after = () => after(e);
     this.c.replies.push(e);
     this.link!.send(frame.buf, frame.start, frame.end, e);
   }
 
-  /** Back to no transaction: the link goes back to its pool (clean only if Redis says so). */
-  private finish(clean: boolean): void {
-    if (this.link && this.pool) this.pool.release(this.link, clean);
-    this.link = null;
-    this.pool = null;
+  /** Replay MULTI and the locally queued commands on the bound link. */
+  private replay(): void {
+    const link = this.link!;
+    link.send(MULTI, 0, MULTI.length, DISCARD_REPLY);
+    for (const f of this.localQueue) link.send(f.buf, f.start, f.end, DISCARD_REPLY);
+    this.sentCount += this.localQueue.length;
+    this.localQueue = [];
+    this.onLink = true;
+  }
+
+  /** EXEC or DISCARD dispatched: no MULTI and no WATCH any more (Redis unwatches on both). */
+  private ended(): void {
     this.inMulti = false;
+    this.onLink = false;
     this.watching = false;
     this.dirty = false;
     this.slot = -1;
     this.localQueue = [];
     this.sentCount = 0;
+    this.releaseIfIdle();
   }
 
   watch(frame: RespFrame): boolean {
     const c = this.c;
     if (this.inMulti) {
-      c.replyError('ERR WATCH inside MULTI is not allowed');
+      // Redis answers this without aborting the transaction.
+      if (this.onLink) this.send(frame);
+      else c.replyError('ERR WATCH inside MULTI is not allowed');
       return true;
     }
-    if (c.replies.length > 0 && !this.link) return false; // earlier writes first
-    const t = this.target();
-    if (t < 0 && t !== KEYLESS) return true;
-    if (!this.link) this.open(t === KEYLESS ? 0 : t, false);
+    const info = c.endpoint.commands?.lookup(c.view);
+    if (info && !info.arityOk(c.view.argc)) {
+      c.replyError("ERR wrong number of arguments for 'watch' command");
+      return true;
+    }
+    const slot = this.slot;
+    let t = this.target();
+    if (t === -1) return true;
+    if (t === KEYLESS) t = 0;
+    if (!this.bind(t)) {
+      this.slot = slot;
+      return false;
+    }
     this.watching = true;
     this.send(frame);
     return true;
   }
 
-  unwatch(frame: RespFrame): boolean {
-    if (!this.link) {
-      this.c.replyBytes(Buffer.from('+OK\r\n'));
-      return true;
+  unwatch(_frame: RespFrame): boolean {
+    // (Inside MULTI, UNWATCH is queued like any command.)
+    if (this.watching) {
+      this.send(_frame);
+      this.watching = false;
+      this.slot = -1;
+      this.releaseIfIdle();
+    } else {
+      this.c.replyBytes(OK);
     }
-    this.send(frame, (e) => {
-      if (!this.inMulti) this.finish(!e.failed);
-    });
     return true;
   }
 
   multi(frame: RespFrame): boolean {
     const c = this.c;
     if (this.inMulti) {
-      c.replyError('ERR MULTI calls can not be nested');
+      // Redis answers this without aborting the transaction.
+      if (this.onLink) this.send(frame);
+      else c.replyError('ERR MULTI calls can not be nested');
       return true;
     }
-    if (c.replies.length > 0 && !this.link) return false; // earlier writes first
+    if (this.watching) {
+      this.inMulti = true;
+      this.onLink = true;
+      this.send(frame);
+      return true;
+    }
+    if (c.endpoint.pools.length === 1) {
+      // One shard: it is the transaction's shard whatever the keys; let it answer everything.
+      if (!this.bind(0)) return false;
+      this.inMulti = true;
+      this.onLink = true;
+      this.send(frame);
+      return true;
+    }
     this.inMulti = true;
-    if (this.link) this.send(frame);
-    else c.replyBytes(Buffer.from('+OK\r\n'));
+    c.replyBytes(OK);
     return true;
   }
 
   /** A command inside MULTI. */
   queue(frame: RespFrame): boolean {
     const c = this.c;
-    const info = c.endpoint.commands?.lookup(c.view);
-    if (!this.link) {
-      if (!info) {
+    const v = c.view;
+    const refusal = this.refusal();
+    if (refusal) {
+      this.dirty = true;
+      c.replyError(refusal);
+      return true;
+    }
+    if (!this.onLink) {
+      const info = c.endpoint.commands?.lookup(v);
+      const err = !info
+        ? unknownCommand(c)
+        : !info.arityOk(v.argc)
+          ? `ERR wrong number of arguments for '${info.name}' command`
+          : info.has(CommandFlag.NoMulti)
+            ? 'ERR Command not allowed inside a transaction'
+            : null;
+      if (err) {
         this.dirty = true;
-        c.replyError(`ERR unknown command '${c.view.argString(0).slice(0, 64)}'`);
-        return true;
-      }
-      if (!info.arityOk(c.view.argc)) {
-        this.dirty = true;
-        c.replyError(`ERR wrong number of arguments for '${c.view.name}' command`);
+        c.replyError(err);
         return true;
       }
     }
+    const slot = this.slot;
     const t = this.target();
-    if (t < 0 && t !== KEYLESS) {
+    if (t === -1) {
       this.dirty = true;
       return true;
     }
-    if (!this.link) {
+    if (!this.onLink) {
       if (t === KEYLESS) {
         this.localQueue.push(frame);
-        c.replyBytes(Buffer.from('+QUEUED\r\n'));
+        c.replyBytes(QUEUED);
         return true;
       }
-      this.open(t, true);
+      if (!this.bind(t)) {
+        this.slot = slot;
+        return false;
+      }
+      this.replay();
+    } else if (t !== KEYLESS && t !== this.boundIndex()) {
+      // Same slot, other pool: the slot map changed under the transaction.
+      this.dirty = true;
+      c.replyError(CROSSSLOT_ERROR);
+      return true;
     }
     this.sentCount++;
-    this.send(frame, (e) => {
-      if (e.failed) this.dirty = true;
-    });
+    this.send(frame);
     return true;
+  }
+
+  /** Why the current command cannot be queued on a shard (null: it can). */
+  private refusal(): string | null {
+    const v = this.c.view;
+    const name = v.name;
+    if (NOT_QUEUEABLE.has(name)) {
+      return `ERR command '${name.toUpperCase()}' is not supported inside MULTI through a database endpoint`;
+    }
+    if (name === 'select' && v.argc === 2 && v.argString(1, 'latin1') !== '0')
+      return 'ERR DB index is out of range';
+    if (name === 'config' && !(v.argc >= 2 && v.argIs(1, 'get')))
+      return "ERR command 'CONFIG' is not allowed through a database endpoint";
+    return notAllowedMessage(name);
   }
 
   exec(frame: RespFrame): boolean {
@@ -170,28 +322,23 @@ export class Transaction {
       return true;
     }
     if (this.dirty) {
-      const { link, pool } = this;
-      if (link && pool) {
-        // The shard still owes replies to the commands queued before the one that doomed the
-        // transaction (a pipelined MULTI): let them and DISCARD's arrive, then drop the link.
-        const release = () => pool.release(link, false);
-        link.send(DISCARD, 0, DISCARD.length, { sentAt: 0, onReply: release, onError: release });
-      }
-      this.link = null;
-      this.pool = null;
-      this.finish(false);
+      // The shard may hold MULTI and the commands before the refused one: drop them there.
+      if (this.onLink) this.link!.send(DISCARD, 0, DISCARD.length, DISCARD_REPLY);
       c.replyError(EXECABORT);
+      this.ended();
       return true;
     }
-    if (!this.link) {
+    if (!this.onLink) {
       if (c.endpoint.pools.length === 0) {
-        this.finish(false);
         c.replyError('ERR this database has no shards yet; retry later');
+        this.ended();
         return true;
       }
-      this.open(0, true);
+      if (!this.bind(0)) return false;
+      this.replay();
     }
-    this.send(frame, (e) => this.finish(!e.failed));
+    this.send(frame);
+    this.ended();
     return true;
   }
 
@@ -201,21 +348,32 @@ export class Transaction {
       c.replyError('ERR DISCARD without MULTI');
       return true;
     }
-    if (!this.link) {
-      this.finish(true);
-      c.replyBytes(Buffer.from('+OK\r\n'));
-      return true;
-    }
-    this.send(frame, (e) => this.finish(!e.failed));
+    if (this.onLink) this.send(frame);
+    else c.replyBytes(OK);
+    this.ended();
     return true;
   }
 
   /** The client is gone or reset: the private link may hold MULTI/WATCH state, so it is closed. */
   abandon(): void {
-    this.finish(false);
+    this.inMulti = false;
+    this.onLink = false;
+    this.watching = false;
+    this.dirty = false;
+    this.slot = -1;
+    this.localQueue = [];
+    this.sentCount = 0;
+    this.drop(false);
   }
+}
 
-  get active(): boolean {
-    return this.inMulti || this.watching;
+/** Redis 7's reply to a command it does not know (processCommand's wording, args included). */
+function unknownCommand(c: ClientSession): string {
+  const v = c.view;
+  let args = '';
+  for (let i = 1; i < v.argc && args.length < 128; i++) {
+    args += `'${v.argString(i, 'latin1').slice(0, 128 - args.length)}' `;
   }
+  const name = v.argString(0, 'latin1').slice(0, 128);
+  return `ERR unknown command '${name}', with args beginning with: ${args}`.replace(/[\r\n]/g, ' ');
 }
