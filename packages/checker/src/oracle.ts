@@ -1,5 +1,5 @@
 import { counterKey, GROUPS, historyKey, txCounterKey, txHistoryKey } from './keyspace.js';
-import type { Snapshot } from './snapshot.js';
+import type { KeyState, Snapshot } from './snapshot.js';
 import type { CounterFate } from './workload.js';
 
 /**
@@ -49,6 +49,11 @@ function prefixOf(key: string): string {
   return i < 0 ? key : key.slice(0, i);
 }
 
+/** When the key expires, on the clock of the reads (both sides are read on this machine). */
+function expireAt(k: KeyState): number {
+  return (k.readAt ?? 0) + k.pttl;
+}
+
 function nearExpiry(pttl: number | undefined, o: OracleOptions): boolean {
   return pttl !== undefined && pttl >= 0 && pttl < o.nearExpiryMs;
 }
@@ -88,7 +93,7 @@ export function compareKeys(
           key,
           detail: `${a.type} value differs: source ${a.value.slice(0, 160)} / destination ${b.value.slice(0, 160)}`,
         });
-      } else if (a.pttl < 0 !== b.pttl < 0 || Math.abs(a.pttl - b.pttl) > o.ttlToleranceMs) {
+      } else if (a.pttl < 0 !== b.pttl < 0 || Math.abs(expireAt(a) - expireAt(b)) > o.ttlToleranceMs) {
         out.different++;
         out.findings.push({
           check: 'key',

@@ -11,6 +11,8 @@ export interface KeyState {
   type: string;
   /** -1: no TTL. */
   pttl: number;
+  /** Epoch ms the PTTL was read at (snapshots of two databases are read one after the other). */
+  readAt?: number;
   value: string;
   /** The raw elements of a list (sequence evidence reads them). */
   list?: string[];
@@ -70,7 +72,9 @@ export async function snapshot(r: Redis, match = '*', batch = 300): Promise<Snap
     const part = all.slice(i, i + batch);
     const p = r.pipeline();
     for (const k of part) p.type(k).pttl(k);
+    const sent = Date.now();
     const meta = ((await p.exec()) ?? []) as [Error | null, unknown][];
+    const readAt = Math.round((sent + Date.now()) / 2);
     const v = r.pipeline();
     const types: string[] = [];
     for (const [j, k] of part.entries()) {
@@ -131,7 +135,13 @@ export async function snapshot(r: Redis, match = '*', batch = 300): Promise<Snap
         default:
           value = canon(raw);
       }
-      out.set(k, { type, pttl: Number(meta[j * 2 + 1]?.[1] ?? -1), value, ...(list ? { list } : {}) });
+      out.set(k, {
+        type,
+        pttl: Number(meta[j * 2 + 1]?.[1] ?? -1),
+        readAt,
+        value,
+        ...(list ? { list } : {}),
+      });
     }
   }
   return out;

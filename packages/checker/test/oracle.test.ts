@@ -51,6 +51,18 @@ describe('compareKeys', () => {
     expect(byKey['s9:x']).toMatch(/no source has prefix s9/);
   });
 
+  it('compares TTLs as expiry times, so two databases read seconds apart agree', () => {
+    const a: KeyState = { ...str('x', 60_000), readAt: 1_000_000 };
+    const b: KeyState = { ...str('x', 57_000), readAt: 1_003_000 };
+    const ok = compareKeys([{ prefix: 's1', snap: snap({ 's1:a': a }) }], snap({ 's1:a': b }));
+    expect(ok.different).toBe(0);
+    const late = compareKeys(
+      [{ prefix: 's1', snap: snap({ 's1:a': a }) }],
+      snap({ 's1:a': { ...b, readAt: 1_000_000 } }),
+    );
+    expect(late.different).toBe(1);
+  });
+
   it('leaves out keys about to expire on either side', () => {
     const r = compareKeys(
       [{ prefix: 's1', snap: snap({ 's1:a': str('x', 1000) }) }],
