@@ -64,6 +64,9 @@ export interface RoundReport {
   error?: string;
 }
 
+/** How a stop for lack of memory reads in `last_error`, on either side. */
+const OOM_ERROR = /\bOOM\b|out of memory|maxmemory/i;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function chooseTopology(rng: Rng, flush: boolean): Topology {
@@ -303,7 +306,10 @@ export async function runRound(o: RoundOptions): Promise<RoundReport> {
     report.statusChanges = watch.changes;
     report.stops = watch.stops.map((s) => ({
       ...s,
-      allowed: faults.some((f) => f.stop !== 'no' && s.at >= f.at && s.at <= (f.healedAt ?? f.at) + 5000),
+      // Allowed: an OOM fault was on (or just healed) and the stop names the out-of-memory error.
+      allowed:
+        s.errors.some((e) => OOM_ERROR.test(e)) &&
+        faults.some((f) => f.stop !== 'no' && s.at >= f.at && s.at <= (f.healedAt ?? f.at) + 5000),
     }));
     for (const s of report.stops) {
       if (!s.allowed)
