@@ -46,6 +46,8 @@ export interface ScheduledFault {
   at: number;
   healedAt?: number;
   midFullSync: boolean;
+  /** The sync was streaming (every source in-sync) when the fault came. */
+  inSync: boolean;
   midTransaction?: string;
   stop: FaultSpec['stop'];
   /** The API refused it (e.g. a process that was being restarted): nothing happened. */
@@ -177,6 +179,7 @@ export class Nemesis {
         ...(f.params ? { params: f.params } : {}),
         at: this.now(),
         midFullSync: this.ctx.watch.syncing,
+        inSync: this.ctx.watch.inSync,
         stop: f.stop,
       };
       this.schedule.push(rec);

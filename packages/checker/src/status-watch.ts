@@ -72,6 +72,16 @@ export class StatusWatch {
     return this.last?.status === 'syncing' || !!this.last?.sources.some((s) => s.status === 'syncing');
   }
 
+  get inSync(): boolean {
+    const l = this.last;
+    return (
+      !!l &&
+      l.replica_sync === 'enabled' &&
+      l.sources.length > 0 &&
+      l.sources.every((s) => s.status === 'in-sync')
+    );
+  }
+
   get stopped(): boolean {
     return this.last?.replica_sync === 'stopped';
   }
