@@ -75,7 +75,7 @@ export function compareKeys(
         out.findings.push({
           check: 'key',
           key,
-          detail: `missing on the destination (source ${s.prefix}: ${a.type})`,
+          detail: `missing on the destination (source ${s.prefix}: ${a.type}, PTTL ${a.pttl}, ${a.value.slice(0, 80)})`,
         });
         continue;
       }
@@ -111,7 +111,7 @@ export function compareKeys(
       check: 'key',
       key,
       detail: src
-        ? `extra on the destination (${b.type}; the source ${prefixOf(key)} has no such key)`
+        ? `extra on the destination (${b.type}, PTTL ${b.pttl}, ${b.value.slice(0, 80)}; the source ${prefixOf(key)} has no such key)`
         : `extra on the destination (${b.type}; no source has prefix ${prefixOf(key)})`,
     });
   }
