@@ -99,12 +99,12 @@ describe('two clusters side by side', () => {
 
 describe('supervision', () => {
   it('restarts a shard whose redis-server was killed, and says so', async () => {
-    const before = (await east.api.listShards()).find((s) => s.uid === 1)!;
+    const before = (await east.api.listShards()).find((s) => s.uid === '1')!;
     const redisPid = Number(readFileSync(east.paths.pidFile('redis-1'), 'utf8'));
     const t0 = Date.now();
     process.kill(redisPid, 'SIGKILL');
     const after = await waitFor(async () => {
-      const s = (await east.api.listShards()).find((x) => x.uid === 1)!;
+      const s = (await east.api.listShards()).find((x) => x.uid === '1')!;
       const pid = Number(readFileSync(east.paths.pidFile('redis-1'), 'utf8'));
       return s.status === 'active' && pid !== redisPid && s.restarts > before.restarts ? s : undefined;
     }, 'shard 1 to come back with a new redis-server');
@@ -124,7 +124,7 @@ describe('supervision', () => {
     const t0 = Date.now();
     process.kill(shardPid, 'SIGKILL');
     await waitFor(async () => {
-      const s = (await east.api.listShards()).find((x) => x.uid === 2)!;
+      const s = (await east.api.listShards()).find((x) => x.uid === '2')!;
       const pid = Number(readFileSync(east.paths.pidFile('shard-2'), 'utf8'));
       return s.status === 'active' && pid !== shardPid;
     }, 'shard process 2 to be replaced');

@@ -129,13 +129,14 @@ describe('Replica Of data', () => {
     const s = stats[0]!;
     expect(s.uid).toBe('1');
     expect(s.status).toBe('in-sync');
-    const iv = s.intervals[0]!;
-    expect(iv).toMatchObject({
+    expect(s.intervals.length).toBeGreaterThan(0);
+    expect(s.intervals[0]!).toMatchObject({
       interval: expect.any(String),
       stime: expect.any(String),
       etime: expect.any(String),
     });
-    expect(Number.isNaN(Date.parse(iv.stime))).toBe(false);
+    expect(Number.isNaN(Date.parse(s.intervals[0]!.stime))).toBe(false);
+    const iv = s.totals;
     expect(iv.ingress_bytes).toBeGreaterThan(1_000_000);
     // No compression: what arrived is what was decompressed.
     expect(iv.ingress_bytes_decompressed).toBe(iv.ingress_bytes);
@@ -166,7 +167,7 @@ describe('Replica Of data', () => {
     await writeEveryType(src, 'zip', 120, 200);
     await expectSameData([await east.sourceUrl('src')], await dbUri(west, 'cdst'));
     console.log(`compressed compare clean after ${Date.now() - t} ms`);
-    const iv = (await syncSourceStats(west, c.uid))[0]!.intervals[0]!;
+    const iv = (await syncSourceStats(west, c.uid))[0]!.totals;
     console.log(`compression 6: ${iv.ingress_bytes} bytes in, ${iv.ingress_bytes_decompressed} decompressed`);
     expect(iv.ingress_bytes).toBeGreaterThan(0);
     expect(iv.ingress_bytes).toBeLessThan(iv.ingress_bytes_decompressed);

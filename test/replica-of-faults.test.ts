@@ -56,7 +56,7 @@ afterAll(async () => {
 
 /** Sum of full and partial syncs over the links of source 1 of `bdb`. */
 async function syncCounts(c: StartedMiniCluster, bdb: number): Promise<{ full: number; partial: number }> {
-  const iv = (await syncSourceStats(c, bdb))[0]!.intervals[0]!;
+  const iv = (await syncSourceStats(c, bdb))[0]!.totals;
   return { full: iv.full_syncs, partial: iv.partial_syncs };
 }
 

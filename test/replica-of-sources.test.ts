@@ -104,9 +104,9 @@ describe('Replica Of sources', () => {
     expect(loaded?.other_db_keys).toBe(1);
     // ... and reported through the API, not only in the log.
     const stats = (await west.api.syncSourceStats(dest.uid)) as {
-      sync_source_stats: { intervals: { other_db_keys: number }[] }[];
+      sync_source_stats: { totals: { other_db_keys: number } }[];
     };
-    expect(stats.sync_source_stats[0]!.intervals[0]!.other_db_keys).toBe(1);
+    expect(stats.sync_source_stats[0]!.totals.other_db_keys).toBe(1);
   });
 
   it('syncs three sources of the three URI forms (one sharded) into one destination', async () => {

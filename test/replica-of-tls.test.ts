@@ -74,9 +74,9 @@ describe('Replica Of over TLS', () => {
     const r = await compareDatabases([`redis://${sep.host}:${sep.port}`], `redis://${ep.host}:${ep.port}`);
     expect(r).toMatchObject({ missing: 0, extra: 0, different: 0 });
     const stats = (await west.api.syncSourceStats(dst.uid)) as {
-      sync_source_stats: { intervals: { ingress_bytes: number; ingress_bytes_decompressed: number }[] }[];
+      sync_source_stats: { totals: { ingress_bytes: number; ingress_bytes_decompressed: number } }[];
     };
-    const iv = stats.sync_source_stats[0]!.intervals[0]!;
+    const iv = stats.sync_source_stats[0]!.totals;
     console.log(
       `TLS + gzip 6: ingress ${iv.ingress_bytes} B, decompressed ${iv.ingress_bytes_decompressed} B`,
     );

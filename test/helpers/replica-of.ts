@@ -236,6 +236,7 @@ export function rawApi(c: StartedMiniCluster, method: string, path: string, body
 export interface SyncSourceStat {
   uid: string;
   status: string;
+  /** RS's per-interval history (deltas per interval), oldest first. */
   intervals: {
     interval: string;
     stime: string;
@@ -245,8 +246,16 @@ export interface SyncSourceStat {
     local_ingress_lag_time: number;
     full_syncs: number;
     partial_syncs: number;
-    lag_samples: number[];
   }[];
+  /** (minirs) running totals of the current sync. */
+  totals: {
+    ingress_bytes: number;
+    ingress_bytes_decompressed: number;
+    local_ingress_lag_time: number;
+    full_syncs: number;
+    partial_syncs: number;
+    lag_samples: number[];
+  };
 }
 
 export async function syncSourceStats(c: StartedMiniCluster, uid: number): Promise<SyncSourceStat[]> {

@@ -9,6 +9,7 @@ import {
   type NodeState,
   type ReplicaSync,
   type ShardState,
+  type ShardStats,
   type TlsMode,
 } from '@minirs/common';
 
@@ -24,6 +25,45 @@ export interface ClusterView {
 export type Bdb = BdbState & Record<string, unknown>;
 
 export type { BdbCreateRequest, ReplicaSourceRequest };
+
+/**
+ * RS's shard object as GET /v1/shards answers it (string uid and node_uid, assigned_slots,
+ * status active | inactive), with minirs's fields: process_status (starting | active | down |
+ * restarting), addr, port, slot_start, slot_end, restarts, last_event, stats.
+ */
+export interface ShardView {
+  uid: string;
+  bdb_uid: number;
+  node_uid: string;
+  role: 'master' | 'slave';
+  assigned_slots: string;
+  status: 'active' | 'inactive';
+  detailed_status: string;
+  loading: { status: string };
+  redis_info: Record<string, number>;
+  report_timestamp?: string;
+  process_status: ShardState['status'];
+  addr: string;
+  port: number;
+  slot_start: number;
+  slot_end: number;
+  restarts: number;
+  last_event: string;
+  last_event_time: string | null;
+  stats?: ShardStats;
+}
+
+/** An RS state machine run: what GET /v1/actions/{uid} answers. */
+export interface ActionView {
+  action_uid: string;
+  name: string;
+  object_name: string;
+  status: 'pending' | 'active' | 'completed' | 'failed';
+  progress: number;
+  creation_time: number;
+  error_code?: string;
+  error_message?: string;
+}
 
 export interface BdbUpdateRequest {
   replica_sources?: ReplicaSourceRequest[];
@@ -162,11 +202,19 @@ export class ApiClient {
               } else resolve(parsed as T);
               return;
             }
-            const e = (parsed ?? {}) as { error_code?: string; message?: string; field?: string };
+            const e = (parsed ?? {}) as {
+              error_code?: string;
+              minirs_error_code?: string;
+              message?: string;
+              field?: string;
+            };
             reject(
               new ApiError(
                 status,
-                e.error_code ?? (status === 401 ? ErrorCodes.UNAUTHORIZED : ErrorCodes.INTERNAL),
+                // error_code is RS's where RS documents one (uid_exists, ...); ours is minirs_error_code.
+                e.minirs_error_code ??
+                  e.error_code ??
+                  (status === 401 ? ErrorCodes.UNAUTHORIZED : ErrorCodes.INTERNAL),
                 e.message ??
                   `${method} ${path} failed with HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
                 method,
@@ -233,8 +281,14 @@ export class ApiClient {
   listNodes(): Promise<NodeState[]> {
     return this.request('GET', '/v1/nodes');
   }
-  listShards(): Promise<ShardState[]> {
+  listShards(): Promise<ShardView[]> {
     return this.request('GET', '/v1/shards');
+  }
+  bdbShards(uid: number): Promise<ShardView[]> {
+    return this.request('GET', `/v1/bdbs/${uid}/shards`);
+  }
+  getAction(actionUid: string): Promise<ActionView> {
+    return this.request('GET', `/v1/actions/${encodeURIComponent(actionUid)}`);
   }
   listBdbs(): Promise<Bdb[]> {
     return this.request('GET', '/v1/bdbs');
@@ -251,14 +305,21 @@ export class ApiClient {
   deleteBdb(uid: number): Promise<unknown> {
     return this.request('DELETE', `/v1/bdbs/${uid}`);
   }
-  flushBdb(uid: number): Promise<unknown> {
+  flushBdb(uid: number): Promise<Bdb> {
     return this.request('PUT', `/v1/bdbs/${uid}/flush`);
   }
   resetAdminPass(uid: number): Promise<Bdb | undefined> {
     return this.request('PUT', `/v1/bdbs/${uid}/reset_admin_pass`);
   }
-  syncSourceStats(uid: number): Promise<unknown> {
-    return this.request('GET', `/v1/bdbs/${uid}/sync_source_stats`);
+  /** RS's interval (1sec ... 1week), stime and etime (ISO 8601) pass through as query parameters. */
+  syncSourceStats(
+    uid: number,
+    q: { interval?: string; stime?: string; etime?: string } = {},
+  ): Promise<unknown> {
+    const qs = new URLSearchParams(
+      Object.entries(q).filter(([, v]) => v !== undefined) as [string, string][],
+    );
+    return this.request('GET', `/v1/bdbs/${uid}/sync_source_stats${qs.size ? `?${qs}` : ''}`);
   }
   listFaults(): Promise<Fault[]> {
     return this.request('GET', '/v1/faults');

@@ -577,9 +577,9 @@ interface SyncCounts {
   partial_syncs: number;
 }
 
-/** The shape of GET /v1/bdbs/{uid}/sync_source_stats that the demo reads. */
+/** The shape of GET /v1/bdbs/{uid}/sync_source_stats that the demo reads (the running totals). */
 interface SyncSourceStats {
-  sync_source_stats: { uid: string; intervals: SyncCounts[] }[];
+  sync_source_stats: { uid: string; totals: SyncCounts }[];
 }
 
 const uniqueTypes = (kinds: KeyKind[]) => [...new Set(kinds.map((k) => k.type))].join(', ');
@@ -952,7 +952,7 @@ class Demo {
 
   private async syncCounts(sourceUid: number): Promise<SyncCounts> {
     const st = (await this.abortable(this.s.west.api.syncSourceStats(this.s.replica.uid))) as SyncSourceStats;
-    const i = st.sync_source_stats.find((x) => x.uid === String(sourceUid))?.intervals[0];
+    const i = st.sync_source_stats.find((x) => x.uid === String(sourceUid))?.totals;
     return { full_syncs: i?.full_syncs ?? 0, partial_syncs: i?.partial_syncs ?? 0 };
   }
 
@@ -1077,7 +1077,7 @@ class Demo {
       const perShard = async (c: StartedMiniCluster, bdbUid: number) =>
         (await this.abortable(c.api.listShards()))
           .filter((x) => x.bdb_uid === bdbUid)
-          .sort((a, b) => a.uid - b.uid)
+          .sort((a, b) => Number(a.uid) - Number(b.uid))
           .map((x) => (x.stats ? fmt(x.stats.keys) : '?'))
           .join(' / ');
       say.line(

@@ -1,19 +1,19 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type BdbCreateRequest,
-  type Credentials,
-  ErrorCodes,
-  isMinirsError,
-  MinirsError,
-} from '@minirs/common';
+import { type Credentials, ErrorCodes, invalid, isMinirsError, MinirsError } from '@minirs/common';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { ActionRegistry } from './actions.js';
 import type { ClusterManager } from './manager.js';
-import { bdbCreateSchema, bdbUpdateSchema } from './schemas.js';
+import { RsApiError, errorBody } from './rs-errors.js';
+import { registerBdbRoutes } from './routes-bdbs.js';
+
+/** Request bodies above this are refused with 413: a bdb with many client certificates is a few kB. */
+export const BODY_LIMIT = 1024 * 1024;
 
 const STATUS_BY_CODE: Partial<Record<string, number>> = {
   [ErrorCodes.INVALID_ARGUMENT]: 400,
+  [ErrorCodes.UNSUPPORTED]: 400,
   [ErrorCodes.NOT_FOUND]: 404,
   [ErrorCodes.CONFLICT]: 409,
   [ErrorCodes.PORT_IN_USE]: 409,
@@ -34,7 +34,7 @@ const uidParams = {
 
 export interface ApiExtensions {
   /** Extra routes (Replica Of, faults, metrics) registered by later modules. */
-  register?(app: FastifyInstance): void;
+  register?(app: FastifyInstance, actions: ActionRegistry): void;
 }
 
 /** The RS-shaped REST API over HTTPS with basic auth. */
@@ -47,7 +47,7 @@ export async function buildApi(
   const app = Fastify({
     https: { key: readFileSync(join(certs, 'api.key')), cert: readFileSync(join(certs, 'api.pem')) },
     logger: false,
-    bodyLimit: 8 * 1024 * 1024,
+    bodyLimit: BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
 
@@ -78,8 +78,12 @@ export async function buildApi(
   });
 
   app.setErrorHandler((err: FastifyError | MinirsError, req, reply) => {
+    if (err instanceof RsApiError) {
+      reply.code(err.status).send(err.toJSON());
+      return;
+    }
     if (isMinirsError(err)) {
-      reply.code(STATUS_BY_CODE[err.code] ?? 500).send(err.toJSON());
+      reply.code(STATUS_BY_CODE[err.code] ?? 500).send(errorBody(err));
       return;
     }
     const fe = err as FastifyError;
@@ -91,10 +95,14 @@ export async function buildApi(
         [path, params.missingProperty ?? params.additionalProperty].filter(Boolean).join('.') ||
         fe.validationContext ||
         'body';
-      reply.code(400).send({
-        error_code: ErrorCodes.INVALID_ARGUMENT,
-        message: `invalid ${field}: ${v?.message ?? fe.message}`,
-        field,
+      reply.code(400).send(errorBody(invalid(field, `invalid ${field}: ${v?.message ?? fe.message}`)));
+      return;
+    }
+    if (fe.statusCode === 413) {
+      reply.code(413).send({
+        error_code: 'request_too_large',
+        minirs_error_code: ErrorCodes.INVALID_ARGUMENT,
+        message: `the request body is larger than ${BODY_LIMIT} bytes; a bdb request is a few kB: send only the fields to set`,
       });
       return;
     }
@@ -122,6 +130,8 @@ export async function buildApi(
       created_time: c.created_time,
       nodes: c.nodes,
       loopback_fallback: c.loopback_fallback,
+      // (minirs) RS's exporter: v1 names at /, v2 at /v2 (RS: port 8070).
+      metrics_exporter_url: mgr.metricsExporterUrl,
     };
   };
 
@@ -138,57 +148,10 @@ export async function buildApi(
     return nodeView(mgr, req.params.uid);
   });
 
-  app.get('/v1/shards', async () => mgr.state.shards.map((s) => mgr.shardView(s)));
-  app.get<{ Params: { uid: number } }>('/v1/shards/:uid', { schema: { params: uidParams } }, async (req) => {
-    const s = mgr.shard(req.params.uid);
-    if (!s) throw notFound('shard', req.params.uid);
-    return mgr.shardView(s);
-  });
+  const actions = new ActionRegistry();
+  registerBdbRoutes(app, mgr, actions);
 
-  app.get('/v1/bdbs', async () => mgr.state.bdbs);
-  app.get<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) =>
-    mgr.requireBdb(req.params.uid),
-  );
-  app.post<{ Body: BdbCreateRequest }>(
-    '/v1/bdbs',
-    { schema: { body: bdbCreateSchema } },
-    async (req, reply) => {
-      const b = await mgr.createBdb(req.body);
-      const rest = req.body as unknown as Record<string, unknown>;
-      if (rest.replica_sources !== undefined || rest.replica_sync !== undefined) {
-        await mgr.updateBdb(b.uid, {
-          replica_sources: rest.replica_sources,
-          replica_sync: rest.replica_sync,
-        });
-      }
-      reply.code(201);
-      return mgr.bdb(b.uid);
-    },
-  );
-  app.put<{ Params: { uid: number }; Body: Record<string, unknown> }>(
-    '/v1/bdbs/:uid',
-    { schema: { params: uidParams, body: bdbUpdateSchema } },
-    async (req) => mgr.updateBdb(req.params.uid, req.body),
-  );
-  app.delete<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) => {
-    await mgr.deleteBdb(req.params.uid);
-    return { uid: req.params.uid, deleted: true };
-  });
-  app.put<{ Params: { uid: number } }>(
-    '/v1/bdbs/:uid/flush',
-    { schema: { params: uidParams } },
-    async (req) => {
-      await mgr.flushBdb(req.params.uid);
-      return { uid: req.params.uid, flushed: true };
-    },
-  );
-  app.put<{ Params: { uid: number } }>(
-    '/v1/bdbs/:uid/reset_admin_pass',
-    { schema: { params: uidParams } },
-    async (req) => mgr.resetAdminPass(req.params.uid),
-  );
-
-  ext.register?.(app);
+  ext.register?.(app, actions);
   return app;
 }
 

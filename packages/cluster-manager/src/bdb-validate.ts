@@ -1,4 +1,13 @@
-import { BDB_NAME_RE, type BdbCreateRequest, type BdbState, invalid, type ShardKeyRule } from '@minirs/common';
+import {
+  type AofPolicy,
+  BDB_NAME_RE,
+  type BdbCreateRequest,
+  type BdbState,
+  type DataPersistence,
+  invalid,
+  type ShardKeyRule,
+  type SnapshotRule,
+} from '@minirs/common';
 
 export const MAX_SHARDS = 512;
 export const MIN_SHARD_MEMORY = 1024 * 1024;
@@ -72,4 +81,33 @@ export function validateTls(b: Partial<BdbState> | BdbCreateRequest): void {
       );
     }
   }
+}
+
+/**
+ * RS's persistence fields of a create (current undefined) or an update, merged over the current
+ * values. Snapshot persistence needs a snapshot_policy (RS: "must be provided").
+ */
+export function validatePersistence(
+  body: Record<string, unknown> | BdbCreateRequest,
+  current: BdbState | undefined,
+): { data_persistence: DataPersistence; aof_policy: AofPolicy; snapshot_policy: SnapshotRule[] } {
+  const b = body as Record<string, unknown>;
+  const mode = (b.data_persistence ?? current?.data_persistence ?? 'disabled') as DataPersistence;
+  const aof = (b.aof_policy ?? current?.aof_policy ?? 'appendfsync-every-sec') as AofPolicy;
+  const rules = (b.snapshot_policy ?? current?.snapshot_policy ?? []) as SnapshotRule[];
+  rules.forEach((r, i) => {
+    if (!Number.isSafeInteger(r.secs) || r.secs < 1 || !Number.isSafeInteger(r.writes) || r.writes < 1) {
+      throw invalid(
+        'snapshot_policy',
+        `snapshot_policy[${i}] needs secs >= 1 and writes >= 1 (a snapshot every secs seconds after writes changes)`,
+      );
+    }
+  });
+  if (mode === 'snapshot' && rules.length === 0) {
+    throw invalid(
+      'snapshot_policy',
+      'data_persistence snapshot needs a snapshot_policy, e.g. [{"secs": 3600, "writes": 1}]',
+    );
+  }
+  return { data_persistence: mode, aof_policy: aof, snapshot_policy: rules };
 }

@@ -11,8 +11,10 @@ import {
   writeFileAtomic,
 } from '@minirs/common';
 import { buildApi } from './api.js';
+import { RS_EXPORTER_PORT, type StartedExporter, startExporter } from './exporter.js';
 import { FaultInjector } from './faults.js';
 import { registerExtraRoutes } from './routes-extra.js';
+import { startStatsSampler } from './routes-stats.js';
 import { initCluster, readCredentials } from './cluster-init.js';
 import { ClusterManager } from './manager.js';
 import { StateStore } from './state-store.js';
@@ -54,6 +56,11 @@ async function main(): Promise<void> {
       nodes: { type: 'string', default: '3' },
       'api-port': { type: 'string', default: '9443' },
       'db-port-base': { type: 'string', default: '12000' },
+      // RS's exporter port; one that is taken (clusters sharing 127.0.0.1) falls back to a free one.
+      'metrics-port': {
+        type: 'string',
+        default: process.env.MINIRS_METRICS_PORT ?? String(RS_EXPORTER_PORT),
+      },
     },
   });
   const [cmd, name] = positionals;
@@ -102,6 +109,8 @@ async function main(): Promise<void> {
     shuttingDown = true;
     log.info({ signal }, 'stopping cluster');
     await app.close().catch(() => {});
+    sampler.stop();
+    await exporter?.close().catch(() => {});
     await mgr.shutdown();
     if (readPid(paths.managerPid) === process.pid) rmSync(paths.managerPid, { force: true });
     log.info('cluster stopped');
@@ -121,7 +130,11 @@ async function main(): Promise<void> {
   });
 
   const faults = new FaultInjector(mgr);
-  const app = await buildApi(mgr, creds, { register: (a) => registerExtraRoutes(a, mgr, faults) });
+  const sampler = startStatsSampler(mgr);
+  let exporter: StartedExporter | undefined;
+  const app = await buildApi(mgr, creds, {
+    register: (a) => registerExtraRoutes(a, mgr, faults, sampler.history),
+  });
   const c = store.get().cluster;
   try {
     try {
@@ -132,6 +145,13 @@ async function main(): Promise<void> {
         `cannot listen on ${c.nodes[0]!.addr}:${c.api_port} (${(err as Error).message}); free the port or pass another --api-port`,
         { cause: err },
       );
+    }
+    try {
+      exporter = await startExporter(mgr, sampler.history, Number(values['metrics-port']));
+      mgr.metricsExporterUrl = exporter.url;
+    } catch (err) {
+      // Metrics are not worth failing the cluster for: the API and databases work without them.
+      log.error({ err }, 'metrics exporter did not start');
     }
     // A new cluster has no shards yet: its proxies come up while the CLI prints. A restarted
     // manager adopts its children before it says it is ready.

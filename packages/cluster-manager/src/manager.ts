@@ -5,9 +5,9 @@ import {
   type BdbCreateRequest,
   type BdbState,
   type ClusterPaths,
+  type ShardPersistence,
   type ControlMessage,
   ErrorCodes,
-  invalid,
   type Logger,
   MinirsError,
   type ProxyDbConfig,
@@ -28,11 +28,13 @@ import {
   DEFAULT_MEMORY,
   DEFAULT_SHARD_KEY_REGEX,
   validateName,
+  validatePersistence,
   validateShardKeyRegex,
   validateShards,
   validateTls,
 } from './bdb-validate.js';
 import { canBind, freePortOn } from './net-util.js';
+import { unsupportedField } from './rs-errors.js';
 import type { StateStore } from './state-store.js';
 import { Child, type ChildHooks, pidAlive, pidCmdline, readPid } from './supervisor.js';
 
@@ -58,6 +60,8 @@ export type BdbView = BdbState & Record<string, unknown>;
 export class ClusterManager {
   readonly children = new Map<string, Child>();
   private readonly shardStats = new Map<number, ShardStats>();
+  /** When each shard last reported its stats (RS's shard report_timestamp). */
+  private readonly shardStatsTime = new Map<number, number>();
   private readonly proxyStats = new Map<number, unknown>();
   private readonly shardWaiters = new Map<number, (() => void)[]>();
   private readonly syncerReports = new Map<number, SyncerReport>();
@@ -67,6 +71,8 @@ export class ClusterManager {
   /** Link faults (partition, latency, ...) currently injected into syncers. */
   readonly linkFaults: { bdb_uid: number; fault: LinkFault }[] = [];
   private stopping = false;
+  /** (minirs) where the RS-style metrics exporter listens, once it does. */
+  metricsExporterUrl?: string;
 
   constructor(
     readonly paths: ClusterPaths,
@@ -206,7 +212,15 @@ export class ClusterManager {
       redis_log_file: this.paths.log(`redis-${sh.uid}`),
       redis_pid_file: this.paths.pidFile(`redis-${sh.uid}`),
       redis_server: redisServerBinary(),
+      persistence: bdb ? persistenceOf(bdb) : undefined,
     };
+  }
+
+  /** A restarted shard process must start with the bdb's current settings, not its first ones. */
+  private refreshShardSpec(uid: number): void {
+    const sh = this.shard(uid);
+    const child = this.children.get(`shard-${uid}`);
+    if (sh && child) child.spec.config = this.shardConfig(sh);
   }
 
   private ensureShard(uid: number): Promise<Child> {
@@ -246,6 +260,7 @@ export class ClusterManager {
         const st = msg.stats as ShardStats;
         const before = this.shardStats.get(id)?.redis_pid;
         this.shardStats.set(id, st);
+        this.shardStatsTime.set(id, Date.now());
         // A destination shard whose redis-server changed restarted empty: its syncer must know.
         if (before !== st.redis_pid) {
           const sh = this.shard(id);
@@ -415,8 +430,21 @@ export class ClusterManager {
     );
   }
 
-  async createBdb(body: BdbCreateRequest): Promise<BdbState> {
+  /**
+   * Validates a create request completely and builds the bdb and shards it would make, changing
+   * nothing (dry_run answers from this); createBdb commits it.
+   */
+  async planBdb(body: BdbCreateRequest): Promise<{ bdb: BdbState; shards: ShardState[] }> {
     validateName(body.name);
+    if (body.uid !== undefined && this.bdb(body.uid)) {
+      throw new MinirsError(
+        ErrorCodes.CONFLICT,
+        `database uid ${body.uid} is already in use; omit uid or pick a free one`,
+        {
+          field: 'uid',
+        },
+      );
+    }
     if (this.state.bdbs.some((b) => b.name === body.name)) {
       throw new MinirsError(
         ErrorCodes.CONFLICT,
@@ -432,11 +460,12 @@ export class ClusterManager {
     const rules = body.shard_key_regex ?? DEFAULT_SHARD_KEY_REGEX;
     validateShardKeyRegex(rules);
     validateTls(body);
+    const persistence = validatePersistence(body, undefined);
     const port = await this.pickPort(body.port);
     const nodes = this.state.cluster.nodes;
     // Allocate shard ports before touching the state, so a failure leaves nothing behind.
     const uidBase = this.state.next_shard_uid;
-    const bdbUid = this.state.next_bdb_uid;
+    const bdbUid = body.uid ?? this.nextFreeBdbUid();
     const newShards: ShardState[] = [];
     for (let i = 0; i < shards; i++) {
       const node = nodes[(i + bdbUid - 1) % nodes.length]!;
@@ -482,30 +511,86 @@ export class ClusterManager {
       authentication_ssl_client_certs: body.authentication_ssl_client_certs ?? [],
       replica_sync: 'disabled',
       replica_sources: [],
+      ...persistence,
       sync_epoch: 0,
       created_time: now,
       shard_list: newShards.map((s) => s.uid),
     };
+    // Replica Of settings are validated before anything exists, so a bad source creates nothing.
+    if (body.replica_sources !== undefined || body.replica_sync !== undefined) {
+      Object.assign(
+        bdb,
+        this.replicaPatch(bdb, { replica_sources: body.replica_sources, replica_sync: body.replica_sync }),
+      );
+    }
+    return { bdb, shards: newShards };
+  }
+
+  private nextFreeBdbUid(): number {
+    let uid = this.state.next_bdb_uid;
+    while (this.bdb(uid)) uid++;
+    return uid;
+  }
+
+  /** Creates run one at a time: a plan picks free ports and uids that a parallel one would pick too. */
+  private createQueue: Promise<unknown> = Promise.resolve();
+
+  createBdb(body: BdbCreateRequest): Promise<BdbState> {
+    const run = this.createQueue.then(() => this.createBdbNow(body));
+    this.createQueue = run.catch(() => {});
+    return run;
+  }
+
+  private async createBdbNow(body: BdbCreateRequest): Promise<BdbState> {
+    const { bdb, shards: newShards } = await this.planBdb(body);
+    const bdbUid = bdb.uid;
+    if (this.bdb(bdbUid) || this.state.bdbs.some((b) => b.name === bdb.name)) {
+      // Another create won the race while ports were probed.
+      throw new MinirsError(
+        ErrorCodes.CONFLICT,
+        `database ${bdb.name} (uid ${bdbUid}) was just created by another request`,
+      );
+    }
     this.store.update((s) => {
       s.bdbs.push(bdb);
       s.shards.push(...newShards);
-      s.next_bdb_uid = bdbUid + 1;
-      s.next_shard_uid = uidBase + shards;
+      s.next_bdb_uid = Math.max(s.next_bdb_uid, bdbUid + 1);
+      s.next_shard_uid = newShards[newShards.length - 1]!.uid + 1;
     });
     this.pushProxyConfig();
     for (const sh of newShards) {
       this.ensureShard(sh.uid).catch((err) => this.log.error({ shard: sh.uid, err }, 'shard start failed'));
     }
     void this.activateWhenShardsUp(bdbUid);
+    if (bdb.replica_sources.length > 0) this.afterReplicaChange(bdbUid);
     return this.bdb(bdbUid)!;
   }
 
-  async updateBdb(uid: number, body: Record<string, unknown>): Promise<BdbState> {
+  /** Resolves once the bdb is active (or rejects when its creation failed or it was deleted). */
+  async whenActive(uid: number, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const b = this.bdb(uid);
+      if (!b) throw new Error(`database ${uid} was deleted before it became active`);
+      if (b.status === 'active') return;
+      if (b.status === 'creation-failed')
+        throw new Error(`database ${uid}: a shard did not start; see the shard logs`);
+      if (Date.now() > deadline)
+        throw new Error(`database ${uid} is still ${b.status} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * Validates an update and returns the bdb fields it changes, changing nothing (dry_run answers
+   * from this); updateBdb applies it.
+   */
+  planUpdate(uid: number, body: Record<string, unknown>): Partial<BdbState> {
     const b = this.requireBdb(uid);
     if (body.shards_count !== undefined && body.shards_count !== b.shards_count) {
-      throw invalid(
+      throw unsupportedField(
         'shards_count',
-        'changing shards_count of an existing database (resharding) is not supported by minirs',
+        `changing shards_count of an existing database (resharding, ${b.shards_count} -> ${String(body.shards_count)}) is not implemented by minirs; create a new database with the shard count you need`,
       );
     }
     const patch: Partial<BdbState> = {};
@@ -538,22 +623,55 @@ export class ClusterManager {
         body.authentication_ssl_client_certs as BdbState['authentication_ssl_client_certs'];
       validateTls(patch);
     }
+    if (
+      body.data_persistence !== undefined ||
+      body.aof_policy !== undefined ||
+      body.snapshot_policy !== undefined
+    ) {
+      Object.assign(patch, validatePersistence(body, b));
+    }
     if (body.replica_sources !== undefined || body.replica_sync !== undefined) {
       Object.assign(patch, this.replicaPatch(b, body));
     }
+    return patch;
+  }
+
+  /**
+   * Applies an update; `applied` settles once every running shard took the new memory limit and
+   * persistence (what the update's action waits for).
+   */
+  async updateBdb(uid: number, body: Record<string, unknown>): Promise<BdbState> {
+    return (await this.updateBdbTracked(uid, body)).bdb;
+  }
+
+  async updateBdbTracked(
+    uid: number,
+    body: Record<string, unknown>,
+  ): Promise<{ bdb: BdbState; applied: Promise<unknown> }> {
+    const b = this.requireBdb(uid);
+    const patch = this.planUpdate(uid, body);
     this.store.update((s) => Object.assign(s.bdbs.find((x) => x.uid === uid)!, patch));
-    if (patch.memory_size !== undefined) {
-      const per = Math.floor(patch.memory_size / b.shards_count);
+    const jobs: Promise<unknown>[] = [];
+    const persistenceChanged =
+      patch.data_persistence !== undefined ||
+      patch.aof_policy !== undefined ||
+      patch.snapshot_policy !== undefined;
+    if (patch.memory_size !== undefined || persistenceChanged) {
+      const per = Math.floor((patch.memory_size ?? b.memory_size) / b.shards_count);
+      const persistence = persistenceOf(this.bdb(uid)!);
       for (const su of b.shard_list) {
-        this.children
-          .get(`shard-${su}`)
-          ?.conn?.request('set-maxmemory', { bytes: per })
-          .catch(() => {});
+        this.refreshShardSpec(su);
+        const conn = this.children.get(`shard-${su}`)?.conn;
+        if (!conn) continue; // a shard that is down starts with the new config
+        if (patch.memory_size !== undefined) jobs.push(conn.request('set-maxmemory', { bytes: per }));
+        if (persistenceChanged) jobs.push(conn.request('set-persistence', persistence));
       }
     }
     this.pushProxyConfig();
     this.afterReplicaChange(uid);
-    return this.bdb(uid)!;
+    const applied = Promise.all(jobs);
+    applied.catch((err) => this.log.warn({ bdb: uid, err }, 'a shard did not take the updated settings'));
+    return { bdb: this.bdb(uid)!, applied };
   }
 
   private replicaPatch(b: BdbState, body: Record<string, unknown>): Partial<BdbState> {
@@ -595,6 +713,7 @@ export class ClusterManager {
         server_cert: s.server_cert,
         client_cert: s.client_cert,
         client_key: s.client_key,
+        replication_tls_sni: s.replication_tls_sni,
       })),
       faults: this.linkFaults.filter((f) => f.bdb_uid === uid).map((f) => f.fault),
     };
@@ -734,6 +853,10 @@ export class ClusterManager {
     return this.shardStats.get(uid);
   }
 
+  shardStatsTimeOf(uid: number): number | undefined {
+    return this.shardStatsTime.get(uid);
+  }
+
   proxyStatsOf(node: number): unknown {
     return this.proxyStats.get(node);
   }
@@ -741,4 +864,13 @@ export class ClusterManager {
   readCaCert(): string {
     return readFileSync(this.paths.caCert, 'utf8');
   }
+}
+
+/** The persistence a bdb's shards run with (state written before the fields existed: none). */
+export function persistenceOf(b: BdbState): ShardPersistence {
+  return {
+    data_persistence: b.data_persistence ?? 'disabled',
+    aof_policy: b.aof_policy ?? 'appendfsync-every-sec',
+    snapshot_policy: b.snapshot_policy ?? [],
+  };
 }

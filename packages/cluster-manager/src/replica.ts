@@ -63,6 +63,7 @@ function freshSource(uid: number, input: ReplicaSourceRequest, uri: string): Rep
     server_cert: input.server_cert,
     client_cert: input.client_cert,
     client_key: input.client_key,
+    replication_tls_sni: input.replication_tls_sni,
     status: 'syncing',
     rdb_size: 0,
     rdb_transferred: 0,
@@ -148,7 +149,13 @@ export function replicaPatch(
       next.length !== b.replica_sources.length ||
       next.some((s, i) => {
         const o = b.replica_sources[i];
-        return !o || o.uri !== s.uri || o.compression !== s.compression || o.encryption !== s.encryption;
+        return (
+          !o ||
+          o.uri !== s.uri ||
+          o.compression !== s.compression ||
+          o.encryption !== s.encryption ||
+          o.replication_tls_sni !== s.replication_tls_sni
+        );
       });
     sources = next;
     patch.replica_sources = next;

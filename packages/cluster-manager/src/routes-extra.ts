@@ -2,52 +2,23 @@ import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import type { FaultInjector, FaultRequest } from './faults.js';
 import type { ClusterManager } from './manager.js';
+import { registerStatsRoutes } from './routes-stats.js';
 import { faultSchema } from './schemas.js';
+import type { SyncStatsHistory } from './stats-history.js';
 
 const STATUS_CODE = { 'in-sync': 0, syncing: 1, 'out-of-sync': 2 } as const;
 
-/** Replica Of stats, Prometheus metrics (RS names) and fault injection. */
-export function registerExtraRoutes(app: FastifyInstance, mgr: ClusterManager, faults: FaultInjector): void {
-  const uidParams = {
-    type: 'object',
-    required: ['uid'],
-    properties: { uid: { type: 'integer', minimum: 1 } },
-  };
-
-  app.get<{ Params: { uid: number } }>(
-    '/v1/bdbs/:uid/sync_source_stats',
-    { schema: { params: uidParams } },
-    async (req) => {
-      const b = mgr.requireBdb(req.params.uid);
-      const rep = mgr.syncerReport(b.uid);
-      const now = new Date().toISOString();
-      return {
-        sync_source_stats: b.replica_sources.map((s) => {
-          const r = rep?.sources.find((x) => x.uid === s.uid);
-          return {
-            uid: String(s.uid),
-            status: s.status,
-            intervals: [
-              {
-                interval: '1sec',
-                stime: now,
-                etime: now,
-                ingress_bytes: r?.ingress_bytes ?? 0,
-                ingress_bytes_decompressed: r?.ingress_bytes_decompressed ?? 0,
-                local_ingress_lag_time: s.lag,
-                lag_samples: r?.lag_samples ?? [],
-                full_syncs: r?.full_syncs ?? 0,
-                partial_syncs: r?.partial_syncs ?? 0,
-                other_db_keys: r?.other_db_keys ?? 0,
-                other_db_commands: r?.other_db_commands ?? 0,
-              },
-            ],
-          };
-        }),
-      };
-    },
-  );
-
+/**
+ * Replica Of stats (routes-stats.ts), Prometheus metrics at /metrics on the API port (RS v1
+ * names, running totals: kept as it was; the RS-shaped exporter is exporter.ts) and fault injection.
+ */
+export function registerExtraRoutes(
+  app: FastifyInstance,
+  mgr: ClusterManager,
+  faults: FaultInjector,
+  history: SyncStatsHistory,
+): void {
+  registerStatsRoutes(app, mgr, history);
   const registry = new Registry();
   const labels = ['cluster', 'bdb', 'source'] as const;
   const status = new Gauge({

@@ -11,7 +11,12 @@ const shardKeyRegex = {
 };
 const clientCerts = {
   type: 'array',
-  items: { type: 'object', required: ['client_cert'], properties: { client_cert: { type: 'string' } } },
+  items: {
+    type: 'object',
+    required: ['client_cert'],
+    properties: { client_cert: { type: 'string' } },
+    additionalProperties: false,
+  },
 };
 const replicaSource = {
   type: 'object',
@@ -24,6 +29,20 @@ const replicaSource = {
     server_cert: { type: 'string' },
     client_cert: { type: 'string' },
     client_key: { type: 'string' },
+    replication_tls_sni: { type: 'string', maxLength: 253 },
+  },
+};
+const persistence = {
+  data_persistence: { type: 'string', enum: ['disabled', 'aof', 'snapshot'] },
+  aof_policy: { type: 'string', enum: ['appendfsync-every-sec', 'appendfsync-always'] },
+  snapshot_policy: {
+    type: 'array',
+    items: {
+      type: 'object',
+      required: ['secs', 'writes'],
+      properties: { secs: { type: 'integer', minimum: 1 }, writes: { type: 'integer', minimum: 1 } },
+      additionalProperties: false,
+    },
   },
 };
 
@@ -45,6 +64,8 @@ export const bdbCreateSchema = {
     replica_sync: { type: 'string', enum: ['disabled', 'enabled', 'paused', 'stopped'] },
     hash_slots_policy: { type: 'string', enum: ['16k'] },
     type: { type: 'string', enum: ['redis'] },
+    uid: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1 },
+    ...persistence,
   },
 };
 
@@ -61,6 +82,7 @@ export const bdbUpdateSchema = {
     authentication_ssl_client_certs: clientCerts,
     replica_sources: { type: 'array', items: replicaSource },
     replica_sync: { type: 'string', enum: ['disabled', 'enabled', 'paused', 'stopped'] },
+    ...persistence,
   },
 };
 

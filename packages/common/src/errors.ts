@@ -18,6 +18,8 @@ export const ErrorCodes = {
   CROSSSLOT: 'MINIRS_ERR_CROSSSLOT',
   RDB_CORRUPT: 'MINIRS_ERR_RDB_CORRUPT',
   RDB_UNSUPPORTED: 'MINIRS_ERR_RDB_UNSUPPORTED',
+  /** A field or value RS has that minirs does not implement: refused, never ignored. */
+  UNSUPPORTED: 'MINIRS_ERR_UNSUPPORTED',
   INTERNAL: 'MINIRS_ERR_INTERNAL',
 } as const;
 

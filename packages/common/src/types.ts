@@ -8,6 +8,20 @@ export type ReplicaSync = 'disabled' | 'enabled' | 'paused' | 'stopped';
 export type SourceStatus = 'syncing' | 'in-sync' | 'out-of-sync';
 export type ShardStatus = 'starting' | 'active' | 'down' | 'restarting';
 export type BdbStatus = 'pending' | 'active' | 'active-change-pending' | 'delete-pending' | 'creation-failed';
+/** RS's on-disk persistence of a database, applied to every shard's redis-server. */
+export type DataPersistence = 'disabled' | 'aof' | 'snapshot';
+export type AofPolicy = 'appendfsync-every-sec' | 'appendfsync-always';
+/** A snapshot every `secs` seconds when at least `writes` keys changed (redis `save secs writes`). */
+export interface SnapshotRule {
+  secs: number;
+  writes: number;
+}
+/** What a shard's redis-server persists; rendered into redis.conf and set live with CONFIG SET. */
+export interface ShardPersistence {
+  data_persistence: DataPersistence;
+  aof_policy: AofPolicy;
+  snapshot_policy: SnapshotRule[];
+}
 
 export interface NodeState {
   uid: number;
@@ -45,6 +59,8 @@ export interface ReplicaSourceState {
   server_cert?: string;
   client_cert?: string;
   client_key?: string;
+  /** TLS server name indication the syncer sends when it connects to this source (RS). */
+  replication_tls_sni?: string;
   status: SourceStatus;
   rdb_size: number;
   rdb_transferred: number;
@@ -71,6 +87,10 @@ export interface BdbState {
   authentication_ssl_client_certs: { client_cert: string }[];
   replica_sync: ReplicaSync;
   replica_sources: ReplicaSourceState[];
+  /** RS's persistence fields; absent in a state written before they existed (= disabled). */
+  data_persistence?: DataPersistence;
+  aof_policy?: AofPolicy;
+  snapshot_policy?: SnapshotRule[];
   /** (minirs) bumped whenever the sync must start over from scratch (sources changed, restart). */
   sync_epoch: number;
   created_time: string;
@@ -139,6 +159,8 @@ export interface ShardProcessConfig {
   redis_log_file: string;
   redis_pid_file: string;
   redis_server: string;
+  /** Absent = no persistence (what shards did before the field existed). */
+  persistence?: ShardPersistence;
 }
 
 export interface ProxyShardRoute {
@@ -207,7 +229,14 @@ export interface SyncerRuntimeConfig {
   };
   sources: Pick<
     ReplicaSourceState,
-    'uid' | 'uri' | 'compression' | 'encryption' | 'server_cert' | 'client_cert' | 'client_key'
+    | 'uid'
+    | 'uri'
+    | 'compression'
+    | 'encryption'
+    | 'server_cert'
+    | 'client_cert'
+    | 'client_key'
+    | 'replication_tls_sni'
   >[];
   /** Link faults injected through the fault API (minirs). */
   faults: LinkFault[];
@@ -260,6 +289,14 @@ export interface BdbCreateRequest {
   tls_mode?: TlsMode;
   enforce_client_authentication?: 'enabled' | 'disabled';
   authentication_ssl_client_certs?: { client_cert: string }[];
+  /** RS: the database id; assigned in sequence when absent. */
+  uid?: number;
+  type?: 'redis';
+  data_persistence?: DataPersistence;
+  aof_policy?: AofPolicy;
+  snapshot_policy?: SnapshotRule[];
+  replica_sources?: ReplicaSourceRequest[];
+  replica_sync?: ReplicaSync;
 }
 
 /** One element of `replica_sources` in a PUT /v1/bdbs/{uid}. */
@@ -271,4 +308,5 @@ export interface ReplicaSourceRequest {
   server_cert?: string;
   client_cert?: string;
   client_key?: string;
+  replication_tls_sni?: string;
 }

@@ -1,4 +1,5 @@
 import type { ShardProcessConfig } from '@minirs/common';
+import { persistenceDirectives } from './persistence.js';
 
 /** The config file lives in data_dir; the password is in it, so it is written 0600. */
 export const REDIS_CONF_NAME = 'redis.conf';
@@ -9,7 +10,8 @@ export function quoteConfValue(v: string): string {
 }
 
 /**
- * The redis-server config of one shard. No persistence (RS default), OOM as an error
+ * The redis-server config of one shard. Persistence as the bdb's data_persistence says (RS's
+ * default: none; with aof or snapshot a restarted redis-server reloads its data from data_dir), OOM as an error
  * (noeviction), disk-based replication (as RS does for Replica Of, so the RDB size is known), and the same password for
  * clients and for masterauth so a shard can replicate from another shard of the cluster.
  */
@@ -23,8 +25,7 @@ export function renderRedisConf(cfg: ShardProcessConfig): string {
     ['masterauth', quoteConfValue(cfg.password)],
     ['maxmemory', String(cfg.maxmemory)],
     ['maxmemory-policy', 'noeviction'],
-    ['save', '""'],
-    ['appendonly', 'no'],
+    ...persistenceDirectives(cfg.persistence).map(([k, v]): [string, string] => [k, v === '' ? '""' : v]),
     ['dir', quoteConfValue(cfg.data_dir)],
     ['logfile', quoteConfValue(cfg.redis_log_file)],
     ['pidfile', quoteConfValue(cfg.redis_pid_file)],

@@ -85,6 +85,12 @@ function fileSize(path: string): number {
 export async function launchRedis(cfg: ShardProcessConfig, log: Logger): Promise<RedisProcess> {
   await assertPortFree(cfg.addr, cfg.port);
   const confPath = join(cfg.data_dir, REDIS_CONF_NAME);
+  // Without persistence a restarted shard starts empty (RS): redis-server would otherwise load an
+  // RDB left by a replication full sync or by an earlier snapshot policy.
+  if ((cfg.persistence?.data_persistence ?? 'disabled') === 'disabled') {
+    rmSync(join(cfg.data_dir, 'dump.rdb'), { force: true });
+    rmSync(join(cfg.data_dir, 'appendonlydir'), { recursive: true, force: true });
+  }
   writeFileAtomic(confPath, renderRedisConf(cfg), 0o600);
 
   const logOffset = fileSize(cfg.redis_log_file);

@@ -13,6 +13,7 @@ import {
 import type { Redis } from 'ioredis';
 import { type ShardExitCode, ShardExitCodes } from './exit-codes.js';
 import { tryAdopt } from './redis-adopt.js';
+import { parsePersistence, persistenceDirectives } from './persistence.js';
 import { launchRedis } from './redis-launch.js';
 import type { RedisExit, RedisProcess } from './redis-process.js';
 import { checkRedisServer } from './redis-version.js';
@@ -20,7 +21,15 @@ import { statsFromInfo } from './stats.js';
 import { openStatsClient } from './stats-client.js';
 
 /** Control requests a shard answers; anything else is MINIRS_ERR_INVALID_ARGUMENT. */
-export const SHARD_OPS = ['stats', 'ping', 'set-maxmemory', 'pause-redis', 'resume-redis', 'flush'] as const;
+export const SHARD_OPS = [
+  'stats',
+  'ping',
+  'set-maxmemory',
+  'set-persistence',
+  'pause-redis',
+  'resume-redis',
+  'flush',
+] as const;
 export type ShardOp = (typeof SHARD_OPS)[number];
 
 export const STATS_INTERVAL_MS = 1000;
@@ -179,6 +188,22 @@ export class Shard {
         this.log.info({ maxmemory: bytes }, 'maxmemory changed');
         return { maxmemory: bytes };
       }
+      case 'set-persistence': {
+        const p = parsePersistence(args, 'set-persistence');
+        if (!p)
+          throw invalid(
+            'persistence',
+            'set-persistence needs {data_persistence, aof_policy, snapshot_policy}',
+          );
+        this.assertRunning(op);
+        // Live, as RS applies a changed policy: appendonly yes rewrites the AOF from the dataset.
+        for (const [k, v] of persistenceDirectives(p)) {
+          await this.redisCall(op, () => client.config('SET', k, v));
+        }
+        this.cfg.persistence = p;
+        this.log.info({ persistence: p }, 'persistence changed');
+        return p;
+      }
       case 'pause-redis':
         if (!redis.signal('SIGSTOP')) throw this.goneError(op);
         this.paused = true;
@@ -305,7 +330,9 @@ export class Shard {
     if (this.paused) redis.signal('SIGCONT');
     const client = this.client;
     if (client && client.status === 'ready') {
-      await client.call('SHUTDOWN', 'NOSAVE').catch(() => {
+      // Snapshot persistence keeps the dataset across a stop, as redis-server's own SHUTDOWN does.
+      const save = this.cfg.persistence?.data_persistence === 'snapshot' ? 'SAVE' : 'NOSAVE';
+      await client.call('SHUTDOWN', save).catch(() => {
         // The server closes the connection instead of replying: that is success.
       });
     } else {

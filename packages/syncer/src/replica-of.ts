@@ -306,6 +306,7 @@ export class ReplicaOfSync {
               ca: s.server_cert,
               cert: s.client_cert ?? this.opts.tlsCert,
               key: s.client_key ?? this.opts.tlsKey,
+              servername: s.replication_tls_sni,
             }
           : undefined;
       const src = new SourceSync(s.uid, uri, s.uri, s.compression, tls, this);

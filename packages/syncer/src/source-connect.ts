@@ -16,6 +16,8 @@ export interface SourceTls {
   ca?: string;
   cert?: string;
   key?: string;
+  /** SNI to send (the source's replication_tls_sni); Node sends the host name otherwise. */
+  servername?: string;
 }
 
 export interface Counters {
@@ -64,6 +66,7 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
           maxVersion: 'TLSv1.2',
           cert: o.tls?.cert,
           key: o.tls?.key,
+          ...(o.tls?.servername ? { servername: o.tls.servername } : {}),
         })
       : netConnect({ host, port });
     const timer = setTimeout(() => {

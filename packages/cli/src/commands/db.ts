@@ -137,7 +137,7 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
               String(s.node_uid),
               `${s.addr}:${s.port}`,
               `${s.slot_start}-${s.slot_end}`,
-              s.status,
+              s.process_status ?? s.status,
               String(s.restarts ?? 0),
               s.last_event ?? '',
             ]),

@@ -1,0 +1,181 @@
+import { type BdbCreateRequest, type BdbState, ErrorCodes, MinirsError } from '@minirs/common';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Action, ActionRegistry } from './actions.js';
+import type { ClusterManager } from './manager.js';
+import { checkBdbFields } from './rs-fields.js';
+import { bdbCreateSchema, bdbUpdateSchema } from './schemas.js';
+import { bdbView, parseFields, pickFields, shardView } from './views.js';
+
+const uidParams = {
+  type: 'object',
+  required: ['uid'],
+  properties: { uid: { type: 'integer', minimum: 1 } },
+};
+
+type Query = { fields?: string; dry_run?: string };
+
+/** RS's `dry_run` query parameter: present (any value but false/0) = validate, change nothing. */
+function isDryRun(req: FastifyRequest): boolean {
+  const q = req.query as Query;
+  if (q.dry_run === undefined) return false;
+  return !/^(false|0|no)$/i.test(String(q.dry_run));
+}
+
+function actionV2(a: Action): Record<string, unknown> {
+  const [object_type, object_uid] = a.object_name.split(':');
+  return {
+    action_uid: a.action_uid,
+    action_type: 'state-machine',
+    creation_time: a.creation_time,
+    name: a.name,
+    progress: a.progress,
+    status: a.status === 'pending' ? 'queued' : a.status === 'active' ? 'running' : a.status,
+    additional_info: {
+      object_type,
+      object_uid,
+      ...(a.error_message ? { error: a.error_message } : {}),
+    },
+  };
+}
+
+/**
+ * The bdb, shard and action requests of RS's REST API: fields honored or refused by name
+ * (rs-fields.ts), `dry_run`, `fields`, and an `action_uid` for every change that RS tracks.
+ */
+export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, actions: ActionRegistry): void {
+  const view = (b: BdbState) => bdbView(b, actions);
+  const shards = (bdbUid?: number) =>
+    mgr.state.shards
+      .filter((s) => bdbUid === undefined || s.bdb_uid === bdbUid)
+      .map((s) => shardView(s, mgr.shardStatsOf(s.uid), mgr.shardStatsTimeOf(s.uid)));
+  const notFound = (what: string, uid: number | string) =>
+    new MinirsError(ErrorCodes.NOT_FOUND, `${what} ${uid} does not exist`);
+
+  // Field checks come before the schema, so an unknown or unimplemented field is what the 400 names.
+  const checkCreate = async (req: FastifyRequest) => checkBdbFields(req.body, undefined);
+  const checkUpdate = async (req: FastifyRequest) => {
+    const uid = Number((req.params as { uid: string }).uid);
+    const b = Number.isInteger(uid) ? mgr.bdb(uid) : undefined;
+    if (!b) return; // the handler answers 404 (or the params schema 400)
+    checkBdbFields(req.body, view(b) as BdbState & Record<string, unknown>);
+  };
+
+  app.get('/v1/bdbs', async (req) => {
+    const fields = parseFields((req.query as Query).fields);
+    return mgr.state.bdbs.map((b) => pickFields(view(b), fields));
+  });
+  app.get<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) =>
+    pickFields(view(mgr.requireBdb(req.params.uid)), parseFields((req.query as Query).fields)),
+  );
+  app.get<{ Params: { uid: number }; Querystring: { extra_info_keys?: string | string[] } }>(
+    '/v1/bdbs/:uid/shards',
+    { schema: { params: uidParams } },
+    async (req) => {
+      mgr.requireBdb(req.params.uid);
+      // RS: extra_info_keys (repeatable) picks the redis_info keys to return.
+      const q = req.query.extra_info_keys;
+      const keys = q === undefined ? undefined : (Array.isArray(q) ? q : [q]).flatMap((k) => k.split(','));
+      return shards(req.params.uid).map((s) =>
+        keys ? { ...s, redis_info: pickFields(s.redis_info as Record<string, unknown>, keys) } : s,
+      );
+    },
+  );
+
+  app.post<{ Body: BdbCreateRequest }>(
+    '/v1/bdbs',
+    { schema: { body: bdbCreateSchema }, preValidation: checkCreate },
+    async (req) => {
+      if (isDryRun(req)) {
+        const { bdb } = await mgr.planBdb(req.body);
+        return view(bdb);
+      }
+      const b = await mgr.createBdb(req.body);
+      actions.track(actions.start('SMCreateBDB', b.uid), mgr.whenActive(b.uid));
+      // RS answers 200 (not 201): the database is being created; poll the action or the bdb.
+      return view(mgr.bdb(b.uid) ?? b);
+    },
+  );
+
+  app.put<{ Params: { uid: number }; Body: Record<string, unknown> | undefined }>(
+    '/v1/bdbs/:uid',
+    { schema: { params: uidParams, body: bdbUpdateSchema }, preValidation: checkUpdate },
+    async (req) => {
+      const body = req.body ?? {};
+      if (isDryRun(req)) {
+        const b = mgr.requireBdb(req.params.uid);
+        return view({ ...b, ...mgr.planUpdate(b.uid, body) });
+      }
+      const { bdb, applied } = await mgr.updateBdbTracked(req.params.uid, body);
+      actions.track(actions.start('SMUpdateBDB', bdb.uid), applied);
+      return view(bdb);
+    },
+  );
+
+  app.delete<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) => {
+    mgr.requireBdb(req.params.uid);
+    if (isDryRun(req)) return { uid: req.params.uid, deleted: false, dry_run: true };
+    const a = actions.start('SMDeleteBDB', req.params.uid);
+    try {
+      await mgr.deleteBdb(req.params.uid);
+    } catch (err) {
+      actions.fail(a, err);
+      throw err;
+    }
+    actions.complete(a);
+    return { uid: req.params.uid, deleted: true, action_uid: a.action_uid };
+  });
+
+  // PUT /v1/bdbs/{uid}/{action}: RS updates the bdb with the body's fields, then performs the action.
+  const withAction = (name: 'flush' | 'reset_admin_pass') =>
+    app.put<{ Params: { uid: number }; Body: Record<string, unknown> | undefined }>(
+      `/v1/bdbs/:uid/${name}`,
+      {
+        schema: { params: uidParams, body: bdbUpdateSchema },
+        // The body is optional here (a bare PUT .../flush): validate an empty one.
+        preValidation: async (req) => {
+          req.body ??= {};
+          await checkUpdate(req);
+        },
+      },
+      async (req) => {
+        const uid = req.params.uid;
+        const body = req.body ?? {};
+        const b = mgr.requireBdb(uid);
+        if (isDryRun(req)) return view({ ...b, ...mgr.planUpdate(uid, body) });
+        const a = actions.start('SMUpdateBDB', uid);
+        try {
+          let applied: Promise<unknown> = Promise.resolve();
+          if (Object.keys(body).length > 0) applied = (await mgr.updateBdbTracked(uid, body)).applied;
+          if (name === 'flush') await mgr.flushBdb(uid);
+          else mgr.resetAdminPass(uid);
+          actions.track(a, applied);
+        } catch (err) {
+          actions.fail(a, err);
+          throw err;
+        }
+        return view(mgr.requireBdb(uid));
+      },
+    );
+  withAction('flush');
+  withAction('reset_admin_pass');
+
+  app.get('/v1/shards', async () => shards());
+  app.get<{ Params: { uid: number } }>('/v1/shards/:uid', { schema: { params: uidParams } }, async (req) => {
+    const s = mgr.shard(req.params.uid);
+    if (!s) throw notFound('shard', req.params.uid);
+    return shardView(s, mgr.shardStatsOf(s.uid), mgr.shardStatsTimeOf(s.uid));
+  });
+
+  app.get('/v1/actions', async () => ({ actions: [], 'state-machines': actions.list() }));
+  app.get<{ Params: { uid: string } }>('/v1/actions/:uid', async (req) => {
+    const a = actions.get(req.params.uid);
+    if (!a) throw notFound('action', req.params.uid);
+    return a;
+  });
+  app.get('/v2/actions', async () => actions.list().map(actionV2));
+  app.get<{ Params: { uid: string } }>('/v2/actions/:uid', async (req) => {
+    const a = actions.get(req.params.uid);
+    if (!a) throw notFound('action', req.params.uid);
+    return actionV2(a);
+  });
+}
