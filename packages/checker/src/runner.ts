@@ -36,6 +36,8 @@ export interface RoundOptions {
   faultKinds?: readonly FaultKind[];
   /** Rounds with FLUSHALL/FLUSHDB on a sharded source. */
   flush?: boolean;
+  /** DEL/MSET over several tag groups in the workload (default true). */
+  crossSlot?: boolean;
   /** Keys written to each source before the sync starts (default 1500). */
   preloadKeys?: number;
   /** Parent of the round's MINIRS_HOME (default /tmp: socket paths must stay short). */
@@ -170,6 +172,7 @@ export async function runRound(o: RoundOptions): Promise<RoundReport> {
           prefix: s.prefix,
           flush: topology.flush && s.kind === 'sharded',
           maxOps: 400 * o.seconds * 10,
+          crossSlot: o.crossSlot !== false,
         },
         wlRoot.fork(s.prefix),
       );

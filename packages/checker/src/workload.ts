@@ -32,6 +32,8 @@ export interface WriterOptions {
   flush: boolean;
   /** Upper bound on commands sent, whatever the time. */
   maxOps: number;
+  /** DEL and MSET over keys of several tag groups (fanned out by a sharded endpoint); default on. */
+  crossSlot?: boolean;
 }
 
 export interface CounterFate {
@@ -154,8 +156,8 @@ export class SourceWriter {
       ['zincrby', 6],
       ['xadd', 4],
       ['del', 3],
-      ['delmany', 1],
-      ['mset', 2],
+      ['delmany', this.o.crossSlot === false ? 0 : 1],
+      ['mset', this.o.crossSlot === false ? 0 : 2],
       ['pexpire', 3],
       ['persist', 1],
       ['big', 0.15],

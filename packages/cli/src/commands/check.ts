@@ -12,6 +12,7 @@ interface CheckCommandOptions {
   flush?: boolean;
   faults?: string;
   preloadKeys: number;
+  crossSlot: boolean;
   json?: boolean;
 }
 
@@ -41,6 +42,7 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
     .option('--seconds <n>', 'workload and faults per round', parseInteger, 30)
     .option('--flush', 'rounds with FLUSHALL/FLUSHDB on a sharded source (one source per round)')
     .option('--faults <kinds>', `fault kinds to use, comma-separated (default all: ${FAULT_KINDS.join(',')})`)
+    .option('--no-cross-slot', 'no DEL/MSET over several hash tags in the workload')
     .option('--preload-keys <n>', 'keys per source before the sync starts', parseInteger, 1500)
     .option('--json', 'print the round reports as JSON')
     .action(async (o: CheckCommandOptions) => {
@@ -54,6 +56,7 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
           faultKinds,
           flush: !!o.flush,
           preloadKeys: o.preloadKeys,
+          crossSlot: o.crossSlot,
           startCluster: (name, home, nodes) =>
             new MiniCluster(name)
               .withNodes(nodes)
