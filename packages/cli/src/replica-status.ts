@@ -1,4 +1,12 @@
-import { maskUri, type ReplicaSourceState, type ReplicaSync, type SourceStatus } from '@minirs/common';
+import {
+  type AggregateStatus,
+  aggregateStatus,
+  maskUri,
+  type ReplicaSourceState,
+  type ReplicaSync,
+  type SourceStatus,
+  sourceProgress as progressOf,
+} from '@minirs/common';
 import type { Bdb } from './api-client.js';
 
 /**
@@ -6,18 +14,25 @@ import type { Bdb } from './api-client.js';
  * (replica_sync when it is disabled, stopped or paused, else the worst source status).
  */
 
-export type AggregateStatus = 'disabled' | 'stopped' | 'paused' | SourceStatus;
+export type { AggregateStatus } from '@minirs/common';
+export { aggregateStatus } from '@minirs/common';
 
 export interface SourceStatusView {
   uid: number;
   /** Password masked. */
   uri: string;
   status: SourceStatus;
-  /** 0-100: rdb_transferred / rdb_size during the full sync, 100 once in sync. */
+  /** 0-100: rdb_transferred / rdb_size during the full sync (or keys loaded of keys), 100 once in sync. */
   progress: number;
+  /** (minirs) false when the source streams its RDB without a size and no key count is known. */
+  progress_known: boolean;
   lag: number;
   last_update: string | null;
   last_error: string;
+  /** (minirs) MINIRS_ERR_ code of last_error ('' when none). */
+  last_error_code: string;
+  /** (minirs) replicated writes the destination refused. */
+  rejected_writes: number;
 }
 
 export interface ReplicaStatusView {
@@ -27,25 +42,11 @@ export interface ReplicaStatusView {
   sources: SourceStatusView[];
 }
 
+/** 0-100 (0 when unknown: see progress_known). The rules are @minirs/common's. */
 export function sourceProgress(
-  s: Pick<ReplicaSourceState, 'status' | 'rdb_size' | 'rdb_transferred'>,
+  s: Pick<ReplicaSourceState, 'status' | 'rdb_size' | 'rdb_transferred' | 'keys_loaded' | 'keys_total'>,
 ): number {
-  if (s.status === 'in-sync') return 100;
-  if (!s.rdb_size || s.rdb_size <= 0) return 0;
-  return Math.max(0, Math.min(100, Math.floor((100 * (s.rdb_transferred ?? 0)) / s.rdb_size)));
-}
-
-const SEVERITY: Record<SourceStatus, number> = { 'in-sync': 0, syncing: 1, 'out-of-sync': 2 };
-
-export function aggregateStatus(
-  replicaSync: ReplicaSync,
-  sources: { status: SourceStatus }[],
-): AggregateStatus {
-  if (replicaSync === 'disabled' || replicaSync === 'stopped' || replicaSync === 'paused') return replicaSync;
-  if (sources.length === 0) return 'disabled';
-  let worst: SourceStatus = 'in-sync';
-  for (const s of sources) if (SEVERITY[s.status] > SEVERITY[worst]) worst = s.status;
-  return worst;
+  return progressOf({ ...s, rdb_size: s.rdb_size ?? 0, rdb_transferred: s.rdb_transferred ?? 0 }) ?? 0;
 }
 
 export function replicaStatus(bdb: Pick<Bdb, 'uid' | 'replica_sync' | 'replica_sources'>): ReplicaStatusView {
@@ -55,9 +56,13 @@ export function replicaStatus(bdb: Pick<Bdb, 'uid' | 'replica_sync' | 'replica_s
       uri: maskUri(s.uri),
       status: s.status,
       progress: sourceProgress(s),
+      progress_known:
+        progressOf({ ...s, rdb_size: s.rdb_size ?? 0, rdb_transferred: s.rdb_transferred ?? 0 }) !== null,
       lag: s.lag ?? 0,
       last_update: s.last_update ?? null,
       last_error: s.last_error ?? '',
+      last_error_code: s.last_error_code ?? '',
+      rejected_writes: s.rejected_writes ?? 0,
     }),
   );
   const replicaSync = bdb.replica_sync ?? 'disabled';
@@ -87,12 +92,19 @@ export function describeSource(s: SourceStatusView, replicaSync: ReplicaSync): s
   }
   switch (s.status) {
     case 'syncing':
-      return `Syncing ${s.progress}%`;
+      return s.progress_known ? `Syncing ${s.progress}%` : 'Syncing (progress unknown)';
     case 'in-sync':
-      return `Synced (lag ${formatLag(s.lag)})`;
+      return `Synced (lag ${formatLag(s.lag)})${rejectedNote(s)}`;
     case 'out-of-sync':
       return s.last_error ? `Out of sync: ${s.last_error}` : 'Out of sync (reconnecting)';
   }
+}
+
+/** ", 3 writes refused by the destination: <last>" when the destination refused some. */
+function rejectedNote(s: SourceStatusView): string {
+  if (!s.rejected_writes) return '';
+  const n = s.rejected_writes;
+  return `, ${n} write${n === 1 ? '' : 's'} refused by the destination${s.last_error ? `: ${s.last_error}` : ''}`;
 }
 
 /** The destination's line, from the aggregate. */
@@ -108,11 +120,16 @@ export function describeAggregate(v: ReplicaStatusView): string {
     case 'paused':
       return 'Sync paused';
     case 'syncing': {
+      if (v.sources.some((s) => s.status === 'syncing' && !s.progress_known))
+        return 'Syncing (progress unknown)';
       const pct = Math.floor(v.sources.reduce((a, s) => a + s.progress, 0) / n);
       return `Syncing ${pct}%`;
     }
-    case 'in-sync':
-      return `Synced (lag ${formatLag(Math.max(...v.sources.map((s) => s.lag)))})`;
+    case 'in-sync': {
+      const refused = v.sources.reduce((a, s) => a + s.rejected_writes, 0);
+      const note = refused ? `, ${refused} write${refused === 1 ? '' : 's'} refused by the destination` : '';
+      return `Synced (lag ${formatLag(Math.max(...v.sources.map((s) => s.lag)))})${note}`;
+    }
     case 'out-of-sync': {
       const down = v.sources.filter((s) => s.status === 'out-of-sync').length;
       return `Out of sync (${down} of ${n} source${n === 1 ? '' : 's'} down)`;

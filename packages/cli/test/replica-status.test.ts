@@ -80,18 +80,24 @@ describe('per-source view', () => {
           uri: 'redis://admin:***@127.0.1.1:12000',
           status: 'syncing',
           progress: 42,
+          progress_known: true,
           lag: 0,
           last_update: null,
           last_error: '',
+          last_error_code: '',
+          rejected_writes: 0,
         },
         {
           uid: 2,
           uri: 'db1:redis://admin:***@127.0.1.1:12001',
           status: 'in-sync',
           progress: 100,
+          progress_known: true,
           lag: 3,
           last_update: '2026-01-01T00:00:00Z',
           last_error: '',
+          last_error_code: '',
+          rejected_writes: 0,
         },
       ],
     });
@@ -132,6 +138,41 @@ describe('human lines', () => {
     );
     expect(describeAggregate(down)).toBe('Out of sync (1 of 2 sources down)');
     expect(describeSource(down.sources[1]!, 'enabled')).toBe('Out of sync: ECONNREFUSED');
+  });
+
+  it('say when a diskless full sync has no known progress, and use keys when they are known', () => {
+    const unknown = replicaStatus(
+      bdb('enabled', [source({ status: 'syncing', rdb_size: 0, rdb_transferred: 5_000_000 })]),
+    );
+    expect(unknown.sources[0]!.progress_known).toBe(false);
+    expect(describeSource(unknown.sources[0]!, 'enabled')).toBe('Syncing (progress unknown)');
+    expect(describeAggregate(unknown)).toBe('Syncing (progress unknown)');
+    const byKeys = replicaStatus(
+      bdb('enabled', [
+        source({ status: 'syncing', rdb_size: 0, rdb_transferred: 9, keys_loaded: 300, keys_total: 1000 }),
+      ]),
+    );
+    expect(describeSource(byKeys.sources[0]!, 'enabled')).toBe('Syncing 30%');
+  });
+
+  it('show writes the destination refused next to Synced, with the last one', () => {
+    const last = 'destination refused INCR clash from source 1: WRONGTYPE Operation against a key.';
+    const v = replicaStatus(
+      bdb('enabled', [
+        source({
+          lag: 1,
+          rejected_writes: 3,
+          last_error: last,
+          last_error_code: 'MINIRS_ERR_DEST_REJECTED_WRITE',
+        }),
+      ]),
+    );
+    expect(v.sources[0]!.rejected_writes).toBe(3);
+    expect(v.sources[0]!.last_error_code).toBe('MINIRS_ERR_DEST_REJECTED_WRITE');
+    expect(describeSource(v.sources[0]!, 'enabled')).toBe(
+      `Synced (lag 1 ms), 3 writes refused by the destination: ${last}`,
+    );
+    expect(describeAggregate(v)).toBe('Synced (lag 1 ms), 3 writes refused by the destination');
   });
 
   it('format lags from ms to minutes', () => {

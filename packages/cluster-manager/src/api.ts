@@ -35,6 +35,8 @@ const uidParams = {
 export interface ApiExtensions {
   /** Extra routes (Replica Of, faults, metrics) registered by later modules. */
   register?(app: FastifyInstance, actions: ActionRegistry): void;
+  /** Requests served without basic auth (the web UI's static files and login check). */
+  isPublic?(method: string, url: string): boolean;
 }
 
 /** The RS-shaped REST API over HTTPS with basic auth. */
@@ -53,6 +55,7 @@ export async function buildApi(
 
   app.addHook('onRequest', async (req, reply) => {
     if (req.url === '/metrics' || req.url.startsWith('/metrics?')) return;
+    if (ext.isPublic?.(req.method, req.url)) return;
     const h = req.headers.authorization ?? '';
     const m = /^Basic\s+(.+)$/i.exec(h);
     let ok = false;

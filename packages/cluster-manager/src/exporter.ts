@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
-import type { BdbStatus, SourceStatus } from '@minirs/common';
+import { type BdbStatus, SOURCE_STATUS_METRIC } from '@minirs/common';
 import type { ClusterManager } from './manager.js';
 import { PROM_CONTENT_TYPE, PromText } from './prom-text.js';
 import type { SyncStatsHistory } from './stats-history.js';
@@ -9,7 +9,7 @@ import type { SyncStatsHistory } from './stats-history.js';
 /** RS's metrics exporter port. */
 export const RS_EXPORTER_PORT = 8070;
 
-const SYNC_STATUS: Record<SourceStatus, number> = { 'in-sync': 0, syncing: 1, 'out-of-sync': 2 };
+const SYNC_STATUS = SOURCE_STATUS_METRIC;
 /** v2 db_status values (prometheus-metrics-v2). */
 const DB_STATUS: Record<BdbStatus, number> = {
   active: 0,

@@ -15,6 +15,7 @@ import { RS_EXPORTER_PORT, type StartedExporter, startExporter } from './exporte
 import { FaultInjector } from './faults.js';
 import { registerExtraRoutes } from './routes-extra.js';
 import { startStatsSampler } from './routes-stats.js';
+import { isUiPublicPath, registerUiRoutes } from './ui-routes.js';
 import { initCluster, readCredentials } from './cluster-init.js';
 import { ClusterManager } from './manager.js';
 import { StateStore } from './state-store.js';
@@ -133,7 +134,11 @@ async function main(): Promise<void> {
   const sampler = startStatsSampler(mgr);
   let exporter: StartedExporter | undefined;
   const app = await buildApi(mgr, creds, {
-    register: (a) => registerExtraRoutes(a, mgr, faults, sampler.history),
+    register: (a) => {
+      registerExtraRoutes(a, mgr, faults, sampler.history);
+      registerUiRoutes(a, mgr, faults, creds);
+    },
+    isPublic: isUiPublicPath,
   });
   const c = store.get().cluster;
   try {

@@ -7,7 +7,9 @@ import {
   type ClusterPaths,
   type ShardPersistence,
   type ControlMessage,
+  canTransition,
   ErrorCodes,
+  errorRule,
   type Logger,
   MinirsError,
   type ProxyDbConfig,
@@ -18,6 +20,8 @@ import {
   type ShardProcessConfig,
   type ShardState,
   type ShardStats,
+  SYNCER_REPORT_STALE_MS,
+  syncRuns,
   type LinkFault,
   type SyncerProcessConfig,
   type SyncerReport,
@@ -65,7 +69,13 @@ export class ClusterManager {
   private readonly proxyStats = new Map<number, unknown>();
   private readonly shardWaiters = new Map<number, (() => void)[]>();
   private readonly syncerReports = new Map<number, SyncerReport>();
-  /** `node:bdb:port` of every endpoint a proxy reported listening, and who waits for one. */
+  /** When each syncer last reported (ms): a syncer that stops reporting is noticed (watchSyncers). */
+  private readonly syncerReportAt = new Map<number, number>();
+  private syncerWatch?: NodeJS.Timeout;
+  /**
+   * `node:bdb:port` of every endpoint a proxy reported ready (listening, with a ready link to
+   * every shard), and who waits for one.
+   */
   private readonly endpointsUp = new Set<string>();
   private endpointWaiters: (() => void)[] = [];
   /** Link faults (partition, latency, ...) currently injected into syncers. */
@@ -94,12 +104,15 @@ export class ClusterManager {
     for (const sh of s.shards) jobs.push(this.ensureShard(sh.uid));
     await Promise.all(jobs);
     for (const b of s.bdbs) void this.applyReplicaOf(b.uid);
+    this.syncerWatch = setInterval(() => this.watchSyncers(), 500);
+    this.syncerWatch.unref();
     // Shards that were mid-creation when a previous manager died finish now.
     for (const b of s.bdbs) if (b.status === 'pending') void this.activateWhenShardsUp(b.uid);
   }
 
   async shutdown(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.syncerWatch);
     await Promise.all([...this.children.values()].map((c) => c.stop()));
     // A shard process killed before it could stop its redis-server leaves it behind: reap it.
     for (const sh of this.state.shards) this.killStrayRedis(sh.uid);
@@ -122,12 +135,16 @@ export class ClusterManager {
     return {
       onConnected: (child) => {
         if (kind === 'proxy') child.send({ type: 'config', config: this.proxyConfig() });
-        else if (kind === 'syncer') this.pushSyncerConfig(id);
+        else if (kind === 'syncer') {
+          this.syncerReportAt.set(id, Date.now());
+          this.pushSyncerConfig(id);
+        }
         else void this.shardConnected(id, child);
       },
       onMessage: (child, msg) => this.onChildMessage(kind, id, child, msg),
       onExit: (_child, info) => {
         if (kind === 'syncer') {
+          this.syncerReportAt.delete(id);
           // A restarted syncer starts over with a full sync: say so now, not when it reports.
           const b = this.bdb(id);
           if (b && b.replica_sync === 'enabled') {
@@ -271,9 +288,11 @@ export class ClusterManager {
     }
     if (msg.type === 'event') {
       this.log.info({ [kind]: id, event: msg.event, detail: msg.detail }, 'child event');
-      if (kind === 'proxy' && msg.event === 'listening') {
+      if (kind === 'proxy' && (msg.event === 'ready' || msg.event === 'not-ready')) {
         const d = (msg.detail ?? {}) as { bdb_uid?: number; port?: number };
-        this.endpointsUp.add(`${id}:${d.bdb_uid}:${d.port}`);
+        const key = `${id}:${d.bdb_uid}:${d.port}`;
+        if (msg.event === 'ready') this.endpointsUp.add(key);
+        else this.endpointsUp.delete(key);
         for (const w of this.endpointWaiters.splice(0)) w();
       }
       if (kind === 'shard' && msg.event === 'redis-exited') {
@@ -370,10 +389,11 @@ export class ClusterManager {
     const b = this.bdb(bdbUid);
     if (!b) return;
     const ok = await Promise.all(b.shard_list.map((u) => this.waitShardActive(u, 30_000)));
-    // Active means clients can connect: every node's proxy listens on the endpoint (a proxy
-    // that is down does not hold the database back for more than a few seconds).
+    // Active means clients are served: every node's proxy listens on the endpoint and has a
+    // ready link to every shard (a proxy that is down does not hold the database back for
+    // more than a few seconds).
     const up = await this.waitEndpoints(bdbUid, b.port, 5_000);
-    if (!up) this.log.warn({ bdb: bdbUid, port: b.port }, 'not every proxy reported the endpoint listening');
+    if (!up) this.log.warn({ bdb: bdbUid, port: b.port }, 'not every proxy reported the endpoint ready');
     if (!this.bdb(bdbUid)) return;
     this.store.update((s) => {
       const x = s.bdbs.find((y) => y.uid === bdbUid);
@@ -695,6 +715,7 @@ export class ClusterManager {
         host: this.state.cluster.nodes[0]!.addr,
         port: b.port,
         password: b.authentication_redis_pass,
+        tls: b.tls_mode === 'enabled',
         shards: this.state.shards
           .filter((sh) => sh.bdb_uid === uid)
           .map((sh) => ({
@@ -734,6 +755,7 @@ export class ClusterManager {
       const child = this.children.get(name);
       this.children.delete(name);
       this.syncerReports.delete(uid);
+      this.syncerReportAt.delete(uid);
       if (child) await child.stop();
       return;
     }
@@ -748,6 +770,7 @@ export class ClusterManager {
       log_file: this.paths.log(name),
       tls_cert: join(this.paths.certs, 'syncer.pem'),
       tls_key: join(this.paths.certs, 'syncer.key'),
+      proxy_cert: join(this.paths.certs, 'proxy.pem'),
     };
     await this.ensureChild(name, 'syncer', uid, cfg);
   }
@@ -756,6 +779,7 @@ export class ClusterManager {
     const b = this.bdb(uid);
     if (!b) return;
     if (msg.type === 'stats') {
+      this.syncerReportAt.set(uid, Date.now());
       const rep = msg.stats as SyncerReport;
       if (rep.epoch !== b.sync_epoch) return; // a report about a sync that has been restarted since
       this.syncerReports.set(uid, rep);
@@ -771,9 +795,13 @@ export class ClusterManager {
           rdb_transferred: r.rdb_transferred,
           lag: r.lag,
           last_update: r.last_update,
+          rejected_writes: r.rejected_writes ?? 0,
+          keys_loaded: r.keys_loaded,
+          keys_total: r.keys_total,
           // A stop keeps its error until the sync is restarted.
-          last_error:
-            b.replica_sync === 'stopped' && s.last_error && !r.last_error ? s.last_error : r.last_error,
+          ...(b.replica_sync === 'stopped' && s.last_error && !r.last_error
+            ? { last_error: s.last_error, last_error_code: s.last_error_code ?? '' }
+            : { last_error: r.last_error, last_error_code: r.last_error_code ?? '' }),
         };
       });
       if (statusChanged)
@@ -782,17 +810,48 @@ export class ClusterManager {
       return;
     }
     if (msg.type === 'event' && msg.event === 'sync-stopped') {
-      const d = (msg.detail ?? {}) as { source_uid?: number; error?: string; epoch?: number };
+      const d = (msg.detail ?? {}) as { source_uid?: number; error?: string; code?: string; epoch?: number };
       if (d.epoch !== undefined && d.epoch !== b.sync_epoch) return;
-      if (b.replica_sync !== 'enabled') return;
+      // Only a running sync stops (a paused or stopped one has nothing to stop).
+      if (!syncRuns(b.replica_sync) || !canTransition(b.replica_sync, 'stopped')) return;
       this.log.warn({ bdb: uid, source: d.source_uid, error: d.error }, 'replica sync stopped by an error');
       this.store.update((st) => {
         const x = st.bdbs.find((y) => y.uid === uid)!;
         x.replica_sync = 'stopped';
         const src = x.replica_sources.find((y) => y.uid === d.source_uid);
-        if (src) src.last_error = d.error ?? 'stopped';
+        if (src) {
+          src.last_error = d.error ?? 'stopped';
+          src.last_error_code = d.code ?? '';
+        }
       });
       this.pushSyncerConfig(uid);
+    }
+  }
+
+  /**
+   * A syncer that stops reporting (SIGSTOP, a hung event loop) leaves its last report in place:
+   * "Synced (lag 0 ms)" while nothing moves. After SYNCER_REPORT_STALE_MS without a report its
+   * sources are out-of-sync with a last_error that says so; the next report puts them right.
+   */
+  private watchSyncers(): void {
+    const now = Date.now();
+    for (const b of this.state.bdbs) {
+      if (b.replica_sync !== 'enabled' || b.replica_sources.length === 0) continue;
+      const at = this.syncerReportAt.get(b.uid);
+      if (at === undefined || now - at < SYNCER_REPORT_STALE_MS) continue;
+      const rule = errorRule('syncer-unresponsive');
+      const secs = Math.round((now - at) / 1000);
+      const error = `the syncer of database ${b.name} has not reported for ${secs} s (stopped, frozen or overloaded); its status is unknown. ${rule.remedy}`;
+      const stale = b.replica_sources.some((s) => s.status !== 'out-of-sync' || s.last_error_code !== rule.code);
+      const next = b.replica_sources.map((s) => ({
+        ...s,
+        status: 'out-of-sync' as const,
+        lag: 0,
+        last_error: error,
+        last_error_code: rule.code,
+      }));
+      if (stale) this.store.update((st) => (st.bdbs.find((x) => x.uid === b.uid)!.replica_sources = next));
+      else (b as BdbState).replica_sources = next;
     }
   }
 

@@ -1,5 +1,6 @@
 import {
   type BdbState,
+  checkTransition,
   type ClusterState,
   invalid,
   parseSourceUri,
@@ -8,18 +9,11 @@ import {
   type ReplicaSync,
   redactForError,
   type SourceUri,
+  transitionRestartsSync,
 } from '@minirs/common';
 
 /** RS's limit on sources per destination. */
 export const MAX_SOURCES = 32;
-
-/** The transitions RS allows for replica_sync. */
-const TRANSITIONS: Record<ReplicaSync, ReplicaSync[]> = {
-  disabled: ['enabled'],
-  enabled: ['paused', 'stopped', 'disabled'],
-  paused: ['enabled', 'stopped', 'disabled'],
-  stopped: ['enabled', 'disabled'],
-};
 
 /** The bdb of this cluster a source URI points at, by endpoint address and port. */
 export function localBdbOf(state: ClusterState, u: SourceUri): BdbState | undefined {
@@ -171,12 +165,7 @@ export function replicaPatch(
     const to = body.replica_sync as ReplicaSync;
     const from = b.replica_sync;
     if (to !== from) {
-      if (!TRANSITIONS[from].includes(to)) {
-        throw invalid(
-          'replica_sync',
-          `replica_sync cannot go from ${from} to ${to}; allowed: ${TRANSITIONS[from].join(', ')}`,
-        );
-      }
+      checkTransition(from, to);
       if (to === 'enabled' && sources.length === 0) {
         throw invalid(
           'replica_sync',
@@ -184,7 +173,7 @@ export function replicaPatch(
         );
       }
       // Re-enabling a stopped or paused sync flushes the destination and starts over.
-      if (to === 'enabled') restart = true;
+      if (transitionRestartsSync(from, to)) restart = true;
     }
     patch.replica_sync = to;
   }
@@ -198,6 +187,10 @@ export function replicaPatch(
       rdb_transferred: 0,
       lag: 0,
       last_error: '',
+      last_error_code: '',
+      rejected_writes: 0,
+      keys_loaded: 0,
+      keys_total: undefined,
     }));
   }
   return patch;

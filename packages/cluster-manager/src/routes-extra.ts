@@ -1,3 +1,4 @@
+import { SOURCE_STATUS_METRIC } from '@minirs/common';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import type { FaultInjector, FaultRequest } from './faults.js';
@@ -5,8 +6,6 @@ import type { ClusterManager } from './manager.js';
 import { registerStatsRoutes } from './routes-stats.js';
 import { faultSchema } from './schemas.js';
 import type { SyncStatsHistory } from './stats-history.js';
-
-const STATUS_CODE = { 'in-sync': 0, syncing: 1, 'out-of-sync': 2 } as const;
 
 /**
  * Replica Of stats (routes-stats.ts), Prometheus metrics at /metrics on the API port (RS v1
@@ -45,6 +44,12 @@ export function registerExtraRoutes(
     labelNames: labels,
     registers: [registry],
   });
+  const rejected = new Gauge({
+    name: 'bdb_replicaof_syncer_rejected_writes',
+    help: '(minirs) Replicated writes the destination refused (counted, not retried) in this sync',
+    labelNames: labels,
+    registers: [registry],
+  });
   const shardMem = new Gauge({
     name: 'redis_used_memory',
     help: 'Memory used by the shard',
@@ -72,7 +77,8 @@ export function registerExtraRoutes(
       for (const s of b.replica_sources) {
         const l = { cluster, bdb: String(b.uid), source: String(s.uid) };
         const r = rep?.sources.find((x) => x.uid === s.uid);
-        status.set(l, STATUS_CODE[s.status]);
+        status.set(l, SOURCE_STATUS_METRIC[s.status]);
+        rejected.set(l, r?.rejected_writes ?? s.rejected_writes ?? 0);
         lag.set(l, s.lag);
         ingress.set(l, r?.ingress_bytes ?? 0);
         ingressDec.set(l, r?.ingress_bytes_decompressed ?? 0);

@@ -74,7 +74,11 @@ export function registerStatsRoutes(
         partial_syncs: r?.partial_syncs ?? 0,
         other_db_keys: r?.other_db_keys ?? 0,
         other_db_commands: r?.other_db_commands ?? 0,
+        rejected_writes: r?.rejected_writes ?? source.rejected_writes ?? 0,
       },
+      // (minirs) the error that stopped or disturbs this source, and its MINIRS_ERR_ code.
+      last_error: source.last_error,
+      last_error_code: source.last_error_code ?? '',
     };
   };
   app.get<{ Params: { uid: number }; Querystring: StatsQuery }>(

@@ -21,6 +21,7 @@ const COUNTERS = [
   'partial_syncs',
   'other_db_keys',
   'other_db_commands',
+  'rejected_writes',
 ] as const;
 type Counter = (typeof COUNTERS)[number];
 type Counts = Record<Counter, number>;
@@ -32,6 +33,7 @@ const zero = (): Counts => ({
   partial_syncs: 0,
   other_db_keys: 0,
   other_db_commands: 0,
+  rejected_writes: 0,
 });
 
 interface Bucket extends Counts {
@@ -176,6 +178,7 @@ export class SyncStatsHistory {
         partial_syncs: b.partial_syncs,
         other_db_keys: b.other_db_keys,
         other_db_commands: b.other_db_commands,
+        rejected_writes: b.rejected_writes,
       }));
   }
 }

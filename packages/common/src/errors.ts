@@ -18,6 +18,16 @@ export const ErrorCodes = {
   CROSSSLOT: 'MINIRS_ERR_CROSSSLOT',
   RDB_CORRUPT: 'MINIRS_ERR_RDB_CORRUPT',
   RDB_UNSUPPORTED: 'MINIRS_ERR_RDB_UNSUPPORTED',
+  /** A source holds data the destination's Redis version cannot (e.g. hash field TTLs into 7.0). */
+  INCOMPATIBLE_SOURCE: 'MINIRS_ERR_INCOMPATIBLE_SOURCE',
+  /** A source failed to produce its full sync repeatedly (fork failure, replica output buffer limit). */
+  FULL_SYNC_FAILING: 'MINIRS_ERR_FULL_SYNC_FAILING',
+  /** The destination could not take a write (loading, a shard down, a write of unknown fate). */
+  DESTINATION_UNAVAILABLE: 'MINIRS_ERR_DESTINATION_UNAVAILABLE',
+  /** The destination refused a replicated write (WRONGTYPE, unknown command...). */
+  DEST_REJECTED_WRITE: 'MINIRS_ERR_DEST_REJECTED_WRITE',
+  /** A syncer process stopped reporting to its manager. */
+  SYNCER_UNRESPONSIVE: 'MINIRS_ERR_SYNCER_UNRESPONSIVE',
   /** A field or value RS has that minirs does not implement: refused, never ignored. */
   UNSUPPORTED: 'MINIRS_ERR_UNSUPPORTED',
   INTERNAL: 'MINIRS_ERR_INTERNAL',

@@ -7,5 +7,6 @@ export * from './paths.js';
 export * from './pki.js';
 export * from './random.js';
 export * from './redis-bin.js';
+export * from './replica-state.js';
 export * from './source-uri.js';
 export * from './types.js';

@@ -67,6 +67,13 @@ export interface ReplicaSourceState {
   lag: number;
   last_update: string | null;
   last_error: string;
+  /** (minirs) MINIRS_ERR_ code of last_error ('' when none). */
+  last_error_code?: string;
+  /** (minirs) replicated writes the destination refused (counted, not retried) in this epoch. */
+  rejected_writes?: number;
+  /** (minirs) full sync progress by keys, for sources that stream their RDB without a size. */
+  keys_loaded?: number;
+  keys_total?: number;
 }
 
 export interface BdbState {
@@ -213,6 +220,8 @@ export interface SyncerProcessConfig {
   /** The syncer's client certificate (PEM paths) for TLS sources that enforce client auth. */
   tls_cert: string;
   tls_key: string;
+  /** The cluster's proxy certificate (PEM path): pinned when writing to a TLS destination. */
+  proxy_cert?: string;
 }
 
 export interface SyncerRuntimeConfig {
@@ -224,6 +233,8 @@ export interface SyncerRuntimeConfig {
     host: string;
     port: number;
     password: string;
+    /** The destination database requires TLS (tls_mode enabled): write over TLS with the syncer's certificate. */
+    tls?: boolean;
     /** Destination shards with the pid of their redis-server: a new pid means it restarted empty. */
     shards: { uid: number; slot_start: number; slot_end: number; redis_pid: number; status: ShardStatus }[];
   };
@@ -261,6 +272,8 @@ export interface SourceReport {
   lag: number;
   last_update: string | null;
   last_error: string;
+  /** MINIRS_ERR_ code of last_error ('' when none). */
+  last_error_code?: string;
   ingress_bytes: number;
   ingress_bytes_decompressed: number;
   /** Full syncs and partial resyncs so far in this epoch (minirs). */
@@ -270,6 +283,11 @@ export interface SourceReport {
   /** (minirs) Only db 0 is replicated: keys (full sync) and commands (stream) of other dbs skipped. */
   other_db_keys?: number;
   other_db_commands?: number;
+  /** (minirs) replicated writes the destination refused (counted, not retried). */
+  rejected_writes?: number;
+  /** (minirs) full sync progress by keys (see ReplicaSourceState). */
+  keys_loaded?: number;
+  keys_total?: number;
 }
 
 export interface SyncerReport {

@@ -1,5 +1,13 @@
 import type { Socket } from 'node:net';
-import { isRespProtocolError, RequestView, RespDecoder, type RespFrame, RespWriter } from '@minirs/resp';
+import {
+  encodeCommand,
+  isRespProtocolError,
+  RequestView,
+  RespDecoder,
+  type RespFrame,
+  RespType,
+  RespWriter,
+} from '@minirs/resp';
 import { BatchWriter } from './batch-writer.js';
 import { clock } from './clock.js';
 import { type CommandInfo, CommandFlag, keyPositions } from './command-table.js';
@@ -13,6 +21,16 @@ import type { ShardLink } from './shard-link.js';
 import { SPECIAL_COMMANDS } from './special-commands.js';
 import type { TlsInfo } from './tls.js';
 import { Transaction, TXN_CONTROL } from './transaction.js';
+
+/** The reply queue; entries pushed while `mute` is set are dropped instead of written. */
+export class ReplyQueue extends Fifo<Entry> {
+  mute = false;
+
+  override push(e: Entry): void {
+    if (this.mute) e.muted = true;
+    super.push(e);
+  }
+}
 
 /** route() results that are not a pool index. */
 export const KEYLESS = -2;
@@ -65,9 +83,17 @@ export class ClientSession implements EntryOwner {
   routedSlot = -1;
   badKey = -1;
   readonly keyPos: number[] = [];
+  /** When this client started waiting for the command table (ms), 0 when it is not. */
+  tableWaitSince = 0;
 
-  readonly replies = new Fifo<Entry>();
+  readonly replies = new ReplyQueue();
+  /** CLIENT REPLY OFF in force. */
+  replyOff = false;
+  /** CLIENT REPLY SKIP: 1 = the next command's reply is dropped, 2 = this command's is. */
+  replySkip: 0 | 1 | 2 = 0;
   private readonly decoder = new RespDecoder({ requests: true });
+  /** Re-reads an inline command's arguments as a multibulk frame. */
+  private readonly inlineDecoder = new RespDecoder({ requests: true });
   readonly inbox = new Fifo<RespFrame>();
   private held: RespFrame | null = null;
   private pumping = false;
@@ -139,10 +165,15 @@ export class ClientSession implements EntryOwner {
         const frame = this.held ?? this.inbox.shift();
         if (!frame) break;
         this.held = null;
-        if (!this.dispatch(frame)) {
+        // CLIENT REPLY OFF / SKIP: entries of this command are dropped when their turn comes.
+        this.replies.mute = this.replyOff || this.replySkip === 2;
+        const done = this.dispatch(frame);
+        this.replies.mute = false;
+        if (!done) {
           this.held = frame;
           break;
         }
+        if (this.replySkip !== 0) this.replySkip = this.replySkip === 1 ? 2 : 0;
         this.endpoint.ops++;
       }
     } finally {
@@ -159,10 +190,19 @@ export class ClientSession implements EntryOwner {
   }
 
   /** Handle one command; false means "not now": it is retried when whatever blocks it clears. */
-  private dispatch(frame: RespFrame): boolean {
+  private dispatch(received: RespFrame): boolean {
     const v = this.view;
+    let frame = received;
     try {
       v.parse(frame);
+      // Shards get inline commands as multibulk: a long inline line on a shared link could
+      // hit the shard's 64 KiB inline limit (which closes the link) in the middle of a read.
+      if (frame.type === RespType.Inline && v.argc > 0) {
+        const args: Buffer[] = [];
+        for (let i = 0; i < v.argc; i++) args.push(v.arg(i));
+        frame = this.inlineDecoder.decodeAll(encodeCommand(args))[0]!;
+        v.parse(frame);
+      }
     } catch (err) {
       if (!isRespProtocolError(err)) throw err;
       this.protocolError(`Protocol error: ${err.reason}`);
@@ -266,6 +306,11 @@ export class ClientSession implements EntryOwner {
 
   /** Send the client's frame as is to pool `index`; false when that link is congested. */
   forward(frame: RespFrame, index: number): boolean {
+    return this.forwardBytes(frame.buf, index, frame.start, frame.end);
+  }
+
+  /** Send a command (bytes buf[start, end)) to pool `index` for this client's reply queue. */
+  forwardBytes(buf: Buffer, index: number, start = 0, end = buf.length): boolean {
     const link = this.linkFor(index);
     if (link.congested) {
       link.whenDrained(() => this.pump());
@@ -273,7 +318,7 @@ export class ClientSession implements EntryOwner {
     }
     const e = new ForwardEntry(this);
     this.replies.push(e);
-    link.send(frame.buf, frame.start, frame.end, e);
+    link.send(buf, start, end, e);
     return true;
   }
 
@@ -313,7 +358,7 @@ export class ClientSession implements EntryOwner {
     let e = this.replies.peek();
     while (e?.done) {
       this.replies.shift();
-      e.write(this.out);
+      if (!e.muted) e.write(this.out);
       e = this.replies.peek();
     }
     if (e?.atHead) e.atHead(this.out);

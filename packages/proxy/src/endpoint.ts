@@ -18,6 +18,8 @@ export interface EndpointContext {
   linksPerShard: number;
   nextClientId(): number;
   tls: TlsAcceptor;
+  /** The endpoint can (ready) or cannot serve a command on every shard any more. */
+  onReadiness?(endpoint: DbEndpoint, ready: boolean, why: string): void;
 }
 
 export interface EndpointStats {
@@ -49,6 +51,8 @@ export class DbEndpoint {
   ops = 0;
   totalConnections = 0;
   listening = false;
+  /** Listening, the command table known and every shard's primary link ready. */
+  ready = false;
 
   private server: Server | null = null;
   private readonly tableWaiters = new Set<ClientSession>();
@@ -75,6 +79,7 @@ export class DbEndpoint {
     this.applyShards(config);
     this.stopTick = onTick((now) => {
       for (const p of this.pools) p.checkTimeouts(now);
+      this.expireTableWaits(now);
     });
   }
 
@@ -99,6 +104,30 @@ export class DbEndpoint {
     });
     server.on('error', (err) => this.log.error({ bdb_uid: this.uid, err }, 'endpoint listener error'));
     this.listening = true;
+    this.checkReady();
+  }
+
+  /**
+   * Report a change of readiness: every shard answers on its primary link and the command
+   * table is known, so a client's command is served now (not after a reconnect).
+   */
+  checkReady(): void {
+    const down = !this.listening
+      ? 'not listening'
+      : this.pools.length === 0
+        ? 'no shards'
+        : !this.commands
+          ? 'command table not loaded yet'
+          : (() => {
+              const p = this.pools.find((x) => x.primary.state !== 'ready');
+              return p
+                ? `${p.label} link ${p.primary.state}${p.primary.lastError ? ` (${p.primary.lastError})` : ''}`
+                : '';
+            })();
+    const ready = down === '';
+    if (ready === this.ready) return;
+    this.ready = ready;
+    this.ctx.onReadiness?.(this, ready, down);
   }
 
   private accept(raw: Socket): void {
@@ -125,6 +154,7 @@ export class DbEndpoint {
     }
     this.config = config;
     this.applyShards(config);
+    this.checkReady();
   }
 
   private applyShards(config: ProxyDbConfig): void {
@@ -154,6 +184,7 @@ export class DbEndpoint {
   }
 
   private linkReady(pool: ShardPool, link: ShardLink): void {
+    this.checkReady();
     if (this.commands && this.commands.version === link.redisVersion) return;
     if (link.opts.protocol !== 2 || this.loadingTable) return;
     // Fetch the shard's command table once (again if a restarted shard runs another version).
@@ -174,6 +205,7 @@ export class DbEndpoint {
         const waiters = [...this.tableWaiters];
         this.tableWaiters.clear();
         for (const c of waiters) c.pump();
+        this.checkReady();
       },
       onError: () => {
         this.loadingTable = false;
@@ -184,25 +216,37 @@ export class DbEndpoint {
   private loadingTable = false;
 
   private linkDown(): void {
-    // Clients waiting for a command table that no reachable shard can give: fail them now.
-    if (this.commands || this.tableWaiters.size === 0) return;
-    if (this.pools.some((p) => p.primary.state === 'ready' || p.primary.state === 'connecting')) return;
-    const waiters = [...this.tableWaiters];
-    this.tableWaiters.clear();
-    for (const c of waiters) c.pump();
+    this.checkReady();
+  }
+
+  /** Clients waiting for the command table longer than the shard timeout get TRYAGAIN. */
+  private expireTableWaits(now: number): void {
+    if (this.tableWaiters.size === 0) return;
+    const limit = this.ctx.timeoutMs();
+    for (const c of [...this.tableWaiters]) {
+      if (now - c.tableWaitSince > limit) {
+        this.tableWaiters.delete(c);
+        c.pump();
+      }
+    }
   }
 
   /**
-   * Is the command table known? If not, the client is woken when it is, or told why not.
-   * Returns an error message when no shard can be reached.
+   * Is the command table known? If not, the client is woken when it is, or, once it has
+   * waited the shard timeout for a shard to answer, told to retry (TRYAGAIN).
    */
   awaitCommands(client: ClientSession): true | false | string {
-    if (this.commands) return true;
+    if (this.commands) {
+      client.tableWaitSince = 0;
+      return true;
+    }
     if (this.pools.length === 0) return 'ERR this database has no shards yet; retry later';
-    const reachable = this.pools.find((p) => p.primary.state === 'ready' || p.primary.state === 'connecting');
-    if (!reachable) {
-      const reason = this.pools[0]!.primary.lastError;
-      return `ERR no shard of this database is reachable${reason ? ` (${reason})` : ''}; retry later`;
+    const now = Date.now();
+    if (client.tableWaitSince === 0) client.tableWaitSince = now;
+    else if (now - client.tableWaitSince > this.ctx.timeoutMs()) {
+      client.tableWaitSince = 0;
+      const p = this.pools[0]!.primary;
+      return `TRYAGAIN no shard of this database answered within ${this.ctx.timeoutMs()} ms (${p.opts.label}: ${p.lastError || p.state}); the command was not sent, retry it`;
     }
     // A ready link that has not loaded a table yet (e.g. its COMMAND failed): ask again.
     if (!this.loadingTable) {
@@ -235,6 +279,7 @@ export class DbEndpoint {
   /** Stop listening, disconnect clients, close shard links. */
   async close(): Promise<void> {
     this.listening = false;
+    this.ready = false;
     this.stopTick();
     for (const c of this.clients) c.destroy();
     this.clients.clear();

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RespFrame } from '@minirs/resp';
 import { minirsLink, minirsShards } from './admin.js';
 import type { ClientSession } from './client-session.js';
+import { configCommand } from './config-command.js';
 
 /** Commands the proxy answers itself. Return false to be retried later (see dispatch). */
 export type LocalHandler = (c: ClientSession, frame: RespFrame) => boolean;
@@ -243,6 +244,27 @@ function client(c: ClientSession): boolean {
       c.replyBytes(infoText(c, lines));
       return true;
     }
+    case 'reply': {
+      // Redis: ON answers +OK; OFF and SKIP answer nothing (SKIP drops the next reply too).
+      if (v.argc !== 3) {
+        c.replyError(arityError('client|reply'));
+        return true;
+      }
+      const mode = v.argString(2, 'latin1').toLowerCase();
+      if (mode === 'on') {
+        c.replyOff = false;
+        c.replySkip = 0;
+        c.replies.mute = false;
+        c.replyBytes(Buffer.from('+OK\r\n'));
+      } else if (mode === 'off') {
+        c.replyOff = true;
+      } else if (mode === 'skip') {
+        if (!c.replyOff) c.replySkip = 1;
+      } else {
+        c.replyError('ERR syntax error');
+      }
+      return true;
+    }
     case 'setinfo':
       c.replyBytes(Buffer.from('+OK\r\n'));
       return true;
@@ -308,16 +330,6 @@ function notAllowed(c: ClientSession): boolean {
   return true;
 }
 
-function config(c: ClientSession, frame: RespFrame): boolean {
-  // CONFIG GET is harmless and answered by the first shard; the rest would reconfigure shards.
-  if (c.view.argc >= 2 && c.view.argIs(1, 'get')) {
-    if (c.endpoint.pools.length > 0) return c.forward(frame, 0);
-    c.replyError('ERR this database has no shards yet; retry later');
-    return true;
-  }
-  return notAllowed(c);
-}
-
 export const LOCAL_COMMANDS = new Map<string, LocalHandler>([
   ['auth', auth],
   ['hello', hello],
@@ -330,7 +342,7 @@ export const LOCAL_COMMANDS = new Map<string, LocalHandler>([
   ['unsubscribe', unsubscribeNothing],
   ['punsubscribe', unsubscribeNothing],
   ['sunsubscribe', unsubscribeNothing],
-  ['config', config],
+  ['config', configCommand],
   ['minirs.shards', minirsShards],
   ['minirs.link', minirsLink],
   ...NOT_ALLOWED.map((n) => [n, notAllowed] as [string, LocalHandler]),

@@ -144,6 +144,15 @@ export class ProxyProcess {
           linksPerShard: this.linksPerShard,
           nextClientId: () => this.nextClientId++,
           tls: this.tls,
+          onReadiness: (e, ready, why) => {
+            if (this.endpoints.get(e.uid) !== e && ready) return;
+            this.log.info({ bdb_uid: e.uid, port: e.config.port, ready, why }, 'endpoint readiness');
+            this.report(ready ? 'ready' : 'not-ready', {
+              bdb_uid: e.uid,
+              port: e.config.port,
+              ...(ready ? {} : { reason: why }),
+            });
+          },
         },
         db,
       );
@@ -166,6 +175,8 @@ export class ProxyProcess {
       'endpoint listening',
     );
     this.report('listening', { bdb_uid: db.uid, port: db.port });
+    // Readiness may have been reached before the endpoint was registered: report it now.
+    if (ep.ready) this.report('ready', { bdb_uid: db.uid, port: db.port });
   }
 
   private report(event: string, detail: Record<string, unknown>): void {

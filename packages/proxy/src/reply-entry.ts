@@ -15,6 +15,8 @@ export interface EntryOwner {
 export abstract class Entry implements ReplySink {
   sentAt = 0;
   done = false;
+  /** CLIENT REPLY OFF/SKIP: the reply is dropped instead of written. */
+  muted = false;
   /** Runs when the reply is known (not when written): releases barriers and private links. */
   after: ((entry: Entry) => void) | null = null;
 

@@ -42,11 +42,19 @@ export interface ShardLinkOptions {
   onDown?: (link: ShardLink, reason: string) => void;
 }
 
+/** A command queued while the link is not ready: not sent anywhere yet. */
+interface Waiting {
+  bytes: Buffer;
+  sink: ReplySink;
+}
+
 /** Unsent bytes above which a link counts as congested: its clients wait for 'drain'. */
 const CONGESTED_BYTES = 8 * 1024 * 1024;
 /** Replies outstanding above which a link counts as congested. */
 const CONGESTED_REPLIES = 100_000;
 const BACKOFF_MIN_MS = 50;
+/** Replies of any depth a shard produces are relayed (a Lua script's nested tables go deep). */
+const MAX_REPLY_DEPTH = 1_000_000;
 const BACKOFF_MAX_MS = 1000;
 
 /**
@@ -73,8 +81,14 @@ export class ShardLink {
 
   private socket: Socket | null = null;
   private out: BatchWriter | null = null;
-  private decoder = new RespDecoder();
+  private decoder = new RespDecoder({ maxDepth: MAX_REPLY_DEPTH });
   private readonly pending = new Fifo<ReplySink>();
+  /** Commands that arrived while the link was not ready, sent once it is (or failed unsent). */
+  private readonly waiting = new Fifo<Waiting>();
+  private waitingBytes = 0;
+  /** Coarse time the oldest waiting command arrived. */
+  private waitingSince = 0;
+  private everReady = false;
   private drainWaiters: (() => void)[] = [];
   private backoff = BACKOFF_MIN_MS;
   /** Coarse time the shard last sent anything: a busy shard is slow, not stalled. */
@@ -90,14 +104,15 @@ export class ShardLink {
     return `${this.opts.host}:${this.opts.port}`;
   }
 
+  /** Commands sent or waiting to be sent whose reply has not come. */
   get inFlight(): number {
-    return this.pending.length;
+    return this.pending.length + this.waiting.length;
   }
 
   get congested(): boolean {
     return (
-      this.pending.length > CONGESTED_REPLIES ||
-      (this.out !== null && this.out.pendingBytes > CONGESTED_BYTES)
+      this.pending.length + this.waiting.length > CONGESTED_REPLIES ||
+      this.waitingBytes + (this.out?.pendingBytes ?? 0) > CONGESTED_BYTES
     );
   }
 
@@ -108,7 +123,7 @@ export class ShardLink {
 
   private connect(): void {
     this.state = 'connecting';
-    this.decoder = new RespDecoder();
+    this.decoder = new RespDecoder({ maxDepth: MAX_REPLY_DEPTH });
     const socket = createConnection({ host: this.opts.host, port: this.opts.port });
     socket.setNoDelay(true);
     this.socket = socket;
@@ -125,8 +140,10 @@ export class ShardLink {
           return;
         }
         this.state = 'ready';
+        this.everReady = true;
         this.backoff = BACKOFF_MIN_MS;
         this.redisVersion = helloField(frame, 'version');
+        this.sendWaiting();
         this.opts.onReady?.(this, frame);
       },
       onError: () => {},
@@ -170,15 +187,61 @@ export class ShardLink {
     if (this.onIdle && this.pending.length === 0) this.onIdle();
   }
 
-  /** Queue a command (bytes buf[start, end)) whose reply goes to `sink`. */
+  /**
+   * Queue a command (bytes buf[start, end)) whose reply goes to `sink`. While the link is
+   * (re)connecting the command waits, unsent, for the link to be ready (up to the timeout;
+   * then it fails with TRYAGAIN): a client never gets "may or may not have been executed"
+   * for a command no shard saw.
+   */
   send(buf: Buffer, start: number, end: number, sink: ReplySink): void {
-    if (this.state === 'down' || this.state === 'closed' || !this.out) {
-      sink.onError(this.unavailable());
+    if (this.state === 'ready' && this.out) {
+      if (sink.sentAt !== -1) sink.sentAt = clock.now;
+      this.pending.push(sink);
+      this.out.write(buf, start, end);
       return;
     }
-    if (sink.sentAt !== -1) sink.sentAt = clock.now;
-    this.pending.push(sink);
-    this.out.write(buf, start, end);
+    if (!this.willConnect) {
+      sink.onError(this.notSent());
+      return;
+    }
+    // The client's buffer may be reused once dispatched: keep a copy (slow path only).
+    const bytes = Buffer.from(buf.subarray(start, end));
+    if (this.waiting.length === 0) this.waitingSince = clock.now;
+    this.waiting.push({ bytes, sink });
+    this.waitingBytes += bytes.length;
+  }
+
+  /** The link is connecting, or will try again. */
+  private get willConnect(): boolean {
+    return this.state === 'connecting' || (this.state === 'down' && this.retryTimer !== null);
+  }
+
+  /** The link is ready: send what waited, in order. */
+  private sendWaiting(): void {
+    if (this.waiting.length === 0) return;
+    const now = clock.now;
+    for (const w of this.waiting.drain()) {
+      if (w.sink.sentAt !== -1) w.sink.sentAt = now;
+      this.pending.push(w.sink);
+      this.out!.write(w.bytes, 0, w.bytes.length);
+    }
+    this.waitingBytes = 0;
+  }
+
+  /** Fail every waiting command: none of them reached the shard. */
+  private failWaiting(message: string): void {
+    if (this.waiting.length === 0) return;
+    const all = this.waiting.drain();
+    this.waitingBytes = 0;
+    for (const w of all) w.sink.onError(message);
+    this.wakeDrainWaiters();
+    if (this.inFlight === 0) this.onIdle?.();
+  }
+
+  /** The error of a command that was not sent: retryable, and it says so. */
+  notSent(): string {
+    const why = this.lastError ? ` (${this.lastError})` : '';
+    return `TRYAGAIN ${this.opts.label} is unavailable${why}; the command was not sent to it, retry it`;
   }
 
   /** Queue raw bytes that expect no reply (pipe mode). */
@@ -202,6 +265,15 @@ export class ShardLink {
    * behind a shard that keeps answering is load, not failure).
    */
   checkTimeout(now: number): void {
+    if (this.waiting.length > 0 && now - this.waitingSince > this.opts.timeoutMs()) {
+      if (!this.lastError) this.lastError = `not connected within ${this.opts.timeoutMs()} ms`;
+      this.failWaiting(this.notSent());
+      if (this.state === 'down' && !this.opts.reconnect && this.retryTimer) {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = null;
+        this.state = 'closed';
+      }
+    }
     const head = this.pending.peek();
     if (!head || head.sentAt < 0) return;
     const limit = this.opts.timeoutMs();
@@ -224,19 +296,12 @@ export class ShardLink {
     socket?.destroy();
     const wasReady = this.state === 'ready';
     this.lastError = reason.replace(/^connection lost: /, '');
-    this.state = 'down';
-    const message = timedOut
-      ? `ERR ${reason}; the command may or may not have been executed`
-      : wasReady
-        ? `ERR ${this.opts.label}: ${reason}; the command may or may not have been executed`
-        : this.unavailable();
-    for (const sink of this.pending.drain()) sink.onError(message);
-    this.wakeDrainWaiters();
-    this.onIdle?.();
-    if (wasReady)
-      this.opts.log.warn({ shard: this.opts.label, addr: this.address, reason }, 'shard link down');
-    this.opts.onDown?.(this, reason);
-    if (this.opts.reconnect) {
+    // Decide on the retry first: commands dispatched from the callbacks below then wait for it.
+    // A private link that never got ready holds no connection state: it may try again for
+    // the commands waiting on it (until their timeout).
+    const retry = this.opts.reconnect || (!this.everReady && this.waiting.length > 0);
+    if (retry) {
+      this.state = 'down';
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         if (this.state === 'down') this.connect();
@@ -246,6 +311,18 @@ export class ShardLink {
     } else {
       this.state = 'closed';
     }
+    // What is pending was written to the shard's connection (on a link that never got ready,
+    // only the handshake was: commands wait in `waiting` until the handshake's reply).
+    const message = timedOut
+      ? `ERR ${reason}; the command may or may not have been executed`
+      : `ERR ${this.opts.label}: ${reason}; the command may or may not have been executed`;
+    for (const sink of this.pending.drain()) sink.onError(message);
+    if (!retry) this.failWaiting(this.notSent());
+    this.wakeDrainWaiters();
+    if (wasReady)
+      this.opts.log.warn({ shard: this.opts.label, addr: this.address, reason }, 'shard link down');
+    this.opts.onDown?.(this, reason);
+    if (this.inFlight === 0) this.onIdle?.();
   }
 
   private wakeDrainWaiters(): void {
@@ -266,6 +343,10 @@ export class ShardLink {
     this.state = 'closed';
     socket?.destroy();
     for (const sink of this.pending.drain()) sink.onError(message);
+    const unsent = this.waiting.drain();
+    this.waitingBytes = 0;
+    for (const w of unsent)
+      w.sink.onError(`TRYAGAIN ${this.opts.label}: ${reason}; the command was not sent to it, retry it`);
     this.wakeDrainWaiters();
   }
 }

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
@@ -16,8 +17,9 @@ const PLAIN: TlsInfo = { encrypted: false };
  * TLS on database endpoints. One port serves both kinds of connection: the first byte of a TLS
  * ClientHello is 0x16, which no RESP command starts with, so the proxy sniffs it. `enabled`
  * databases refuse plaintext; `replica_ssl` ones accept plaintext clients but replication
- * (AUTH admin) only over TLS. Client certificates are required when the database enforces
- * client authentication and lists certificates.
+ * (AUTH admin) only over TLS. Client certificates are required whenever the database enforces
+ * client authentication (fail closed: with none listed, only the cluster's own syncer certificate,
+ * which lets Replica Of write to a TLS destination, is accepted).
  */
 export class TlsAcceptor {
   private base: { cert: Buffer; key: Buffer } | null | undefined;
@@ -50,7 +52,7 @@ export class TlsAcceptor {
         raw.destroy();
         return;
       }
-      const requireCert = db.enforce_client_authentication === 'enabled' && db.client_certs.length > 0;
+      const requireCert = db.enforce_client_authentication === 'enabled';
       const tlsSocket = new TLSSocket(bridge(raw, first), {
         isServer: true,
         secureContext: ctx,
@@ -60,11 +62,9 @@ export class TlsAcceptor {
       tlsSocket.once('secure', () => {
         // A listed certificate is trusted as itself (a pinned leaf, like RS's syncer
         // certificates) or as the CA of the client's chain.
-        if (
-          requireCert &&
-          !tlsSocket.authorized &&
-          !this.pinned(db).has(tlsSocket.getPeerCertificate().fingerprint256)
-        ) {
+        // With none listed, "authorized" would only mean a public CA signed it: pinned ones only.
+        const chainOk = tlsSocket.authorized && db.client_certs.length > 0;
+        if (requireCert && !chainOk && !this.pinned(db).has(tlsSocket.getPeerCertificate().fingerprint256)) {
           this.log.debug(
             { bdb_uid: db.uid, reason: String(tlsSocket.authorizationError) },
             'client certificate refused',
@@ -91,6 +91,8 @@ export class TlsAcceptor {
     let set = this.pins.get(key);
     if (!set) {
       set = new Set();
+      const own = this.ownSyncerCert();
+      if (own) set.add(own);
       for (const pem of db.client_certs) {
         try {
           set.add(new X509Certificate(pem).fingerprint256);
@@ -104,6 +106,20 @@ export class TlsAcceptor {
       this.pins.set(key, set);
     }
     return set;
+  }
+
+  private ownSyncer: string | null | undefined;
+
+  /** Fingerprint of this cluster's syncer certificate (next to the proxy's in the certs folder). */
+  private ownSyncerCert(): string | null {
+    if (this.ownSyncer !== undefined) return this.ownSyncer;
+    try {
+      const pem = readFileSync(join(dirname(this.paths.cert), 'syncer.pem'), 'utf8');
+      this.ownSyncer = new X509Certificate(pem).fingerprint256;
+    } catch {
+      this.ownSyncer = null;
+    }
+    return this.ownSyncer;
   }
 
   private context(db: ProxyDbConfig): SecureContext | null {

@@ -310,8 +310,9 @@ export class Transaction {
     }
     if (name === 'select' && v.argc === 2 && v.argString(1, 'latin1') !== '0')
       return 'ERR DB index is out of range';
-    if (name === 'config' && !(v.argc >= 2 && v.argIs(1, 'get')))
-      return "ERR command 'CONFIG' is not allowed through a database endpoint";
+    // CONFIG GET is filtered by the proxy (a shard's own CONFIG GET would show its internal password).
+    if (name === 'config')
+      return "ERR command 'CONFIG' is not supported inside MULTI through a database endpoint";
     return notAllowedMessage(name);
   }
 

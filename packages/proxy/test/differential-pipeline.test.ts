@@ -156,7 +156,7 @@ describe('pipelined differential: transactions, plain and fan-out commands in ev
       failures.push(...(await check(seed, steps, cutsList)));
     }
     expect(failures).toEqual([]);
-  });
+  }, 300_000);
 
   it('gives the same replies for 30 seeded mixes in chunks of 1, 2, 3, 5, 7, 13, 64 and 128 bytes', async () => {
     const failures: string[] = [];
@@ -171,7 +171,7 @@ describe('pipelined differential: transactions, plain and fan-out commands in ev
       if (failures.length > 0) break;
     }
     expect(failures).toEqual([]);
-  });
+  }, 300_000);
 
   it('takes 200 pipelined MULTI/INCR/LPUSH/EXEC/SET blocks without an error (1 and 3 shards)', async () => {
     const steps: MixStep[] = [{ args: ['FLUSHALL'], inline: false }];

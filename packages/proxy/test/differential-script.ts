@@ -276,7 +276,7 @@ export function differentialScript(): Step[] {
   add(['XINFO', 'STREAM', '{x}1'], 'ignore');
   add(['EVAL', 'return {1,2,{3,"x"},false}', 0]);
   add(['EVAL', "return redis.setresp(3) and redis.call('HGETALL', KEYS[1])", 1, 'hash']);
-  add(['CONFIG', 'GET', 'maxmemory-policy']);
+  add(['CONFIG', 'GET', 'hash-max-listpack-entries']);
   add(['MGET', '{m}2', '{m}3', 'missing']);
   add(['MGET', 'x1', 'str:b', 'missing', 'n']);
   add(['EXISTS', 'hash', 'z', 'list', 'nope']);

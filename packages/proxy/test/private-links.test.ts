@@ -36,6 +36,30 @@ describe('MULTI/EXEC, WATCH, blocking commands and pub/sub on private links', ()
     ]);
   });
 
+  it('runs ioredis multi() blocks auto-pipelined with other commands in one write, in order', async () => {
+    const p = bed.client(db, { enableAutoPipelining: true });
+    await p.del('{ap}:n', '{ap}:l', 'ap:plain');
+    const [a, b, plain, d] = await Promise.all([
+      p.multi().incr('{ap}:n').lpush('{ap}:l', 'x').exec(),
+      p.multi().incr('{ap}:n').lpush('{ap}:l', 'y').exec(),
+      p.set('ap:plain', '1'),
+      p.multi().get('{ap}:n').lrange('{ap}:l', 0, -1).exec(),
+    ]);
+    expect(a).toEqual([
+      [null, 1],
+      [null, 1],
+    ]);
+    expect(b).toEqual([
+      [null, 2],
+      [null, 2],
+    ]);
+    expect(plain).toBe('OK');
+    expect(d).toEqual([
+      [null, '2'],
+      [null, ['y', 'x']],
+    ]);
+  });
+
   it('queues keyless commands until a key picks the shard', async () => {
     const r = await raw();
     expect(await r.call('MULTI')).toEqual(new SimpleString('OK'));

@@ -91,7 +91,7 @@ describe('endpoint protocol: what the proxy answers itself', () => {
     expect(info).toContain(`id=${id} `);
     expect(info).toContain('name=worker-1');
     expect(String(await r.call('CLIENT', 'LIST'))).toContain('name=worker-1');
-    expect(await r.call('CLIENT', 'REPLY', 'OFF')).toBeInstanceOf(ErrorReply);
+    expect(await r.call('CLIENT', 'KILL', 'ID', '1')).toBeInstanceOf(ErrorReply);
     expect(await r.call('MONITOR')).toBeInstanceOf(ErrorReply);
   });
 

@@ -6,7 +6,7 @@ import { encodeCommand, RespDecoder, type RespFrame, type RespValue, toValue } f
  * commands, malformed input, RESP3 pushes. Frames are queued as they arrive.
  */
 export class RawClient {
-  private readonly decoder = new RespDecoder();
+  private readonly decoder = new RespDecoder({ maxDepth: 1_000_000 });
   private readonly frames: RespFrame[] = [];
   private waiters: (() => void)[] = [];
   closed = false;

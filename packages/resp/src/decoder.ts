@@ -66,8 +66,9 @@ export class RespDecoder {
   private awaitingBody = false;
 
   private depth = 0;
-  private readonly remaining: Int32Array;
-  private readonly isAttr: Uint8Array;
+  /** Per open aggregate: elements still to come, and whether it is an attribute (grown on demand). */
+  private remaining: Int32Array;
+  private isAttr: Uint8Array;
 
   // Header of the top-level value in progress (after any attribute prefix).
   private topType = 0;
@@ -85,8 +86,9 @@ export class RespDecoder {
     this.maxDepth = opts.maxDepth ?? 64;
     this.maxLine = opts.maxLineLength ?? 1024 * 1024;
     this.maxInline = opts.maxInlineLength ?? 64 * 1024;
-    this.remaining = new Int32Array(this.maxDepth + 1);
-    this.isAttr = new Uint8Array(this.maxDepth + 1);
+    const initial = Math.min(this.maxDepth, 64) + 1;
+    this.remaining = new Int32Array(initial);
+    this.isAttr = new Uint8Array(initial);
   }
 
   /** Stream offset just past the last complete frame. */
@@ -274,7 +276,11 @@ export class RespDecoder {
         case RespType.Set:
         case RespType.Push:
         case RespType.Attribute: {
-          const n = this.readLength(p, cr, t === RespType.Array, this.maxAggregate);
+          // Redis ignores a request whose multibulk count is zero or negative (`*0`, `*-10`).
+          const n =
+            requests && depth === 0
+              ? Math.max(-1, this.readSignedLength(p, cr, this.maxAggregate))
+              : this.readLength(p, cr, t === RespType.Array, this.maxAggregate);
           length = n;
           valueStart = next;
           if (n <= 0) {
@@ -287,6 +293,7 @@ export class RespDecoder {
             break;
           }
           if (depth >= this.maxDepth) this.fail(`aggregates nested deeper than ${this.maxDepth}`, p);
+          if (depth + 1 >= this.remaining.length) this.grow();
           if (depth === 0 && t !== RespType.Attribute) this.setTop(t, p, next, next, n);
           this.remaining[depth] = t === RespType.Map || t === RespType.Attribute ? 2 * n : n;
           this.isAttr[depth] = t === RespType.Attribute ? 1 : 0;
@@ -393,6 +400,23 @@ export class RespDecoder {
     this.need = 0;
     onFrame(frame);
     return nl + 1;
+  }
+
+  private grow(): void {
+    const size = Math.min(this.maxDepth + 1, this.remaining.length * 2);
+    const remaining = new Int32Array(size);
+    remaining.set(this.remaining);
+    const isAttr = new Uint8Array(size);
+    isAttr.set(this.isAttr);
+    this.remaining = remaining;
+    this.isAttr = isAttr;
+  }
+
+  /** A length that may be negative (a request's multibulk count). */
+  private readSignedLength(p: number, cr: number, max: number): number {
+    if (this.buf[p + 1] !== 0x2d) return this.readLength(p, cr, false, max);
+    if (cr === p + 2) this.fail('missing length', p + 1);
+    return -this.readLength(p + 1, cr, false, max);
   }
 
   /** Length field of a header: digits, or -1 where `allowNull`. */

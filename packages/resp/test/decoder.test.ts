@@ -259,3 +259,30 @@ describe('RespDecoder: malformed input', () => {
     expect(rest).toEqual(['b', 'c']);
   });
 });
+
+describe('RespDecoder: edge cases Redis accepts', () => {
+  it('requests: a zero or negative multibulk count is an empty command, as Redis ignores it', () => {
+    const frames = new RespDecoder({ requests: true }).decodeAll(
+      Buffer.from('*-10\r\n*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n'),
+    );
+    expect(frames.map((f) => f.length)).toEqual([-1, 0, -1, 1]);
+  });
+
+  it('requests: a non-numeric negative count is still a protocol error', () => {
+    expect(() => new RespDecoder({ requests: true }).decodeAll(Buffer.from('*-x\r\n'))).toThrow(
+      /invalid length/,
+    );
+  });
+
+  it('replies nested far deeper than 64 levels decode when maxDepth allows it', () => {
+    const depth = 5000;
+    const input = Buffer.from(`${'*1\r\n'.repeat(depth)}:1\r\n+after\r\n`);
+    const d = new RespDecoder({ maxDepth: 1_000_000 });
+    const out: string[] = [];
+    for (let i = 0; i < input.length; i += 777)
+      d.write(input.subarray(i, i + 777), (f) => out.push(f.raw().toString()));
+    expect(out).toHaveLength(2);
+    expect(out[0]!.length).toBe(depth * 4 + 4);
+    expect(out[1]).toBe('+after\r\n');
+  });
+});

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { ErrorCodes, MinirsError } from '@minirs/common';
 import { type RespFrame, RespDecoder, RespWriter } from '@minirs/resp';
 
@@ -22,10 +23,16 @@ export interface WriteReply {
 
 export type ReplyCallback = (reply: WriteReply) => void;
 
-export interface DestinationOptions {
+/** Where the syncer writes: its own database's endpoint, over TLS when the database requires it. */
+export interface DestinationTarget {
   host: string;
   port: number;
   password?: string;
+  /** TLS to the destination proxy: its certificate (pinned) and the syncer's client certificate. */
+  tls?: { ca?: string; cert?: string; key?: string };
+}
+
+export interface DestinationOptions extends DestinationTarget {
   /** Writes sent but not yet answered; the bound on memory and on what a crash can leave unknown. */
   maxInFlight?: number;
   /** Bytes sent but not yet answered. */
@@ -89,7 +96,18 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   }
 
   async connect(): Promise<void> {
-    const socket = connect({ host: this.opts.host, port: this.opts.port });
+    const t = this.opts.tls;
+    const socket = t
+      ? tlsConnect({
+          host: this.opts.host,
+          port: this.opts.port,
+          ca: t.ca,
+          cert: t.cert,
+          key: t.key,
+          // The cluster's own proxy certificate is pinned as the trust anchor (a leaf, like RS's).
+          allowPartialTrustChain: true,
+        })
+      : connect({ host: this.opts.host, port: this.opts.port });
     socket.setNoDelay(true);
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
@@ -101,7 +119,7 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
           }),
         );
       }, this.opts.connectTimeoutMs ?? 5000);
-      socket.once('connect', () => {
+      socket.once(t ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         resolve();
       });

@@ -1,6 +1,17 @@
-import { ErrorCodes, type Logger, MinirsError } from '@minirs/common';
+import {
+  classifyReply,
+  type ErrorCode,
+  ErrorCodes,
+  errorRule,
+  featureOfCommand,
+  isUnknownCommandReply,
+  type Logger,
+  MinirsError,
+  ruleOfCode,
+  type StopReason,
+} from '@minirs/common';
 import { RdbParser, type RedisCommand, RestorePlanner } from '@minirs/rdb';
-import { DestinationClient, type WriteReply } from './destination.js';
+import { DestinationClient, type DestinationTarget, type WriteReply } from './destination.js';
 import { LagTracker } from './lag-tracker.js';
 import {
   argIs,
@@ -10,6 +21,7 @@ import {
   type ReplicationCommand,
   type ReplicationConsumer,
   ReplicationLink,
+  readInfoFields,
   readReplicationInfo,
   type SocketFactory,
 } from './replication/index.js';
@@ -21,7 +33,7 @@ import {
  * partial resync after a source connection error neither skips nor repeats a write.
  */
 
-export type StopReason = { kind: 'stop'; error: string } | { kind: 'full-resync'; reason: string };
+export type Trouble = { kind: 'stop'; stop: StopReason } | { kind: 'full-resync'; reason: string };
 
 export interface LinkRunnerOptions {
   label: string;
@@ -29,11 +41,36 @@ export interface LinkRunnerOptions {
   /** AUTH for an external source (minirs sources authenticate in `connect`). */
   username?: string;
   password?: string;
-  destination: { host: string; port: number; password: string };
+  destination: DestinationTarget;
   targetRdbVersion: number;
+  /** redis_version of the destination (for messages about what it cannot hold). */
+  destinationVersion: string;
   log: Logger;
   /** Called when this link needs a person (stop) or a full resync of every source. */
-  onTrouble(reason: StopReason): void;
+  onTrouble(reason: Trouble): void;
+  /**
+   * A FLUSHALL/FLUSHDB of the source's stream: resolves once every link of the source reached
+   * its copy of it and `send` (run by the last one to arrive) was answered (see FlushBarrier).
+   */
+  flushBarrier(send: () => Promise<void>): Promise<void>;
+  /** A full sync of this link failed before it was loaded (the link's error, the source's INFO). */
+  onFullSyncFailed(err: MinirsError, evidence: FullSyncEvidence): void;
+  /** This link loaded its full sync. */
+  onFullSyncLoaded(): void;
+}
+
+/** What the source's INFO said around a failed full sync (empty when it could not be read). */
+export interface FullSyncEvidence {
+  /**
+   * The source wrote more during the failed full sync than its `client-output-buffer-limit
+   * replica` lets a replica's buffer hold: the limit, and the bytes written meanwhile.
+   */
+  outputBufferLimit?: { hard: number; soft: number; written: number };
+  bgsaveFailed?: boolean;
+  oom?: boolean;
+  usedMemory?: number;
+  maxmemory?: number;
+  redisVersion?: string;
 }
 
 /**
@@ -41,6 +78,12 @@ export interface LinkRunnerOptions {
  * keys into minirs dbs: 14-16% less CPU in the proxies and shards than one SET per key.
  */
 const MSET_KEYS = 128;
+/** How long a stopping link waits for the destination to answer its writes in flight. */
+const SETTLE_MS = 10_000;
+/** How often a streaming link checks whether its source is out of memory. */
+const MEMORY_CHECK_MS = 1000;
+/** How long a link waits at a flush for the other links of its source before a full resync. */
+const FLUSH_BARRIER_MS = 60_000;
 const MSET_BYTES = 256 * 1024;
 
 function sameKey(a: string | Buffer | undefined, b: string | Buffer): boolean {
@@ -49,30 +92,10 @@ function sameKey(a: string | Buffer | undefined, b: string | Buffer): boolean {
   return a.equals(b);
 }
 
-/** Errors from the destination that need a person. */
-function destinationStopWorthy(error: string): boolean {
-  return /^(CROSSSLOT|OOM|NOPERM|WRONGPASS|NOAUTH)\b/.test(error);
-}
-
-/** What the person should do about a stop-worthy destination error (last_error says it). */
-function destinationRemedy(error: string): string {
-  if (error.startsWith('CROSSSLOT')) {
-    return 'The destination is sharded: keep the keys of each source transaction, script or multi-key command in one hash slot ({hash tags}), or use a 1-shard destination; then restart the sync.';
-  }
-  if (error.startsWith('OOM'))
-    return "Raise the destination's memory_size (or free memory), then restart the sync.";
-  return "Check the destination's password, then restart the sync.";
-}
-
-/** Replies from the destination that mean "not now": the sync starts over once it recovers. */
-function destinationTransient(error: string): boolean {
-  return (
-    /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN)\b/.test(error) ||
-    /shard .*(unavailable|down)/i.test(error) ||
-    // The proxy lost the shard (timeout, reset) with the write in flight, or has no shard for the
-    // slot yet: skipping it could lose it or leave it half done; only a full resync is safe.
-    /may or may not have been executed|retry later/i.test(error)
-  );
+function isFlush(name: Buffer | undefined): 'FLUSHALL' | 'FLUSHDB' | undefined {
+  if (argIs(name, 'FLUSHALL')) return 'FLUSHALL';
+  if (argIs(name, 'FLUSHDB')) return 'FLUSHDB';
+  return undefined;
 }
 
 function commandLabel(argv: readonly Buffer[]): string {
@@ -104,11 +127,18 @@ export class LinkRunner implements ReplicationConsumer {
   otherDbKeys = 0;
   otherDbCommands = 0;
   keysLoaded = 0;
+  /** redis-ver of the source's RDB (for messages about what the destination cannot hold). */
+  private sourceVersion = '';
   /** Key/value pairs of plain strings waiting to go out as one MSET (full sync only). */
   private msetArgs: (string | Buffer)[] = [];
   private msetBytes = 0;
-  applyErrors = 0;
+  /** Writes the destination refused (counted, like a Redis replica, not retried); the last one. */
+  rejectedWrites = 0;
+  lastRejectedWrite = '';
   troubled = false;
+  /** Keys of db 0 at the source when the full sync started (progress of a sizeless RDB). */
+  keysTotal?: number;
+  private flushWaiting = false;
 
   constructor(private readonly o: LinkRunnerOptions) {
     this.link = new ReplicationLink({
@@ -120,9 +150,22 @@ export class LinkRunner implements ReplicationConsumer {
       logger: o.log,
       readTimeoutMs: 30_000,
     });
-    this.link.on('retry', (err, delay) =>
-      o.log.warn({ link: o.label, err: err.message, delay_ms: delay }, 'link retrying'),
-    );
+    this.link.on('retry', (err, delay) => {
+      o.log.warn({ link: o.label, err: err.message, delay_ms: delay }, 'link retrying');
+      // The full sync did not complete (closed mid-RDB, or the source could not fork): what it
+      // loaded is partial, so only a flush and a full sync of every source is safe.
+      const bgsave = /BGSAVE failed/i.test(err.reply ?? err.message);
+      if (this.inFullSync || this.sawFullSync || bgsave) {
+        this.inFullSync = false;
+        this.sawFullSync = false;
+        // During a full sync the received offset stays at the snapshot's (+FULLRESYNC <offset>).
+        void this.diagnoseFailedFullSync(err, bgsave, this.link.receivedOffset);
+      }
+    });
+    this.link.on('state', (st) => {
+      if (st === 'full-sync') this.sawFullSync = true;
+      else if (st === 'streaming') this.sawFullSync = false;
+    });
   }
 
   get state() {
@@ -142,27 +185,141 @@ export class LinkRunner implements ReplicationConsumer {
         const e = err as MinirsError;
         this.o.log.error({ link: this.o.label, err: e.message, code: e.code }, 'link failed');
         // last_error must say which source: the library's message names only host:port.
-        this.trouble({ kind: 'stop', error: `${this.o.label}: ${e.message ?? String(err)}` });
+        const code: ErrorCode = e.code ?? ErrorCodes.INTERNAL;
+        const rule = ruleOfCode(code, 'source');
+        this.trouble({
+          kind: 'stop',
+          stop: {
+            code,
+            class: rule?.class ?? 'protocol',
+            error: `${this.o.label}: ${e.message ?? String(err)}`,
+          },
+        });
       },
     );
     this.probeTimer = setInterval(() => void this.probe(), 100);
     this.probeTimer.unref();
   }
 
-  private trouble(r: StopReason): void {
+  private inFullSync = false;
+  /** The link entered a full sync (+FULLRESYNC) that has not reached the stream yet. */
+  private sawFullSync = false;
+
+  private async diagnoseFailedFullSync(
+    err: MinirsError,
+    bgsave: boolean,
+    startOffset: number,
+  ): Promise<void> {
+    const f = await this.sourceInfo();
+    const ev: FullSyncEvidence = { bgsaveFailed: bgsave || f.rdb_last_bgsave_status === 'err' };
+    const used = Number(f.used_memory);
+    const max = Number(f.maxmemory);
+    if (max > 0 && used >= max) ev.oom = true;
+    ev.usedMemory = used;
+    ev.maxmemory = max;
+    ev.redisVersion = f.redis_version;
+    // "replica 268435456 67108864 60" (7.0 prints "slave"): a buffer past hard, or past soft
+    // for its seconds, closes the replica. Writes during the attempt beyond that explain the close.
+    const limit = /(?:replica|slave) (\d+) (\d+) (\d+)/.exec(f['config:client-output-buffer-limit'] ?? '');
+    const offset = Number(f.master_repl_offset);
+    if (limit && Number.isFinite(offset)) {
+      const hard = Number(limit[1]);
+      const soft = Number(limit[2]);
+      const written = offset - startOffset;
+      if ((hard > 0 && written >= hard) || (soft > 0 && written >= soft))
+        ev.outputBufferLimit = { hard, soft, written };
+    }
+    // Counted even when a restart closed this link meanwhile: the attempt failed all the same.
+    this.o.onFullSyncFailed(err, ev);
+    // Keys of the cut attempt may be on the destination: only a flush and a full sync of every
+    // source is exact. Cut before its RDB began (no fullSyncStart), it loaded nothing.
+    if (this.fullSyncs > 0)
+      this.trouble({ kind: 'full-resync', reason: `${this.o.label}: full sync interrupted: ${err.message}` });
+  }
+
+  /** INFO fields (and the replica output buffer limit) of the source; {} when unreadable. */
+  private async sourceInfo(): Promise<Record<string, string>> {
+    try {
+      return await readInfoFields(
+        {
+          connect: this.o.connect,
+          peer: this.o.label,
+          username: this.o.username,
+          password: this.o.password,
+          timeoutMs: 2000,
+        },
+        ['replication', 'persistence', 'memory', 'server', 'keyspace'],
+        ['client-output-buffer-limit'],
+      );
+    } catch {
+      return {};
+    }
+  }
+
+  private trouble(r: Trouble): void {
     if (this.troubled || this.stopped) return;
     this.troubled = true;
     this.o.onTrouble(r);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * `settle`: before a flush, the writes in flight must be answered (or the connection known
+   * dead): a write still queued in the destination when the connection closes would run after
+   * the flush that the next full sync starts with, and survive it.
+   */
+  async stop(settle = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.probeTimer);
-    this.dest?.close();
+    this.barrierAbort?.();
+    if (!settle) this.dest?.close();
     await this.link.close();
+    const d = this.dest;
+    if (settle && d && !d.closed) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        d.drain().catch(() => {}),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, SETTLE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    d?.close();
   }
 
   private probing = false;
+  private lastMemoryCheck = 0;
+
+  /**
+   * The seed: an out-of-memory error on a source stops the sync. A source over its maxmemory
+   * with noeviction refuses its clients' writes (what is not counted for eviction, such as
+   * replica buffers, aside, as Redis itself reckons).
+   */
+  private async checkSourceMemory(): Promise<void> {
+    const f = await readInfoFields(
+      {
+        connect: this.o.connect,
+        peer: this.o.label,
+        username: this.o.username,
+        password: this.o.password,
+        timeoutMs: 2000,
+      },
+      ['memory'],
+    );
+    const used = Number(f.used_memory) - (Number(f.mem_not_counted_for_evict) || 0);
+    const max = Number(f.maxmemory);
+    if (!(max > 0 && used > max && f.maxmemory_policy === 'noeviction')) return;
+    const rule = errorRule('oom');
+    this.trouble({
+      kind: 'stop',
+      stop: {
+        code: rule.code,
+        class: rule.class,
+        error: `${this.o.label} is out of memory (used_memory ${used} > maxmemory ${max}, maxmemory-policy noeviction): it refuses writes. ${rule.remedy}`,
+      },
+    });
+  }
+
   private async probe(): Promise<void> {
     if (this.probing || this.link.state !== 'streaming') return;
     this.probing = true;
@@ -176,6 +333,10 @@ export class LinkRunner implements ReplicationConsumer {
         timeoutMs: 2000,
       });
       this.lag.sample(info.masterReplOffset, this.link.appliedOffset, t);
+      if (t - this.lastMemoryCheck >= MEMORY_CHECK_MS) {
+        this.lastMemoryCheck = t;
+        await this.checkSourceMemory();
+      }
     } catch {
       // A failed probe only delays the next lag figure; the link itself reports real trouble.
     } finally {
@@ -185,7 +346,7 @@ export class LinkRunner implements ReplicationConsumer {
 
   private async ensureDest(): Promise<DestinationClient> {
     if (this.dest && !this.dest.closed) return this.dest;
-    const d = new DestinationClient({ ...this.o.destination });
+    const d = new DestinationClient(this.o.destination);
     d.on('failed', (err) => {
       if (this.stopped) return;
       // Writes in flight have an unknown fate: only a full resync is safe.
@@ -199,16 +360,30 @@ export class LinkRunner implements ReplicationConsumer {
   // ---- ReplicationConsumer ----
 
   async fullSyncStart(info: FullSyncStart): Promise<void> {
-    if (this.everSynced) {
-      // The source could not continue where we were: what this link applied is void, and the
-      // flush that a fresh full sync needs would empty what the other sources wrote.
+    if (this.everSynced || this.fullSyncs > 0) {
+      // Every full sync attempt starts on a flushed destination. A second attempt on this link
+      // (the source could not continue where we were, or the first attempt was cut short) finds
+      // what earlier attempts loaded, and the flush would empty what the other sources wrote:
+      // only a flush and a full sync of every source is exact.
       this.trouble({
         kind: 'full-resync',
-        reason: `${this.o.label} refused a partial resync${info.partialRefused ? '' : ' (new history)'}`,
+        reason: this.everSynced
+          ? `${this.o.label} refused a partial resync${info.partialRefused ? '' : ' (new history)'}`
+          : `${this.o.label} started its full sync again`,
       });
       throw new MinirsError(ErrorCodes.CONNECTION, 'full resync of every source scheduled');
     }
     this.fullSyncs++;
+    this.inFullSync = true;
+    this.keysTotal = undefined;
+    this.keysLoaded = 0;
+    if (info.rdbSize === undefined) {
+      // A diskless source sends no size: progress is keys loaded against its key count now.
+      void this.sourceInfo().then((f) => {
+        const m = /keys=(\d+)/.exec(f.db0 ?? '');
+        this.keysTotal = m ? Number(m[1]) : f.redis_version ? 0 : undefined;
+      });
+    }
     this.msetArgs = [];
     this.msetBytes = 0;
     this.parser = new RdbParser();
@@ -216,6 +391,7 @@ export class LinkRunner implements ReplicationConsumer {
       targetRdbVersion: this.o.targetRdbVersion,
       now: Date.now,
       modules: 'error',
+      onLoss: (key, what) => this.onLoss(String(key.key), what),
       // The planner holds a value's parsed chunks until its payload is complete, and they take
       // many times their byte size on the heap (an object per element): at the default 8 MiB
       // restoring a 3M-element list used 150-200 MB of heap, at 1 MiB about 40 MB. Bigger
@@ -227,6 +403,26 @@ export class LinkRunner implements ReplicationConsumer {
       { link: this.o.label, replid: info.replid, offset: info.offset, rdb_size: info.rdbSize },
       'full sync started',
     );
+  }
+
+  /** Data the destination cannot hold (e.g. hash field TTLs below 7.4): never Synced without it. */
+  private onLoss(key: string, what: string): void {
+    // Other losses (LRU/LFU data, consumers' seen-time) are what rebuilding by commands costs on
+    // any target; only data the target's version cannot hold stops the sync.
+    if (!/hash field TTL/i.test(what)) {
+      this.o.log.debug({ link: this.o.label, key: key.slice(0, 80), what }, 'not reproducible exactly');
+      return;
+    }
+    const feature = 'hash field TTLs (Redis 7.4)';
+    const rule = errorRule('incompatible');
+    this.trouble({
+      kind: 'stop',
+      stop: {
+        code: rule.code,
+        class: rule.class,
+        error: `${this.o.label}${this.sourceVersion ? ` (Redis ${this.sourceVersion})` : ''} holds ${feature}, which the destination (Redis ${this.o.destinationVersion}) cannot hold (key ${key.slice(0, 80)}). ${rule.remedy}`,
+      },
+    });
   }
 
   async rdbChunk(chunk: Buffer): Promise<void> {
@@ -242,6 +438,7 @@ export class LinkRunner implements ReplicationConsumer {
     // Await only a full window: an await yields to the destination's flush microtask, and a
     // flush per command is a syscall per command. The writes of a whole RDB chunk leave together.
     for (let ev = parser.read(); ev; ev = parser.read()) {
+      if (ev.kind === 'aux' && ev.key === 'redis-ver') this.sourceVersion = ev.value.toString('latin1');
       if (ev.kind === 'keyStart' && ev.key.db !== 0) this.otherDbKeys++;
       const db = ev.kind === 'keyStart' || ev.kind === 'chunk' || ev.kind === 'keyEnd' ? ev.key.db : 0;
       if (db !== 0) continue;
@@ -310,19 +507,44 @@ export class LinkRunner implements ReplicationConsumer {
   }
 
   private handleDestError(error: string, what: string): void {
-    if (destinationStopWorthy(error)) {
-      const reply = error.replace(/\.*$/, '.');
+    let rule = classifyReply(error, 'destination');
+    const reply = error.replace(/\.*$/, '.');
+    const name = what.split(' ')[0] ?? '';
+    const feature = isUnknownCommandReply(error) ? featureOfCommand(name) : undefined;
+    if (feature) {
+      rule = errorRule('incompatible');
       this.trouble({
         kind: 'stop',
-        error: `destination refused ${what} from ${this.o.label}: ${reply} ${destinationRemedy(error)}`,
+        stop: {
+          code: rule.code,
+          class: rule.class,
+          error: `destination (Redis ${this.o.destinationVersion}) refused ${what} from ${this.o.label}: ${reply} The source${this.sourceVersion ? ` (Redis ${this.sourceVersion})` : ''} uses ${feature.name} (Redis ${feature.since}+). ${rule.remedy}`,
+        },
       });
-    } else if (destinationTransient(error)) {
-      this.trouble({ kind: 'full-resync', reason: `destination answered ${error} to ${what}` });
-    } else {
-      // Like a Redis replica: a command the destination rejects is logged, not retried.
-      this.applyErrors++;
-      if (this.applyErrors <= 20)
-        this.o.log.warn({ link: this.o.label, what, error }, 'destination rejected a replicated write');
+      return;
+    }
+    switch (rule.outcome) {
+      case 'stop':
+        this.trouble({
+          kind: 'stop',
+          stop: {
+            code: rule.code,
+            class: rule.class,
+            error: `destination refused ${what} from ${this.o.label}: ${reply} ${rule.remedy}`,
+          },
+        });
+        return;
+      case 'full-resync':
+      case 'retry':
+      case 'partial-resync':
+        this.trouble({ kind: 'full-resync', reason: `destination answered ${error} to ${what}` });
+        return;
+      case 'count':
+        // Like a Redis replica: a command the destination rejects is logged and counted, not retried.
+        this.rejectedWrites++;
+        this.lastRejectedWrite = `destination refused ${what} from ${this.o.label}: ${reply}`;
+        if (this.rejectedWrites <= 20)
+          this.o.log.warn({ link: this.o.label, what, error }, 'destination rejected a replicated write');
     }
   }
 
@@ -345,7 +567,9 @@ export class LinkRunner implements ReplicationConsumer {
     );
     this.parser = undefined;
     this.planner = undefined;
+    this.inFullSync = false;
     this.everSynced = true;
+    this.o.onFullSyncLoaded();
     this.lastUpdateMs = Date.now();
     this.link.applied(info.offset);
   }
@@ -359,6 +583,12 @@ export class LinkRunner implements ReplicationConsumer {
     const dest = await this.ensureDest();
     for (const cmd of batch) {
       const name = cmd.argv[0];
+      const flush = this.tx ? undefined : isFlush(name);
+      // FLUSHALL empties db 0 whatever db the stream is in; FLUSHDB only in db 0.
+      if (flush === 'FLUSHALL' || (flush === 'FLUSHDB' && cmd.db === 0)) {
+        await this.replayFlush(dest, cmd);
+        continue;
+      }
       const skip = cmd.db !== 0 || argIs(name, 'SELECT') || argIs(name, 'PING') || argIs(name, 'REPLCONF');
       if (skip) {
         if (cmd.db !== 0 && !argIs(name, 'SELECT')) this.otherDbCommands++;
@@ -388,6 +618,56 @@ export class LinkRunner implements ReplicationConsumer {
     this.advance();
   }
 
+  private barrierAbort?: () => void;
+
+  /**
+   * A sharded source's FLUSHALL reaches every shard, so every link of the source carries a copy.
+   * Applied once per copy, a late copy would erase what another shard's link wrote after the
+   * source's flush. So each link settles its earlier writes and waits at the source's barrier;
+   * the last link to arrive sends the flush once, and all go on: the destination is flushed
+   * exactly between the source's writes before the flush and after it.
+   */
+  private async replayFlush(dest: DestinationClient, cmd: ReplicationCommand): Promise<void> {
+    const entry = { offset: cmd.offset, done: false };
+    this.order.push(entry);
+    await dest.drain();
+    this.advance();
+    const what = commandLabel(cmd.argv);
+    this.flushWaiting = true;
+    // A copy that never comes (a shard flushed alone, outside the proxy) must not wedge the
+    // source: after a while only a full resync is exact.
+    const timer = setTimeout(
+      () =>
+        this.trouble({
+          kind: 'full-resync',
+          reason: `${this.o.label} waited ${FLUSH_BARRIER_MS / 1000} s for the other shards' copies of ${what}`,
+        }),
+      FLUSH_BARRIER_MS,
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.barrierAbort = () => reject(new MinirsError(ErrorCodes.CONNECTION, 'link closed at a flush'));
+        this.o
+          .flushBarrier(async () => {
+            const r = await new Promise<WriteReply>((res) => dest.writeRaw(cmd.raw, res));
+            if (r.kind === 'error') this.handleDestError(r.error!, what);
+          })
+          .then(resolve, reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.flushWaiting = false;
+      this.barrierAbort = undefined;
+    }
+    entry.done = true;
+    this.advance();
+  }
+
+  /** Whether the link waits for the other links of its source at a flush. */
+  get waitingAtFlush(): boolean {
+    return this.flushWaiting;
+  }
+
   /**
    * The errors of one replicated transaction, in order. The proxy may answer a queued command
    * with something incidental (an EXECABORT, a released link) before or after the real cause, so
@@ -396,8 +676,8 @@ export class LinkRunner implements ReplicationConsumer {
    */
   private judgeTransaction(errors: { error: string; what: string }[]): void {
     const pick =
-      errors.find((e) => destinationStopWorthy(e.error)) ??
-      errors.find((e) => destinationTransient(e.error)) ??
+      errors.find((e) => classifyReply(e.error, 'destination').outcome === 'stop') ??
+      errors.find((e) => classifyReply(e.error, 'destination').outcome === 'full-resync') ??
       errors.find((e) => !e.error.startsWith('EXECABORT')) ??
       errors[0]!;
     this.handleDestError(pick.error, pick.what);

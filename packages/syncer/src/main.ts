@@ -48,11 +48,12 @@ const sync = new ReplicaOfSync({
   log,
   tlsCert: readPem(cfg.tls_cert),
   tlsKey: readPem(cfg.tls_key),
-  onStop: (sourceUid, error, epoch) =>
+  proxyCert: cfg.proxy_cert ? readPem(cfg.proxy_cert) : undefined,
+  onStop: (sourceUid, stop, epoch) =>
     server.broadcast({
       type: 'event',
       event: 'sync-stopped',
-      detail: { source_uid: sourceUid, error, epoch },
+      detail: { source_uid: sourceUid, error: stop.error, code: stop.code, class: stop.class, epoch },
     }),
 });
 

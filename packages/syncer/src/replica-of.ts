@@ -1,19 +1,26 @@
 import {
   ErrorCodes,
+  errorRule,
   type Logger,
   maskUri,
   MinirsError,
+  outcomeOfCode,
   parseSourceUri,
+  ruleOfCode,
   type SourceReport,
   type SourceStatus,
   type SourceUri,
+  type StopReason,
   type SyncerReport,
   type SyncerRuntimeConfig,
+  sourceStatusFromLinks,
+  syncRuns,
 } from '@minirs/common';
 import { rdbVersionForRedis } from '@minirs/rdb';
-import { DestinationClient } from './destination.js';
+import { DestinationClient, type DestinationTarget } from './destination.js';
+import { FlushBarrier } from './flush-barrier.js';
 import { LinkFaultState } from './link-faults.js';
-import { LinkRunner, type StopReason } from './link-runner.js';
+import { type FullSyncEvidence, LinkRunner, type Trouble } from './link-runner.js';
 import {
   type Counters,
   openSourceStream,
@@ -28,8 +35,11 @@ import {
  *   config(enabled, epoch N) --> flush destination --> every source: full sync --> stream
  *   a source link drops       --> that link reconnects, PSYNC replid offset+1 (partial)
  *   partial refused / destination lost or restarted empty --> flush, full sync of ALL sources
- *   auth / CROSSSLOT / OOM    --> report `sync-stopped`; the manager sets replica_sync=stopped
- *   config(stopped|paused|disabled) --> close every link
+ *   a first full sync cut short --> flush, full sync of ALL sources (never load on leftovers)
+ *   the same link fails its full sync 3 times with the source to blame --> stop
+ *   auth / CROSSSLOT / OOM / incompatible data --> report `sync-stopped` with the error's code
+ *   config(stopped|paused|disabled) --> close every link, also mid flush
+ * Outcomes come from the error table in @minirs/common (replica-state.ts).
  *
  * Per-source order is kept (one link per source shard, one destination connection per link);
  * sources interleave in arrival order.
@@ -43,6 +53,10 @@ class SourceSync {
   readonly runners: LinkRunner[] = [];
   status: SourceStatus = 'syncing';
   lastError = '';
+  lastErrorCode = '';
+  /** The source's FLUSHALL/FLUSHDB copies, one per shard link, meet here (applied once). */
+  readonly flushes = new FlushBarrier();
+  private discoveryFailed = false;
   private closed = false;
   private resolveTimer?: NodeJS.Timeout;
   private attempts = 0;
@@ -73,11 +87,19 @@ class SourceSync {
       } catch (err) {
         const e = err as MinirsError & { retryable?: boolean };
         if (this.closed) return;
-        if (e.code === ErrorCodes.AUTH || e.code === ErrorCodes.OOM || e.code === ErrorCodes.PROTOCOL) {
-          this.owner.stop(this, `${this.label}: ${e.message}`);
+        const code = e.code ?? ErrorCodes.INTERNAL;
+        if (outcomeOfCode(code, 'source') === 'stop') {
+          const rule = ruleOfCode(code, 'source');
+          this.owner.stop(this, {
+            code,
+            class: rule?.class ?? 'protocol',
+            error: `${this.label}: ${e.message}`,
+          });
           return;
         }
         this.lastError = e.message;
+        this.lastErrorCode = code;
+        this.discoveryFailed = true;
         this.status = 'out-of-sync';
         const delay = RETRY_MS[Math.min(this.attempts++, RETRY_MS.length - 1)]!;
         this.resolveTimer = setTimeout(() => void this.start(), delay);
@@ -85,18 +107,27 @@ class SourceSync {
       }
     }
     this.attempts = 0;
+    this.discoveryFailed = false;
+    this.lastError = '';
+    this.lastErrorCode = '';
     const list = shards ?? [{ uid: -1 }];
+    this.flushes.links = list.length;
     for (const sh of list) {
       const shardUid = sh.uid >= 0 ? sh.uid : undefined;
+      const label = shardUid !== undefined ? `${this.label} shard ${shardUid}` : this.label;
       const runner = new LinkRunner({
-        label: shardUid !== undefined ? `${this.label} shard ${shardUid}` : this.label,
+        label,
         connect: () => openSourceStream({ ...this.openOpts(), shardUid, compression: this.compression }),
         username: this.uri.admin ? undefined : this.uri.username,
         password: this.uri.admin ? undefined : this.uri.password,
         destination: this.owner.destination,
         targetRdbVersion: this.owner.targetRdbVersion,
+        destinationVersion: this.owner.destinationVersion,
         log: this.owner.log,
         onTrouble: (r) => this.onTrouble(r),
+        flushBarrier: (send) => this.flushes.arrive(send),
+        onFullSyncFailed: (err, ev) => this.owner.fullSyncFailed(this, label, err, ev),
+        onFullSyncLoaded: () => this.owner.fullSyncLoaded(this, label),
       });
       this.runners.push(runner);
       runner.start();
@@ -107,9 +138,9 @@ class SourceSync {
     return { uri: this.uri, tls: this.tls, faults: this.faults, counters: this.counters };
   }
 
-  private onTrouble(r: StopReason): void {
+  private onTrouble(r: Trouble): void {
     if (this.closed) return;
-    if (r.kind === 'stop') this.owner.stop(this, r.error);
+    if (r.kind === 'stop') this.owner.stop(this, r.stop);
     else this.owner.fullResync(r.reason);
   }
 
@@ -118,66 +149,77 @@ class SourceSync {
     this.faults.dropAll();
   }
 
-  async close(): Promise<void> {
+  async close(settle = false): Promise<void> {
     this.closed = true;
     clearTimeout(this.resolveTimer);
-    await Promise.all(this.runners.map((r) => r.stop()));
+    this.flushes.abort();
+    await Promise.all(this.runners.map((r) => r.stop(settle)));
   }
 
   report(): SourceReport {
     let size = 0;
+    let sizeKnown = this.runners.length > 0;
     let transferred = 0;
-    let anyFull = false;
-    let anyDown = false;
-    let allStreaming = this.runners.length > 0;
+    let keysLoaded = 0;
+    let keysTotal: number | undefined = 0;
     let lag = 0;
     let lastUpdate: string | null = null;
     let full = 0;
     let partial = 0;
     let otherKeys = 0;
     let otherCommands = 0;
+    let rejected = 0;
+    let lastRejected = '';
     const samples: number[] = [];
     let linkError = '';
-    // Links whose RDB size is not known yet count as the average known one, so a sharded
-    // source's progress does not jump backwards when its next shard starts sending.
-    const known = this.runners.map((r) => r.link.rdbSize).filter((x): x is number => x !== undefined);
-    const avg = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 0;
+    let linkErrorCode = '';
     for (const r of this.runners) {
       const st = r.state;
       const l = r.link;
       transferred += l.rdbTransferred;
-      size += l.rdbSize ?? Math.max(l.rdbTransferred, r.everSynced ? l.rdbTransferred : Math.round(avg));
-      if (st === 'full-sync') anyFull = true;
-      if (st === 'waiting-to-retry' || (r.everSynced && st !== 'streaming')) anyDown = true;
-      if (st !== 'streaming') allStreaming = false;
-      if (l.lastError && st !== 'streaming') linkError = l.lastError.message;
+      // A diskless source sends its RDB without a size: the bytes say nothing about progress.
+      if (l.rdbSize !== undefined) size += l.rdbSize;
+      else if (r.everSynced) size += l.rdbTransferred;
+      else sizeKnown = false;
+      keysLoaded += r.keysLoaded;
+      if (r.everSynced) {
+        if (keysTotal !== undefined) keysTotal += r.keysLoaded;
+      } else if (r.keysTotal === undefined || keysTotal === undefined) keysTotal = undefined;
+      else keysTotal += Math.max(r.keysTotal, r.keysLoaded);
+      if (l.lastError && st !== 'streaming') {
+        linkError = l.lastError.message;
+        linkErrorCode = l.lastError.code;
+      }
       lag = Math.max(lag, r.lag.lag());
       if (r.lastUpdate && (!lastUpdate || r.lastUpdate > lastUpdate)) lastUpdate = r.lastUpdate;
       full += r.fullSyncs;
       partial += r.partialSyncs;
       otherKeys += r.otherDbKeys;
       otherCommands += r.otherDbCommands;
+      rejected += r.rejectedWrites;
+      if (r.lastRejectedWrite) lastRejected = r.lastRejectedWrite;
       samples.push(...r.lag.recentLags().slice(-32));
     }
-    if (this.status !== 'out-of-sync' || this.runners.length > 0) {
-      this.status = allStreaming
-        ? 'in-sync'
-        : anyDown
-          ? 'out-of-sync'
-          : anyFull
-            ? 'syncing'
-            : this.runners.some((r) => r.everSynced)
-              ? 'out-of-sync'
-              : 'syncing';
+    this.status = sourceStatusFromLinks(
+      this.runners.map((r) => ({ phase: r.state, everSynced: r.everSynced })),
+      this.discoveryFailed,
+    );
+    const inSync = this.status === 'in-sync';
+    let lastError = this.lastError || (inSync ? '' : linkError);
+    let lastErrorCode = this.lastError ? this.lastErrorCode : inSync ? '' : linkErrorCode;
+    if (!lastError && rejected > 0) {
+      lastError = `${rejected} replicated write${rejected === 1 ? '' : 's'} refused by the destination; last: ${lastRejected}`;
+      lastErrorCode = errorRule('rejected-write').code;
     }
     return {
       uid: this.uid,
       status: this.status,
-      rdb_size: size,
+      rdb_size: sizeKnown ? size : 0,
       rdb_transferred: transferred,
-      lag: this.status === 'in-sync' ? lag : 0,
+      lag: inSync ? lag : 0,
       last_update: lastUpdate,
-      last_error: this.lastError || (this.status === 'in-sync' ? '' : linkError),
+      last_error: lastError,
+      last_error_code: lastErrorCode,
       ingress_bytes: this.counters.ingressBytes,
       ingress_bytes_decompressed: this.counters.ingressBytesDecompressed,
       full_syncs: full,
@@ -185,6 +227,9 @@ class SourceSync {
       other_db_keys: otherKeys,
       other_db_commands: otherCommands,
       lag_samples: samples,
+      rejected_writes: rejected,
+      keys_loaded: keysLoaded,
+      keys_total: sizeKnown ? undefined : keysTotal,
     };
   }
 }
@@ -193,9 +238,14 @@ export interface ReplicaOfOptions {
   log: Logger;
   tlsCert?: string;
   tlsKey?: string;
+  /** The cluster's proxy certificate (PEM), pinned when the destination requires TLS. */
+  proxyCert?: string;
   /** Tell the manager the sync needs a person. */
-  onStop(sourceUid: number, error: string, epoch: number): void;
+  onStop(sourceUid: number, stop: StopReason, epoch: number): void;
 }
+
+/** Failed full syncs of one link, with the source to blame each time, before the sync stops. */
+const FULL_SYNC_FAILURES_TO_STOP = 3;
 
 export class ReplicaOfSync {
   private cfg?: SyncerRuntimeConfig;
@@ -205,24 +255,36 @@ export class ReplicaOfSync {
   private restarting?: Promise<void>;
   private pendingRestart?: string;
   private destPids = new Map<number, number>();
+  /** Per link (source uid + label): consecutive failed full syncs the source is to blame for. */
+  private readonly fullSyncFailures = new Map<string, number>();
   targetRdbVersion = 10;
+  destinationVersion = 'unknown';
   readonly log: Logger;
 
   constructor(private readonly opts: ReplicaOfOptions) {
     this.log = opts.log;
   }
 
-  get destination() {
+  get destination(): DestinationTarget {
     const d = this.cfg!.destination;
-    return { host: d.host, port: d.port, password: d.password };
+    return {
+      host: d.host,
+      port: d.port,
+      password: d.password,
+      tls: d.tls ? { ca: this.opts.proxyCert, cert: this.opts.tlsCert, key: this.opts.tlsKey } : undefined,
+    };
   }
 
   /** A new config from the manager. */
   apply(cfg: SyncerRuntimeConfig): void {
     const prev = this.cfg;
     this.cfg = cfg;
-    if (cfg.replica_sync !== 'enabled') {
-      if (this.sources.length) {
+    if (prev && prev.epoch !== cfg.epoch) this.fullSyncFailures.clear();
+    if (!syncRuns(cfg.replica_sync)) {
+      // Also mid flush: a restart in flight sees the new generation and starts no link.
+      this.generation++;
+      this.pendingRestart = undefined;
+      if (this.sources.length || this.restarting) {
         this.log.info({ replica_sync: cfg.replica_sync }, 'replica sync not enabled; closing links');
         void this.closeAll();
       }
@@ -243,15 +305,65 @@ export class ReplicaOfSync {
     }
   }
 
+  /** The destination is being flushed now (tests, status). */
+  flushing = false;
+
+  /** Resolves when no restart (close, flush, start) is in flight. */
+  async idle(): Promise<void> {
+    while (this.restarting) await this.restarting;
+  }
+
   fullResync(reason: string): void {
     this.restart(`full resync of every source: ${reason}`);
   }
 
-  stop(source: SourceSync, error: string): void {
-    source.lastError = error;
-    this.log.error({ source: source.uid, error }, 'sync stopped: needs a person');
-    this.opts.onStop(source.uid, error, this.cfg?.epoch ?? 0);
+  stop(source: SourceSync, stop: StopReason): void {
+    source.lastError = stop.error;
+    source.lastErrorCode = stop.code;
+    this.log.error(
+      { source: source.uid, code: stop.code, class: stop.class, error: stop.error },
+      'sync stopped: needs a person',
+    );
+    this.opts.onStop(source.uid, stop, this.cfg?.epoch ?? 0);
     void this.closeAll(false);
+  }
+
+  /**
+   * A link's full sync failed. Only attempts the source is to blame for count (it could not
+   * fork, it closed us for its replica output buffer limit, it is out of memory): faults of the
+   * network or of processes in between never stop the sync.
+   */
+  fullSyncFailed(source: SourceSync, link: string, err: MinirsError, ev: FullSyncEvidence): void {
+    const key = `${source.uid}:${link}`;
+    const causes: string[] = [];
+    if (ev.bgsaveFailed)
+      causes.push('it could not produce its RDB (BGSAVE failed: fork failure or a full disk)');
+    if (ev.outputBufferLimit) {
+      const { hard, soft, written } = ev.outputBufferLimit;
+      causes.push(
+        `it wrote ${written} bytes during the full sync, past its \`client-output-buffer-limit replica ${hard} ${soft}\`, and closed the replica connection`,
+      );
+    }
+    if (ev.oom)
+      causes.push(`it is out of memory (used_memory ${ev.usedMemory} >= maxmemory ${ev.maxmemory})`);
+    if (causes.length === 0) {
+      this.log.warn({ link, err: err.message }, "full sync failed (not the source's doing); starting over");
+      return;
+    }
+    const n = (this.fullSyncFailures.get(key) ?? 0) + 1;
+    this.fullSyncFailures.set(key, n);
+    this.log.warn({ link, attempt: n, causes, err: err.message }, 'full sync failed: the source is to blame');
+    if (n < FULL_SYNC_FAILURES_TO_STOP) return;
+    const rule = errorRule(ev.oom && causes.length === 1 ? 'oom' : 'full-sync-failing');
+    this.stop(source, {
+      code: rule.code,
+      class: rule.class,
+      error: `${link}: the full sync failed ${n} times in a row because ${causes.join('; ')}. ${rule.remedy}`,
+    });
+  }
+
+  fullSyncLoaded(source: SourceSync, link: string): void {
+    this.fullSyncFailures.delete(`${source.uid}:${link}`);
   }
 
   private restart(reason: string): void {
@@ -263,10 +375,13 @@ export class ReplicaOfSync {
         this.pendingRestart = undefined;
         const gen = ++this.generation;
         this.log.info({ reason: why }, 'starting full sync');
-        await this.closeAll(true);
-        if (gen !== this.generation || this.cfg?.replica_sync !== 'enabled') continue;
+        // Settled: no write of the old links may land after the flush.
+        await this.closeAll(true, true);
+        if (gen !== this.generation || !syncRuns(this.cfg?.replica_sync ?? 'disabled')) continue;
         const ok = await this.flushDestination(gen);
+        // A pause or stop that arrived during the flush bumped the generation: start nothing.
         if (!ok || gen !== this.generation || this.pendingRestart) continue;
+        if (!syncRuns(this.cfg?.replica_sync ?? 'disabled')) continue;
         this.startSources();
       }
     })().finally(() => (this.restarting = undefined));
@@ -274,13 +389,25 @@ export class ReplicaOfSync {
 
   /** Empties the destination (all shards, through the proxy); retries until it works or is superseded. */
   private async flushDestination(gen: number): Promise<boolean> {
+    this.flushing = true;
+    try {
+      return await this.flushDestinationOnce(gen);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async flushDestinationOnce(gen: number): Promise<boolean> {
     for (let attempt = 0; gen === this.generation; attempt++) {
       const d = new DestinationClient(this.destination);
       try {
         await d.connect();
         const info = await d.call(['INFO', 'server']);
-        const ver = /redis_version:(\d+\.\d+)/.exec(info.frame.str())?.[1];
-        if (ver) this.targetRdbVersion = rdbVersionForRedis(ver);
+        const ver = /redis_version:(\d+\.\d+(?:\.\d+)?)/.exec(info.frame.str())?.[1];
+        if (ver) {
+          this.targetRdbVersion = rdbVersionForRedis(ver);
+          this.destinationVersion = ver;
+        }
         const r = await d.call(['FLUSHALL']);
         if (r.kind === 'error') throw new MinirsError(ErrorCodes.CONNECTION, `FLUSHALL: ${r.error}`);
         return true;
@@ -316,10 +443,10 @@ export class ReplicaOfSync {
     for (const s of this.sources) void s.start();
   }
 
-  async closeAll(forget = true): Promise<void> {
+  async closeAll(forget = true, settle = false): Promise<void> {
     const old = this.sources;
     if (forget) this.sources = [];
-    await Promise.all(old.map((s) => s.close()));
+    await Promise.all(old.map((s) => s.close(settle)));
   }
 
   report(): SyncerReport {

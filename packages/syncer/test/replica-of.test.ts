@@ -34,10 +34,10 @@ function config(dst: StartedRedis, sources: { uid: number; uri: string }[], epoc
   };
 }
 
-function newSync(stops: { uid: number; error: string }[]): ReplicaOfSync {
+function newSync(stops: { uid: number; error: string; code?: string }[]): ReplicaOfSync {
   const s = new ReplicaOfSync({
     log: createLogger({ name: 'syncer-test', level: 'warn', file: '/dev/null' }),
-    onStop: (uid, error) => stops.push({ uid, error }),
+    onStop: (uid, stop) => stops.push({ uid, error: stop.error, code: stop.code }),
   });
   syncs.push(s);
   return s;
@@ -141,6 +141,7 @@ describe('ReplicaOfSync', () => {
     expect(stop.uid).toBe(7);
     expect(stop.error).toMatch(/WRONGPASS|invalid password/i);
     expect(stop.error).toMatch(/password/);
+    expect(stop.code).toBe('MINIRS_ERR_AUTH');
   });
 
   it('stops on OOM at the destination', async () => {
@@ -154,6 +155,7 @@ describe('ReplicaOfSync', () => {
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${src.port}` }]));
     const stop = await until(() => stops[0], 'a stop', 30_000);
     expect(stop.error).toMatch(/OOM/);
+    expect(stop.code).toBe('MINIRS_ERR_OOM');
   });
 
   it('full-resyncs every source when one cannot continue (backlog overrun), ending identical', async () => {

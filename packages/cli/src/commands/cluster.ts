@@ -16,12 +16,20 @@ export interface ClusterInfoJson {
   nodes: { uid: number; addr: string }[];
 }
 
+/** Where the manager serves the web UI (packages/ui). */
+export function uiUrl(apiUrl: string): string {
+  return `${apiUrl.replace(/\/+$/, '')}/ui/`;
+}
+
 function printClusterInfo(ctx: CliContext, info: ClusterInfoJson, heading: string): void {
   ctx.print(heading);
   ctx.print(`  api       ${info.api_url}`);
   ctx.print(`  username  ${info.username}`);
   ctx.print(`  password  ${info.password}`);
   ctx.print(`  ca cert   ${info.ca_cert}`);
+  // The JSON shape is the contract's; the web UI link is for people.
+  ctx.print(`  web ui    ${uiUrl(info.api_url)}  (log in with the username and password above;`);
+  ctx.print(`            the browser warns about the cluster's own CA: trust the ca cert above or proceed)`);
 }
 
 export function registerClusterCommands(program: Command, ctx: CliContext): void {
@@ -116,6 +124,11 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
           nodes.map((n) => [`  ${n.uid}`, n.addr, n.status ?? '-']),
         ),
       );
+      const dbs = await api.listBdbs().catch(() => []);
+      if (dbs.length > 0) {
+        ctx.print('  database pages in the web ui:');
+        for (const b of dbs) ctx.print(`    ${b.name.padEnd(20)} ${uiUrl(info.api_url)}bdbs/${b.uid}`);
+      }
     });
 
   cluster

@@ -1,4 +1,10 @@
-import { type ErrorCode, ErrorCodes, MinirsError, type MinirsErrorContext } from '@minirs/common';
+import {
+  classifyReply,
+  type ErrorCode,
+  ErrorCodes,
+  MinirsError,
+  type MinirsErrorContext,
+} from '@minirs/common';
 
 export interface ReplicationErrorContext extends MinirsErrorContext {
   /** Replication offset where the offending command starts (command stream only). */
@@ -39,26 +45,21 @@ export function protocolError(message: string, ctx: ReplicationErrorContext = {}
   return new ReplicationError(ErrorCodes.PROTOCOL, message, ctx);
 }
 
-/** Replies a source gives while it cannot serve a replica yet; the handshake is retried. */
-const TRANSIENT_REPLIES = ['LOADING', 'NOMASTERLINK', 'BUSY', 'MASTERDOWN', 'TRYAGAIN'];
-
-const AUTH_REPLIES = [
-  'NOAUTH',
-  'WRONGPASS',
-  'NOPERM',
-  'ERR invalid password',
-  'ERR invalid username-password pair',
-  'ERR AUTH',
-  'ERR Client sent AUTH',
-];
-
 export type ErrorReplyClass = 'auth' | 'transient' | 'oom' | 'other';
 
+/** The class of a source's error reply, from the one error table (@minirs/common replica-state). */
 export function errorReplyClass(reply: string): ErrorReplyClass {
-  if (AUTH_REPLIES.some((p) => reply.startsWith(p))) return 'auth';
-  if (TRANSIENT_REPLIES.some((p) => reply.startsWith(`${p} `) || reply === p)) return 'transient';
-  if (reply.startsWith('OOM')) return 'oom';
-  return 'other';
+  switch (classifyReply(reply, 'source').class) {
+    case 'auth':
+      return 'auth';
+    case 'source-not-ready':
+    case 'full-sync-failed':
+      return 'transient';
+    case 'oom':
+      return 'oom';
+    default:
+      return 'other';
+  }
 }
 
 /** Turn an error reply of the source into a classified error. */

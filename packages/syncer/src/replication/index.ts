@@ -15,6 +15,7 @@ export {
 export { type RdbPreamble, RdbAuxScanner } from './rdb-aux-scanner.js';
 export { EOF_MARK_BYTES, type RdbTransferHeader, RdbTransferReader } from './rdb-transfer-reader.js';
 export {
+  readInfoFields,
   readReplicationInfo,
   type ReplicationInfo,
   type ReplicationInfoOptions,

@@ -68,3 +68,49 @@ export async function readReplicationInfo(opts: ReplicationInfoOptions): Promise
     socket.destroy();
   }
 }
+
+/** Fields of `INFO <sections...>` over a separate connection (for diagnosing a source). */
+export async function readInfoFields(
+  opts: ReplicationInfoOptions,
+  sections: readonly string[],
+  /** CONFIG GET parameters, returned as `config:<name>` fields (skipped where CONFIG is refused). */
+  configs: readonly string[] = [],
+): Promise<Record<string, string>> {
+  const peer = opts.peer ?? 'source';
+  let socket: Awaited<ReturnType<SocketFactory>>;
+  try {
+    socket = await opts.connect();
+  } catch (err) {
+    throw errorFromSocket(err, 'connect to', peer);
+  }
+  try {
+    const io = new HandshakeIO(socket, new SocketReader(socket, peer), peer, opts.timeoutMs ?? 10_000);
+    if (opts.preamble) await opts.preamble(io);
+    if (opts.password)
+      await io.expect('AUTH', ...(opts.username ? [opts.username, opts.password] : [opts.password]));
+    const fields: Record<string, string> = {};
+    // One section per call: INFO with several sections is Redis 7.0+.
+    for (const section of sections) {
+      const reply = await io.call('INFO', section);
+      if (reply instanceof ErrorReply) throw errorFromReply(reply.message, `INFO ${section}`, peer);
+      if (!Buffer.isBuffer(reply)) continue;
+      for (const line of reply.toString('utf8').split('\r\n')) {
+        const colon = line.indexOf(':');
+        if (colon > 0 && !line.startsWith('#')) fields[line.slice(0, colon)] = line.slice(colon + 1);
+      }
+    }
+    for (const name of configs) {
+      const reply = await io.call('CONFIG', 'GET', name);
+      if (!Array.isArray(reply)) continue;
+      for (let i = 0; i + 1 < reply.length; i += 2) {
+        const k = reply[i];
+        const v = reply[i + 1];
+        if (Buffer.isBuffer(k) && Buffer.isBuffer(v))
+          fields[`config:${k.toString('utf8')}`] = v.toString('utf8');
+      }
+    }
+    return fields;
+  } finally {
+    socket.destroy();
+  }
+}
