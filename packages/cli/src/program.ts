@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { MinirsError } from '@minirs/common';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, UsageError } from './cli-error.js';
+import { registerCheckCommand } from './commands/check.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerDbCommands } from './commands/db.js';
@@ -53,6 +54,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerFaultCommand(program, ctx);
   registerLogsCommand(program, ctx);
   registerCompareCommand(program, ctx);
+  registerCheckCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerRdbCommands(program, ctx);
   registerScenarioCommand(program, ctx);

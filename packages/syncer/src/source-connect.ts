@@ -218,6 +218,23 @@ class GunzipDuplex extends Duplex {
   }
 }
 
+/**
+ * The source proxy's `-ERR MINIRS.LINK to shard N failed: ...` means it could not reach that
+ * shard's redis-server (restarting after a crash, paused, slow): a connection error that the link
+ * retries, not a source that refuses replicas (found by the checker, seed 2: a source shard's
+ * redis-server killed stopped the sync).
+ */
+export function linkReplyError(reply: string, op: string, peer: string): ReplicationError {
+  if (op === 'MINIRS.LINK' && /^ERR MINIRS\.LINK to .+ failed: /.test(reply)) {
+    return new ReplicationError(
+      ErrorCodes.CONNECTION,
+      `${peer} could not reach the source shard: ${reply}. The link retries.`,
+      { op, peer, reply, retryable: true },
+    );
+  }
+  return errorFromReply(reply, op, peer);
+}
+
 export async function openSourceStream(o: OpenOptions): Promise<Duplex> {
   const peer = `${o.uri.host}:${o.uri.port}`;
   const socket = await rawConnect(o);
@@ -230,7 +247,7 @@ export async function openSourceStream(o: OpenOptions): Promise<Duplex> {
     for (const [i, line] of lines.entries()) {
       if (line.startsWith('-')) {
         socket.destroy();
-        throw errorFromReply(line.slice(1), i === 0 ? 'AUTH admin' : 'MINIRS.LINK', peer);
+        throw linkReplyError(line.slice(1), i === 0 ? 'AUTH admin' : 'MINIRS.LINK', peer);
       }
     }
     if (rest.length) socket.unshift(rest);

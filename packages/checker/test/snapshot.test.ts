@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { digest, snapshot } from '../src/snapshot.js';
+import { compareKeys } from '../src/oracle.js';
+
+describe('snapshot (real redis-server)', () => {
+  let a: StartedRedis;
+  let b: StartedRedis;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startRedis(), startRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  it('reads every type the same whatever the encoding, and sees one changed element', async () => {
+    const x = a.client();
+    const y = b.client();
+    await x.set('s1:str', 'v', 'PX', 600_000);
+    await x.set('s1:big', 'z'.repeat(300_000));
+    await x.rpush('s1:l', '1', '2', '3');
+    await x.sadd('s1:set', ...Array.from({ length: 200 }, (_, i) => String(i)));
+    await x.zadd('s1:z', 1.5, 'a', 2, 'b');
+    await x.hset('s1:h', 'f', 'v', 'g', 'w');
+    await x.xadd('s1:x', '1-1', 'f', 'v');
+    await x.set('other', 'not matched');
+    // The same content written another way (another order, another encoding on b).
+    await y.sadd('s1:set', ...Array.from({ length: 200 }, (_, i) => String(199 - i)));
+    for (const k of ['s1:str', 's1:big', 's1:l', 's1:z', 's1:h', 's1:x'])
+      await y.restore(k, 0, (await x.dumpBuffer(k))!, 'REPLACE');
+    await y.hset('s1:h', 'g', 'w', 'f', 'v');
+    await y.pexpire('s1:str', 599_000);
+    const sa = await snapshot(x, 's1:*');
+    const sb = await snapshot(y, 's1:*');
+    expect(sa.size).toBe(7);
+    expect(sa.get('s1:big')!.value).toMatch(/^sha1:/);
+    expect(sa.get('s1:l')!.list).toEqual(['1', '2', '3']);
+    expect(compareKeys([{ prefix: 's1', snap: sa }], sb)).toMatchObject({
+      checked: 7,
+      missing: 0,
+      extra: 0,
+      different: 0,
+    });
+    expect(digest(sa)).toBe(digest(sb));
+    await y.zincrby('s1:z', 0.25, 'a');
+    const changed = await snapshot(y, 's1:*');
+    expect(digest(changed)).not.toBe(digest(sb));
+    const r = compareKeys([{ prefix: 's1', snap: sa }], changed);
+    expect(r.different).toBe(1);
+    expect(r.findings[0]!.key).toBe('s1:z');
+  });
+});
