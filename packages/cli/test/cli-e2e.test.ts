@@ -148,8 +148,21 @@ describe.skipIf(!HAVE_MANAGER)('minirs end to end (real cluster-manager)', () =>
     expect(Object.keys(status).sort()).toEqual(['bdb_uid', 'replica_sync', 'sources', 'status']);
     expect(status.replica_sync).toBe('enabled');
     expect(['syncing', 'in-sync', 'out-of-sync']).toContain(status.status);
+    // The contract's keys, plus the (minirs) additions: the error's stable code, whether the
+    // progress is known (a diskless source gives no RDB size), and the writes the destination refused.
     expect(Object.keys(status.sources[0]).sort()).toEqual(
-      ['last_error', 'last_update', 'lag', 'progress', 'status', 'uid', 'uri'].sort(),
+      [
+        'last_error',
+        'last_update',
+        'lag',
+        'progress',
+        'status',
+        'uid',
+        'uri',
+        'last_error_code',
+        'progress_known',
+        'rejected_writes',
+      ].sort(),
     );
     expect(status.sources[0].uri).toMatch(/^db1:redis:\/\/admin:\*\*\*@/);
 
