@@ -201,6 +201,7 @@ async function main() {
     if (stopping) return; // the stop's own outcome decides the exit code
     log.fatal({ err }, 'the container could not start');
     process.stderr.write(`minirs container: ${describe(err)}\n`);
+    reportClusterErrors(paths);
     await stop('start failed', true);
     return;
   }
@@ -216,6 +217,30 @@ async function main() {
       void stop('manager exited', true);
     }
   }, 1000);
+}
+
+/**
+ * The errors the cluster's processes logged (their logs are in the volume), on the container's
+ * output: `docker logs` then says why a start failed.
+ * @param {import('@minirs/common').ClusterPaths} paths
+ */
+function reportClusterErrors(paths) {
+  let files = [];
+  try {
+    files = readdirSync(paths.logs).filter((f) => f.endsWith('.log') || f.endsWith('.out'));
+  } catch {
+    return;
+  }
+  for (const f of files) {
+    let lines = [];
+    try {
+      lines = readFileSync(join(paths.logs, f), 'utf8').split('\n');
+    } catch {
+      continue;
+    }
+    const bad = lines.filter((l) => /"level":(40|50|60)/.test(l) || (f.endsWith('.out') && l.trim())).slice(-5);
+    for (const l of bad) process.stderr.write(`${f}: ${l.slice(0, 600)}\n`);
+  }
 }
 
 /** @param {unknown} err */

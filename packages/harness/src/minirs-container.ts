@@ -11,7 +11,7 @@ import {
   type SourceOptions,
   StartedMiniCluster,
 } from '@minirs/cli';
-import { type ClusterState, clusterPaths } from '@minirs/common';
+import { type ClusterState, clusterPaths, ErrorCodes, MinirsError } from '@minirs/common';
 import {
   AbstractStartedContainer,
   GenericContainer,
@@ -162,7 +162,25 @@ export class MinirsContainer extends GenericContainer {
         .withCopyContentToContainer([{ content: `${password}\n`, target: SECRET_IN_CONTAINER, mode: 0o444 }])
         .withWaitStrategy(Wait.forLogMessage(/"msg":"minirs container ready"/));
 
-      const started = await super.start();
+      // The container's last lines go into a start error: they say why it did not come up.
+      const tail: string[] = [];
+      this.withLogConsumer((stream) => {
+        stream.on('data', (chunk: Buffer | string) => {
+          for (const line of String(chunk).split('\n')) if (line.trim()) tail.push(line.trimEnd());
+          tail.splice(0, Math.max(0, tail.length - 25));
+        });
+      });
+      let started: StartedTestContainer;
+      try {
+        started = await super.start();
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new MinirsError(
+          ErrorCodes.MANAGER_DOWN,
+          `the minirs container (cluster "${this.clusterName}") did not come up: ${why}${tail.length ? `\n--- its last lines ---\n${tail.join('\n')}` : ''}`,
+          { op: 'start container', cause: err },
+        );
+      }
       const caCert = readFileSync(paths.caCert, 'utf8');
       const creds = JSON.parse(readFileSync(paths.credentials, 'utf8')) as { api_url: string };
       const api = new ApiClient({ apiUrl: creds.api_url, username, password, ca: caCert });
