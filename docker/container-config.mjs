@@ -42,7 +42,8 @@ function databases(raw) {
       'MINIRS_DATABASES',
     );
   }
-  if (!Array.isArray(parsed)) throw bad('MINIRS_DATABASES must be a JSON array of databases', 'MINIRS_DATABASES');
+  if (!Array.isArray(parsed))
+    throw bad('MINIRS_DATABASES must be a JSON array of databases', 'MINIRS_DATABASES');
   const seen = new Set();
   return parsed.map((d, i) => {
     if (typeof d !== 'object' || d === null || typeof d.name !== 'string' || d.name === '') {

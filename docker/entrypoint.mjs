@@ -163,7 +163,13 @@ async function main() {
   process.on('SIGINT', () => void stop('SIGINT'));
 
   try {
-    const launched = launchManager({ name: cfg.name, home: cfg.home, mode: 'start', env, timeoutMs: lifecycle.startTimeoutMs });
+    const launched = launchManager({
+      name: cfg.name,
+      home: cfg.home,
+      mode: 'start',
+      env,
+      timeoutMs: lifecycle.startTimeoutMs,
+    });
     launching = launched;
     const ready = await launched;
     if (stopping) return;
@@ -238,14 +244,20 @@ function reportClusterErrors(paths) {
     } catch {
       continue;
     }
-    const bad = lines.filter((l) => /"level":(40|50|60)/.test(l) || (f.endsWith('.out') && l.trim())).slice(-5);
+    const bad = lines
+      .filter((l) => /"level":(40|50|60)/.test(l) || (f.endsWith('.out') && l.trim()))
+      .slice(-5);
     for (const l of bad) process.stderr.write(`${f}: ${l.slice(0, 600)}\n`);
   }
 }
 
 /** @param {unknown} err */
 function describe(err) {
-  return isMinirsError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  return isMinirsError(err)
+    ? `${err.code}: ${err.message}`
+    : err instanceof Error
+      ? err.message
+      : String(err);
 }
 
 // Before the cluster exists (bad configuration, a taken port): nothing to stop.
@@ -253,5 +265,8 @@ main().catch((err) => {
   log.fatal({ err }, 'the container could not start');
   log.flush();
   process.stderr.write(`minirs container: ${describe(err)}\n`);
-  setTimeout(() => process.exit(isMinirsError(err) && err.code === 'MINIRS_ERR_INVALID_ARGUMENT' ? 2 : 1), 50);
+  setTimeout(
+    () => process.exit(isMinirsError(err) && err.code === 'MINIRS_ERR_INVALID_ARGUMENT' ? 2 : 1),
+    50,
+  );
 });

@@ -22,7 +22,11 @@ try {
   } catch {
     unhealthy(`cluster "${cfg.name}" is not created yet in ${cfg.home}`);
   }
-  const bdbs = await rest({ apiUrl: creds.api_url, username: creds.username, password: creds.password, ca }, 'GET', '/v1/bdbs');
+  const bdbs = await rest(
+    { apiUrl: creds.api_url, username: creds.username, password: creds.password, ca },
+    'GET',
+    '/v1/bdbs',
+  );
   for (const d of cfg.databases) {
     const b = bdbs.find((x) => x.name === d.name);
     if (!b) unhealthy(`database "${d.name}" does not exist yet`);

@@ -19,7 +19,9 @@ export function rest(o, method, path, body) {
         auth: `${o.username}:${o.password}`,
         timeout: 3000,
         ...(o.servername ? { servername: o.servername } : {}),
-        headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
+        headers: payload
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+          : {},
       },
       (res) => {
         let text = '';

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -76,14 +84,18 @@ describe('docker/compose.yaml', () => {
         (d: { name: string }) => d.name,
       );
     const env = init.environment!;
-    const refs = [env.MINIRS_DEST!, ...env.MINIRS_SOURCES!.split(',').filter((s) => !s.startsWith('redis://'))];
+    const refs = [
+      env.MINIRS_DEST!,
+      ...env.MINIRS_SOURCES!.split(',').filter((s) => !s.startsWith('redis://')),
+    ];
     for (const ref of refs) {
       const [cluster, db] = ref.split('/');
       expect(dbsOf(cluster!), ref).toContain(db);
       expect(init.volumes).toContain(`${cluster}-state:/state/${cluster}:ro`);
     }
     expect(env.MINIRS_SOURCES).toMatch(/redis:\/\/:@\/run\/secrets\/redis_password@redis:6379/);
-    for (const dep of ['east', 'west', 'redis']) expect(init.depends_on?.[dep]?.condition).toBe('service_healthy');
+    for (const dep of ['east', 'west', 'redis'])
+      expect(init.depends_on?.[dep]?.condition).toBe('service_healthy');
     expect(compose.services.redis!.healthcheck).toBeDefined();
     for (const s of Object.values(compose.services)) {
       for (const secret of s.secrets ?? []) expect(compose.secrets).toHaveProperty(secret);
@@ -91,7 +103,8 @@ describe('docker/compose.yaml', () => {
   });
 
   const plugin = composePlugin();
-  if (!plugin) console.warn('container-compose.test.ts: `docker compose` is not installed here; its own check skips');
+  if (!plugin)
+    console.warn('container-compose.test.ts: `docker compose` is not installed here; its own check skips');
   it.skipIf(!plugin)('docker compose config accepts it', () => {
     // A copy with the secret files the README makes, so nothing is written into the repository.
     const dir = mkdtempSync(join(tmpdir(), 'minirs-compose-'));
@@ -99,8 +112,11 @@ describe('docker/compose.yaml', () => {
       mkdirSync(join(dir, 'docker/secrets'), { recursive: true });
       copyFileSync(file, join(dir, 'docker/compose.yaml'));
       copyFileSync(join(root, 'docker/Dockerfile'), join(dir, 'docker/Dockerfile'));
-      for (const s of Object.values(compose.secrets)) writeFileSync(join(dir, 'docker', s.file), 'x'.repeat(32));
-      execFileSync('docker', ['compose', '-f', join(dir, 'docker/compose.yaml'), 'config', '-q'], { timeout: 30_000 });
+      for (const s of Object.values(compose.secrets))
+        writeFileSync(join(dir, 'docker', s.file), 'x'.repeat(32));
+      execFileSync('docker', ['compose', '-f', join(dir, 'docker/compose.yaml'), 'config', '-q'], {
+        timeout: 30_000,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -16,10 +16,18 @@ describe.skipIf(!docker.ok)('Replica Of between two containerised clusters', () 
   const clients: Redis[] = [];
 
   beforeAll(async () => {
-    [east, west] = await Promise.all([
-      new MinirsContainer(MINIRS_IMAGE).withClusterName('east').withNodes(2).withDatabase({ name: 'orders', shards: 2 }).start(),
-      new MinirsContainer(MINIRS_IMAGE).withClusterName('west').withNodes(1).withDatabase({ name: 'copy', shards: 3 }).start(),
-    ]);
+    // One after the other: two clusters starting at once on a loaded 2-core machine can miss the
+    // manager's wait for a new shard's control socket.
+    east = await new MinirsContainer(MINIRS_IMAGE)
+      .withClusterName('east')
+      .withNodes(2)
+      .withDatabase({ name: 'orders', shards: 2 })
+      .start();
+    west = await new MinirsContainer(MINIRS_IMAGE)
+      .withClusterName('west')
+      .withNodes(1)
+      .withDatabase({ name: 'copy', shards: 3 })
+      .start();
   }, 240_000);
 
   afterAll(async () => {
@@ -41,7 +49,9 @@ describe.skipIf(!docker.ok)('Replica Of between two containerised clusters', () 
     await p.exec();
 
     const sourceUrl = await east.getSourceUrl('orders');
-    expect(sourceUrl).toMatch(new RegExp(`^redis://admin:[^@]+@127\\.0\\.${east.clusterIndex}\\.1:${srcEp.port}$`));
+    expect(sourceUrl).toMatch(
+      new RegExp(`^redis://admin:[^@]+@127\\.0\\.${east.clusterIndex}\\.1:${srcEp.port}$`),
+    );
     await west.replicaOf('copy', [sourceUrl]);
     await waitFor(async () => (await west.replicaStatus('copy')).status === 'in-sync', 'in-sync', 60_000);
 

@@ -29,7 +29,11 @@ describe.skipIf(!docker.ok)('Replica Of from a containerised Redis into a contai
         .withCommand(['--bind', '127.0.0.1', '--port', String(port), '--requirepass', 'src-pw', '--save', ''])
         .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
         .start(),
-      new MinirsContainer(MINIRS_IMAGE).withClusterName('ctrdst').withNodes(2).withDatabase({ name: 'dst', shards: 2 }).start(),
+      new MinirsContainer(MINIRS_IMAGE)
+        .withClusterName('ctrdst')
+        .withNodes(2)
+        .withDatabase({ name: 'dst', shards: 2 })
+        .start(),
     ]);
     sourceUri = `redis://:src-pw@127.0.0.1:${port}`;
   }, 240_000);
@@ -67,7 +71,10 @@ describe.skipIf(!docker.ok)('Replica Of from a containerised Redis into a contai
     const ep = await cluster.getEndpoint('dst');
     const dst = new Redis(ep.url);
     clients.push(dst);
-    await waitFor(async () => (await dst.get('counter')) === '1' && (await dst.llen('list')) === 4, 'the stream');
+    await waitFor(
+      async () => (await dst.get('counter')) === '1' && (await dst.llen('list')) === 4,
+      'the stream',
+    );
 
     const cmp = await compareDatabases([sourceUri], ep.url);
     expect(cmp).toMatchObject({ missing: 0, extra: 0, different: 0 });

@@ -191,7 +191,14 @@ export class MinirsContainer extends GenericContainer {
         { home: stateDir, env: process.env },
         false,
       );
-      return new StartedMinirsContainer(started, cluster, { username, password, caCert }, index, stateDir, ownDir);
+      return new StartedMinirsContainer(
+        started,
+        cluster,
+        { username, password, caCert },
+        index,
+        stateDir,
+        ownDir,
+      );
     } catch (err) {
       releaseIndex(index, stateDir);
       if (ownDir) rmSync(stateDir, { recursive: true, force: true });
