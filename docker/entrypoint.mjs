@@ -3,6 +3,7 @@
 // the databases MINIRS_DATABASES names, publishes the endpoints on the container's network, and
 // on SIGTERM stops every process of the cluster before it exits 0.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -182,6 +183,10 @@ async function main() {
       const b = await cluster.createDb(d);
       log.info({ db: d.name, uid: b.uid, port: b.port }, 'database created');
     }
+    for (const b of await conn.api.listBdbs()) {
+      if (stopping) return;
+      await waitServing(b);
+    }
     if (stopping) return;
     if (cfg.publish) {
       publisher = new Publisher(conn.api, ready.nodes[0].addr, Number(new URL(ready.api_url).port), log);
@@ -248,6 +253,44 @@ function reportClusterErrors(paths) {
       .filter((l) => /"level":(40|50|60)/.test(l) || (f.endsWith('.out') && l.trim()))
       .slice(-5);
     for (const l of bad) process.stderr.write(`${f}: ${l.slice(0, 600)}\n`);
+  }
+}
+
+/**
+ * Resolves once the database answers DBSIZE through its endpoint: DBSIZE spans every shard, so
+ * every shard's redis-server is up (after a restart they come back after the manager reports ready).
+ * @param {{ endpoints: { addr: string[] }[], port: number, authentication_redis_pass?: string, name: string }} b
+ */
+async function waitServing(b, timeoutMs = 60_000) {
+  const host = b.endpoints[0]?.addr[0] ?? '127.0.0.1';
+  const cmd = (/** @type {string[]} */ args) =>
+    `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  const once = () =>
+    new Promise((resolve) => {
+      const sock = createConnection({ host, port: b.port });
+      let reply = '';
+      const done = (/** @type {boolean} */ ok) => {
+        sock.destroy();
+        resolve(ok);
+      };
+      sock.setTimeout(3000, () => done(false));
+      sock.on('error', () => done(false));
+      sock.on('connect', () => {
+        sock.write(
+          (b.authentication_redis_pass ? cmd(['AUTH', b.authentication_redis_pass]) : '') + cmd(['DBSIZE']),
+        );
+      });
+      sock.on('data', (d) => {
+        reply += d.toString('latin1');
+        if (reply.startsWith('-') || reply.includes('\r\n-')) done(false);
+        else if (/(^|\r\n):\d+\r\n$/.test(reply)) done(true);
+      });
+    });
+  const deadline = Date.now() + timeoutMs;
+  while (!(await once())) {
+    if (Date.now() > deadline)
+      throw new Error(`database ${b.name} does not answer on ${host}:${b.port} after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
