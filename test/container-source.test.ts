@@ -23,18 +23,17 @@ describe.skipIf(!docker.ok)('Replica Of from a containerised Redis into a contai
   beforeAll(async () => {
     const { GenericContainer, Wait } = await import('testcontainers');
     const port = await freeLoopbackPort();
-    [redis, cluster] = await Promise.all([
-      new GenericContainer(REDIS_IMAGE)
-        .withNetworkMode('host')
-        .withCommand(['--bind', '127.0.0.1', '--port', String(port), '--requirepass', 'src-pw', '--save', ''])
-        .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
-        .start(),
-      new MinirsContainer(MINIRS_IMAGE)
-        .withClusterName('ctrdst')
-        .withNodes(2)
-        .withDatabase({ name: 'dst', shards: 2 })
-        .start(),
-    ]);
+    // One after the other, so that afterAll stops whichever started if the other did not.
+    redis = await new GenericContainer(REDIS_IMAGE)
+      .withNetworkMode('host')
+      .withCommand(['--bind', '127.0.0.1', '--port', String(port), '--requirepass', 'src-pw', '--save', ''])
+      .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+      .start();
+    cluster = await new MinirsContainer(MINIRS_IMAGE)
+      .withClusterName('ctrdst')
+      .withNodes(2)
+      .withDatabase({ name: 'dst', shards: 2 })
+      .start();
     sourceUri = `redis://:src-pw@127.0.0.1:${port}`;
   }, 240_000);
 
