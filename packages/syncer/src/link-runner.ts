@@ -86,6 +86,20 @@ const MEMORY_CHECK_MS = 1000;
 const FLUSH_BARRIER_MS = 60_000;
 const MSET_BYTES = 256 * 1024;
 
+/**
+ * The expire time to load for a key of a snapshot taken at `snapshotAt` and loaded at `now`.
+ * The stream that follows the snapshot replays the source's writes late by about `now -
+ * snapshotAt`: a key that expires on the destination before that much time passed could be
+ * gone when the stream brings the source's PERSIST, SET or PEXPIRE that kept it alive (a slow
+ * full sync skipped such keys, and later LPUSH/HINCRBY rebuilt them from nothing). Those keys
+ * get the delay added: the source's DEL comes in the stream if it does expire them, and keys
+ * expiring later than that keep their exact time.
+ */
+export function shiftedExpireAt(expireAt: number, snapshotAt: number, now: number): number {
+  const delay = Math.max(0, now - snapshotAt);
+  return expireAt < now + delay ? expireAt + delay : expireAt;
+}
+
 function sameKey(a: string | Buffer | undefined, b: string | Buffer): boolean {
   if (a === undefined) return false;
   if (typeof a === 'string' || typeof b === 'string') return String(a) === String(b);
@@ -386,10 +400,13 @@ export class LinkRunner implements ReplicationConsumer {
     }
     this.msetArgs = [];
     this.msetBytes = 0;
+    // The source's snapshot is taken when it answers +FULLRESYNC (the fork starts then).
+    const snapshotAt = info.snapshotAt;
     this.parser = new RdbParser();
     this.planner = new RestorePlanner({
       targetRdbVersion: this.o.targetRdbVersion,
       now: Date.now,
+      mapExpireAt: (t) => shiftedExpireAt(t, snapshotAt, Date.now()),
       modules: 'error',
       onLoss: (key, what) => this.onLoss(String(key.key), what),
       // The planner holds a value's parsed chunks until its payload is complete, and they take
