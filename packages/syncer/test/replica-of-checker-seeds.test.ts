@@ -165,3 +165,76 @@ describe('checker seed 13: a slow full sync', () => {
     d.disconnect();
   });
 });
+
+/**
+ * A relay to a source that cuts the replication connection once, right before the first EXEC
+ * of the stream: the link resumes (PSYNC) inside a transaction.
+ */
+async function cuttingRelay(target: StartedRedis) {
+  const sockets = new Set<Socket>();
+  let cut = false;
+  let onCut: () => void = () => {};
+  const didCut = new Promise<void>((r) => {
+    onCut = r;
+  });
+  const server = createServer((client) => {
+    const up = connect(target.port, target.host);
+    sockets.add(client);
+    sockets.add(up);
+    client.on('data', (d) => up.write(d));
+    up.on('data', (d: Buffer) => {
+      const at = cut ? -1 : d.indexOf('*1\r\n$4\r\nEXEC\r\n');
+      if (at < 0) {
+        client.write(d);
+        return;
+      }
+      cut = true;
+      client.write(d.subarray(0, at), () => {
+        client.destroy();
+        up.destroy();
+        onCut();
+      });
+    });
+    const end = () => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  relays.push({ server, sockets });
+  return { port: (server.address() as { port: number }).port, didCut };
+}
+
+describe('checker seeds 1, 2, 7, 15: a link cut inside a transaction', () => {
+  it('resumes at the MULTI on a destination connection outside MULTI: the transaction applies once', async () => {
+    const src = await redis();
+    const dst = await redis();
+    const s = src.client();
+    const d = dst.client();
+    const relay = await cuttingRelay(src);
+    const sync = newSync();
+    sync.apply(config(dst, relay.port));
+    await until(async () => {
+      const r = sync.report();
+      return r.sources.length > 0 && r.sources.every((x) => x.status === 'in-sync');
+    }, 'in-sync');
+    await s.multi().incr('t:c').rpush('t:l', 'a').exec();
+    await relay.didCut;
+    // A plain command right after: applied outside any transaction.
+    await s.set('t:after', '1');
+    await until(async () => (await d.get('t:after')) === '1', 't:after on the destination');
+    expect(await d.get('t:c')).toBe('1');
+    expect(await d.lrange('t:l', 0, -1)).toEqual(['a']);
+    // No connection of the destination is left inside MULTI (CLIENT LIST flag x).
+    const list = String(await d.call('CLIENT', 'LIST'));
+    const inMulti = list.split('\n').filter((l) => / flags=\S*x/.test(l));
+    expect(inMulti).toEqual([]);
+    const r = sync.report().sources[0]!;
+    expect(r.partial_syncs).toBeGreaterThanOrEqual(1);
+    expect(r.full_syncs).toBe(1);
+    s.disconnect();
+    d.disconnect();
+  });
+});
