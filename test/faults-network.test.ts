@@ -16,7 +16,8 @@ import { type Env, newEnv, startClusters, teardown, track } from './helpers/repl
  * Needs root and nft; skips with one line otherwise.
  */
 
-const root = process.getuid?.() === 0 && spawnSync('nft', ['list', 'tables'], { stdio: 'ignore' }).status === 0;
+const root =
+  process.getuid?.() === 0 && spawnSync('nft', ['list', 'tables'], { stdio: 'ignore' }).status === 0;
 if (!root) console.log('faults-network: skipped (needs root and nftables; run scripts/setup as root)');
 
 const env: Env = newEnv('fnet');
@@ -46,15 +47,28 @@ afterAll(async () => {
   if (!root) return;
   await teardown(env);
   // cluster delete leaves no table, namespace or link of the cluster behind.
-  expect(spawnSync('nft', ['list', 'table', 'inet', `minirs-${index}`], { stdio: 'ignore' }).status).not.toBe(0);
-  expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toMatch(new RegExp(`minirs-${index}\\b`));
-  expect(spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout).not.toMatch(new RegExp(`minirs-${index}\\b`));
+  expect(spawnSync('nft', ['list', 'table', 'inet', `minirs-${index}`], { stdio: 'ignore' }).status).not.toBe(
+    0,
+  );
+  expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toMatch(
+    new RegExp(`minirs-${index}\\b`),
+  );
+  expect(spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout).not.toMatch(
+    new RegExp(`minirs-${index}\\b`),
+  );
 });
 
 function client(host: string, localAddress?: string): Redis {
   return track(
     env,
-    new Redis({ host, port, localAddress, maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: () => null } as never),
+    new Redis({
+      host,
+      port,
+      localAddress,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 3000,
+      retryStrategy: () => null,
+    } as never),
   );
 }
 
@@ -72,7 +86,11 @@ async function minPing(r: Redis, n = 5): Promise<number> {
 }
 
 /** How a fresh TCP connect ends within `ms`: connected, refused (or reset), or no answer at all. */
-function tryConnect(host: string, ms = 1500, localAddress?: string): Promise<'connected' | 'refused' | 'silent'> {
+function tryConnect(
+  host: string,
+  ms = 1500,
+  localAddress?: string,
+): Promise<'connected' | 'refused' | 'silent'> {
   return new Promise((resolve) => {
     const s: Socket = connect({ host, port, localAddress });
     const t = setTimeout(() => {
@@ -102,7 +120,9 @@ describe('network faults in the kernel', () => {
       const r2 = client(addr[1]);
       const slow = await minPing(r2);
       const fast = await minPing(r1);
-      console.log(`latency 100 ms on node 2: PING node 2 ${slow.toFixed(1)} ms, node 1 ${fast.toFixed(1)} ms`);
+      console.log(
+        `latency 100 ms on node 2: PING node 2 ${slow.toFixed(1)} ms, node 1 ${fast.toFixed(1)} ms`,
+      );
       expect(slow).toBeGreaterThanOrEqual(100);
       expect(fast).toBeLessThan(100);
     } finally {
@@ -112,30 +132,51 @@ describe('network faults in the kernel', () => {
     expect(await minPing(r2b)).toBeLessThan(100);
   });
 
-  it_('partition drop on node 2 is silent, reject refuses; node 1 stays reachable; heal restores', async () => {
-    const drop = await c.faults.partition('node:2', { mode: 'drop' });
-    expect(drop.record.mechanism).toMatch(/nftables \(drop\)/);
-    expect(await tryConnect(addr[1])).toBe('silent');
-    expect(await tryConnect(addr[0])).toBe('connected');
-    await drop.heal();
-    expect(await tryConnect(addr[1])).toBe('connected');
+  it_(
+    'partition drop on node 2 is silent, reject refuses; node 1 stays reachable; heal restores',
+    async () => {
+      const drop = await c.faults.partition('node:2', { mode: 'drop' });
+      expect(drop.record.mechanism).toMatch(/nftables \(drop\)/);
+      expect(await tryConnect(addr[1])).toBe('silent');
+      expect(await tryConnect(addr[0])).toBe('connected');
+      await drop.heal();
+      expect(await tryConnect(addr[1])).toBe('connected');
 
-    const rej = await c.faults.partition(`endpoint:${bdbUid}@2`, { mode: 'reject' });
-    expect(await tryConnect(addr[1])).toBe('refused');
-    expect(await tryConnect(addr[0])).toBe('connected');
-    await rej.heal();
-    expect(await tryConnect(addr[1])).toBe('connected');
-  });
+      const rej = await c.faults.partition(`endpoint:${bdbUid}@2`, { mode: 'reject' });
+      expect(await tryConnect(addr[1])).toBe('refused');
+      expect(await tryConnect(addr[0])).toBe('connected');
+      await rej.heal();
+      expect(await tryConnect(addr[1])).toBe('connected');
+    },
+  );
 
   it_('between two nodes, and on one shard: the proxy -> shard path is cut', async () => {
     // Shard slots 0-8191 live on node 1, 8192-16383 on node 2: "b" (slot 3300) and "a" (15495).
     const shards = await c.api.listShards();
-    const onNode2 = shards.find((s) => s.bdb_uid === bdbUid && s.node_uid === 2)!;
+    const onNode2 = shards.find((s) => s.bdb_uid === bdbUid && s.node_uid === '2')!;
     expect(onNode2.slot_start).toBe(8192);
-    const r1 = client(addr[0]);
-    const r2 = client(addr[1]);
-    await r1.set('a', '1');
-    await r1.set('b', '2');
+    // The previous tests' faults reset connections on node 2's paths (a reject partition, the
+    // latency relay going away): a connection made meanwhile may meet such a reset. Start once
+    // fresh connections through both nodes serve both shards.
+    let r1 = client(addr[0]);
+    let r2 = client(addr[1]);
+    await waitFor(
+      async () => {
+        const ok = await r1
+          .set('a', '1')
+          .then(() => r2.set('b', '2'))
+          .catch(() => 'retry');
+        if (ok !== 'OK') {
+          r1.disconnect();
+          r2.disconnect();
+          r1 = client(addr[0]);
+          r2 = client(addr[1]);
+        }
+        return ok === 'OK';
+      },
+      'both nodes to serve both shards',
+      15_000,
+    );
     const cut = await c.faults.partition('nodes:1-2', { mode: 'drop' });
     try {
       expect(await r1.get('b')).toBe('2'); // node 1's own shard
@@ -144,11 +185,19 @@ describe('network faults in the kernel', () => {
     } finally {
       await cut.heal();
     }
-    await waitFor(async () => (await r1.get('a').catch(() => undefined)) === '1', 'node 1 to reach node 2 again', 15_000);
+    await waitFor(
+      async () => (await r1.get('a').catch(() => undefined)) === '1',
+      'node 1 to reach node 2 again',
+      15_000,
+    );
 
     const shardCut = await c.faults.partition(`shard:${onNode2.uid}`, { mode: 'reject' });
     try {
-      await waitFor(async () => (await r2.get('a').catch((e: Error) => e.message)) !== '1', 'the shard link to break', 10_000);
+      await waitFor(
+        async () => (await r2.get('a').catch((e: Error) => e.message)) !== '1',
+        'the shard link to break',
+        10_000,
+      );
       expect(await r2.get('b')).toBe('2');
     } finally {
       await shardCut.heal();
@@ -213,13 +262,18 @@ describe('network faults in the kernel', () => {
     expect(f.record.until).toBeDefined();
     expect(Date.parse(f.record.until!) - Date.parse(String(f.record.since))).toBe(1500);
     let out = '';
-    const io = { stdout: { write: (t: string) => (out += t) }, stderr: { write: () => true }, env: { ...process.env, MINIRS_HOME: env.home } };
+    const io = {
+      stdout: { write: (t: string) => (out += t) },
+      stderr: { write: () => true },
+      env: { ...process.env, MINIRS_HOME: env.home },
+    };
     expect(await runCli(['fault', 'fnet', 'list'], io)).toBe(0);
     expect(out).toMatch(/TARGET\s+STATE\s+SINCE\s+UNTIL\s+DETAIL\s+MECHANISM/);
     expect(out).toMatch(/partition\s+node:2\s+active/);
     expect(await tryConnect(addr[1])).toBe('refused');
     const healed = await waitFor(
-      async () => ((await c.faults.list()).find((x) => x.id === f.id && x.active === false) as Fault | undefined),
+      async () =>
+        (await c.faults.list()).find((x) => x.id === f.id && x.active === false) as Fault | undefined,
       'the fault to heal by itself',
       10_000,
     );

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { StartedMiniCluster } from '@minirs/cli';
-import type { ShardState } from '@minirs/common';
+import type { ShardView, StartedMiniCluster } from '@minirs/cli';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/cluster.js';
 import { dbClient, type Env, newEnv, startClusters, teardown } from './helpers/replica-of.js';
@@ -38,12 +37,16 @@ function procState(pid: number): string {
 
 /** Pid-file names of node 2's processes (its proxy, its shards and their redis-servers). */
 async function node2Names(): Promise<string[]> {
-  const shards = (await c.api.listShards()) as ShardState[];
-  return ['proxy-2', ...shards.filter((s) => s.node_uid === 2).flatMap((s) => [`shard-${s.uid}`, `redis-${s.uid}`])];
+  const shards: ShardView[] = await c.api.listShards();
+  return [
+    'proxy-2',
+    ...shards.filter((s) => s.node_uid === '2').flatMap((s) => [`shard-${s.uid}`, `redis-${s.uid}`]),
+  ];
 }
 
-async function node2Shards(): Promise<ShardState[]> {
-  return ((await c.api.listShards()) as ShardState[]).filter((s) => s.node_uid === 2);
+async function node2Shards(): Promise<ShardView[]> {
+  // RS's shard object: string uids; `process_status` says what the processes do (down, active, ...).
+  return (await c.api.listShards()).filter((s) => s.node_uid === '2');
 }
 
 describe('node faults', () => {
@@ -57,14 +60,18 @@ describe('node faults', () => {
     expect(crash.record.active).toBe(true);
     expect(pids.map(procState).every((s) => s === 'gone' || s === 'Z')).toBe(true);
     const shards = await node2Shards();
-    expect(shards.every((s) => s.status === 'down')).toBe(true);
+    expect(shards.every((s) => s.process_status === 'down')).toBe(true);
     expect((await c.api.listNodes()).find((n) => n.uid === 2)!.status).toBe('down');
     // Nothing of node 2 is running (the supervisor did not restart it).
     const now = c.processes();
     expect(names.filter((n) => now.has(n))).toEqual([]);
 
     await crash.heal();
-    await waitFor(async () => (await node2Shards()).every((s) => s.status === 'active'), 'node 2 shards active', 30_000);
+    await waitFor(
+      async () => (await node2Shards()).every((s) => s.process_status === 'active'),
+      'node 2 shards active',
+      30_000,
+    );
     const after = c.processes();
     expect(names.every((n) => after.has(n) && !pids.includes(after.get(n)!))).toBe(true);
     const r = await dbClient(env, c, 'db');
@@ -77,7 +84,11 @@ describe('node faults', () => {
     const before = c.processes();
     const f = await c.faults.restart('node:2');
     expect(f.record.active).toBe(false);
-    await waitFor(async () => (await node2Shards()).every((s) => s.status === 'active'), 'node 2 shards active', 30_000);
+    await waitFor(
+      async () => (await node2Shards()).every((s) => s.process_status === 'active'),
+      'node 2 shards active',
+      30_000,
+    );
     const after = c.processes();
     expect(names.every((n) => after.has(n) && after.get(n) !== before.get(n))).toBe(true);
   });
@@ -96,7 +107,11 @@ describe('node faults', () => {
     expect(again.until).toBe(f.record.until);
     const now = names.map((n) => c.processes().get(n)!);
     expect(now.map(procState)).toEqual(now.map(() => 'T'));
-    await waitFor(async () => (await c.faults.list()).find((x) => x.id === f.id)?.active === false, 'the timed heal', 20_000);
+    await waitFor(
+      async () => (await c.faults.list()).find((x) => x.id === f.id)?.active === false,
+      'the timed heal',
+      20_000,
+    );
     expect(now.map(procState).every((s) => s === 'S' || s === 'R')).toBe(true);
   });
 
