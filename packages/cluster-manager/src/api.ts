@@ -1,12 +1,37 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { type Credentials, ErrorCodes, invalid, isMinirsError, MinirsError } from '@minirs/common';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ActionRegistry } from './actions.js';
 import type { ClusterManager } from './manager.js';
-import { RsApiError, errorBody } from './rs-errors.js';
 import { registerBdbRoutes } from './routes-bdbs.js';
+import { errorBody, RsApiError } from './rs-errors.js';
+
+/** How much of a refused oversized body is read and dropped so that the 413 reaches the client. */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+function drainRequest(raw: IncomingMessage, limit: number, timeoutMs: number): Promise<void> {
+  if (raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      resolve();
+    };
+    const onData = (c: Buffer) => {
+      seen += c.length;
+      if (seen > limit) done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('close', done);
+    raw.resume();
+  });
+}
 
 /** Request bodies above this are refused with 413: a bdb with many client certificates is a few kB. */
 export const BODY_LIMIT = 1024 * 1024;
@@ -102,11 +127,18 @@ export async function buildApi(
       return;
     }
     if (fe.statusCode === 413) {
-      reply.code(413).send({
-        error_code: 'request_too_large',
-        minirs_error_code: ErrorCodes.INVALID_ARGUMENT,
-        message: `the request body is larger than ${BODY_LIMIT} bytes; a bdb request is a few kB: send only the fields to set`,
-      });
+      const send = () =>
+        reply
+          .code(413)
+          .header('connection', 'close')
+          .send({
+            error_code: 'request_too_large',
+            minirs_error_code: ErrorCodes.INVALID_ARGUMENT,
+            message: `the request body is larger than ${BODY_LIMIT} bytes; a bdb request is a few kB: send only the fields to set`,
+          });
+      // Read and drop what the client is still sending (bounded) before answering: a socket closed
+      // with unread bytes is reset by the kernel, and the client would see ECONNRESET, not the 413.
+      drainRequest(req.raw, DRAIN_LIMIT, 5000).then(send, send);
       return;
     }
     if (fe.statusCode && fe.statusCode < 500) {
