@@ -23,6 +23,13 @@ export interface RestorePlannerOptions {
    * as a master (default: keep them; RESTORE ... ABSTTL of a past time creates nothing anyway).
    */
   now?: () => number;
+  /**
+   * Maps a key's expire time (ms since the epoch, the source's clock) to the one to load, before
+   * the `now` check. A replica loading a snapshot late (a slow full sync) uses it so that a key
+   * whose TTL ran out during the transfer is still there for the stream's PERSIST or SET to
+   * rescue, or for the source's own DEL to remove.
+   */
+  mapExpireAt?: (expireAt: number) => number;
   /** Module keys: 'error' (default) throws MINIRS_ERR_RDB_UNSUPPORTED; 'skip' counts them. */
   modules?: 'error' | 'skip';
   /** Called for each aspect the command path cannot reproduce exactly. */
@@ -54,8 +61,8 @@ type KeyPlan =
  * and the rest of the key streams through.
  */
 export class RestorePlanner {
-  private readonly opts: Required<Omit<RestorePlannerOptions, 'now' | 'onLoss'>> &
-    Pick<RestorePlannerOptions, 'now' | 'onLoss'>;
+  private readonly opts: Required<Omit<RestorePlannerOptions, 'now' | 'onLoss' | 'mapExpireAt'>> &
+    Pick<RestorePlannerOptions, 'now' | 'onLoss' | 'mapExpireAt'>;
   private plan: KeyPlan | null = null;
   private db = -1;
   readonly stats: RestorePlannerStats = {
@@ -105,8 +112,11 @@ export class RestorePlanner {
     });
   }
 
-  private keyStart(key: RdbKeyInfo, ev: RdbEvent): RedisCommand[] {
+  private keyStart(sourceKey: RdbKeyInfo, ev: RdbEvent): RedisCommand[] {
     this.stats.keys++;
+    const map = this.opts.mapExpireAt;
+    const key =
+      map && sourceKey.expireAt !== null ? { ...sourceKey, expireAt: map(sourceKey.expireAt) } : sourceKey;
     const now = this.opts.now?.();
     if (now !== undefined && key.expireAt !== null && key.expireAt < now) {
       this.stats.expiredSkipped++;

@@ -85,6 +85,27 @@ const MEMORY_CHECK_MS = 1000;
 /** How long a link waits at a flush for the other links of its source before a full resync. */
 const FLUSH_BARRIER_MS = 60_000;
 const MSET_BYTES = 256 * 1024;
+/** A transaction longer than this goes out before its EXEC (bounded memory). */
+const MAX_HELD_TX = 4096;
+
+interface HeldCommand {
+  cmd: ReplicationCommand;
+  entry: { offset: number; done: boolean };
+}
+
+/**
+ * The expire time to load for a key of a snapshot taken at `snapshotAt` and loaded at `now`.
+ * The stream that follows the snapshot replays the source's writes late by about `now -
+ * snapshotAt`: a key that expires on the destination before that much time passed could be
+ * gone when the stream brings the source's PERSIST, SET or PEXPIRE that kept it alive (a slow
+ * full sync skipped such keys, and later LPUSH/HINCRBY rebuilt them from nothing). Those keys
+ * get the delay added: the source's DEL comes in the stream if it does expire them, and keys
+ * expiring later than that keep their exact time.
+ */
+export function shiftedExpireAt(expireAt: number, snapshotAt: number, now: number): number {
+  const delay = Math.max(0, now - snapshotAt);
+  return expireAt < now + delay ? expireAt + delay : expireAt;
+}
 
 function sameKey(a: string | Buffer | undefined, b: string | Buffer): boolean {
   if (a === undefined) return false;
@@ -122,6 +143,13 @@ export class LinkRunner implements ReplicationConsumer {
   private lastUpdateMs = 0;
   /** The replicated transaction being written (MULTI seen, EXEC not yet): its queued errors. */
   private tx?: { errors: { error: string; what: string }[] };
+  /**
+   * A transaction of the stream being received (MULTI seen, EXEC not yet): nothing of it is
+   * written before it is whole, so a link cut inside it leaves the destination connection
+   * outside MULTI and the applied offset before the MULTI, where the link resumes (as a
+   * Redis replica discards a transaction cut short).
+   */
+  private heldTx?: HeldCommand[];
   private advanceScheduled = false;
   /** Keys and commands of databases other than 0 (only db 0 is replicated). */
   otherDbKeys = 0;
@@ -386,10 +414,13 @@ export class LinkRunner implements ReplicationConsumer {
     }
     this.msetArgs = [];
     this.msetBytes = 0;
+    // The source's snapshot is taken when it answers +FULLRESYNC (the fork starts then).
+    const snapshotAt = info.snapshotAt;
     this.parser = new RdbParser();
     this.planner = new RestorePlanner({
       targetRdbVersion: this.o.targetRdbVersion,
       now: Date.now,
+      mapExpireAt: (t) => shiftedExpireAt(t, snapshotAt, Date.now()),
       modules: 'error',
       onLoss: (key, what) => this.onLoss(String(key.key), what),
       // The planner holds a value's parsed chunks until its payload is complete, and they take
@@ -583,6 +614,18 @@ export class LinkRunner implements ReplicationConsumer {
     const dest = await this.ensureDest();
     for (const cmd of batch) {
       const name = cmd.argv[0];
+      const held = this.heldTx;
+      if (held) {
+        // A transaction of the stream is written only once it is whole (see heldTx).
+        const entry = { offset: cmd.offset, done: false };
+        this.order.push(entry);
+        held.push({ cmd, entry });
+        if (argIs(name, 'EXEC') || argIs(name, 'DISCARD') || held.length >= MAX_HELD_TX) {
+          this.heldTx = undefined;
+          await this.writeHeldTx(dest, held);
+        }
+        continue;
+      }
       const flush = this.tx ? undefined : isFlush(name);
       // FLUSHALL empties db 0 whatever db the stream is in; FLUSHDB only in db 0.
       if (flush === 'FLUSHALL' || (flush === 'FLUSHDB' && cmd.db === 0)) {
@@ -597,25 +640,63 @@ export class LinkRunner implements ReplicationConsumer {
       }
       const entry = { offset: cmd.offset, done: false };
       this.order.push(entry);
-      // Replies inside MULTI ... EXEC are judged together at EXEC (see judgeTransaction).
-      const ends = argIs(name, 'EXEC') || argIs(name, 'DISCARD');
-      if (argIs(name, 'MULTI')) this.tx = { errors: [] };
-      const tx = this.tx;
-      if (ends) this.tx = undefined;
-      if (!dest.hasRoom()) await dest.capacity();
-      dest.writeRaw(cmd.raw, (r) => {
-        entry.done = true;
-        // The label is built only for an error (argv stays valid: the reader never reuses bytes).
-        if (r.kind === 'error') {
-          const what = commandLabel(cmd.argv);
-          if (tx && !ends) tx.errors.push({ error: r.error!, what });
-          else if (tx) this.judgeTransaction([...tx.errors, { error: r.error!, what }]);
-          else this.handleDestError(r.error!, what);
-        } else if (tx && ends && tx.errors.length) this.judgeTransaction(tx.errors);
-        this.scheduleAdvance();
-      });
+      if (!this.tx && argIs(name, 'MULTI')) {
+        this.heldTx = [{ cmd, entry }];
+        continue;
+      }
+      await this.writeCommand(dest, cmd, entry);
     }
     this.advance();
+  }
+
+  /**
+   * A whole transaction of the stream. Redis 7 wraps a command that expired keys on access in
+   * MULTI/EXEC with the DELs of those keys (`MULTI, DEL a, DEL a b c, EXEC` for a client's
+   * `DEL a b c`): a transaction the source's client never wrote, spanning the command's hash
+   * tags, which a sharded destination refuses (CROSSSLOT). Made only of one-key DEL/UNLINKs and
+   * at most one other command, it is written without MULTI/EXEC: the same result, command by
+   * command. Any other transaction goes as it came, whole.
+   */
+  private async writeHeldTx(dest: DestinationClient, held: HeldCommand[]): Promise<void> {
+    const last = held[held.length - 1]!;
+    const inner = held.slice(1, -1);
+    const complete = argIs(last.cmd.argv[0], 'EXEC');
+    const others = inner.filter(
+      (h) => !((argIs(h.cmd.argv[0], 'DEL') || argIs(h.cmd.argv[0], 'UNLINK')) && h.cmd.argv.length === 2),
+    ).length;
+    if (complete && inner.length >= 2 && others <= 1) {
+      held[0]!.entry.done = true;
+      for (const h of inner) await this.writeCommand(dest, h.cmd, h.entry);
+      last.entry.done = true;
+      this.scheduleAdvance();
+      return;
+    }
+    for (const h of held) await this.writeCommand(dest, h.cmd, h.entry);
+  }
+
+  private async writeCommand(
+    dest: DestinationClient,
+    cmd: ReplicationCommand,
+    entry: { offset: number; done: boolean },
+  ): Promise<void> {
+    const name = cmd.argv[0];
+    // Replies inside MULTI ... EXEC are judged together at EXEC (see judgeTransaction).
+    const ends = argIs(name, 'EXEC') || argIs(name, 'DISCARD');
+    if (argIs(name, 'MULTI')) this.tx = { errors: [] };
+    const tx = this.tx;
+    if (ends) this.tx = undefined;
+    if (!dest.hasRoom()) await dest.capacity();
+    dest.writeRaw(cmd.raw, (r) => {
+      entry.done = true;
+      // The label is built only for an error (argv stays valid: the reader never reuses bytes).
+      if (r.kind === 'error') {
+        const what = commandLabel(cmd.argv);
+        if (tx && !ends) tx.errors.push({ error: r.error!, what });
+        else if (tx) this.judgeTransaction([...tx.errors, { error: r.error!, what }]);
+        else this.handleDestError(r.error!, what);
+      } else if (tx && ends && tx.errors.length) this.judgeTransaction(tx.errors);
+      this.scheduleAdvance();
+    });
   }
 
   private barrierAbort?: () => void;
@@ -713,6 +794,13 @@ export class LinkRunner implements ReplicationConsumer {
 
   async drain(): Promise<void> {
     if (this.dest && !this.dest.closed) await this.dest.drain().catch(() => {});
+    const held = this.heldTx;
+    if (held) {
+      // The link was cut inside a transaction it had not written: it resumes at the MULTI.
+      this.heldTx = undefined;
+      const at = this.order.indexOf(held[0]!.entry, this.orderHead);
+      if (at >= 0) this.order.length = at;
+    }
     this.advance();
   }
 }

@@ -10,6 +10,8 @@ export interface FullSyncStart {
   rdbSize: number | undefined;
   /** True when the link asked for a partial resync and the source refused it. */
   partialRefused: boolean;
+  /** When the source answered +FULLRESYNC (ms since the epoch): when its snapshot was taken. */
+  snapshotAt: number;
 }
 
 export interface FullSyncEnd {

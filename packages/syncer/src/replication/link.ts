@@ -372,6 +372,7 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
     offset: number,
     partialRefused: boolean,
   ): Promise<Buffer> {
+    const snapshotAt = Date.now();
     // Until the snapshot is loaded there is no position to resume from.
     this.replid = undefined;
     this.tracker.reset(offset, 0);
@@ -391,7 +392,13 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
       if (!started && transfer.header) {
         started = true;
         this._rdbSize = transfer.header.kind === 'length' ? transfer.header.size : undefined;
-        await consumer.fullSyncStart({ replid, offset, rdbSize: this._rdbSize, partialRefused });
+        await consumer.fullSyncStart({
+          replid,
+          offset,
+          rdbSize: this._rdbSize,
+          partialRefused,
+          snapshotAt,
+        });
       }
       for (const piece of out) {
         if (!scanner.done) scanner.push(piece);

@@ -1,0 +1,240 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createLogger, type SyncerRuntimeConfig } from '@minirs/common';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { shiftedExpireAt } from '../src/link-runner.js';
+import { ReplicaOfSync } from '../src/replica-of.js';
+
+/**
+ * Regressions of divergences the randomized checker (`minirs check`) found, each named by its
+ * seed, against real redis-servers (a plain redis-server stands in for the destination endpoint).
+ */
+
+const servers: StartedRedis[] = [];
+const syncs: ReplicaOfSync[] = [];
+const relays: { server: Server; sockets: Set<Socket> }[] = [];
+afterEach(async () => {
+  await Promise.all(syncs.splice(0).map((s) => s.closeAll()));
+  for (const r of relays.splice(0)) {
+    for (const s of r.sockets) s.destroy();
+    await new Promise<void>((resolve) => r.server.close(() => resolve()));
+  }
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function redis(): Promise<StartedRedis> {
+  const r = await startRedis({ args: ['--repl-diskless-sync-delay', '0'] });
+  servers.push(r);
+  return r;
+}
+
+/**
+ * A TCP relay to a source that passes the handshake and the +FULLRESYNC line, then holds the
+ * snapshot's bytes until `release()`: a full sync that takes as long as the test wants.
+ */
+async function holdingRelay(target: StartedRedis) {
+  const sockets = new Set<Socket>();
+  let held = true;
+  let onGated: () => void = () => {};
+  const gated = new Promise<void>((r) => {
+    onGated = r;
+  });
+  const queued: { to: Socket; data: Buffer }[] = [];
+  const server = createServer((client) => {
+    const up = connect(target.port, target.host);
+    sockets.add(client);
+    sockets.add(up);
+    let seen = false;
+    client.on('data', (d) => up.write(d));
+    up.on('data', (d: Buffer) => {
+      if (!held) {
+        client.write(d);
+        return;
+      }
+      if (!seen) {
+        const at = d.indexOf('+FULLRESYNC');
+        if (at < 0) {
+          client.write(d);
+          return;
+        }
+        seen = true;
+        const eol = d.indexOf('\r\n', at) + 2;
+        client.write(d.subarray(0, eol));
+        if (eol < d.length) queued.push({ to: client, data: d.subarray(eol) });
+        onGated();
+        return;
+      }
+      queued.push({ to: client, data: d });
+    });
+    const end = () => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  relays.push({ server, sockets });
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    gated,
+    release() {
+      held = false;
+      for (const q of queued.splice(0)) q.to.write(q.data);
+    },
+  };
+}
+
+function newSync(): ReplicaOfSync {
+  const s = new ReplicaOfSync({
+    log: createLogger({ name: 'syncer-test', level: 'info', file: process.env.SYNC_TEST_LOG ?? '/dev/null' }),
+    onStop: () => {},
+  });
+  syncs.push(s);
+  return s;
+}
+
+function config(dst: StartedRedis, sourcePort: number): SyncerRuntimeConfig {
+  return {
+    bdb_uid: 1,
+    epoch: 1,
+    replica_sync: 'enabled',
+    destination: { host: dst.host, port: dst.port, password: '', shards: [] },
+    sources: [{ uid: 1, uri: `redis://127.0.0.1:${sourcePort}`, compression: 0, encryption: false }],
+    faults: [],
+  };
+}
+
+async function until<T>(fn: () => Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('shiftedExpireAt', () => {
+  it('adds the load delay to keys expiring before the stream can catch up, and only to them', () => {
+    // Snapshot at 1000, loaded at 5000 (4 s late).
+    expect(shiftedExpireAt(3000, 1000, 5000)).toBe(7000); // expired during the transfer
+    expect(shiftedExpireAt(8000, 1000, 5000)).toBe(12_000); // would expire before the stream's 4 s
+    expect(shiftedExpireAt(9000, 1000, 5000)).toBe(9000); // far enough: exact
+    expect(shiftedExpireAt(1500, 1000, 1000)).toBe(1500); // loaded at once: exact
+  });
+});
+
+describe('checker seed 13: a slow full sync', () => {
+  it('a key whose TTL ran out during the transfer, kept alive at the source by PERSIST, is on the destination whole', async () => {
+    const src = await redis();
+    const dst = await redis();
+    const s = src.client();
+    const d = dst.client();
+    await s.call('HSET', 'k:h', 'a', '1', 'b', '2');
+    await s.call('RPUSH', 'k:l', 'x', 'y', 'z');
+    const ttlMs = 1000;
+    const setAt = Date.now();
+    await s.call('PEXPIRE', 'k:h', String(ttlMs));
+    await s.call('PEXPIRE', 'k:l', String(ttlMs));
+    const relay = await holdingRelay(src);
+    const sync = newSync();
+    sync.apply(config(dst, relay.port));
+    // The snapshot is taken: the source's later writes come in the stream, after the RDB.
+    await relay.gated;
+    await s.call('PERSIST', 'k:h');
+    await s.call('HINCRBY', 'k:h', 'a', '10');
+    await s.call('PERSIST', 'k:l');
+    await s.call('LPUSH', 'k:l', 'w');
+    // The snapshot's TTLs run out before it reaches the syncer (as in a 76 s full sync).
+    await until(async () => Date.now() > setAt + ttlMs + 300, 'the TTLs to run out');
+    expect(await s.call('PTTL', 'k:h')).toBe(-1);
+    relay.release();
+    const want = JSON.stringify([await s.call('HGETALL', 'k:h'), await s.call('LRANGE', 'k:l', '0', '-1')]);
+    // Before the fix the RDB's copies were skipped as expired and the stream rebuilt the keys
+    // from nothing: {a: 10} and [w].
+    const got = await until(async () => {
+      const g = JSON.stringify([await d.call('HGETALL', 'k:h'), await d.call('LRANGE', 'k:l', '0', '-1')]);
+      return g === want && g;
+    }, `the destination to hold ${want}`).catch((err: Error) => err.message);
+    expect(got).toBe(want);
+    expect(await d.call('PTTL', 'k:h')).toBe(-1);
+    expect(await d.call('PTTL', 'k:l')).toBe(-1);
+    s.disconnect();
+    d.disconnect();
+  });
+});
+
+/**
+ * A relay to a source that cuts the replication connection once, right before the first EXEC
+ * of the stream: the link resumes (PSYNC) inside a transaction.
+ */
+async function cuttingRelay(target: StartedRedis) {
+  const sockets = new Set<Socket>();
+  let cut = false;
+  let onCut: () => void = () => {};
+  const didCut = new Promise<void>((r) => {
+    onCut = r;
+  });
+  const server = createServer((client) => {
+    const up = connect(target.port, target.host);
+    sockets.add(client);
+    sockets.add(up);
+    client.on('data', (d) => up.write(d));
+    up.on('data', (d: Buffer) => {
+      const at = cut ? -1 : d.indexOf('*1\r\n$4\r\nEXEC\r\n');
+      if (at < 0) {
+        client.write(d);
+        return;
+      }
+      cut = true;
+      client.write(d.subarray(0, at), () => {
+        client.destroy();
+        up.destroy();
+        onCut();
+      });
+    });
+    const end = () => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  relays.push({ server, sockets });
+  return { port: (server.address() as { port: number }).port, didCut };
+}
+
+describe('checker seeds 1, 2, 7, 15: a link cut inside a transaction', () => {
+  it('resumes at the MULTI on a destination connection outside MULTI: the transaction applies once', async () => {
+    const src = await redis();
+    const dst = await redis();
+    const s = src.client();
+    const d = dst.client();
+    const relay = await cuttingRelay(src);
+    const sync = newSync();
+    sync.apply(config(dst, relay.port));
+    await until(async () => {
+      const r = sync.report();
+      return r.sources.length > 0 && r.sources.every((x) => x.status === 'in-sync');
+    }, 'in-sync');
+    await s.multi().incr('t:c').rpush('t:l', 'a').exec();
+    await relay.didCut;
+    // A plain command right after: applied outside any transaction.
+    await s.set('t:after', '1');
+    await until(async () => (await d.get('t:after')) === '1', 't:after on the destination');
+    expect(await d.get('t:c')).toBe('1');
+    expect(await d.lrange('t:l', 0, -1)).toEqual(['a']);
+    // No connection of the destination is left inside MULTI (CLIENT LIST flag x).
+    const list = String(await d.call('CLIENT', 'LIST'));
+    const inMulti = list.split('\n').filter((l) => / flags=\S*x/.test(l));
+    expect(inMulti).toEqual([]);
+    const r = sync.report().sources[0]!;
+    expect(r.partial_syncs).toBeGreaterThanOrEqual(1);
+    expect(r.full_syncs).toBe(1);
+    s.disconnect();
+    d.disconnect();
+  });
+});
