@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -9,11 +9,11 @@ import {
   clusterPaths,
   createCa,
   createLeaf,
-  newRsaKey,
   ErrorCodes,
   invalid,
   MinirsError,
   minirsHome,
+  newRsaKey,
   randomPassword,
   redisServerBinary,
   writeFileAtomic,
@@ -62,31 +62,72 @@ export function indexClaimsDir(): string {
 export function claimIndex(home: string, clusterDir: string): number {
   const slots = indexClaimsDir();
   mkdirSync(slots, { recursive: true, mode: 0o1777 });
-  const used = usedIndexes(home);
-  for (let index = 1; index <= 254; index++) {
-    if (used.has(index)) continue;
-    const dir = join(slots, String(index));
-    try {
-      mkdirSync(dir);
-    } catch {
-      let owner = '';
-      try {
-        owner = readFileSync(join(dir, 'owner'), 'utf8').trim();
-      } catch {
-        // being written by a racing create, or stale
-      }
-      if (!owner || owner === clusterDir || existsSync(owner)) continue;
-      rmSync(dir, { recursive: true, force: true });
+  return withClaimLock(slots, () => {
+    const used = usedIndexes(home);
+    for (let index = 1; index <= 254; index++) {
+      if (used.has(index)) continue;
+      const dir = join(slots, String(index));
       try {
         mkdirSync(dir);
       } catch {
-        continue;
+        let owner = '';
+        try {
+          owner = readFileSync(join(dir, 'owner'), 'utf8').trim();
+        } catch {
+          // being written by a create that does not take the lock (a container harness), or stale
+        }
+        if (!owner || owner === clusterDir || existsSync(owner)) continue;
+        try {
+          rmSync(dir, { recursive: true, force: true });
+          mkdirSync(dir);
+        } catch {
+          continue;
+        }
       }
+      writeFileAtomic(join(dir, 'owner'), `${clusterDir}\n`, 0o644);
+      return index;
     }
-    writeFileAtomic(join(dir, 'owner'), `${clusterDir}\n`, 0o644);
-    return index;
+    throw new MinirsError(
+      ErrorCodes.CONFLICT,
+      `no free cluster index on this machine (254 in use); delete some clusters`,
+    );
+  });
+}
+
+/**
+ * Claims are scanned and stale ones taken over under one machine-wide lock (an exclusive mkdir):
+ * two creates racing for the same stale claim would otherwise both take it, or one would remove
+ * the other's fresh claim. A lock older than 10 s belongs to a create that died holding it.
+ */
+function withClaimLock<T>(slots: string, fn: () => T): T {
+  const lock = join(slots, '.lock');
+  const deadline = Date.now() + 15_000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 10_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // released meanwhile
+      }
+      if (Date.now() > deadline) {
+        throw new MinirsError(
+          ErrorCodes.CONFLICT,
+          `cluster index claims stay locked (${lock}); remove that folder if no \`minirs cluster create\` is running`,
+        );
+      }
+      Atomics.wait(pause, 0, 0, 20); // a short synchronous wait: the claim is a few file operations
+    }
   }
-  throw new MinirsError(ErrorCodes.CONFLICT, `no free cluster index on this machine (254 in use); delete some clusters`);
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export function validateCreate(o: CreateOptions): void {
