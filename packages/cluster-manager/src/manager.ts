@@ -37,7 +37,10 @@ import {
   validateShards,
   validateTls,
 } from './bdb-validate.js';
-import { canBind, freePortOn } from './net-util.js';
+import { canBind } from './net-util.js';
+
+const SHARD_PORT_MIN = 20000;
+const SHARD_PORT_MAX = 29999;
 import { unsupportedField } from './rs-errors.js';
 import type { StateStore } from './state-store.js';
 import { Child, type ChildHooks, pidAlive, pidCmdline, readPid } from './supervisor.js';
@@ -516,6 +519,7 @@ export class ClusterManager {
   private async pickPort(requested: number | undefined, ignoreBdb?: number): Promise<number> {
     const s = this.state;
     const taken = new Set(s.bdbs.filter((b) => b.uid !== ignoreBdb).map((b) => b.port));
+    for (const sh of s.shards) taken.add(sh.port);
     const addrs = [...new Set(s.cluster.nodes.map((n) => n.addr))];
     const free = async (p: number) => {
       if (taken.has(p) || p === s.cluster.api_port) return false;
@@ -540,6 +544,25 @@ export class ClusterManager {
     throw new MinirsError(
       ErrorCodes.PORT_IN_USE,
       `no free database port from ${s.cluster.db_port_base}; pass --db-port-base`,
+    );
+  }
+
+  /**
+   * A shard port on addr, from RS's internal shard range (20000-29999). Not an ephemeral port:
+   * proxies and syncers bind their outbound connections to the node address, so a port the OS
+   * called free a moment ago could be some connection's local port by the time redis-server
+   * binds it (the shard then never starts).
+   */
+  private async pickShardPort(addr: string, also: Set<number>): Promise<number> {
+    const s = this.state;
+    const taken = new Set<number>([...also, s.cluster.api_port, ...s.bdbs.map((b) => b.port)]);
+    for (const sh of s.shards) if (sh.addr === addr) taken.add(sh.port);
+    for (let p = SHARD_PORT_MIN; p <= SHARD_PORT_MAX; p++) {
+      if (!taken.has(p) && (await canBind(addr, p))) return p;
+    }
+    throw new MinirsError(
+      ErrorCodes.PORT_IN_USE,
+      `no free shard port on ${addr} in ${SHARD_PORT_MIN}-${SHARD_PORT_MAX}; delete databases or stop what listens there`,
     );
   }
 
@@ -588,7 +611,7 @@ export class ClusterManager {
         bdb_uid: bdbUid,
         node_uid: node.uid,
         addr: node.addr,
-        port: await freePortOn(node.addr),
+        port: await this.pickShardPort(node.addr, new Set(newShards.map((x) => x.port))),
         slot_start,
         slot_end,
         role: 'master',

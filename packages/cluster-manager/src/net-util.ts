@@ -8,16 +8,3 @@ export function canBind(addr: string, port: number): Promise<boolean> {
     s.listen({ host: addr, port, exclusive: true }, () => s.close(() => resolve(true)));
   });
 }
-
-/** A port the OS considers free on addr. */
-export function freePortOn(addr: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen({ host: addr, port: 0, exclusive: true }, () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
