@@ -106,6 +106,7 @@ export class ProxyProcess {
 
   private async apply(config: ProxyConfigMessage): Promise<void> {
     if (this.stopped) return;
+    this.lastConfig = config;
     if (config.shard_timeout_ms && config.shard_timeout_ms > 0) this.shardTimeoutMs = config.shard_timeout_ms;
     if (config.links_per_shard && config.links_per_shard > 0) this.linksPerShard = config.links_per_shard;
     const wanted = new Map<number, ProxyDbConfig>();
@@ -167,9 +168,13 @@ export class ProxyProcess {
       const error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       this.log.error({ bdb_uid: db.uid, port: db.port, error }, 'endpoint cannot listen');
       this.report('listen-failed', { bdb_uid: db.uid, port: db.port, error });
+      // A port taken for a moment (another process's short-lived socket) frees itself: try again
+      // with the newest config rather than wait for the manager's next push.
+      if (error === 'EADDRINUSE') this.retryListenSoon();
       return;
     }
     this.endpoints.set(db.uid, ep);
+    this.listenRetries = 0;
     this.log.info(
       { bdb_uid: db.uid, addr: this.cfg.addr, port: db.port, shards: db.shards.length },
       'endpoint listening',
@@ -177,6 +182,22 @@ export class ProxyProcess {
     this.report('listening', { bdb_uid: db.uid, port: db.port });
     // Readiness may have been reached before the endpoint was registered: report it now.
     if (ep.ready) this.report('ready', { bdb_uid: db.uid, port: db.port });
+  }
+
+  private lastConfig?: ProxyConfigMessage;
+  private listenRetry?: NodeJS.Timeout;
+
+  private listenRetries = 0;
+
+  /** Up to 20 tries, 500 ms apart; a port that stays taken is the manager's to resolve. */
+  private retryListenSoon(): void {
+    if (this.listenRetry || this.stopped || this.listenRetries >= 20) return;
+    this.listenRetries++;
+    this.listenRetry = setTimeout(() => {
+      this.listenRetry = undefined;
+      if (this.lastConfig && !this.stopped) void this.applyConfig(this.lastConfig);
+    }, 500);
+    this.listenRetry.unref();
   }
 
   private report(event: string, detail: Record<string, unknown>): void {

@@ -33,6 +33,26 @@ describe('proxy process under the control channel', () => {
     expect(await bed.client(ok).ping()).toBe('PONG');
   });
 
+  it('listens once a port that was taken for a moment is free again, without a new config', async () => {
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+    const db = { uid: 60, port };
+    await expect(bed.addDb(db)).rejects.toThrow(/EADDRINUSE/);
+    await new Promise<void>((r) => blocker.close(() => r()));
+    await expect
+      .poll(() => bed.proxy.events.some((e) => e.event === 'listening' && e.detail?.bdb_uid === 60), {
+        timeout: 10_000,
+      })
+      .toBe(true);
+    const r = await RawClient.connect(port);
+    try {
+      expect(await r.call('PING')).toMatchObject({ value: 'PONG' });
+    } finally {
+      r.close();
+    }
+  });
+
   it('moves a shard in place: connected clients stay, commands follow the new route', async () => {
     const db = await bed.addDb({ uid: 52 });
     const client = bed.client(db);
