@@ -160,7 +160,13 @@ export class StartedMiniCluster {
       ...(o.clientAuth === false ? { enforce_client_authentication: 'disabled' as const } : {}),
       ...(o.port !== undefined ? { port: o.port } : {}),
     });
-    return this.api.waitForBdb(created.uid, (b) => b.status === 'active', 'it to become active');
+    // As long as the cluster's start may take: on a loaded machine shards start slowly too.
+    return this.api.waitForBdb(
+      created.uid,
+      (b) => b.status === 'active',
+      'it to become active',
+      Math.max(30_000, this.lifecycle.startTimeoutMs ?? 0),
+    );
   }
 
   db(name: string): Promise<Bdb> {

@@ -484,7 +484,7 @@ export class ClusterManager {
   private async activateWhenShardsUp(bdbUid: number): Promise<void> {
     const b = this.bdb(bdbUid);
     if (!b) return;
-    const ok = await Promise.all(b.shard_list.map((u) => this.waitShardActive(u, 30_000)));
+    const ok = await Promise.all(b.shard_list.map((u) => this.waitShardActive(u, 60_000)));
     // Active means clients are served: every node's proxy listens on the endpoint and has a
     // ready link to every shard (a proxy that is down does not hold the database back for
     // more than a few seconds).

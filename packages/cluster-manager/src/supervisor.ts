@@ -143,7 +143,9 @@ export class Child {
     this.log.info({ child: this.spec.name, pid: this.pid }, 'spawned child');
     const pid = this.pid;
     try {
-      const conn = await connectWithRetry(this.spec.socket, () => !this.exitHandled && pidAlive(pid), 15_000);
+      // Generous: a node process on a loaded machine (or a cold container) can take 10 s and more
+      // to load its modules, and killing a slow child only starts the wait over.
+      const conn = await connectWithRetry(this.spec.socket, () => !this.exitHandled && pidAlive(pid), 30_000);
       if (this.pid !== pid) {
         conn.close();
         return;

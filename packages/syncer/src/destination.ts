@@ -98,7 +98,7 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
 
   async connect(): Promise<void> {
     const t = this.opts.tls;
-    const localAddress = nodeLocalAddress();
+    const localAddress = nodeLocalAddress(this.opts.host);
     const socket = t
       ? tlsConnect({
           host: this.opts.host,
@@ -113,7 +113,7 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
         })
       : connect({ host: this.opts.host, port: this.opts.port, localAddress });
     socket.setNoDelay(true);
-    watchSilentPeer(socket, { host: this.opts.host, port: this.opts.port, localAddress: nodeLocalAddress() });
+    watchSilentPeer(socket, { host: this.opts.host, port: this.opts.port, localAddress });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

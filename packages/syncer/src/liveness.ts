@@ -17,9 +17,16 @@ export interface LivenessOptions {
   probeTimeoutMs?: number;
 }
 
-/** The address outgoing connections leave from: the node's (set by the manager), if any. */
-export function nodeLocalAddress(): string | undefined {
-  return process.env.MINIRS_NODE_ADDR || undefined;
+/**
+ * The address a connection to `host` leaves from: the node's (MINIRS_NODE_ADDR, set by the
+ * manager) when the peer is on loopback, as every minirs node and test server is; none for any
+ * other peer (a loopback source address cannot reach it: connect fails with EINVAL, e.g. a
+ * source `east:12000` on a container network).
+ */
+export function nodeLocalAddress(host: string): string | undefined {
+  const addr = process.env.MINIRS_NODE_ADDR || undefined;
+  if (!addr) return undefined;
+  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) ? addr : undefined;
 }
 
 export function watchSilentPeer(socket: Socket, o: LivenessOptions): void {
@@ -45,13 +52,17 @@ export function watchSilentPeer(socket: Socket, o: LivenessOptions): void {
       probing = false;
       if (alive) lastRead = Math.max(lastRead, Date.now() - idleMs / 2);
       else if (!socket.destroyed) {
-        socket.destroy(new Error(`${o.host}:${o.port} is silent and unreachable (${why}); the link is considered down`));
+        socket.destroy(
+          new Error(`${o.host}:${o.port} is silent and unreachable (${why}); the link is considered down`),
+        );
       }
     };
     const t = setTimeout(() => done(false, `no connection within ${probeTimeoutMs} ms`), probeTimeoutMs);
     probe.once('connect', () => done(true));
     // Refused means a live host said no: the link itself will learn that on its own.
-    probe.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED', err.code ?? err.message));
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      done(err.code === 'ECONNREFUSED', err.code ?? err.message),
+    );
   }, 500);
   timer.unref();
   socket.once('close', () => clearInterval(timer));

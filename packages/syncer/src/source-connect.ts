@@ -69,9 +69,9 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
           key: o.tls?.key,
           ...(o.tls?.servername ? { servername: o.tls.servername } : {}),
           // tls.connect passes socket options through; its types do not list them.
-          ...({ localAddress: nodeLocalAddress() } as object),
+          ...({ localAddress: nodeLocalAddress(host) } as object),
         })
-      : netConnect({ host, port, localAddress: nodeLocalAddress() });
+      : netConnect({ host, port, localAddress: nodeLocalAddress(host) });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new ReplicationError(ErrorCodes.TIMEOUT, `connect to ${peer} timed out`, { peer }));
@@ -112,7 +112,7 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
       socket.removeAllListeners('error');
       socket.on('error', () => {});
       socket.setNoDelay(true);
-      watchSilentPeer(socket, { host, port, localAddress: nodeLocalAddress() });
+      watchSilentPeer(socket, { host, port, localAddress: nodeLocalAddress(host) });
       resolve(socket);
     });
   });
