@@ -92,8 +92,9 @@ function syncBreakdown(cluster, uid, t0, inSyncMs) {
       continue;
     }
     const key = { 'syncer ready': 'ready', 'starting full sync': 'start', 'full sync started': 'rdb' }[e.msg];
-    if (key && at[key] === undefined) at[key] = e.time - t0;
-    if (e.msg === 'full sync loaded') at.loaded = Math.max(at.loaded ?? 0, e.time - t0);
+    const t = (typeof e.time === 'number' ? e.time : Date.parse(e.time)) - t0;
+    if (key && at[key] === undefined) at[key] = t;
+    if (e.msg === 'full sync loaded') at.loaded = Math.max(at.loaded ?? 0, t);
   }
   const span = (a, b) => (at[a] !== undefined && at[b] !== undefined ? s(at[b] - at[a]) : '?');
   return (
