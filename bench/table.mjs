@@ -107,9 +107,15 @@ function syncBreakdown(cluster, uid, t0, inSyncMs) {
 }
 
 async function fullSync(cluster, src, keys, shards) {
-  const t0 = Date.now();
-  const r = await minirsReplicaOf(cluster, src, keys, shards, '2gb');
-  r.breakdown = syncBreakdown(cluster, r.uid, t0, r.ms);
+  // The breakdown counts from the REST PUT of the replica sources, as the row's time does.
+  let tPut = 0;
+  const c = Object.create(cluster);
+  c.replicaOf = (...args) => {
+    tPut = Date.now();
+    return cluster.replicaOf(...args);
+  };
+  const r = await minirsReplicaOf(c, src, keys, shards, '2gb');
+  r.breakdown = syncBreakdown(cluster, r.uid, tPut, r.ms);
   return r;
 }
 
