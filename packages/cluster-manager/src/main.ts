@@ -8,6 +8,7 @@ import {
   ErrorCodes,
   isMinirsError,
   MinirsError,
+  refillKeyPool,
   writeFileAtomic,
 } from '@minirs/common';
 import { buildApi } from './api.js';
@@ -18,7 +19,7 @@ import { startStatsSampler } from './routes-stats.js';
 import { isUiPublicPath, registerUiRoutes } from './ui-routes.js';
 import { initCluster, readCredentials } from './cluster-init.js';
 import { ClusterManager } from './manager.js';
-import { nftAvailable } from './nft.js';
+import { nftAvailable, probeNft } from './nft.js';
 import { StateStore } from './state-store.js';
 import { pidAlive, pidCmdline, readPid } from './supervisor.js';
 
@@ -76,12 +77,16 @@ async function main(): Promise<void> {
   let store: StateStore;
   let paths: ClusterPaths;
   if (cmd === 'create') {
-    const init = await initCluster({
-      name,
-      nodes: Number(values.nodes),
-      apiPort: Number(values['api-port']),
-      dbPortBase: Number(values['db-port-base']),
-    });
+    // The nft probe (a process) runs while the keys and certificates are made.
+    const [init] = await Promise.all([
+      initCluster({
+        name,
+        nodes: Number(values.nodes),
+        apiPort: Number(values['api-port']),
+        dbPortBase: Number(values['db-port-base']),
+      }),
+      probeNft(),
+    ]);
     paths = init.paths;
     store = new StateStore(paths, init.state);
   } else {
@@ -163,8 +168,9 @@ async function main(): Promise<void> {
     // A new cluster has no shards yet: its proxies come up while the CLI prints. A restarted
     // manager adopts its children before it says it is ready.
     if (cmd === 'create') {
-      // A table of an earlier cluster with this index whose manager was killed goes now.
-      faults.loadAndPrepare();
+      // A new cluster has no faults; what loadAndPrepare() does for it (empty the kernel table an
+      // earlier cluster of this index may have left, an `nft` process) waits until the ready
+      // line is out, as do new keys for the next create's pool. No database exists before then.
       mgr.start().catch((err) => log.error({ err }, 'starting children failed'));
     } else {
       // Persisted faults: paused processes resume for adoption, crashed nodes stay down, the
@@ -192,6 +198,14 @@ async function main(): Promise<void> {
     nodes: c.nodes.map((n) => ({ uid: n.uid, addr: n.addr })),
     network: networkMode(c.loopback_fallback),
   });
+  if (cmd === 'create') {
+    faults.loadAndPrepare();
+    // Background work of a manager that is up: keys for the next cluster create (see pki.ts),
+    // a few seconds on, so they do not compete with this cluster's first database.
+    setTimeout(() => {
+      refillKeyPool().catch((err) => log.warn({ err }, 'refilling the key pool failed'));
+    }, 5000).unref();
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 
 /**
  * The cluster's nftables table, `inet minirs-<cluster index>`: one filter chain and one nat
@@ -20,6 +20,21 @@ export function nftAvailable(): boolean {
     available = r.status === 0;
   }
   return available;
+}
+
+/**
+ * nftAvailable() without blocking: a cluster create starts it alongside its other start-up work
+ * (the probe is a process spawn, ~100 ms on a busy machine), and nftAvailable() then answers
+ * from the cached result.
+ */
+export function probeNft(): Promise<boolean> {
+  if (available !== undefined) return Promise.resolve(available);
+  return new Promise((resolve) => {
+    execFile('nft', ['list', 'tables'], { timeout: 5000 }, (err) => {
+      available ??= !err;
+      resolve(available);
+    });
+  });
 }
 
 export interface NftRules {

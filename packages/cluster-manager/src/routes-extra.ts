@@ -1,6 +1,5 @@
 import { SOURCE_STATUS_METRIC } from '@minirs/common';
 import type { FastifyInstance } from 'fastify';
-import { Gauge, Registry } from 'prom-client';
 import type { FaultInjector, FaultRequest } from './faults.js';
 import type { ClusterManager } from './manager.js';
 import { registerStatsRoutes } from './routes-stats.js';
@@ -18,58 +17,68 @@ export function registerExtraRoutes(
   history: SyncStatsHistory,
 ): void {
   registerStatsRoutes(app, mgr, history);
-  const registry = new Registry();
-  const labels = ['cluster', 'bdb', 'source'] as const;
-  const status = new Gauge({
-    name: 'bdb_replicaof_syncer_status',
-    help: 'Replica Of source status: 0 in-sync, 1 syncing, 2 out of sync',
-    labelNames: labels,
-    registers: [registry],
-  });
-  const lag = new Gauge({
-    name: 'bdb_replicaof_syncer_local_ingress_lag_time',
-    help: 'Lag between the source and the destination in milliseconds',
-    labelNames: labels,
-    registers: [registry],
-  });
-  const ingress = new Gauge({
-    name: 'bdb_replicaof_syncer_ingress_bytes',
-    help: 'Bytes read from the source (compressed when compression is on)',
-    labelNames: labels,
-    registers: [registry],
-  });
-  const ingressDec = new Gauge({
-    name: 'bdb_replicaof_syncer_ingress_bytes_decompressed',
-    help: 'Bytes read from the source after decompression',
-    labelNames: labels,
-    registers: [registry],
-  });
-  const rejected = new Gauge({
-    name: 'bdb_replicaof_syncer_rejected_writes',
-    help: '(minirs) Replicated writes the destination refused (counted, not retried) in this sync',
-    labelNames: labels,
-    registers: [registry],
-  });
-  const shardMem = new Gauge({
-    name: 'redis_used_memory',
-    help: 'Memory used by the shard',
-    labelNames: ['cluster', 'bdb', 'shard'],
-    registers: [registry],
-  });
-  const shardKeys = new Gauge({
-    name: 'redis_db_keys',
-    help: 'Keys in the shard',
-    labelNames: ['cluster', 'bdb', 'shard'],
-    registers: [registry],
-  });
-  const shardUp = new Gauge({
-    name: 'redis_up',
-    help: '1 when the shard is active',
-    labelNames: ['cluster', 'bdb', 'shard'],
-    registers: [registry],
-  });
+  // prom-client (with what it pulls in) is loaded on the first /metrics request, not on the
+  // manager's start-up path: a cluster create does not wait for it.
+  const load = async () => {
+    const { Gauge, Registry } = await import('prom-client');
+    const registry = new Registry();
+    const labels = ['cluster', 'bdb', 'source'] as const;
+    const status = new Gauge({
+      name: 'bdb_replicaof_syncer_status',
+      help: 'Replica Of source status: 0 in-sync, 1 syncing, 2 out of sync',
+      labelNames: labels,
+      registers: [registry],
+    });
+    const lag = new Gauge({
+      name: 'bdb_replicaof_syncer_local_ingress_lag_time',
+      help: 'Lag between the source and the destination in milliseconds',
+      labelNames: labels,
+      registers: [registry],
+    });
+    const ingress = new Gauge({
+      name: 'bdb_replicaof_syncer_ingress_bytes',
+      help: 'Bytes read from the source (compressed when compression is on)',
+      labelNames: labels,
+      registers: [registry],
+    });
+    const ingressDec = new Gauge({
+      name: 'bdb_replicaof_syncer_ingress_bytes_decompressed',
+      help: 'Bytes read from the source after decompression',
+      labelNames: labels,
+      registers: [registry],
+    });
+    const rejected = new Gauge({
+      name: 'bdb_replicaof_syncer_rejected_writes',
+      help: '(minirs) Replicated writes the destination refused (counted, not retried) in this sync',
+      labelNames: labels,
+      registers: [registry],
+    });
+    const shardMem = new Gauge({
+      name: 'redis_used_memory',
+      help: 'Memory used by the shard',
+      labelNames: ['cluster', 'bdb', 'shard'],
+      registers: [registry],
+    });
+    const shardKeys = new Gauge({
+      name: 'redis_db_keys',
+      help: 'Keys in the shard',
+      labelNames: ['cluster', 'bdb', 'shard'],
+      registers: [registry],
+    });
+    const shardUp = new Gauge({
+      name: 'redis_up',
+      help: '1 when the shard is active',
+      labelNames: ['cluster', 'bdb', 'shard'],
+      registers: [registry],
+    });
+    return { registry, status, lag, ingress, ingressDec, rejected, shardMem, shardKeys, shardUp };
+  };
+  let gauges: ReturnType<typeof load> | undefined;
 
   app.get('/metrics', async (_req, reply) => {
+    gauges ??= load();
+    const { registry, status, lag, ingress, ingressDec, rejected, shardMem, shardKeys, shardUp } =
+      await gauges;
     registry.resetMetrics();
     const cluster = mgr.state.cluster.name;
     for (const b of mgr.state.bdbs) {

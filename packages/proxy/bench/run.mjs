@@ -6,214 +6,16 @@
 // Bounded: -n 200000 per run (BENCH_N to change). Needs redis-server, redis-benchmark and
 // nutcracker (/usr/sbin/nutcracker or NUTCRACKER). Results also go to bench/results/.
 // BENCH_PROFILE=<dir> runs the minirs proxy with --cpu-prof into <dir> (the "why" of a miss).
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { connectControl } from '@minirs/common';
+import { bench, cpuSeconds, KEYSPACE, PASS, startMinirs, startRedis, startTwemproxy } from './lib.mjs';
 
-const exec = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const N = Number(process.env.BENCH_N) || 200_000;
 // The machine is shared: each figure is the median of ROUNDS runs, targets interleaved.
 const ROUNDS = Number(process.env.BENCH_ROUNDS) || 3;
 const ONLY = (process.env.BENCH_TARGETS || 'direct,twemproxy,minirs').split(',');
-const KEYSPACE = 100_000;
-const PASS = 'bench-internal';
-const NUTCRACKER =
-  process.env.NUTCRACKER || (existsSync('/usr/sbin/nutcracker') ? '/usr/sbin/nutcracker' : 'nutcracker');
-const children = [];
-const dir = mkdtempSync(join(tmpdir(), 'minirs-proxy-bench-'));
-
-function cleanup() {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(fn, what, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${err.message}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-async function startRedis(i) {
-  const port = await freePort();
-  const d = join(dir, `redis${i}`);
-  mkdirSync(d);
-  const p = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      d,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--requirepass',
-      PASS,
-      '--logfile',
-      join(d, 'log'),
-    ],
-    { stdio: 'ignore' },
-  );
-  children.push(p);
-  await waitFor(
-    () =>
-      exec('redis-cli', ['-p', String(port), '-a', PASS, '--no-auth-warning', 'PING']).then(({ stdout }) => {
-        if (!stdout.includes('PONG')) throw new Error(stdout);
-      }),
-    `redis-server on ${port}`,
-  );
-  return port;
-}
-
-async function startTwemproxy(shards) {
-  const port = await freePort();
-  const statsPort = await freePort();
-  const conf = join(dir, 'nutcracker.yml');
-  writeFileSync(
-    conf,
-    [
-      'minirs:',
-      `  listen: 127.0.0.1:${port}`,
-      '  hash: crc16',
-      '  distribution: modula',
-      '  redis: true',
-      `  redis_auth: ${PASS}`,
-      '  auto_eject_hosts: false',
-      '  server_connections: 1',
-      '  servers:',
-      ...shards.map((p, i) => `    - 127.0.0.1:${p}:1 shard${i}`),
-      '',
-    ].join('\n'),
-  );
-  const p = spawn(NUTCRACKER, ['-c', conf, '-s', String(statsPort), '-o', join(dir, 'nutcracker.log')], {
-    stdio: 'ignore',
-  });
-  children.push(p);
-  await waitFor(() => ping(port, PASS), 'twemproxy');
-  return { port, pid: p.pid };
-}
-
-async function startMinirs(shards) {
-  const socket = join(dir, 'proxy.sock');
-  const config = {
-    cluster: 'bench',
-    node_uid: 1,
-    addr: '127.0.0.1',
-    socket,
-    log_file: join(dir, 'proxy.log'),
-    internal_password: PASS,
-    tls_cert: '',
-    tls_key: '',
-    ca_cert: '',
-  };
-  const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
-  const p = spawn(process.execPath, [...prof, join(here, '../dist/main.js')], {
-    env: { ...process.env, MINIRS_PROC_CONFIG: JSON.stringify(config) },
-    stdio: 'ignore',
-  });
-  children.push(p);
-  const control = await waitFor(() => connectControl(socket, undefined, 500), 'minirs proxy control socket');
-  const port = await freePort();
-  const n = shards.length;
-  control.send({
-    type: 'config',
-    config: {
-      dbs: [
-        {
-          uid: 1,
-          name: 'bench',
-          port,
-          redis_pass: '',
-          admin_pass: 'x',
-          sharding: true,
-          shard_key_regex: [{ regex: '.*\\{(?<tag>.*)\\}.*' }, { regex: '(?<tag>.*)' }],
-          tls_mode: 'disabled',
-          enforce_client_authentication: 'disabled',
-          client_certs: [],
-          shards: shards.map((sp, i) => ({
-            uid: i + 1,
-            host: '127.0.0.1',
-            port: sp,
-            slot_start: Math.floor((i * 16384) / n),
-            slot_end: Math.floor(((i + 1) * 16384) / n) - 1,
-            status: 'active',
-          })),
-        },
-      ],
-    },
-  });
-  await waitFor(() => ping(port), 'minirs endpoint');
-  return { port, control, proc: p };
-}
-
-async function ping(port, pass) {
-  const args = ['-p', String(port), '--no-auth-warning'];
-  if (pass) args.push('-a', pass);
-  const { stdout } = await exec('redis-cli', [...args, 'PING']);
-  if (!stdout.includes('PONG')) throw new Error(stdout.trim());
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-/** requests per second of each test in one redis-benchmark run. */
-async function bench(port, pass, pipeline, tests) {
-  const args = [
-    '-h',
-    '127.0.0.1',
-    '-p',
-    String(port),
-    '-c',
-    '50',
-    '-P',
-    String(pipeline),
-    '-n',
-    String(N),
-    '-r',
-    String(KEYSPACE),
-    '--csv',
-  ];
-  if (pass) args.push('-a', pass);
-  args.push(...tests);
-  const { stdout } = await exec('redis-benchmark', args, { maxBuffer: 1 << 20 });
-  const out = {};
-  for (const line of stdout.trim().split('\n').slice(1)) {
-    const [name, rps] = line.split(',').map((s) => s.replace(/"/g, ''));
-    out[name] = Number(rps);
-  }
-  return out;
-}
 
 const MGET10 = ['MGET', ...Array.from({ length: 10 }, () => 'key:__rand_int__')];
 
@@ -240,13 +42,13 @@ async function main() {
   for (const t of targets)
     samples[t.key] = Object.fromEntries(runs.map((r) => [r.label, { rps: [], cpu: [] }]));
   // Warm up every target (JIT, connections, key space) before measuring.
-  for (const t of targets) await bench(t.port, t.pass, 16, ['-t', 'set,get']);
+  for (const t of targets) await bench(t.port, t.pass, 16, ['-t', 'set,get'], N);
   for (let round = 0; round < ROUNDS; round++) {
     for (const r of runs) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         const before = t.pid ? cpuSeconds(t.pid) : 0;
-        const rps = Object.values(await bench(t.port, t.pass, r.P, r.tests))[0];
+        const rps = Object.values(await bench(t.port, t.pass, r.P, r.tests, N))[0];
         const cpu = t.pid ? ((cpuSeconds(t.pid) - before) * 1e6) / N : 0;
         samples[t.key][r.label].rps.push(rps);
         samples[t.key][r.label].cpu.push(cpu);

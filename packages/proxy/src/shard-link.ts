@@ -220,6 +220,15 @@ export class ShardLink {
     this.waitingBytes += bytes.length;
   }
 
+  /** A link waiting out its reconnect backoff connects now, with the backoff reset. */
+  retryNow(): void {
+    if (this.state !== 'down' || this.retryTimer === null) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.backoff = BACKOFF_MIN_MS;
+    this.connect();
+  }
+
   /** The link is connecting, or will try again. */
   private get willConnect(): boolean {
     return this.state === 'connecting' || (this.state === 'down' && this.retryTimer !== null);

@@ -107,8 +107,14 @@ export class ShardPool {
   /** Apply a new route; a moved shard gets fresh links (in-flight commands fail). */
   update(route: ProxyShardRoute): void {
     const moved = route.host !== this.route.host || route.port !== this.route.port;
+    const activated = route.status === 'active' && this.route.status !== 'active';
     this.route = route;
-    if (!moved) return;
+    if (!moved) {
+      // The manager says the shard answers now (a new database's shard was starting while
+      // the links backed off): try again at once instead of at the end of the backoff.
+      if (activated) for (const links of this.shared) for (const l of links) l?.retryNow();
+      return;
+    }
     this.closeLinks('shard moved');
     this.link(2, 0);
   }

@@ -46,7 +46,13 @@ export class CommandConverter {
   private streamHasEntries = false;
   private meta: StreamMetaChunk | null = null;
   private firstEntryId: StreamId | null = null;
-  private pel = new Map<string, { time: number; count: number }>();
+  /** Made for a stream's groups only: most keys never need it. */
+  private pelMap: Map<string, { time: number; count: number }> | null = null;
+
+  private get pel(): Map<string, { time: number; count: number }> {
+    this.pelMap ??= new Map();
+    return this.pelMap;
+  }
 
   constructor(
     readonly key: RdbKeyInfo,

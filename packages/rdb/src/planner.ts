@@ -144,8 +144,12 @@ export class RestorePlanner {
     const mode = this.opts.mode;
     const simpleString =
       key.type === 'string' && key.expireAt === null && key.idle === null && key.freq === null;
-    const dumpable = dumpableFor(key, this.opts.targetRdbVersion).ok;
-    if (mode === 'commands' || !dumpable || (mode === 'auto' && simpleString)) {
+    // Simple strings (most keys of most datasets) become SET without the dumpability check.
+    if (
+      mode === 'commands' ||
+      (mode === 'auto' && simpleString) ||
+      !dumpableFor(key, this.opts.targetRdbVersion).ok
+    ) {
       this.plan = { kind: 'convert', converter: this.converter(key) };
       this.stats.converted++;
       out.push(...this.plan.converter.add(ev));
