@@ -112,4 +112,47 @@ describe('failover on a node crash', () => {
     await r.set('rejoined', '1');
     expect(Number(await r.call('WAIT', '1', '5000'))).toBe(1);
   });
+
+  it("fails over when the master's redis-server or shard process is killed -9, and back", async () => {
+    const b = await c.api.getBdb(BDB);
+    const r = track(env, new Redis({ host: b.endpoints[0]!.addr[0]!, port: b.port, maxRetriesPerRequest: 1 }));
+    for (const target of ['redis', 'shard'] as const) {
+      const l = await waitFor(
+        async () => {
+          const x = await c.api.bdbShards(BDB);
+          return x.some(linkUp) ? x : undefined;
+        },
+        'a linked slave',
+        30_000,
+      );
+      const m = l.find((s) => s.role === 'master')!;
+      const s = l.find((x) => x.role === 'slave')!;
+      await r.set(`before-${target}`, 'v');
+      expect(Number(await r.call('WAIT', '1', '5000'))).toBe(1);
+      const n = ((await c.api.getBdb(BDB)) as unknown as { failovers: Failover[] }).failovers.length;
+      await c.faults.kill(`${target}:${m.uid}`);
+      const fo = await waitFor(
+        async () => ((await c.api.getBdb(BDB)) as unknown as { failovers: Failover[] }).failovers[n],
+        `a failover after killing ${target}:${m.uid}`,
+        30_000,
+      );
+      expect(fo).toMatchObject({ old_master_shard: Number(m.uid), new_master_shard: Number(s.uid) });
+      // Writes resume through the endpoint (a bounded retry over the error window).
+      await waitFor(
+        async () => (await r.set(`after-${target}`, 'v').catch(() => null)) === 'OK' || undefined,
+        'a write to succeed after the failover',
+        30_000,
+      );
+      expect(await r.get(`before-${target}`)).toBe('v');
+      // The killed side restarts as a slave of the new master.
+      await waitFor(
+        async () => {
+          const x = (await c.api.bdbShards(BDB)).find((y) => y.uid === m.uid)!;
+          return linkUp(x) || undefined;
+        },
+        `shard ${m.uid} back as a slave`,
+        30_000,
+      );
+    }
+  });
 });
