@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import type { ShardView, StartedMiniCluster } from '@minirs/cli';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,17 @@ afterAll(async () => {
   if (c) await c.faults.healAll().catch(() => {});
   await teardown(env);
 });
+
+function run(args: string[], home: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['packages/cli/dist/main.js', ...args],
+      { env: { ...process.env, MINIRS_HOME: home }, timeout: 30_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 type Failover = { time: string; old_master_shard: number; new_master_shard: number; reason: string };
 const linkUp = (s: ShardView) =>
@@ -86,6 +98,16 @@ describe('failover on a node crash', () => {
     const shards = await c.api.bdbShards(BDB);
     expect(shards.find((s) => s.uid === slave.uid)!.role).toBe('master');
     expect(shards.find((s) => s.uid === master.uid)!.role).toBe('slave');
+    // What `minirs status` shows: the failover, which shard, old and new master.
+    const text = await run(['status', 'fkil'], env.home);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('fkil/ha: replication on, 1 failover');
+    expect(text.stdout).toContain(`shard ${master.uid} (node 2) -> shard ${slave.uid} (node 1): node 2 crashed`);
+    const json = await run(['status', 'fkil', 'ha', '--json'], env.home);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      replication: true,
+      failovers: [{ old_master_shard: Number(master.uid), new_master_shard: Number(slave.uid) }],
+    });
 
     // Writes resumed through the endpoint, and no acknowledged write was lost.
     await r.set('after', 'ok');
