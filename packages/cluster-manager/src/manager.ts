@@ -29,7 +29,7 @@ import {
 } from '@minirs/common';
 import { replicaPatch } from './replica.js';
 import { HaController } from './failover.js';
-import { checkReplicationPossible, planSlaves, replicationField } from './replication.js';
+import { aliasesOf, checkReplicationPossible, planSlaves, replicationField } from './replication.js';
 import {
   DEFAULT_MEMORY,
   DEFAULT_SHARD_KEY_REGEX,
@@ -470,6 +470,7 @@ export class ClusterManager {
             slot_start: sh.slot_start,
             slot_end: sh.slot_end,
             status: sh.status,
+            ...aliasesOf(s.shards, sh),
           })),
       }));
     return { dbs };

@@ -102,3 +102,14 @@ export function shardReplication(
 export function slaveOf(shards: ShardState[], masterUid: number): ShardState | undefined {
   return shards.find((s) => s.role === 'slave' && s.master_shard_uid === masterUid);
 }
+
+/**
+ * The other shards of a master's slot range (its slave; after a failover, the old master): a
+ * Replica Of link that names one of them (MINIRS.LINK <uid>, the uid it had) reaches the master.
+ */
+export function aliasesOf(shards: ShardState[], m: ShardState): { aliases?: number[] } {
+  const others = shards
+    .filter((s) => s.bdb_uid === m.bdb_uid && s.uid !== m.uid && s.slot_start === m.slot_start && s.slot_end === m.slot_end)
+    .map((s) => s.uid);
+  return others.length > 0 ? { aliases: others } : {};
+}

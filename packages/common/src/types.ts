@@ -223,6 +223,11 @@ export interface ProxyShardRoute {
   slot_start: number;
   slot_end: number;
   status: ShardStatus;
+  /**
+   * (replication) uids of the slot range's other shards (its slave, a master it replaced): a
+   * replication link asked for one of them (MINIRS.LINK <uid> after a failover) reaches this master.
+   */
+  aliases?: number[];
 }
 
 export interface ProxyDbConfig {
