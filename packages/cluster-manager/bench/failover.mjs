@@ -4,7 +4,9 @@
 // redis-servers, SIGKILLed by this script: the manager learns it on its own) to the first
 // successful write through the endpoint of the surviving node. KILLS kills (default 10),
 // alternating nodes; after each, the supervisor restarts the killed processes and the old
-// master rejoins as an in-sync slave before the next kill. Bounded: a paced writer (one SET at a
+// master rejoins as an in-sync slave before the next kill. With REPLICA_OF=1 (the default) a
+// database of a second cluster is a Replica Of of the replicated one, and the full and partial
+// resyncs of its link over the same kills are counted (GET /v1/bdbs/{uid}/sync_source_stats). Bounded: a paced writer (one SET at a
 // time, 300 ms timeout), at most 60 s per kill. Prints median and max and the load average.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -74,11 +76,33 @@ const waitFor = async (fn, what, ms = 60_000) => {
 };
 
 const home = mkdtempSync('/tmp/mrs-bench-fo-');
-const c = await new MiniCluster('fobench').withNodes(2).withHome(home).withStartTimeout(60_000).start();
+const withReplicaOf = (process.env.REPLICA_OF ?? '1') === '1';
+const [c, d] = await Promise.all(
+  ['fobench', ...(withReplicaOf ? ['fodest'] : [])].map((n) =>
+    new MiniCluster(n).withNodes(2).withHome(home).withStartTimeout(60_000).start(),
+  ),
+);
 const times = [];
+let syncs;
 try {
   const db = await c.api.createBdb({ name: 'ha', replication: true });
   await c.api.waitForBdb(db.uid, (b) => b.status === 'active', 'active');
+  let dst;
+  const counts = async () => {
+    const r = await d.api.syncSourceStats(dst.uid);
+    const t = r.sync_source_stats[0].totals;
+    return { full: t.full_syncs, partial: t.partial_syncs };
+  };
+  const inSync = async () => {
+    const st = await d.replicaStatus('dst');
+    return st.status === 'in-sync' && st.sources.every((x) => x.status === 'in-sync');
+  };
+  if (d) {
+    await d.createDb({ name: 'dst' });
+    dst = await d.replicaOf('dst', ['fobench/ha']);
+    await waitFor(inSync, 'the Replica Of in sync');
+    syncs = { before: await counts() };
+  }
   const nodes = await c.api.listNodes();
   const linked = async () => {
     const l = await c.api.bdbShards(db.uid);
@@ -106,6 +130,11 @@ try {
     }
     w.close();
     if (ms < 0) throw new Error(`kill ${k + 1}: no successful write within 60 s`);
+    // The write must have gone to the promoted slave, not to the killed master restarted empty.
+    const fos = (await c.api.getBdb(db.uid)).failovers ?? [];
+    if (fos.length !== k + 1 || fos.at(-1).old_master_shard !== Number(master.uid)) {
+      throw new Error(`kill ${k + 1}: shard ${master.uid} was not failed over (${JSON.stringify(fos.at(-1))})`);
+    }
     times.push(ms);
     console.log(`kill ${k + 1}: node ${master.node_uid} (shard ${master.uid}) -> first write after ${ms.toFixed(0)} ms`);
     // The killed processes come back (the supervisor's restart); the old master as a slave.
@@ -114,12 +143,22 @@ try {
       const old = l.find((s) => s.uid === master.uid);
       return old.role === 'slave' && old.redis_info?.master_link_status === 'up';
     }, `shard ${master.uid} back as an in-sync slave`);
+    if (d) await waitFor(inSync, 'the Replica Of in sync again');
   }
+  if (d) syncs.after = await counts();
 } finally {
-  await c.delete().catch(() => {});
-  rmSync(home, { recursive: true, force: true });
+  // KEEP=1 keeps the clusters' home (logs, state) for a look; the processes stop either way.
+  const keep = process.env.KEEP === '1';
+  await Promise.all([c, d].filter(Boolean).map((x) => (keep ? x.stop() : x.delete()).catch(() => {})));
+  if (keep) console.log(`kept ${home}`);
+  else rmSync(home, { recursive: true, force: true });
 }
 const sorted = [...times].sort((a, b) => a - b);
 console.log(`kills: ${times.length}`);
 console.log(`failover (kill -> first successful write): median ${sorted[Math.floor(sorted.length / 2)].toFixed(0)} ms, max ${sorted.at(-1).toFixed(0)} ms`);
+if (syncs) {
+  console.log(
+    `Replica Of over the same ${times.length} source failovers: ${syncs.after.partial - syncs.before.partial} partial resyncs, ${syncs.after.full - syncs.before.full} full resyncs (link totals ${JSON.stringify(syncs.after)})`,
+  );
+}
 console.log(`load average (1, 5, 15 min): ${loadavg().map((x) => x.toFixed(2)).join(', ')}`);

@@ -55,10 +55,15 @@ export class HaController {
   private readonly lastOk = new Map<number, number>();
   /** Slave uid -> when its stats last said master_link_status up. */
   private readonly linkUpAt = new Map<number, number>();
-  /** Master uid -> the min-replicas-to-write its redis-server runs with. */
+  /** Master uid -> the min-replicas-to-write its redis-server should run with. */
   private readonly fence = new Map<number, number>();
+  /** Master uid -> the min-replicas-to-write its running redis-server took (set-role answered). */
+  private readonly fenceApplied = new Map<number, number>();
   private readonly probing = new Set<number>();
+  /** Shards in a failover (as old or new master): nothing else is done to them meanwhile. */
   private readonly busy = new Set<number>();
+  /** Shards with a set-role request (fence, demotion) in flight; never delays a failover. */
+  private readonly applying = new Set<number>();
 
   constructor(private readonly mgr: ClusterManager) {}
 
@@ -101,6 +106,7 @@ export class HaController {
     const sh = this.mgr.shard(uid);
     if (!sh || !this.replicated(sh)) return;
     this.lastOk.delete(uid);
+    this.fenceApplied.delete(uid);
     if (sh.role === 'master') this.tryFailover(sh, reason, Date.now());
     else if (sh.master_shard_uid !== undefined) this.setFence(sh.master_shard_uid, 0);
   }
@@ -152,35 +158,40 @@ export class HaController {
     const s = slaveOf(this.mgr.state.shards, m.uid);
     const synced =
       !!s &&
-      s.status === 'active' &&
+      !!this.mgr.children.get(`shard-${s.uid}`)?.conn &&
       this.reachable(s.uid, now, FENCE_STALE_MS) &&
       now - (this.linkUpAt.get(s.uid) ?? 0) <= FENCE_STALE_MS;
     const want = synced ? 1 : 0;
-    if (want !== this.fenceOf(m.uid) || this.mgr.shardStatsOf(m.uid)?.role === 'slave') this.setFence(m.uid, want);
+    if (
+      want !== this.fenceOf(m.uid) ||
+      this.fenceApplied.get(m.uid) !== want ||
+      this.mgr.shardStatsOf(m.uid)?.role === 'slave'
+    )
+      this.setFence(m.uid, want);
   }
 
   /** Applies a master's role and fence to its running redis-server (and its process config). */
   private setFence(masterUid: number, want: number): void {
     const m = this.mgr.shard(masterUid);
     const conn = this.mgr.children.get(`shard-${masterUid}`)?.conn;
-    const had = this.fence.get(masterUid);
     this.fence.set(masterUid, want);
     this.mgr.refreshShardSpec(masterUid);
-    if (m?.role !== 'master' || !conn || m.status !== 'active' || this.busy.has(masterUid)) {
-      if (!conn && had !== undefined) this.fence.delete(masterUid); // applied at its next start
-      return;
-    }
-    this.busy.add(masterUid);
+    // Not now: the next tick tries again (applied differs from wanted); a restart takes the config.
+    if (m?.role !== 'master' || !conn || this.busy.has(masterUid) || this.applying.has(masterUid)) return;
+    this.applying.add(masterUid);
     conn
       .request('set-role', this.replicationOf(m), 5000)
       .then(
-        () => this.mgr.log.info({ shard: masterUid, min_replicas_to_write: want }, 'master write fence set'),
+        () => {
+          this.fenceApplied.set(masterUid, want);
+          this.mgr.log.info({ shard: masterUid, min_replicas_to_write: want }, 'master write fence set');
+        },
         (err: Error) => {
-          this.fence.delete(masterUid); // try again next tick
+          this.fenceApplied.delete(masterUid); // try again next tick
           this.mgr.log.warn({ shard: masterUid, err: err.message }, 'could not set the master write fence');
         },
       )
-      .finally(() => this.busy.delete(masterUid));
+      .finally(() => this.applying.delete(masterUid));
   }
 
   /**
@@ -189,11 +200,12 @@ export class HaController {
    */
   private keepRole(s: ShardState, now: number): void {
     const st = this.mgr.shardStatsOf(s.uid);
-    if (!st || st.role === 'slave' || s.status !== 'active' || !this.reachable(s.uid, now, 2 * PROBE_INTERVAL_MS + PROBE_TIMEOUT_MS)) return;
+    if (!st || st.role === 'slave' || this.applying.has(s.uid)) return;
+    if (!this.reachable(s.uid, now, 2 * PROBE_INTERVAL_MS + PROBE_TIMEOUT_MS)) return;
     const conn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
     const want = this.replicationOf(s);
     if (!conn || !want) return;
-    this.busy.add(s.uid);
+    this.applying.add(s.uid);
     conn
       .request('set-role', want, 5000)
       .then(
@@ -203,7 +215,7 @@ export class HaController {
         },
         (err: Error) => this.mgr.log.warn({ shard: s.uid, err: err.message }, 'could not demote the old master'),
       )
-      .finally(() => this.busy.delete(s.uid));
+      .finally(() => this.applying.delete(s.uid));
   }
 
   /** Promotes the master's slave if it is fit: in sync until (about) the loss, reachable, running. */
@@ -213,9 +225,10 @@ export class HaController {
     const now = Date.now();
     if (!s) return false;
     const conn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
+    // Not s.status: a slave whose first PING met -LOADING (a full sync) may still say restarting;
+    // its link being up recently is what proves it runs and holds the data.
     const fit =
       !!conn &&
-      s.status === 'active' &&
       !this.mgr.downNodes.has(s.node_uid) &&
       this.reachable(s.uid, now, FENCE_STALE_MS) &&
       (this.linkUpAt.get(s.uid) ?? 0) >= lostAt - LINK_FRESH_MS;
@@ -255,12 +268,14 @@ export class HaController {
     });
     this.fence.set(s.uid, 0);
     this.fence.delete(m.uid);
+    this.fenceApplied.delete(m.uid);
     this.lastOk.set(s.uid, now);
     this.mgr.refreshShardSpec(m.uid);
     this.mgr.refreshShardSpec(s.uid);
     this.mgr.log.warn({ bdb: b.uid, ...rec }, 'failover: promoting the slave');
     conn!
       .request('set-role', this.replicationOf(this.mgr.shard(s.uid)!), 5000)
+      .then(() => this.fenceApplied.set(s.uid, 0))
       .catch((err: Error) => this.mgr.log.error({ shard: s.uid, err: err.message }, 'REPLICAOF NO ONE failed on the promoted slave'))
       .finally(() => {
         this.busy.delete(m.uid);

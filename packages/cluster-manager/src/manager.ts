@@ -350,9 +350,10 @@ export class ClusterManager {
     return this.ensureChild(`shard-${uid}`, 'shard', uid, this.shardConfig(sh));
   }
 
-  private async shardConnected(uid: number, child: Child): Promise<void> {
+  private async shardConnected(uid: number, child: Child, attempt = 0): Promise<void> {
+    const conn = child.conn;
     try {
-      await child.conn?.request('ping', undefined, 15_000);
+      await conn?.request('ping', undefined, 15_000);
       const sh = this.shard(uid);
       if (!sh) return;
       const what = child.adopted ? 'adopted by the manager' : sh.restarts > 0 ? 'restarted' : 'started';
@@ -364,6 +365,12 @@ export class ClusterManager {
       for (const w of this.shardWaiters.get(uid)?.splice(0) ?? []) w();
     } catch (err) {
       this.log.warn({ shard: uid, err }, 'shard did not answer ping');
+      // A slave loading its master's RDB answers -LOADING: ask again (bounded) on the same connection.
+      if (attempt < 60 && conn && child.conn === conn && !this.stopping) {
+        setTimeout(() => {
+          if (child.conn === conn) void this.shardConnected(uid, child, attempt + 1);
+        }, 500).unref();
+      }
     }
   }
 
