@@ -138,6 +138,13 @@ describe.skipIf(!root)('failover on a partition of the master node', () => {
     const oldEndpoint = new BoundClient(node2, b.port, node2);
     const oldMaster = new BoundClient(master.addr, master.port, node2, state.internal_password);
     clients.push(oldEndpoint, oldMaster);
+    // The master is fenced (min-replicas-to-write 1) while its slave is in sync.
+    const direct = track(env, new Redis({ host: master.addr, port: master.port, password: state.internal_password }));
+    await waitFor(
+      async () => (await direct.config('GET', 'min-replicas-to-write'))[1] === '1' || undefined,
+      'the master write fence',
+      20_000,
+    );
     await newSide.set('pre', '1');
     expect(Number(await newSide.call('WAIT', '1', '5000'))).toBe(1);
     // The old master answers from node 2's address before the cut.

@@ -18,6 +18,12 @@ const LINK_FRESH_MS = 4000;
 /** A slave not seen in sync (or not reachable) for this long no longer fences its master. */
 const FENCE_STALE_MS = 3000;
 const MAX_FAILOVERS = 50;
+/**
+ * The manager lowers a master's fence only when its TCP probe answered this recently: the control
+ * channel (a unix socket) is never partitioned, the network is, and a master cut off with its
+ * slave must stay fenced (its slave looks lost only after FENCE_STALE_MS, longer than this).
+ */
+const FENCE_LOWER_REACH_MS = 1500;
 
 /** Does redis-server at host:port answer (any reply to AUTH + PING) within timeoutMs? */
 export function probeRedis(host: string, port: number, password: string, timeoutMs: number): Promise<boolean> {
@@ -178,6 +184,7 @@ export class HaController {
     this.mgr.refreshShardSpec(masterUid);
     // Not now: the next tick tries again (applied differs from wanted); a restart takes the config.
     if (m?.role !== 'master' || !conn || this.busy.has(masterUid) || this.applying.has(masterUid)) return;
+    if (want === 0 && !this.reachable(masterUid, Date.now(), FENCE_LOWER_REACH_MS)) return;
     this.applying.add(masterUid);
     conn
       .request('set-role', this.replicationOf(m), 5000)
