@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import type { ShardView, StartedMiniCluster } from '@minirs/cli';
+import type { ClusterState } from '@minirs/common';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/cluster.js';
-import { dbClient, type Env, newEnv, startClusters, teardown } from './helpers/replica-of.js';
+import { dbClient, type Env, newEnv, startClusters, teardown, track } from './helpers/replica-of.js';
 
 /**
  * RS's in-memory replication (`replication: true`): a slave shard per master on another node,
@@ -88,6 +91,54 @@ describe('replication: true', () => {
     );
     await r.set('after-on', '1');
     expect(await r.get('after-on')).toBe('1');
+  });
+
+  it('a restarted manager adopts the shards with their roles; the fence comes back; failover still works', async () => {
+    const created = await c.api.createBdb({ name: 'ha2', replication: true });
+    await c.api.waitForBdb(created.uid, (b) => b.status === 'active', 'it to become active');
+    const r = await dbClient(env, c, 'ha2');
+    await waitFor(async () => (await c.api.bdbShards(created.uid)).some(linkUp) || undefined, 'slave linked', 30_000);
+    await r.set('a', '1');
+    expect(Number(await r.call('WAIT', '1', '5000'))).toBe(1);
+    const pidsBefore = c.processes();
+    process.kill(c.managerPid()!, 'SIGKILL');
+    await waitFor(() => c.managerPid() === undefined, 'the manager to die');
+    await c.restartManager();
+    const l = await waitFor(
+      async () => {
+        const x = await c.api.bdbShards(created.uid);
+        return x.some(linkUp) ? x : undefined;
+      },
+      'the slave linked after the manager restart',
+      30_000,
+    );
+    const m = l.find((s) => s.role === 'master')!;
+    const s = l.find((x) => x.role === 'slave')!;
+    // Adopted, not restarted: the same redis-servers hold the data.
+    expect(c.processes().get(`redis-${m.uid}`)).toBe(pidsBefore.get(`redis-${m.uid}`));
+    expect(await r.get('a')).toBe('1');
+    await r.set('b', '1');
+    expect(Number(await r.call('WAIT', '1', '5000'))).toBe(1);
+    // The new manager fences the master again (min-replicas-to-write 1 while its slave is in sync).
+    const state = JSON.parse(readFileSync(c.paths.state, 'utf8')) as ClusterState;
+    const direct = track(env, new Redis({ host: m.addr, port: m.port, password: state.internal_password }));
+    await waitFor(
+      async () => (await direct.config('GET', 'min-replicas-to-write'))[1] === '1' || undefined,
+      'the fence after the manager restart',
+      20_000,
+    );
+    // The new manager watches them: a killed master fails over.
+    await c.faults.kill(`redis:${m.uid}`);
+    await waitFor(
+      async () => (await c.api.bdbShards(created.uid)).find((x) => x.uid === s.uid)?.role === 'master' || undefined,
+      'the failover after the manager restart',
+      30_000,
+    );
+    await waitFor(
+      async () => (await r.get('b').catch(() => null)) === '1' || undefined,
+      'reads through the endpoint after the failover',
+      30_000,
+    );
   });
 
   it('refuses a replication field that is not a boolean', async () => {
