@@ -190,7 +190,7 @@ describe('refused fields and bodies', () => {
     const n = count();
     const cases: [unknown, string, string][] = [
       [{ name: 'f1', colour: 'blue' }, 'colour', 'invalid_schema'],
-      [{ name: 'f2', replication: true }, 'replication', 'unsupported_field'],
+      [{ name: 'f2', replication: 'yes' }, 'replication', 'MINIRS_ERR_INVALID_ARGUMENT'], // replication: true is honored (HA)
       [{ name: 'f3', backup: true }, 'backup', 'unsupported_field'],
       [{ name: 'f4', syncer_mode: 'distributed' }, 'syncer_mode', 'unsupported_field'],
       [{ name: 'f5', replica_sync_dist: true }, 'replica_sync_dist', 'unsupported_field'],

@@ -71,6 +71,8 @@ export function renderV1(mgr: ClusterManager, history: SyncStatsHistory, now = D
     const l = { cluster, bdb: String(b.uid) };
     const shards = mgr.state.shards.filter((s) => s.bdb_uid === b.uid);
     const stats = shards.map((s) => mgr.shardStatsOf(s.uid));
+    // Keys and ops of the database are its masters' (a slave holds copies); memory counts both (RS).
+    const masterStats = shards.filter((s) => s.role === 'master').map((s) => mgr.shardStatsOf(s.uid));
     p.add('bdb_up', l, b.status === 'active' && shards.every((s) => s.status === 'active') ? 1 : 0);
     p.add('bdb_memory_limit', l, b.memory_size);
     p.add(
@@ -81,12 +83,12 @@ export function renderV1(mgr: ClusterManager, history: SyncStatsHistory, now = D
     p.add(
       'bdb_no_of_keys',
       l,
-      stats.reduce((n, s) => n + (s?.keys ?? 0), 0),
+      masterStats.reduce((n, s) => n + (s?.keys ?? 0), 0),
     );
     p.add(
       'bdb_instantaneous_ops_per_sec',
       l,
-      stats.reduce((n, s) => n + (s?.ops_per_sec ?? 0), 0),
+      masterStats.reduce((n, s) => n + (s?.ops_per_sec ?? 0), 0),
     );
     p.add('bdb_shards_used', { ...l, shard_type: 'ram' }, shards.length);
     for (const s of b.replica_sources) {

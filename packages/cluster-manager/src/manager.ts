@@ -28,6 +28,8 @@ import {
   type SyncerRuntimeConfig,
 } from '@minirs/common';
 import { replicaPatch } from './replica.js';
+import { HaController } from './failover.js';
+import { aliasesOf, checkReplicationPossible, planSlaves, replicationField } from './replication.js';
 import {
   DEFAULT_MEMORY,
   DEFAULT_SHARD_KEY_REGEX,
@@ -88,6 +90,8 @@ export class ClusterManager {
   private stopping = false;
   /** (minirs) where the RS-style metrics exporter listens, once it does. */
   metricsExporterUrl?: string;
+  /** Failover and write fences of replicated databases (failover.ts). */
+  readonly ha = new HaController(this);
 
   constructor(
     readonly paths: ClusterPaths,
@@ -111,6 +115,7 @@ export class ClusterManager {
     for (const b of s.bdbs) void this.applyReplicaOf(b.uid);
     this.syncerWatch = setInterval(() => this.watchSyncers(), 500);
     this.syncerWatch.unref();
+    this.ha.start();
     // Shards that were mid-creation when a previous manager died finish now.
     for (const b of s.bdbs) if (b.status === 'pending') void this.activateWhenShardsUp(b.uid);
   }
@@ -118,6 +123,7 @@ export class ClusterManager {
   async shutdown(): Promise<void> {
     this.stopping = true;
     clearInterval(this.syncerWatch);
+    this.ha.stop();
     await Promise.all([...this.children.values()].map((c) => c.stop()));
     // A shard process killed before it could stop its redis-server leaves it behind: reap it.
     for (const sh of this.state.shards) this.killStrayRedis(sh.uid);
@@ -163,6 +169,7 @@ export class ClusterManager {
           }
         }
         if (kind === 'shard') {
+          this.ha.shardLost(id, `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`})`);
           this.setShard(id, {
             status: 'restarting',
             restarts: (this.shard(id)?.restarts ?? 0) + 1,
@@ -262,6 +269,7 @@ export class ClusterManager {
       this.killStrayRedis(sh.uid);
       this.shardStats.delete(sh.uid);
     }
+    this.ha.nodeLost(node, why);
     // A crash is over when nothing of the node runs any more (SIGKILL is not instant).
     const deadline = Date.now() + 5000;
     while (pids.some((p) => pidAlive(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -326,11 +334,12 @@ export class ClusterManager {
       redis_pid_file: this.paths.pidFile(`redis-${sh.uid}`),
       redis_server: redisServerBinary(),
       persistence: bdb ? persistenceOf(bdb) : undefined,
+      replication: this.ha.replicationOf(sh),
     };
   }
 
   /** A restarted shard process must start with the bdb's current settings, not its first ones. */
-  private refreshShardSpec(uid: number): void {
+  refreshShardSpec(uid: number): void {
     const sh = this.shard(uid);
     const child = this.children.get(`shard-${uid}`);
     if (sh && child) child.spec.config = this.shardConfig(sh);
@@ -341,9 +350,10 @@ export class ClusterManager {
     return this.ensureChild(`shard-${uid}`, 'shard', uid, this.shardConfig(sh));
   }
 
-  private async shardConnected(uid: number, child: Child): Promise<void> {
+  private async shardConnected(uid: number, child: Child, attempt = 0): Promise<void> {
+    const conn = child.conn;
     try {
-      await child.conn?.request('ping', undefined, 15_000);
+      await conn?.request('ping', undefined, 15_000);
       const sh = this.shard(uid);
       if (!sh) return;
       const what = child.adopted ? 'adopted by the manager' : sh.restarts > 0 ? 'restarted' : 'started';
@@ -355,6 +365,12 @@ export class ClusterManager {
       for (const w of this.shardWaiters.get(uid)?.splice(0) ?? []) w();
     } catch (err) {
       this.log.warn({ shard: uid, err }, 'shard did not answer ping');
+      // A slave loading its master's RDB answers -LOADING: ask again (bounded) on the same connection.
+      if (attempt < 60 && conn && child.conn === conn && !this.stopping) {
+        setTimeout(() => {
+          if (child.conn === conn) void this.shardConnected(uid, child, attempt + 1);
+        }, 500).unref();
+      }
     }
   }
 
@@ -374,6 +390,7 @@ export class ClusterManager {
         const before = this.shardStats.get(id)?.redis_pid;
         this.shardStats.set(id, st);
         this.shardStatsTime.set(id, Date.now());
+        this.ha.onStats(id);
         // A destination shard whose redis-server changed restarted empty: its syncer must know.
         if (before !== st.redis_pid) {
           const sh = this.shard(id);
@@ -394,6 +411,7 @@ export class ClusterManager {
       if (kind === 'shard' && msg.event === 'redis-exited') {
         const d = msg.detail ?? {};
         const how = d.signal ? `killed by ${String(d.signal)}` : `exited with code ${String(d.code)}`;
+        this.ha.shardLost(id, `redis-server ${how}`);
         this.setShard(id, { status: 'restarting', last_event: `redis-server ${how}; restarting the shard` });
       }
     }
@@ -419,7 +437,7 @@ export class ClusterManager {
     return b;
   }
 
-  private setShard(uid: number, patch: Partial<ShardState>): void {
+  setShard(uid: number, patch: Partial<ShardState>): void {
     if (this.stopping) return;
     this.store.update((s) => {
       const sh = s.shards.find((x) => x.uid === uid);
@@ -448,8 +466,9 @@ export class ClusterManager {
         tls_mode: b.tls_mode,
         enforce_client_authentication: b.enforce_client_authentication,
         client_certs: b.authentication_ssl_client_certs.map((c) => c.client_cert),
+        // Proxies route to masters only (a slave serves nothing until it is promoted).
         shards: s.shards
-          .filter((sh) => sh.bdb_uid === b.uid)
+          .filter((sh) => sh.bdb_uid === b.uid && sh.role === 'master')
           .sort((a, c) => a.slot_start - c.slot_start)
           .map((sh) => ({
             uid: sh.uid,
@@ -458,6 +477,7 @@ export class ClusterManager {
             slot_start: sh.slot_start,
             slot_end: sh.slot_end,
             status: sh.status,
+            ...aliasesOf(s.shards, sh),
           })),
       }));
     return { dbs };
@@ -553,7 +573,7 @@ export class ClusterManager {
    * called free a moment ago could be some connection's local port by the time redis-server
    * binds it (the shard then never starts).
    */
-  private async pickShardPort(addr: string, also: Set<number>): Promise<number> {
+  async pickShardPort(addr: string, also: Set<number>): Promise<number> {
     const s = this.state;
     const taken = new Set<number>([...also, s.cluster.api_port, ...s.bdbs.map((b) => b.port)]);
     for (const sh of s.shards) if (sh.addr === addr) taken.add(sh.port);
@@ -621,6 +641,13 @@ export class ClusterManager {
         last_event_time: new Date().toISOString(),
       });
     }
+    const replication = replicationField(body as unknown as Record<string, unknown>) ?? false;
+    if (replication) {
+      checkReplicationPossible(nodes);
+      newShards.push(
+        ...(await planSlaves(newShards, nodes, uidBase + shards, (addr, taken) => this.pickShardPort(addr, taken))),
+      );
+    }
     const now = new Date().toISOString();
     const c = this.state.cluster;
     const bdb: BdbState = {
@@ -651,6 +678,7 @@ export class ClusterManager {
       sync_epoch: 0,
       created_time: now,
       shard_list: newShards.map((s) => s.uid),
+      ...(replication ? { replication: true } : {}),
     };
     // Replica Of settings are validated before anything exists, so a bad source creates nothing.
     if (body.replica_sources !== undefined || body.replica_sync !== undefined) {
@@ -769,6 +797,11 @@ export class ClusterManager {
     if (body.replica_sources !== undefined || body.replica_sync !== undefined) {
       Object.assign(patch, this.replicaPatch(b, body));
     }
+    const replication = replicationField(body);
+    if (replication !== undefined && replication !== (b.replication ?? false)) {
+      if (replication) checkReplicationPossible(this.state.cluster.nodes);
+      patch.replication = replication;
+    }
     return patch;
   }
 
@@ -803,11 +836,58 @@ export class ClusterManager {
         if (persistenceChanged) jobs.push(conn.request('set-persistence', persistence));
       }
     }
+    if (patch.replication !== undefined) jobs.push(this.setReplication(uid, patch.replication));
     this.pushProxyConfig();
     this.afterReplicaChange(uid);
     const applied = Promise.all(jobs);
     applied.catch((err) => this.log.warn({ bdb: uid, err }, 'a shard did not take the updated settings'));
     return { bdb: this.bdb(uid)!, applied };
+  }
+
+  /** replication turned on (a slave per master, started) or off (the slaves stopped and removed). */
+  private async setReplication(uid: number, on: boolean): Promise<void> {
+    this.requireBdb(uid);
+    const masters = this.state.shards.filter((sh) => sh.bdb_uid === uid && sh.role === 'master');
+    if (on) {
+      const slaves = await planSlaves(masters, this.state.cluster.nodes, this.state.next_shard_uid, (addr, taken) =>
+        this.pickShardPort(addr, taken),
+      );
+      this.store.update((s) => {
+        s.shards.push(...slaves);
+        s.bdbs.find((x) => x.uid === uid)!.shard_list.push(...slaves.map((x) => x.uid));
+        s.next_shard_uid = Math.max(s.next_shard_uid, slaves[slaves.length - 1]!.uid + 1);
+      });
+      await Promise.all(slaves.map((sh) => this.ensureShard(sh.uid)));
+      return;
+    }
+    const slaves = this.state.shards.filter((sh) => sh.bdb_uid === uid && sh.role === 'slave');
+    await Promise.all(
+      slaves.map(async (sh) => {
+        const child = this.children.get(`shard-${sh.uid}`);
+        this.children.delete(`shard-${sh.uid}`);
+        if (child) await child.stop();
+        this.killStrayRedis(sh.uid);
+        this.shardStats.delete(sh.uid);
+        rmSync(this.paths.shardData(sh.uid), { recursive: true, force: true });
+        rmSync(this.paths.socket(`shard-${sh.uid}`), { force: true });
+      }),
+    );
+    const gone = new Set(slaves.map((x) => x.uid));
+    this.store.update((s) => {
+      s.shards = s.shards.filter((x) => !gone.has(x.uid));
+      const x = s.bdbs.find((y) => y.uid === uid)!;
+      x.shard_list = x.shard_list.filter((su) => !gone.has(su));
+    });
+    // The masters drop their write fence: they have no slave to wait for any more.
+    await Promise.all(
+      masters.map((m) => {
+        this.refreshShardSpec(m.uid);
+        return this.children
+          .get(`shard-${m.uid}`)
+          ?.conn?.request('set-role', { role: 'master', min_replicas_to_write: 0 }, 5000)
+          .catch((err: Error) => this.log.warn({ shard: m.uid, err: err.message }, 'could not drop the write fence'));
+      }),
+    );
   }
 
   private replicaPatch(b: BdbState, body: Record<string, unknown>): Partial<BdbState> {
@@ -833,7 +913,7 @@ export class ClusterManager {
         password: b.authentication_redis_pass,
         tls: b.tls_mode === 'enabled',
         shards: this.state.shards
-          .filter((sh) => sh.bdb_uid === uid)
+          .filter((sh) => sh.bdb_uid === uid && sh.role === 'master')
           .map((sh) => ({
             uid: sh.uid,
             slot_start: sh.slot_start,
@@ -1003,8 +1083,9 @@ export class ClusterManager {
 
   async flushBdb(uid: number): Promise<void> {
     const b = this.requireBdb(uid);
+    const masters = b.shard_list.filter((su) => this.shard(su)?.role !== 'slave');
     await Promise.all(
-      b.shard_list.map((su) => {
+      masters.map((su) => {
         const conn = this.children.get(`shard-${su}`)?.conn;
         if (!conn)
           throw new MinirsError(

@@ -57,6 +57,7 @@ const COMMON_HONORED = [
   'data_persistence',
   'aof_policy',
   'snapshot_policy',
+  'replication',
 ];
 /** Fields POST /v1/bdbs honors. */
 export const CREATE_FIELDS = new Set([
@@ -73,10 +74,6 @@ export const UPDATE_FIELDS = new Set([...COMMON_HONORED, 'shards_count']);
 
 /** RS fields whose only minirs behaviour is this value. */
 export const FIXED_FIELDS: Record<string, { value: unknown; why: string }> = {
-  replication: {
-    value: false,
-    why: 'in-memory replication (a replica per master shard) is not implemented by minirs; omit it or send false',
-  },
   replica_sync_dist: {
     value: false,
     why: 'minirs runs one centralized syncer per destination database; omit it or send false',
@@ -109,6 +106,7 @@ export const READ_ONLY_FIELDS = new Set([
   'sharding',
   'port',
   'sync_epoch',
+  'failovers',
 ]);
 
 const SOURCE_FIELDS = new Set([

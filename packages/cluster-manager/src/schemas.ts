@@ -62,6 +62,7 @@ export const bdbCreateSchema = {
     authentication_ssl_client_certs: clientCerts,
     replica_sources: { type: 'array', items: replicaSource },
     replica_sync: { type: 'string', enum: ['disabled', 'enabled', 'paused', 'stopped'] },
+    replication: { type: 'boolean' },
     hash_slots_policy: { type: 'string', enum: ['16k'] },
     type: { type: 'string', enum: ['redis'] },
     uid: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1 },
@@ -82,6 +83,7 @@ export const bdbUpdateSchema = {
     authentication_ssl_client_certs: clientCerts,
     replica_sources: { type: 'array', items: replicaSource },
     replica_sync: { type: 'string', enum: ['disabled', 'enabled', 'paused', 'stopped'] },
+    replication: { type: 'boolean' },
     ...persistence,
   },
 };

@@ -11,7 +11,8 @@ export function bdbView(b: BdbState, actions: ActionRegistry): Record<string, un
     data_persistence: b.data_persistence ?? 'disabled',
     aof_policy: b.aof_policy ?? 'appendfsync-every-sec',
     snapshot_policy: b.snapshot_policy ?? [],
-    replication: false,
+    replication: b.replication ?? false,
+    failovers: b.failovers ?? [],
     replica_sync_dist: false,
     syncer_mode: 'centralized',
     eviction_policy: 'noeviction',
@@ -35,6 +36,13 @@ function rsStatus(s: ShardState): {
     default:
       return { status: 'inactive', detailed_status: 'down', loading: 'idle' };
   }
+}
+
+function slaveSync(stats: ShardStats | undefined): { status: string; progress: number } {
+  if (stats?.role !== 'slave' || stats.master_link_status !== 'up') {
+    return { status: stats?.master_sync_in_progress ? 'in_progress' : 'link_down', progress: 0 };
+  }
+  return { status: 'idle', progress: 100 };
 }
 
 /**
@@ -68,8 +76,25 @@ export function shardView(
           connected_clients: stats.connected_clients,
           process_id: stats.redis_pid,
           uptime_in_seconds: stats.uptime_sec,
+          ...(stats.role
+            ? {
+                role: stats.role,
+                master_repl_offset: stats.master_repl_offset,
+                connected_slaves: stats.connected_slaves,
+                master_replid: stats.master_replid,
+                master_replid2: stats.master_replid2,
+              }
+            : {}),
+          ...(stats.role === 'slave'
+            ? {
+                master_link_status: stats.master_link_status,
+                master_sync_in_progress: stats.master_sync_in_progress ? 1 : 0,
+              }
+            : {}),
         }
       : {},
+    // RS's sync of a slave shard with its master: idle (in sync), in_progress (full sync), link_down.
+    ...(s.role === 'slave' ? { sync: slaveSync(stats), master_shard_uid: s.master_shard_uid } : {}),
     ...(statsTime ? { report_timestamp: `${new Date(statsTime).toISOString().slice(0, 19)}Z` } : {}),
     process_status: s.status,
     addr: s.addr,

@@ -102,6 +102,10 @@ export interface BdbState {
   sync_epoch: number;
   created_time: string;
   shard_list: number[];
+  /** RS's in-memory replication: a slave shard per master on another node (absent = false). */
+  replication?: boolean;
+  /** (minirs) the failovers of this database, oldest first (the last 50). */
+  failovers?: FailoverRecord[];
 }
 
 export interface ShardState {
@@ -114,7 +118,10 @@ export interface ShardState {
   /** Inclusive hash-slot range served by this shard. */
   slot_start: number;
   slot_end: number;
-  role: 'master';
+  /** RS's shard role: a master serves the slot range; a slave (replication: true) replicates it. */
+  role: 'master' | 'slave';
+  /** (minirs) a slave's master shard (REPLICAOF its addr:port). */
+  master_shard_uid?: number;
   status: ShardStatus;
   restarts: number;
   /** What last happened to the shard's processes, for people reading `GET /v1/shards`. */
@@ -132,6 +139,43 @@ export interface ShardStats {
   connected_clients: number;
   redis_pid: number;
   uptime_sec: number;
+  /** INFO replication: master | slave (absent in stats of older shards). */
+  role?: 'master' | 'slave';
+  /** A slave's link to its master: up | down. */
+  master_link_status?: 'up' | 'down';
+  /** A slave that is loading its master's RDB (full sync under way). */
+  master_sync_in_progress?: boolean;
+  master_repl_offset?: number;
+  /** A master's replicas that are online. */
+  connected_slaves?: number;
+  /** replid and replid2 of INFO replication (replid2 continues a promoted replica's history). */
+  master_replid?: string;
+  master_replid2?: string;
+}
+
+/** (minirs) One failover of a replicated database: the slave promoted when its master was lost. */
+export interface FailoverRecord {
+  time: string;
+  /** The shard promoted (the new master) and the one it replaces (the old master). */
+  new_master_shard: number;
+  old_master_shard: number;
+  new_master_node: number;
+  old_master_node: number;
+  slots: string;
+  reason: string;
+}
+
+/** How a shard's redis-server replicates (absent: a master without a fence). */
+export interface ShardReplicationConfig {
+  role: 'master' | 'slave';
+  /** A slave's master. */
+  master_host?: string;
+  master_port?: number;
+  /**
+   * A master's min-replicas-to-write: 1 while its slave is in sync (a master cut off from its
+   * slave stops taking writes: no split brain), 0 when the slave is known lost.
+   */
+  min_replicas_to_write?: number;
 }
 
 export interface ClusterState {
@@ -168,6 +212,8 @@ export interface ShardProcessConfig {
   redis_server: string;
   /** Absent = no persistence (what shards did before the field existed). */
   persistence?: ShardPersistence;
+  /** Absent = a master of a database without replication. */
+  replication?: ShardReplicationConfig;
 }
 
 export interface ProxyShardRoute {
@@ -177,6 +223,11 @@ export interface ProxyShardRoute {
   slot_start: number;
   slot_end: number;
   status: ShardStatus;
+  /**
+   * (replication) uids of the slot range's other shards (its slave, a master it replaced): a
+   * replication link asked for one of them (MINIRS.LINK <uid> after a failover) reaches this master.
+   */
+  aliases?: number[];
 }
 
 export interface ProxyDbConfig {
@@ -315,6 +366,7 @@ export interface BdbCreateRequest {
   snapshot_policy?: SnapshotRule[];
   replica_sources?: ReplicaSourceRequest[];
   replica_sync?: ReplicaSync;
+  replication?: boolean;
 }
 
 /** One element of `replica_sources` in a PUT /v1/bdbs/{uid}. */

@@ -49,7 +49,8 @@ export function minirsLink(c: ClientSession): boolean {
     }
   }
   const uid = v.argInt(1);
-  const pool = c.endpoint.pools.find((p) => p.uid === uid);
+  // After a failover the link asks for the shard it had: the master of that slot range now.
+  const pool = c.endpoint.pools.find((p) => p.uid === uid) ?? c.endpoint.pools.find((p) => p.route.aliases?.includes(uid));
   if (!pool) {
     c.replyError(`ERR no shard ${v.argString(1).slice(0, 20)} in this database; MINIRS.SHARDS lists them`);
     return true;

@@ -326,12 +326,14 @@ export class ClientSession implements EntryOwner {
    * A blocking command (BLPOP, XREAD BLOCK, WAIT...) runs on a private link so it cannot stall
    * other clients; nothing else of this client is dispatched until it answers, as in Redis.
    */
-  runBlocking(frame: RespFrame, info: CommandInfo | undefined): boolean {
+  runBlocking(frame: RespFrame, info: CommandInfo | undefined, prefix?: Buffer): boolean {
     if (this.replies.length > 0) return false; // its earlier commands first
     const target = this.route(info);
     if (!this.routeOk(target)) return true;
     const pool = this.endpoint.pools[target === KEYLESS ? 0 : target]!;
     const link = pool.acquirePrivate(this.proto);
+    // A command sent first on the private link, its reply dropped (WAIT's offset marker).
+    if (prefix) link.send(prefix, 0, prefix.length, { sentAt: -1, onReply: () => {}, onError: () => {} });
     const e = new ForwardEntry(this);
     e.sentAt = -1;
     this.barrier = true;

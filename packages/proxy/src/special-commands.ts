@@ -16,6 +16,8 @@ import { info, scan } from './span.js';
 /** Commands whose routing is not "all keys in one slot, to that slot's shard". */
 export type SpecialHandler = (c: ClientSession, frame: RespFrame, info: CommandInfo | undefined) => boolean;
 
+const WAIT_MARKER = Buffer.from('*3\r\n$7\r\nPUBLISH\r\n$13\r\n__minirs:wait\r\n$0\r\n\r\n');
+
 const SCRIPT_BROADCAST = new Set(['load', 'flush']);
 const FUNCTION_BROADCAST = new Set(['load', 'delete', 'flush', 'restore']);
 
@@ -61,6 +63,9 @@ export const SPECIAL_COMMANDS = new Map<string, SpecialHandler>([
   ['discard', (c, f) => c.transaction().discard(f)],
   ['watch', (c, f) => c.transaction().watch(f)],
   ['unwatch', (c, f) => c.transaction().unwatch(f)],
-  // WAIT has no "blocking" flag but blocks.
-  ['wait', (c, f, i) => c.runBlocking(f, i)],
+  // WAIT has no "blocking" flag but blocks. It runs on a private link, whose own write offset
+  // would be 0 (WAIT would not wait): a PUBLISH first (propagated to replicas, no key touched)
+  // moves that link's offset to the master's current one, which covers the client's writes
+  // (answered before WAIT is sent). A sharded database: it waits on the first shard only.
+  ['wait', (c, f, i) => c.runBlocking(f, i, WAIT_MARKER)],
 ]);

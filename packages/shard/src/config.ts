@@ -2,6 +2,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ErrorCodes, invalid, MinirsError, type ShardProcessConfig } from '@minirs/common';
 import { parsePersistence } from './persistence.js';
+import { parseReplication } from './replication.js';
 
 export const CONFIG_ENV = 'MINIRS_PROC_CONFIG';
 
@@ -108,6 +109,7 @@ export function parseShardConfig(raw: string | undefined): ShardProcessConfig {
     redis_pid_file: o.redis_pid_file as string,
     redis_server: o.redis_server as string,
     persistence: parsePersistence(field(o, 'persistence'), `${CONFIG_ENV}.persistence`),
+    ...(field(o, 'replication') === undefined ? {} : { replication: parseReplication(field(o, 'replication')) }),
   };
 }
 

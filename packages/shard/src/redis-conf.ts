@@ -1,5 +1,6 @@
 import type { ShardProcessConfig } from '@minirs/common';
 import { persistenceDirectives } from './persistence.js';
+import { replicationDirectives } from './replication.js';
 
 /** The config file lives in data_dir; the password is in it, so it is written 0600. */
 export const REDIS_CONF_NAME = 'redis.conf';
@@ -35,6 +36,8 @@ export function renderRedisConf(cfg: ShardProcessConfig): string {
     ['repl-backlog-size', '16mb'],
     // Redis >= 7 only (the version is checked before this file is used).
     ['enable-debug-command', 'local'],
+    // A slave starts as one (never as an empty master); a master fenced by min-replicas-to-write.
+    ...replicationDirectives(cfg.replication),
   ];
   return `# Written by the minirs shard ${cfg.uid} (bdb ${cfg.bdb_uid}); rewritten at every start.\n${lines
     .map(([k, v]) => `${k} ${v}`)

@@ -15,6 +15,7 @@ import { type ShardExitCode, ShardExitCodes } from './exit-codes.js';
 import { tryAdopt } from './redis-adopt.js';
 import { parsePersistence, persistenceDirectives } from './persistence.js';
 import { launchRedis } from './redis-launch.js';
+import { parseReplication, roleCommands } from './replication.js';
 import type { RedisExit, RedisProcess } from './redis-process.js';
 import { checkRedisServer } from './redis-version.js';
 import { statsFromInfo } from './stats.js';
@@ -29,6 +30,7 @@ export const SHARD_OPS = [
   'pause-redis',
   'resume-redis',
   'flush',
+  'set-role',
 ] as const;
 export type ShardOp = (typeof SHARD_OPS)[number];
 
@@ -138,6 +140,14 @@ export class Shard {
       this.finish(ShardExitCodes.INTERNAL);
     });
     this.clientReady = clientReady;
+    // An adopted redis-server keeps whatever role it had; the config says what it must be now.
+    if (this.adopted && this.cfg.replication) {
+      const r = this.cfg.replication;
+      clientReady.then(
+        () => this.applyRole(r),
+        () => {},
+      ).catch((err: Error) => this.log.warn({ err: err.message }, 'could not apply the replication role to the adopted redis-server'));
+    }
     this.statsTimer = setInterval(() => void this.pushStats(), STATS_INTERVAL_MS);
     this.log.info(
       {
@@ -214,6 +224,12 @@ export class Shard {
         this.paused = false;
         this.log.info({ redis_pid: redis.pid }, 'redis-server resumed (SIGCONT)');
         return { redis_pid: redis.pid, paused: false };
+      case 'set-role': {
+        const r = parseReplication(args);
+        this.assertRunning(op);
+        await this.applyRole(r);
+        return r;
+      }
       case 'flush':
         this.assertRunning(op);
         await this.redisCall(op, () => client.flushall());
@@ -221,6 +237,19 @@ export class Shard {
         return 'OK';
       default:
         throw invalid('op', `unknown shard request ${JSON.stringify(op)}; known: ${SHARD_OPS.join(', ')}`);
+    }
+  }
+
+  /** REPLICAOF and the write fence, live; kept in cfg so a later adoption applies it again. */
+  private async applyRole(r: NonNullable<ShardProcessConfig['replication']>): Promise<void> {
+    const client = await this.statsClient();
+    for (const cmd of roleCommands(r)) {
+      await this.redisCall('set-role', () => client.call(cmd[0]!, ...cmd.slice(1)));
+    }
+    const before = this.cfg.replication;
+    this.cfg.replication = r;
+    if (before?.role !== r.role || before?.master_port !== r.master_port || before?.master_host !== r.master_host) {
+      this.log.info({ replication: r }, 'replication role changed');
     }
   }
 

@@ -42,5 +42,24 @@ export function statsFromInfo(text: string): ShardStats {
     connected_clients: num(info, 'connected_clients'),
     redis_pid: num(info, 'process_id'),
     uptime_sec: num(info, 'uptime_in_seconds'),
+    ...replicationStats(info),
   };
+}
+
+/** The INFO replication fields the manager needs for roles, link states and failovers. */
+function replicationStats(info: Map<string, string>): Partial<ShardStats> {
+  const role = info.get('role');
+  if (role !== 'master' && role !== 'slave') return {};
+  const out: Partial<ShardStats> = {
+    role,
+    master_repl_offset: num(info, 'master_repl_offset'),
+    connected_slaves: num(info, 'connected_slaves'),
+    master_replid: info.get('master_replid') ?? '',
+    master_replid2: info.get('master_replid2') ?? '',
+  };
+  if (role === 'slave') {
+    out.master_link_status = info.get('master_link_status') === 'up' ? 'up' : 'down';
+    out.master_sync_in_progress = info.get('master_sync_in_progress') === '1';
+  }
+  return out;
 }

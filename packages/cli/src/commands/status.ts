@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../cli-error.js';
 import { listClusters } from '../cluster-files.js';
+import { type HaEntry, haEntry, renderHa } from '../failover-status.js';
 import type { CliContext } from '../context.js';
 import { parseSeconds } from '../parse-args.js';
 import { replicaStatus } from '../replica-status.js';
@@ -21,10 +22,16 @@ interface StatusOptions {
 }
 
 /** The databases `status` looks at: one, the replicas of a cluster, or those of every cluster. */
-async function collectStatus(ctx: CliContext, cluster?: string, db?: string): Promise<StatusEntry[]> {
+async function collectStatus(
+  ctx: CliContext,
+  cluster?: string,
+  db?: string,
+  ha: HaEntry[] = [],
+): Promise<StatusEntry[]> {
   if (cluster && db) {
     const { api } = await ctx.connect(cluster);
     const bdb = await api.bdbByName(db, cluster);
+    ha.push(haEntry(cluster, bdb));
     return [{ cluster, name: bdb.name, view: replicaStatus(bdb) }];
   }
   const clusters = cluster
@@ -36,6 +43,7 @@ async function collectStatus(ctx: CliContext, cluster?: string, db?: string): Pr
   for (const c of clusters) {
     const { api } = await ctx.connect(c);
     for (const bdb of await api.listBdbs()) {
+      ha.push(haEntry(c, bdb));
       if ((bdb.replica_sources?.length ?? 0) > 0 || (bdb.replica_sync && bdb.replica_sync !== 'disabled')) {
         out.push({ cluster: c, name: bdb.name, view: replicaStatus(bdb) });
       }
@@ -61,16 +69,25 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         db ? entries[0]!.view : entries.map((e) => ({ cluster: e.cluster, name: e.name, ...e.view }));
       const poll = () => collectStatus(ctx, cluster, db);
       if (!o.watch) {
-        const entries = await poll();
-        if (o.json) return ctx.json(shape(entries));
-        if (entries.length === 0) {
-          return ctx.print(
-            cluster
-              ? `No database of cluster ${cluster} is a replica.`
-              : 'No database of any running cluster is a replica.',
-          );
+        const ha: HaEntry[] = [];
+        const entries = await collectStatus(ctx, cluster, db, ha);
+        // (minirs) replication and failovers of each database, next to its Replica Of status.
+        const haOf = (c: string, n: string) => {
+          const h = ha.find((x) => x.cluster === c && x.name === n);
+          return h ? { replication: h.replication, failovers: h.failovers } : {};
+        };
+        if (o.json) {
+          if (db) return ctx.json({ ...entries[0]!.view, ...haOf(cluster!, db) });
+          return ctx.json(entries.map((e) => ({ cluster: e.cluster, name: e.name, ...e.view, ...haOf(e.cluster, e.name) })));
         }
-        return ctx.print(renderEntries(entries));
+        const haText = renderHa(ha);
+        if (entries.length === 0) {
+          const none = cluster
+            ? `No database of cluster ${cluster} is a replica.`
+            : 'No database of any running cluster is a replica.';
+          return ctx.print(haText ? `${none}\n\nFailovers:\n${haText}` : none);
+        }
+        return ctx.print(haText ? `${renderEntries(entries)}\n\nFailovers:\n${haText}` : renderEntries(entries));
       }
       let renderer: WatchRenderer;
       if (o.json) renderer = new JsonWatchRenderer(ctx.io, shape);

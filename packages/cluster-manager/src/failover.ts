@@ -1,0 +1,296 @@
+import { connect } from 'node:net';
+import type { FailoverRecord, ShardState } from '@minirs/common';
+import type { ClusterManager } from './manager.js';
+import { shardReplication, slaveOf } from './replication.js';
+
+/** How often the manager probes every shard of a replicated database over TCP. */
+export const PROBE_INTERVAL_MS = 250;
+const PROBE_TIMEOUT_MS = 1000;
+/**
+ * A master the manager cannot reach for this long (partition, frozen node) is failed over. It is
+ * longer than a fenced master takes to refuse writes once cut off from its slave
+ * (min-replicas-max-lag 2 s, counted in whole seconds by a 1 s cron: at most ~4 s), so the old
+ * and the new master never take writes at the same time.
+ */
+export const UNREACHABLE_MS = 6000;
+/** A slave is promotable when its link to the master was up this recently before the loss. */
+const LINK_FRESH_MS = 4000;
+/** A slave not seen in sync (or not reachable) for this long no longer fences its master. */
+const FENCE_STALE_MS = 3000;
+const MAX_FAILOVERS = 50;
+/**
+ * The manager lowers a master's fence only when its TCP probe answered this recently: the control
+ * channel (a unix socket) is never partitioned, the network is, and a master cut off with its
+ * slave must stay fenced (its slave looks lost only after FENCE_STALE_MS, longer than this).
+ */
+const FENCE_LOWER_REACH_MS = 1500;
+
+/** Does redis-server at host:port answer (any reply to AUTH + PING) within timeoutMs? */
+export function probeRedis(host: string, port: number, password: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    let lines = 0;
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.on('connect', () => {
+      const p = Buffer.from(password);
+      sock.write(`*2\r\n$4\r\nAUTH\r\n$${p.length}\r\n${password}\r\n*1\r\n$4\r\nPING\r\n`);
+    });
+    sock.on('data', (d: Buffer) => {
+      for (const b of d) if (b === 10) lines++;
+      if (lines >= 2) done(true);
+    });
+    sock.on('error', () => done(false));
+    sock.on('close', () => done(false));
+  });
+}
+
+/**
+ * (minirs) High availability of replicated databases: watches every shard (control-channel exits
+ * and TCP probes), promotes a master's slave when the master is lost, keeps the write fence
+ * (min-replicas-to-write) of each master in step with its slave, and turns an old master that
+ * comes back into a slave of the new one.
+ */
+export class HaController {
+  private timer?: NodeJS.Timeout;
+  /** Shard uid -> when a TCP probe last got an answer (or when watching began). */
+  private readonly lastOk = new Map<number, number>();
+  /** Slave uid -> when its stats last said master_link_status up. */
+  private readonly linkUpAt = new Map<number, number>();
+  /** Master uid -> the min-replicas-to-write its redis-server should run with. */
+  private readonly fence = new Map<number, number>();
+  /** Master uid -> the min-replicas-to-write its running redis-server took (set-role answered). */
+  private readonly fenceApplied = new Map<number, number>();
+  private readonly probing = new Set<number>();
+  /** Shards in a failover (as old or new master): nothing else is done to them meanwhile. */
+  private readonly busy = new Set<number>();
+  /** Shards with a set-role request (fence, demotion) in flight; never delays a failover. */
+  private readonly applying = new Set<number>();
+
+  constructor(private readonly mgr: ClusterManager) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), PROBE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The min-replicas-to-write a master should run with now. */
+  fenceOf(masterUid: number): number {
+    return this.fence.get(masterUid) ?? 0;
+  }
+
+  /** The replication config of a shard's redis-server (for its process config). */
+  replicationOf(sh: ShardState): ReturnType<typeof shardReplication> {
+    return shardReplication(sh, this.mgr.bdb(sh.bdb_uid), this.mgr.state.shards, this.fenceOf(sh.uid));
+  }
+
+  private replicated(sh: ShardState): boolean {
+    const b = this.mgr.bdb(sh.bdb_uid);
+    return !!b?.replication && b.status !== 'delete-pending';
+  }
+
+  /** Stats of a shard arrived (every second). */
+  onStats(uid: number): void {
+    const st = this.mgr.shardStatsOf(uid);
+    if (st?.role === 'slave' && st.master_link_status === 'up') this.linkUpAt.set(uid, Date.now());
+  }
+
+  /**
+   * A shard's process or redis-server died (the supervisor restarts it next): a master with a
+   * promotable slave fails over first, so the restart comes back as a slave; a slave's master
+   * drops its fence (it must not refuse writes for want of a slave that is gone).
+   */
+  shardLost(uid: number, reason: string): void {
+    const sh = this.mgr.shard(uid);
+    if (!sh || !this.replicated(sh)) return;
+    this.lastOk.delete(uid);
+    this.fenceApplied.delete(uid);
+    if (sh.role === 'master') this.tryFailover(sh, reason, Date.now());
+    else if (sh.master_shard_uid !== undefined) this.setFence(sh.master_shard_uid, 0);
+  }
+
+  /** Every process of a node was killed (a machine crash). */
+  nodeLost(node: number, reason: string): void {
+    for (const sh of [...this.mgr.state.shards]) if (sh.node_uid === node) this.shardLost(sh.uid, reason);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const sh of this.mgr.state.shards) {
+      if (!this.replicated(sh)) continue;
+      if (!this.lastOk.has(sh.uid)) this.lastOk.set(sh.uid, now); // watching starts: grace
+      this.probe(sh);
+      if (this.busy.has(sh.uid)) continue;
+      if (sh.role === 'master') {
+        const down = this.mgr.downNodes.has(sh.node_uid);
+        const unreachable = now - this.lastOk.get(sh.uid)! > UNREACHABLE_MS;
+        if (down || unreachable) {
+          this.tryFailover(
+            sh,
+            down ? `node ${sh.node_uid} is down` : `master unreachable for ${UNREACHABLE_MS} ms (node ${sh.node_uid} partitioned or frozen)`,
+            this.lastOk.get(sh.uid)!,
+          );
+          continue;
+        }
+        this.keepFence(sh, now);
+      } else this.keepRole(sh, now);
+    }
+  }
+
+  private probe(sh: ShardState): void {
+    if (this.probing.has(sh.uid) || this.mgr.downNodes.has(sh.node_uid)) return;
+    this.probing.add(sh.uid);
+    void probeRedis(sh.addr, sh.port, this.mgr.state.internal_password, PROBE_TIMEOUT_MS).then((ok) => {
+      this.probing.delete(sh.uid);
+      if (ok) this.lastOk.set(sh.uid, Date.now());
+    });
+  }
+
+  private reachable(uid: number, now: number, within: number): boolean {
+    const t = this.lastOk.get(uid);
+    return t !== undefined && now - t <= within;
+  }
+
+  /** 1 while the master's slave is reachable and in sync, else 0; applied when it changes. */
+  private keepFence(m: ShardState, now: number): void {
+    const s = slaveOf(this.mgr.state.shards, m.uid);
+    const synced =
+      !!s &&
+      !!this.mgr.children.get(`shard-${s.uid}`)?.conn &&
+      this.reachable(s.uid, now, FENCE_STALE_MS) &&
+      now - (this.linkUpAt.get(s.uid) ?? 0) <= FENCE_STALE_MS;
+    const want = synced ? 1 : 0;
+    if (
+      want !== this.fenceOf(m.uid) ||
+      this.fenceApplied.get(m.uid) !== want ||
+      this.mgr.shardStatsOf(m.uid)?.role === 'slave'
+    )
+      this.setFence(m.uid, want);
+  }
+
+  /** Applies a master's role and fence to its running redis-server (and its process config). */
+  private setFence(masterUid: number, want: number): void {
+    const m = this.mgr.shard(masterUid);
+    const conn = this.mgr.children.get(`shard-${masterUid}`)?.conn;
+    this.fence.set(masterUid, want);
+    this.mgr.refreshShardSpec(masterUid);
+    // Not now: the next tick tries again (applied differs from wanted); a restart takes the config.
+    if (m?.role !== 'master' || !conn || this.busy.has(masterUid) || this.applying.has(masterUid)) return;
+    if (want === 0 && !this.reachable(masterUid, Date.now(), FENCE_LOWER_REACH_MS)) return;
+    this.applying.add(masterUid);
+    conn
+      .request('set-role', this.replicationOf(m), 5000)
+      .then(
+        () => {
+          this.fenceApplied.set(masterUid, want);
+          this.mgr.log.info({ shard: masterUid, min_replicas_to_write: want }, 'master write fence set');
+        },
+        (err: Error) => {
+          this.fenceApplied.delete(masterUid); // try again next tick
+          this.mgr.log.warn({ shard: masterUid, err: err.message }, 'could not set the master write fence');
+        },
+      )
+      .finally(() => this.applying.delete(masterUid));
+  }
+
+  /**
+   * A slave whose redis-server runs as something else (an old master back from a partition or a
+   * freeze, a manager restarted mid-failover) is made a slave of its master once it is reachable.
+   */
+  private keepRole(s: ShardState, now: number): void {
+    const st = this.mgr.shardStatsOf(s.uid);
+    if (!st || st.role === 'slave' || this.applying.has(s.uid)) return;
+    if (!this.reachable(s.uid, now, 2 * PROBE_INTERVAL_MS + PROBE_TIMEOUT_MS)) return;
+    const conn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
+    const want = this.replicationOf(s);
+    if (!conn || !want) return;
+    this.applying.add(s.uid);
+    conn
+      .request('set-role', want, 5000)
+      .then(
+        () => {
+          this.mgr.log.info({ shard: s.uid, master: s.master_shard_uid }, 'old master demoted to a slave of the new master');
+          this.mgr.setShard(s.uid, { last_event: `demoted: now a slave of shard ${s.master_shard_uid}` });
+        },
+        (err: Error) => this.mgr.log.warn({ shard: s.uid, err: err.message }, 'could not demote the old master'),
+      )
+      .finally(() => this.applying.delete(s.uid));
+  }
+
+  /** Promotes the master's slave if it is fit: in sync until (about) the loss, reachable, running. */
+  private tryFailover(m: ShardState, reason: string, lostAt: number): boolean {
+    if (this.busy.has(m.uid)) return false;
+    const s = slaveOf(this.mgr.state.shards, m.uid);
+    const now = Date.now();
+    if (!s) return false;
+    const conn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
+    // Not s.status: a slave whose first PING met -LOADING (a full sync) may still say restarting;
+    // its link being up recently is what proves it runs and holds the data.
+    const fit =
+      !!conn &&
+      !this.mgr.downNodes.has(s.node_uid) &&
+      this.reachable(s.uid, now, FENCE_STALE_MS) &&
+      (this.linkUpAt.get(s.uid) ?? 0) >= lostAt - LINK_FRESH_MS;
+    if (!fit) {
+      this.mgr.log.warn(
+        { shard: m.uid, slave: s.uid, reason, slave_status: s.status, link_up_at: this.linkUpAt.get(s.uid) },
+        'master lost but its slave is not fit to take over (not running, unreachable or out of sync); no failover',
+      );
+      return false;
+    }
+    this.busy.add(m.uid);
+    this.busy.add(s.uid);
+    const b = this.mgr.bdb(m.bdb_uid)!;
+    const rec: FailoverRecord = {
+      time: new Date().toISOString(),
+      new_master_shard: s.uid,
+      old_master_shard: m.uid,
+      new_master_node: s.node_uid,
+      old_master_node: m.node_uid,
+      slots: `${m.slot_start}-${m.slot_end}`,
+      reason,
+    };
+    // The state first: a restart of the old master (the supervisor's, next) comes back as a slave.
+    this.mgr.store.update((st) => {
+      const om = st.shards.find((x) => x.uid === m.uid)!;
+      const nm = st.shards.find((x) => x.uid === s.uid)!;
+      om.role = 'slave';
+      om.master_shard_uid = s.uid;
+      om.last_event = `failed over (${reason}); shard ${s.uid} is the master now, this one comes back as its slave`;
+      om.last_event_time = rec.time;
+      nm.role = 'master';
+      delete nm.master_shard_uid;
+      nm.last_event = `promoted to master: shard ${m.uid} was lost (${reason})`;
+      nm.last_event_time = rec.time;
+      const x = st.bdbs.find((y) => y.uid === b.uid)!;
+      x.failovers = [...(x.failovers ?? []), rec].slice(-MAX_FAILOVERS);
+    });
+    this.fence.set(s.uid, 0);
+    this.fence.delete(m.uid);
+    this.fenceApplied.delete(m.uid);
+    this.lastOk.set(s.uid, now);
+    this.mgr.refreshShardSpec(m.uid);
+    this.mgr.refreshShardSpec(s.uid);
+    this.mgr.log.warn({ bdb: b.uid, ...rec }, 'failover: promoting the slave');
+    conn!
+      .request('set-role', this.replicationOf(this.mgr.shard(s.uid)!), 5000)
+      .then(() => this.fenceApplied.set(s.uid, 0))
+      .catch((err: Error) => this.mgr.log.error({ shard: s.uid, err: err.message }, 'REPLICAOF NO ONE failed on the promoted slave'))
+      .finally(() => {
+        this.busy.delete(m.uid);
+        this.busy.delete(s.uid);
+        // Routing follows the state: every proxy now sends the slot range to the new master.
+        this.mgr.pushProxyConfig();
+        this.mgr.pushSyncerConfig(b.uid);
+      });
+    return true;
+  }
+}
