@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../cli-error.js';
 import { listClusters } from '../cluster-files.js';
-import { type HaEntry, haEntry, renderHa } from '../failover-status.js';
 import type { CliContext } from '../context.js';
+import { type HaEntry, haEntry, renderHa } from '../failover-status.js';
 import { parseSeconds } from '../parse-args.js';
 import { replicaStatus } from '../replica-status.js';
 import {
@@ -74,11 +74,15 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         // (minirs) replication and failovers of each database, next to its Replica Of status.
         const haOf = (c: string, n: string) => {
           const h = ha.find((x) => x.cluster === c && x.name === n);
-          return h ? { replication: h.replication, failovers: h.failovers } : {};
+          // Only for a database that uses it: the contract's object stays as it is otherwise.
+          if (!h || (!h.replication && h.failovers.length === 0)) return {};
+          return { replication: h.replication, failovers: h.failovers };
         };
         if (o.json) {
           if (db) return ctx.json({ ...entries[0]!.view, ...haOf(cluster!, db) });
-          return ctx.json(entries.map((e) => ({ cluster: e.cluster, name: e.name, ...e.view, ...haOf(e.cluster, e.name) })));
+          return ctx.json(
+            entries.map((e) => ({ cluster: e.cluster, name: e.name, ...e.view, ...haOf(e.cluster, e.name) })),
+          );
         }
         const haText = renderHa(ha);
         if (entries.length === 0) {
@@ -87,7 +91,9 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
             : 'No database of any running cluster is a replica.';
           return ctx.print(haText ? `${none}\n\nFailovers:\n${haText}` : none);
         }
-        return ctx.print(haText ? `${renderEntries(entries)}\n\nFailovers:\n${haText}` : renderEntries(entries));
+        return ctx.print(
+          haText ? `${renderEntries(entries)}\n\nFailovers:\n${haText}` : renderEntries(entries),
+        );
       }
       let renderer: WatchRenderer;
       if (o.json) renderer = new JsonWatchRenderer(ctx.io, shape);
