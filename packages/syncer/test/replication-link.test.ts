@@ -382,7 +382,7 @@ describe('ReplicationLink against redis-server', () => {
     await compareServers(w, consumer.client!);
   });
 
-  it('a full sync loaded slower than the source\'s repl-timeout keeps its connection (checker seed 1)', async () => {
+  it("a full sync loaded slower than the source's repl-timeout keeps its connection (checker seed 1)", async () => {
     // The source puts a diskless replica online once its RDB is sent and drops it when it hears
     // nothing for repl-timeout: a link silent while it loads was cut right after loading.
     const source = await server(['--repl-timeout', '2']);
@@ -402,7 +402,10 @@ describe('ReplicationLink against redis-server', () => {
     link.on('retry', () => retries++);
     await waitFor(() => link.state === 'streaming', 'streaming');
     await w.set('after', '2');
-    await waitFor(() => got.includes('set after 2') || got.includes('SET after 2'), 'the write after the load');
+    await waitFor(
+      () => got.includes('set after 2') || got.includes('SET after 2'),
+      'the write after the load',
+    );
     expect(retries).toBe(0);
     expect(await w.info('replication')).toMatch(/connected_slaves:1/);
   }, 30_000);
