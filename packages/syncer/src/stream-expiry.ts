@@ -30,8 +30,12 @@ export class SourceClock {
   }
 }
 
-/** How much longer a shifted expiry lives than the stream's measured delay. */
-export const EXPIRY_CUSHION_MS = 2000;
+/**
+ * How much longer a shifted expiry lives than the stream's measured delay: room for the delay to
+ * grow meanwhile (a syncer paused for seconds, a slow destination) before the stream delivers
+ * what the source did up to that expiry.
+ */
+export const EXPIRY_CUSHION_MS = 5000;
 
 /**
  * A write of the stream that sets an absolute expiry (Redis 7 replicates EXPIRE, SET EX and
