@@ -7,18 +7,26 @@ import { killProcessesUnder, removeHome, tmpHome } from './helpers/cluster.js';
  * CI smoke of the Replica Of checker (packages/checker): three seeds of 20 s each, every source
  * kind over the three (seed 1: external + other cluster + sharded into a 3-shard destination with
  * a custom shard_key_regex; seed 5: same cluster + other cluster + sharded; seed 8: external +
- * same cluster + sharded, both into 3-shard default-policy ones). A failing round prints its
- * seed, schedule, first differing keys and log lines; replay it with
- * `pnpm check --seed N --seconds 20`.
+ * same cluster + sharded, both into 3-shard default-policy ones), with every fault kind (oom
+ * included) and the cross-tag DEL/MSET of the workload; and one `--flush` round (a 2-shard
+ * source sending FLUSHALL/FLUSHDB). A failing round prints its seed, schedule, first differing
+ * keys and log lines; replay it with `pnpm check --seed N --seconds 20`.
  *
- * Left out until these known bugs are fixed (`pnpm check` itself keeps them):
- *  - `oom`: a stop then re-enable lost writes on the destination while Synced (seeds 13 and 2:
- *    keys holding only what was written after the re-enable, as if a DEL from before the stop
- *    landed after the new full sync);
- *  - DEL/MSET over several hash tags in the workload: the destination refused such a fanned-out
- *    command with CROSSSLOT after faults on destination processes (false stops, seeds 1, 2, 7),
- *    and a fanned-out DEL went missing on the destination (seeds 1 and 9);
- *  - FLUSHALL/FLUSHDB rounds (`--flush`): issue 16 item (b), seed 1 --flush.
+ * Divergences these rounds found, each fixed with a regression test:
+ *  - seeds 5 and 8 (source writes missing after a source proxy kill or a link partition: list
+ *    tails, a string, an APPEND string holding only its last append, a HINCRBY counter) and
+ *    seed 1 with every fault kind: a lagging destination expired keys on the stream's absolute
+ *    PEXPIREAT / SET PXAT before the PERSIST or PEXPIRE that kept them at the source arrived,
+ *    and later writes rebuilt them from nothing (packages/syncer/test/replica-of-checker-seeds,
+ *    "a lagging stream");
+ *  - seed 1: a full sync loaded slower than the source's repl-timeout was cut by the source right
+ *    after it (packages/syncer/test/replication-link, "repl-timeout"), and a healed bandwidth
+ *    fault kept releasing its queue at the capped rate for 110 s (source-connect, "link faults");
+ *  - seed 1: the oracle flagged keys without a TTL on both sides when the two reads were more
+ *    than 2.5 s apart (packages/checker/test/oracle);
+ *  - earlier: seeds 13 and 2 (oom stop then re-enable; keys expiring during a slow full sync),
+ *    seeds 1, 2, 7, 9, 15 (cross-tag DEL inside Redis's lazy-expiry MULTI; a link cut inside a
+ *    transaction), seed 1 --flush (issue 16 item (b)).
  */
 
 const root = tmpHome('cks');
@@ -31,41 +39,35 @@ afterAll(() => {
 const start = (name: string, home: string, nodes: number): Promise<CheckerCluster> =>
   new MiniCluster(name).withNodes(nodes).withHome(home).withStartTimeout(60_000).start();
 
-/**
- * Off by default until issue 16's open divergences are fixed: in clean-clone CI runs, seeds 5
- * and 8 ended with writes of a source missing on the destination (list tails, a string, a hash
- * counter) after faults that included a kill of a source proxy and link partitions. A smoke that
- * fails on known, unfixed bugs would block every landing; it is not weakened instead. Run it with
- * MINIRS_CHECK_SMOKE=1 (and `pnpm check --seeds N --seconds S` for more rounds).
- */
-const SMOKE = process.env.MINIRS_CHECK_SMOKE === '1';
-if (!SMOKE)
-  console.warn(
-    'skipped: checker smoke (set MINIRS_CHECK_SMOKE=1; off until the divergences of issue 16 seeds 5 and 8 are fixed)',
-  );
-
-describe.skipIf(!SMOKE)('checker smoke', () => {
-  it.each([1, 5, 8])(
-    'seed %i: 20 s of workload and faults end identical, with no false or missed stop',
-    async (seed) => {
+describe('checker smoke', () => {
+  it.each([
+    { seed: 1, flush: false },
+    { seed: 5, flush: false },
+    { seed: 8, flush: false },
+    { seed: 1, flush: true },
+  ])(
+    'seed $seed (flush: $flush): 20 s of workload and faults end identical, with no false or missed stop',
+    async ({ seed, flush }) => {
       const report = await runRound({
         seed,
         seconds: 20,
         startCluster: start,
         homeRoot: root,
-        faultKinds: FAULT_KINDS.filter((k) => k !== 'oom'),
-        crossSlot: false,
+        faultKinds: FAULT_KINDS,
+        crossSlot: true,
+        flush,
       });
       const text = formatRound(report);
       console.log(text);
       expect(report.error, text).toBeUndefined();
-      expect(report.keysChecked, 'the comparison must not be vacuous').toBeGreaterThan(1000);
+      // A flush round ends with what the source wrote after its last flush (241 keys, seed 1).
+      expect(report.keysChecked, 'the comparison must not be vacuous').toBeGreaterThan(flush ? 50 : 1000);
       expect(
         report.schedule.filter((f) => !f.error).length,
         'faults must have been injected',
       ).toBeGreaterThan(2);
       expect(report.findings, text).toEqual([]);
     },
-    170_000,
+    240_000,
   );
 });

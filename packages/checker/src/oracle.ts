@@ -93,7 +93,11 @@ export function compareKeys(
           key,
           detail: `${a.type} value differs: source ${a.value.slice(0, 160)} / destination ${b.value.slice(0, 160)}`,
         });
-      } else if (a.pttl < 0 !== b.pttl < 0 || Math.abs(expireAt(a) - expireAt(b)) > o.ttlToleranceMs) {
+      } else if (
+        a.pttl < 0 !== b.pttl < 0 ||
+        // Both without a TTL: equal, however far apart the two reads were.
+        (a.pttl >= 0 && Math.abs(expireAt(a) - expireAt(b)) > o.ttlToleranceMs)
+      ) {
         out.different++;
         out.findings.push({
           check: 'key',

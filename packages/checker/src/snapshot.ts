@@ -32,9 +32,12 @@ export function connect(ep: Endpoint): Redis {
     port: ep.port,
     ...(ep.password ? { password: ep.password } : {}),
     lazyConnect: true,
-    maxRetriesPerRequest: 3,
+    // A read right after a fault (a source proxy killed at the end of a round) waits for the
+    // process to come back: 3 retries ended seed 30 with MaxRetriesPerRequestError. Bounded: 150
+    // reconnects 200 ms apart, and every command by commandTimeout.
+    maxRetriesPerRequest: 150,
     enableReadyCheck: false,
-    retryStrategy: (n) => (n > 20 ? null : 200),
+    retryStrategy: (n) => (n > 150 ? null : 200),
     connectTimeout: 3000,
     commandTimeout: 15_000,
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
-import { digest, snapshot } from '../src/snapshot.js';
+import { connect as connectEndpoint, digest, snapshot } from '../src/snapshot.js';
 import { compareKeys } from '../src/oracle.js';
 
 describe('snapshot (real redis-server)', () => {
@@ -49,4 +49,33 @@ describe('snapshot (real redis-server)', () => {
     expect(r.different).toBe(1);
     expect(r.findings[0]!.key).toBe('s1:z');
   });
+
+  it('a read through an endpoint that is restarting waits for it (checker seed 30)', async () => {
+    const { connect, createServer } = await import('node:net');
+    await a.client().set('s9:k', 'v');
+    // The first 8 connections are cut at once, as by a killed proxy not yet back.
+    let refused = 0;
+    const relay = createServer((c) => {
+      if (refused < 8) {
+        refused++;
+        c.destroy();
+        return;
+      }
+      const up = connect(a.port, a.host);
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const port = (relay.address() as { port: number }).port;
+    const r = connectEndpoint({ host: '127.0.0.1', port, password: a.password });
+    try {
+      const snap = await snapshot(r, 's9:*');
+      expect(snap.get('s9:k')?.value).toBe(JSON.stringify('v'));
+      expect(refused).toBe(8);
+    } finally {
+      r.disconnect();
+      await new Promise<void>((res) => relay.close(() => res()));
+    }
+  }, 30_000);
 });

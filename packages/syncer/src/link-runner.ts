@@ -13,6 +13,7 @@ import {
 import { RdbParser, type RedisCommand, RestorePlanner } from '@minirs/rdb';
 import { DestinationClient, type DestinationTarget, type WriteReply } from './destination.js';
 import { LagTracker } from './lag-tracker.js';
+import { SourceClock, shiftStreamExpiry } from './stream-expiry.js';
 import {
   argIs,
   type FullSyncEnd,
@@ -20,6 +21,7 @@ import {
   type PartialSync,
   type ReplicationCommand,
   type ReplicationConsumer,
+  encodeCommand,
   ReplicationLink,
   readInfoFields,
   readReplicationInfo,
@@ -129,6 +131,8 @@ export class LinkRunner implements ReplicationConsumer {
   readonly link: ReplicationLink;
   private dest?: DestinationClient;
   readonly lag = new LagTracker();
+  /** When the source ran the commands of its stream (bounded from below). */
+  private readonly clock = new SourceClock();
   private parser?: RdbParser;
   private planner?: RestorePlanner;
   private probeTimer?: NodeJS.Timeout;
@@ -361,6 +365,7 @@ export class LinkRunner implements ReplicationConsumer {
         timeoutMs: 2000,
       });
       this.lag.sample(info.masterReplOffset, this.link.appliedOffset, t);
+      this.clock.note(info.masterReplOffset, t);
       if (t - this.lastMemoryCheck >= MEMORY_CHECK_MS) {
         this.lastMemoryCheck = t;
         await this.checkSourceMemory();
@@ -416,6 +421,7 @@ export class LinkRunner implements ReplicationConsumer {
     this.msetBytes = 0;
     // The source's snapshot is taken when it answers +FULLRESYNC (the fork starts then).
     const snapshotAt = info.snapshotAt;
+    this.clock.anchor(info.offset, snapshotAt);
     this.parser = new RdbParser();
     this.planner = new RestorePlanner({
       targetRdbVersion: this.o.targetRdbVersion,
@@ -685,8 +691,15 @@ export class LinkRunner implements ReplicationConsumer {
     if (argIs(name, 'MULTI')) this.tx = { errors: [] };
     const tx = this.tx;
     if (ends) this.tx = undefined;
+    // An absolute expiry the destination would reach before the stream catches up waits for
+    // the source's own DEL (see shiftStreamExpiry).
+    const now = Date.now();
+    const shifted = shiftStreamExpiry(cmd.argv, now, () => {
+      const ran = this.clock.ranAfter(cmd.offset);
+      return ran === undefined ? undefined : now - ran;
+    });
     if (!dest.hasRoom()) await dest.capacity();
-    dest.writeRaw(cmd.raw, (r) => {
+    dest.writeRaw(shifted ? encodeCommand(shifted) : cmd.raw, (r) => {
       entry.done = true;
       // The label is built only for an error (argv stays valid: the reader never reuses bytes).
       if (r.kind === 'error') {

@@ -238,3 +238,152 @@ describe('checker seeds 1, 2, 7, 15: a link cut inside a transaction', () => {
     d.disconnect();
   });
 });
+
+/** A relay to a source that holds what the source sends while `hold()` is on: a lagging stream. */
+async function lagRelay(target: StartedRedis) {
+  const sockets = new Set<Socket>();
+  let held = false;
+  const queued: { to: Socket; data: Buffer }[] = [];
+  const server = createServer((client) => {
+    const up = connect(target.port, target.host);
+    sockets.add(client);
+    sockets.add(up);
+    client.on('data', (d) => up.write(d));
+    up.on('data', (d: Buffer) => {
+      if (held) queued.push({ to: client, data: d });
+      else client.write(d);
+    });
+    const end = () => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  relays.push({ server, sockets });
+  return {
+    port: (server.address() as { port: number }).port,
+    hold() {
+      held = true;
+    },
+    release() {
+      held = false;
+      for (const q of queued.splice(0)) q.to.write(q.data);
+    },
+  };
+}
+
+describe('checker seed 1: a lagging stream', () => {
+  it('an expiry the source replaced by PERSIST before it ran out does not empty the key on a lagging destination', async () => {
+    const src = await redis();
+    const dst = await redis();
+    const s = src.client();
+    const d = dst.client();
+    await s.call('HSET', 'k:h', 'a', '1', 'b', '2');
+    await s.call('RPUSH', 'k:l', 'x', 'y', 'z');
+    const relay = await lagRelay(src);
+    const sync = newSync();
+    sync.apply(config(dst, relay.port));
+    await until(async () => {
+      const r = sync.report();
+      return r.sources.length > 0 && r.sources.every((x) => x.status === 'in-sync');
+    }, 'in-sync');
+    await until(async () => (await d.call('LLEN', 'k:l')) === 3, 'the full sync on the destination');
+    // The stream lags: the source's PEXPIRE (replicated as PEXPIREAT, an absolute time) reaches
+    // the destination after that time, followed by the writes and the PERSIST that kept the key.
+    relay.hold();
+    const ttlMs = 1000;
+    const setAt = Date.now();
+    await s.call('PEXPIRE', 'k:h', String(ttlMs));
+    await s.call('SET', 'k:s', 'v', 'PX', String(ttlMs));
+    await s.call('PEXPIRE', 'k:l', String(ttlMs));
+    await s.call('HINCRBY', 'k:h', 'a', '10');
+    await s.call('PERSIST', 'k:h');
+    await s.call('LPUSH', 'k:l', 'w');
+    await s.call('PERSIST', 'k:l');
+    await s.call('APPEND', 'k:s', 'w');
+    await s.call('PERSIST', 'k:s');
+    await until(async () => Date.now() > setAt + ttlMs + 300, 'the TTLs to run out');
+    relay.release();
+    const read = async (c: typeof s) =>
+      JSON.stringify([
+        await c.call('HGETALL', 'k:h'),
+        await c.call('LRANGE', 'k:l', '0', '-1'),
+        await c.call('GET', 'k:s'),
+        await c.call('PTTL', 'k:h'),
+        await c.call('PTTL', 'k:l'),
+        await c.call('PTTL', 'k:s'),
+      ]);
+    const want = await read(s);
+    expect(want).toBe(JSON.stringify([['a', '11', 'b', '2'], ['w', 'x', 'y', 'z'], 'vw', -1, -1, -1]));
+    // Before the fix the destination expired the keys on the late PEXPIREAT / SET PXAT and the
+    // later writes rebuilt them from nothing: {a: 10}, [w] and "w".
+    const got = await until(async () => {
+      const g = await read(d);
+      return g === want && g;
+    }, `the destination to hold ${want}`).catch((err: Error) => err.message);
+    expect(got).toBe(want);
+    s.disconnect();
+    d.disconnect();
+  });
+
+  it("an expiry the source does carry out still ends as the source's DEL, and a far one stays exact", async () => {
+    const src = await redis();
+    const dst = await redis();
+    const s = src.client();
+    const d = dst.client();
+    const relay = await lagRelay(src);
+    const sync = newSync();
+    sync.apply(config(dst, relay.port));
+    await until(async () => sync.report().sources[0]?.status === 'in-sync', 'in-sync');
+    relay.hold();
+    await s.call('SET', 'gone', 'v', 'PX', '500');
+    await s.call('SET', 'far', 'v', 'PX', '600000');
+    await until(async () => (await s.call('EXISTS', 'gone')) === 0, 'the source to expire the key');
+    relay.release();
+    await until(async () => (await d.call('EXISTS', 'far')) === 1, 'far on the destination');
+    await until(async () => (await d.call('EXISTS', 'gone')) === 0, 'gone removed on the destination');
+    const a = Number(await s.call('PEXPIRETIME', 'far'));
+    const b = Number(await d.call('PEXPIRETIME', 'far'));
+    expect(b).toBe(a);
+    s.disconnect();
+    d.disconnect();
+  });
+});
+
+describe('shiftStreamExpiry', () => {
+  it('pushes back only absolute expiries the destination would reach before the stream catches up', async () => {
+    const { shiftStreamExpiry, EXPIRY_CUSHION_MS } = await import('../src/stream-expiry.js');
+    const b = (...a: string[]) => a.map((x) => Buffer.from(x));
+    const s = (v: Buffer[] | undefined) => v?.map(String);
+    const now = 100_000;
+    const delay = () => 3000;
+    const c = EXPIRY_CUSHION_MS;
+    expect(s(shiftStreamExpiry(b('PEXPIREAT', 'k', '99000'), now, delay))).toEqual([
+      'PEXPIREAT',
+      'k',
+      String(99_000 + 3000 + c),
+    ]);
+    expect(shiftStreamExpiry(b('PEXPIREAT', 'k', String(now + 3000 + c)), now, delay)).toBeUndefined();
+    expect(s(shiftStreamExpiry(b('SET', 'k', 'v', 'PXAT', '101000', 'GET'), now, delay))).toEqual([
+      'SET',
+      'k',
+      'v',
+      'PXAT',
+      String(101_000 + 3000 + c),
+      'GET',
+    ]);
+    expect(s(shiftStreamExpiry(b('set', 'k', 'v', 'exat', '100'), now, delay))).toEqual([
+      'set',
+      'k',
+      'v',
+      'exat',
+      String(Math.ceil((100_000 + 3000 + c) / 1000)),
+    ]);
+    expect(shiftStreamExpiry(b('SET', 'k', 'v'), now, delay)).toBeUndefined();
+    expect(shiftStreamExpiry(b('SET', 'k', 'PXAT'), now, delay)).toBeUndefined(); // the value is "PXAT"
+    expect(shiftStreamExpiry(b('PEXPIREAT', 'k', '99000'), now, () => undefined)).toBeUndefined();
+    expect(shiftStreamExpiry(b('INCR', 'k'), now, delay)).toBeUndefined();
+  });
+});

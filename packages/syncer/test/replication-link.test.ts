@@ -382,6 +382,34 @@ describe('ReplicationLink against redis-server', () => {
     await compareServers(w, consumer.client!);
   });
 
+  it("a full sync loaded slower than the source's repl-timeout keeps its connection (checker seed 1)", async () => {
+    // The source puts a diskless replica online once its RDB is sent and drops it when it hears
+    // nothing for repl-timeout: a link silent while it loads was cut right after loading.
+    const source = await server(['--repl-timeout', '2']);
+    const w = source.client();
+    await w.set('before', '1');
+    const got: string[] = [];
+    let retries = 0;
+    const consumer: ReplicationConsumer = {
+      fullSyncStart() {},
+      rdbChunk() {},
+      fullSyncEnd: () => new Promise<void>((r) => setTimeout(r, 6000)),
+      commands(batch) {
+        for (const c of batch) got.push(c.argv.map((a) => a.toString()).join(' '));
+      },
+    };
+    const { link } = startLinkRaw(source, consumer, {});
+    link.on('retry', () => retries++);
+    await waitFor(() => link.state === 'streaming', 'streaming');
+    await w.set('after', '2');
+    await waitFor(
+      () => got.includes('set after 2') || got.includes('SET after 2'),
+      'the write after the load',
+    );
+    expect(retries).toBe(0);
+    expect(await w.info('replication')).toMatch(/connected_slaves:1/);
+  }, 30_000);
+
   it('ACKs the applied offset, not the received one (WAIT on the source sees it)', async () => {
     const source = await server();
     const w = source.client();

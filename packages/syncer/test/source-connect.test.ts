@@ -64,3 +64,42 @@ describe('openSourceStream through a source proxy', () => {
     expect(noShard.retryable).toBe(false);
   });
 });
+
+describe('link faults (FaultyDuplex)', () => {
+  it('a healed bandwidth fault releases at once what it queued (checker seed 1)', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { FaultyDuplex } = await import('../src/link-faults.js');
+    const faults = new LinkFaultState(1);
+    faults.update([{ id: 'b', kind: 'bandwidth', kbps: 8 }]); // 1 KB/s
+    const inner = new PassThrough();
+    const d = new FaultyDuplex(inner, faults);
+    let got = 0;
+    d.on('data', (c: Buffer) => {
+      got += c.length;
+    });
+    for (let i = 0; i < 20; i++) inner.write(Buffer.alloc(5000, i));
+    await new Promise((r) => setImmediate(r));
+    expect(got).toBeLessThan(100_000); // held: 100 s worth at 1 KB/s
+    faults.update([]);
+    await new Promise((r) => setImmediate(r));
+    expect(got).toBe(100_000);
+    d.destroy();
+  });
+
+  it('a connection closed without an end still delivers what was queued, then ends', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { FaultyDuplex } = await import('../src/link-faults.js');
+    const faults = new LinkFaultState(1);
+    faults.update([{ id: 'l', kind: 'latency', ms: 50 }]);
+    const inner = new PassThrough();
+    const d = new FaultyDuplex(inner, faults);
+    const chunks: Buffer[] = [];
+    d.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise((r) => d.once('end', r));
+    inner.write(Buffer.from('abc'));
+    await new Promise((r) => setImmediate(r));
+    inner.destroy();
+    await ended;
+    expect(Buffer.concat(chunks).toString()).toBe('abc');
+  });
+});

@@ -277,15 +277,25 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
 
     let leftover: Buffer;
     if (reply.kind === 'full') {
-      leftover = await this.fullSync(
-        consumer,
-        reader,
-        rest,
-        at,
-        reply.replid,
-        reply.offset,
-        resume !== undefined,
-      );
+      // Like a Redis replica loading its RDB: a newline each second tells the source we are
+      // alive. A source that finished sending its RDB waits for our first ACK and drops a replica
+      // silent for repl-timeout (60 s): a full sync loaded slower than that was cut at its end.
+      const alive = setInterval(() => {
+        if (!socket.destroyed && socket.writableLength < 1024) socket.write('\n');
+      }, 1000);
+      try {
+        leftover = await this.fullSync(
+          consumer,
+          reader,
+          rest,
+          at,
+          reply.replid,
+          reply.offset,
+          resume !== undefined,
+        );
+      } finally {
+        clearInterval(alive);
+      }
     } else {
       const previous = this.replid!;
       this.replid = reply.replid ?? previous;
