@@ -15,6 +15,7 @@ interface DbCreateOptions {
   clientAuth: boolean;
   clientCert?: string[];
   port?: number;
+  replication?: boolean;
   json?: boolean;
 }
 
@@ -33,6 +34,7 @@ export function createRequest(name: string, o: DbCreateOptions): BdbCreateReques
   if (o.tls) body.tls_mode = o.tls;
   if (!o.clientAuth) body.enforce_client_authentication = 'disabled';
   if (o.port !== undefined) body.port = o.port;
+  if (o.replication) body.replication = true;
   if (o.clientCert?.length) {
     body.authentication_ssl_client_certs = o.clientCert.map((file) => {
       try {
@@ -64,6 +66,7 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
       collect,
     )
     .option('--port <port>', 'endpoint port (default: the next free one from the cluster base)', parsePort)
+    .option('--replication', 'a slave shard per master on another node, with failover (RS replication: true)')
     .option('--json', 'print JSON')
     .action(async (cluster: string, name: string, o: DbCreateOptions) => {
       const { api } = await ctx.connect(cluster);
