@@ -141,8 +141,20 @@ function redisVersion(c: ClientSession): string {
   return c.endpoint.commands?.version || '7.0.0';
 }
 
-function ping(c: ClientSession): boolean {
+/**
+ * PING goes to the shard (the first one) like any keyless command, so it tells what redis-server
+ * would: BUSY while a script runs past its threshold, LOADING... Answered here only when the
+ * database has no shard to ask.
+ */
+function ping(c: ClientSession, frame: RespFrame): boolean {
   const v = c.view;
+  if (c.endpoint.pools.length > 0 && v.argc <= 2) {
+    const ready = c.endpoint.awaitCommands(c);
+    if (ready === false) return false;
+    if (ready === true) return c.forward(frame, 0);
+    c.replyError(ready);
+    return true;
+  }
   if (v.argc === 1) c.replyBytes(Buffer.from('+PONG\r\n'));
   else if (v.argc === 2) c.replyBytes(c.writer().bulkBytes(v.buf, v.argStart(1), v.argEnd(1)).finish());
   else c.replyError(arityError('ping'));

@@ -38,6 +38,8 @@ export interface ShardLinkOptions {
   reconnect: boolean;
   /** How long a command may wait for its reply, and a connection for its handshake. */
   timeoutMs: () => number;
+  /** Extra time the timeout allows now (a script runs on the shard: see ShardPool.scriptsRunning). */
+  graceMs?: () => number;
   onReady?: (link: ShardLink, hello: RespFrame) => void;
   onDown?: (link: ShardLink, reason: string) => void;
 }
@@ -274,7 +276,8 @@ export class ShardLink {
    * behind a shard that keeps answering is load, not failure).
    */
   checkTimeout(now: number): void {
-    if (this.waiting.length > 0 && now - this.waitingSince > this.opts.timeoutMs()) {
+    const grace = this.opts.graceMs?.() ?? 0;
+    if (this.waiting.length > 0 && now - this.waitingSince > this.opts.timeoutMs() + grace) {
       if (!this.lastError) this.lastError = `not connected within ${this.opts.timeoutMs()} ms`;
       this.failWaiting(this.notSent());
       if (this.state === 'down' && !this.opts.reconnect && this.retryTimer) {
@@ -295,7 +298,7 @@ export class ShardLink {
       return;
     }
     if (head.sentAt < 0) return;
-    const limit = this.opts.timeoutMs();
+    const limit = this.opts.timeoutMs() + grace;
     if (now - Math.max(head.sentAt, this.lastReadAt) > limit) {
       this.fail(
         this.state === 'ready'

@@ -14,6 +14,11 @@ export interface PoolContext {
 
 /** Idle private links kept per protocol, for the next MULTI or blocking command. */
 const MAX_IDLE_PRIVATE = 4;
+/**
+ * While a script runs on the shard, its redis-server answers no connection until its
+ * busy-reply-threshold (RS allows up to 60000 ms), then BUSY: links allow that much longer.
+ */
+const SCRIPT_GRACE_MS = 60_000;
 
 /**
  * The connections of one endpoint to one shard: a few shared, pipelined links per protocol
@@ -26,6 +31,9 @@ export class ShardPool {
   private readonly shared: [ShardLink[], ShardLink[]] = [[], []];
   private readonly idle: [ShardLink[], ShardLink[]] = [[], []];
   private readonly lent = new Set<ShardLink>();
+  /** Scripts and functions in flight on this shard's private links (ClientSession.runBlocking). */
+  scriptsRunning = 0;
+  private readonly grace = () => (this.scriptsRunning > 0 ? SCRIPT_GRACE_MS : 0);
 
   constructor(
     private readonly ctx: PoolContext,
@@ -70,6 +78,7 @@ export class ShardPool {
       log: this.ctx.log,
       reconnect,
       timeoutMs: this.ctx.timeoutMs,
+      graceMs: this.grace,
       onReady: (link, hello) => this.ctx.onLinkReady(this, link, hello),
       onDown: (link, reason) => {
         onDown?.(reason);
