@@ -98,6 +98,11 @@ export interface BdbState {
   data_persistence?: DataPersistence;
   aof_policy?: AofPolicy;
   snapshot_policy?: SnapshotRule[];
+  /**
+   * (minirs, internal) Settings of RS's CONFIG table set with CONFIG SET through the endpoint
+   * (canonical names), applied to every shard of the database whenever it starts.
+   */
+  redis_config?: Record<string, string>;
   /** (minirs) bumped whenever the sync must start over from scratch (sources changed, restart). */
   sync_epoch: number;
   created_time: string;
@@ -168,6 +173,8 @@ export interface ShardProcessConfig {
   redis_server: string;
   /** Absent = no persistence (what shards did before the field existed). */
   persistence?: ShardPersistence;
+  /** The bdb's CONFIG SET settings (BdbState.redis_config), written into redis.conf. */
+  redis_config?: Record<string, string>;
 }
 
 export interface ProxyShardRoute {

@@ -21,7 +21,13 @@ export function redisProtocolError(err: RespProtocolError, frame: Buffer, frameO
   if (/^(negative length|length |invalid length|missing length|line feed|expected LF)/.test(r)) {
     // The header's type byte: walk back over its digits and sign.
     let i = Math.min(at, frame.length) - 1;
-    while (i >= 0 && frame[i] !== 0x2a && frame[i] !== 0x24 && (frame[i] === 0x2d || (frame[i]! >= 0x30 && frame[i]! <= 0x39))) i--;
+    while (
+      i >= 0 &&
+      frame[i] !== 0x2a &&
+      frame[i] !== 0x24 &&
+      (frame[i] === 0x2d || (frame[i]! >= 0x30 && frame[i]! <= 0x39))
+    )
+      i--;
     return byteAt(i) === 0x24 ? 'invalid bulk length' : 'invalid multibulk length';
   }
   return r;

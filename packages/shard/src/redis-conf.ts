@@ -35,6 +35,10 @@ export function renderRedisConf(cfg: ShardProcessConfig): string {
     ['repl-backlog-size', '16mb'],
     // Redis >= 7 only (the version is checked before this file is used).
     ['enable-debug-command', 'local'],
+    // What clients set with CONFIG SET through the endpoint (RS's settings only; the proxy checks).
+    ...Object.entries(cfg.redis_config ?? {})
+      .filter(([k]) => /^[a-z][a-z-]*$/.test(k))
+      .map(([k, v]): [string, string] => [k, quoteConfValue(v)]),
   ];
   return `# Written by the minirs shard ${cfg.uid} (bdb ${cfg.bdb_uid}); rewritten at every start.\n${lines
     .map(([k, v]) => `${k} ${v}`)
