@@ -347,12 +347,19 @@ export class ClientSession implements EntryOwner {
     if (!this.routeOk(target)) return true;
     const pool = this.endpoint.pools[target === KEYLESS ? 0 : target]!;
     // In a transaction context (WATCH) the command runs on that link, in order.
-    const txnLink = this.txn?.linkFor(pool);
-    if (script && txnLink) return this.forward(frame, target === KEYLESS ? 0 : target);
-    const link = pool.acquirePrivate(this.proto);
+    const txnLink = script ? this.txn?.linkFor(pool) : null;
     if (script) pool.scriptsRunning++;
     const e = new ForwardEntry(this);
     e.sentAt = -1;
+    if (txnLink) {
+      e.after = () => {
+        pool.scriptsRunning--;
+      };
+      this.replies.push(e);
+      txnLink.send(frame.buf, frame.start, frame.end, e);
+      return true;
+    }
+    const link = pool.acquirePrivate(this.proto);
     this.barrier = true;
     this.blockingLink = { link, release: (clean) => pool.release(link, clean) };
     e.after = () => {

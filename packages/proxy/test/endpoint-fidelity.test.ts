@@ -138,6 +138,41 @@ describe('endpoint fidelity: scripts, PING and protocol errors as redis-server',
     expect(seen['3-shard']).toEqual(seen['redis-server']);
   });
 
+  it('a slow script after WATCH runs on the transaction link without a timeout, in order', async () => {
+    const slow =
+      "local t = redis.call('TIME') local t0 = t[1] * 1000000 + t[2] " +
+      "while true do local n = redis.call('TIME') if n[1] * 1000000 + n[2] - t0 > 1000000 then break end end " +
+      "return redis.call('INCR', KEYS[1])";
+    const seen: Record<string, string[]> = {};
+    for (const [name, port, key] of targets) {
+      seen[name] = await withClients(port, 1, async (a) => {
+        await a.raw('DEL', key);
+        a.write(
+          [['WATCH', key], ['EVAL', slow, '1', key], ['MULTI'], ['INCR', key], ['EXEC'], ['GET', key]]
+            .map(
+              (args) =>
+                `*${args.length}\r\n${args.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`,
+            )
+            .join(''),
+        );
+        const out: string[] = [];
+        for (let i = 0; i < 6; i++) out.push((await a.next(10_000)).raw().toString());
+        return out;
+      });
+    }
+    // The script changed the watched key: EXEC aborts (null), as redis-server does.
+    expect(seen['redis-server']).toEqual([
+      '+OK\r\n',
+      ':1\r\n',
+      '+OK\r\n',
+      '+QUEUED\r\n',
+      '*-1\r\n',
+      '$1\r\n1\r\n',
+    ]);
+    expect(seen['1-shard']).toEqual(seen['redis-server']);
+    expect(seen['3-shard']).toEqual(seen['redis-server']);
+  });
+
   it('PING is answered by the shard: in MULTI, with an argument, with too many arguments', async () => {
     const script = 'PING\r\nPING hello\r\nPING a b\r\nMULTI\r\nPING\r\nPING x\r\nEXEC\r\n';
     const all = await Promise.all(
