@@ -87,7 +87,13 @@ export class ClientSession implements EntryOwner {
   txn: Transaction | null = null;
   pubsub: PubSubPipe | null = null;
   /** Private link of an in-flight blocking command. */
-  blockingLink: { link: ShardLink; release: (clean: boolean) => void } | null = null;
+  blockingLink: {
+    link: ShardLink;
+    release: (clean: boolean) => void;
+    /** Pool index of the link's shard, and whether it runs a script (not a blocked command). */
+    index: number;
+    script: boolean;
+  } | null = null;
   /** Slot found by the last route(); the key that matched no rule. */
   routedSlot = -1;
   badKey = -1;
@@ -361,7 +367,12 @@ export class ClientSession implements EntryOwner {
     }
     const link = pool.acquirePrivate(this.proto);
     this.barrier = true;
-    this.blockingLink = { link, release: (clean) => pool.release(link, clean) };
+    this.blockingLink = {
+      link,
+      release: (clean) => pool.release(link, clean),
+      index: target === KEYLESS ? 0 : target,
+      script,
+    };
     e.after = () => {
       const b = this.blockingLink;
       this.blockingLink = null;

@@ -82,6 +82,8 @@ export class ShardLink {
   onIdle: (() => void) | null = null;
   /** Extra data for the owner (pool bookkeeping). */
   redisVersion = '';
+  /** This connection's CLIENT ID on the shard (from the HELLO reply): CLIENT UNBLOCK targets it. */
+  redisClientId = 0;
 
   private socket: Socket | null = null;
   private out: BatchWriter | null = null;
@@ -154,6 +156,7 @@ export class ShardLink {
         this.everReady = true;
         this.backoff = BACKOFF_MIN_MS;
         this.redisVersion = helloField(frame, 'version');
+        this.redisClientId = Number(helloField(frame, 'id')) || 0;
         this.sendWaiting();
         this.opts.onReady?.(this, frame);
       },

@@ -173,6 +173,36 @@ describe('endpoint fidelity: scripts, PING and protocol errors as redis-server',
     expect(seen['3-shard']).toEqual(seen['redis-server']);
   });
 
+  it('CLIENT UNBLOCK unblocks a blocked client (TIMEOUT and ERROR), as redis-server does', async () => {
+    const seen: Record<string, string[]> = {};
+    for (const [name, port, key] of targets) {
+      seen[name] = await withClients(port, 2, async (a, b) => {
+        const id = String(await a.call('CLIENT', 'ID'));
+        const out: string[] = [await b.raw('CLIENT', 'UNBLOCK', id)];
+        for (const mode of ['TIMEOUT', 'ERROR']) {
+          a.send('BLPOP', key, '0');
+          // Awaited: :0 until the BLPOP has reached the server and blocks.
+          let r = ':0\r\n';
+          for (let i = 0; i < 200 && r === ':0\r\n'; i++) r = await b.raw('CLIENT', 'UNBLOCK', id, mode);
+          out.push(r, (await a.next()).raw().toString());
+        }
+        out.push(await b.raw('CLIENT', 'UNBLOCK', id, 'bogus'), await b.raw('CLIENT', 'UNBLOCK', 'x'));
+        return out;
+      });
+    }
+    expect(seen['redis-server']).toEqual([
+      ':0\r\n',
+      ':1\r\n',
+      '*-1\r\n',
+      ':1\r\n',
+      '-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n',
+      '-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n',
+      '-ERR value is not an integer or out of range\r\n',
+    ]);
+    expect(seen['1-shard']).toEqual(seen['redis-server']);
+    expect(seen['3-shard']).toEqual(seen['redis-server']);
+  });
+
   it('PING is answered by the shard: in MULTI, with an argument, with too many arguments', async () => {
     const script = 'PING\r\nPING hello\r\nPING a b\r\nMULTI\r\nPING\r\nPING x\r\nEXEC\r\n';
     const all = await Promise.all(
