@@ -203,6 +203,39 @@ describe('endpoint fidelity: scripts, PING and protocol errors as redis-server',
     expect(seen['3-shard']).toEqual(seen['redis-server']);
   });
 
+  it('pub/sub pushes pass CLIENT REPLY OFF (RESP3), and unsubscribing still leaves pub/sub mode', async () => {
+    const seen: Record<string, string[]> = {};
+    for (const [name, port] of targets) {
+      seen[name] = await withClients(port, 2, async (a, b) => {
+        await a.call('HELLO', '3');
+        const out: string[] = [];
+        a.send('CLIENT', 'REPLY', 'OFF');
+        a.send('SUBSCRIBE', 'rchan');
+        out.push((await a.next()).raw().toString());
+        a.send('CLIENT', 'REPLY', 'OFF');
+        out.push(await b.raw('PUBLISH', 'rchan', 'hello'));
+        out.push((await a.next()).raw().toString());
+        a.send('CLIENT', 'REPLY', 'OFF');
+        a.send('UNSUBSCRIBE', 'rchan');
+        out.push((await a.next()).raw().toString());
+        a.send('CLIENT', 'REPLY', 'ON');
+        out.push((await a.next()).raw().toString());
+        out.push(await a.raw('ECHO', 'back'));
+        return out;
+      });
+    }
+    expect(seen['redis-server']).toEqual([
+      '>3\r\n$9\r\nsubscribe\r\n$5\r\nrchan\r\n:1\r\n',
+      ':1\r\n',
+      '>3\r\n$7\r\nmessage\r\n$5\r\nrchan\r\n$5\r\nhello\r\n',
+      '>3\r\n$11\r\nunsubscribe\r\n$5\r\nrchan\r\n:0\r\n',
+      '+OK\r\n',
+      '$4\r\nback\r\n',
+    ]);
+    expect(seen['1-shard']).toEqual(seen['redis-server']);
+    expect(seen['3-shard']).toEqual(seen['redis-server']);
+  });
+
   it('PING is answered by the shard: in MULTI, with an argument, with too many arguments', async () => {
     const script = 'PING\r\nPING hello\r\nPING a b\r\nMULTI\r\nPING\r\nPING x\r\nEXEC\r\n';
     const all = await Promise.all(
