@@ -177,6 +177,7 @@ describe('endpoint fidelity: scripts, PING and protocol errors as redis-server',
     const seen: Record<string, string[]> = {};
     for (const [name, port, key] of targets) {
       seen[name] = await withClients(port, 2, async (a, b) => {
+        await b.raw('DEL', key);
         const id = String(await a.call('CLIENT', 'ID'));
         const out: string[] = [await b.raw('CLIENT', 'UNBLOCK', id)];
         for (const mode of ['TIMEOUT', 'ERROR']) {
