@@ -354,13 +354,11 @@ export class ClientSession implements EntryOwner {
     const pool = this.endpoint.pools[target === KEYLESS ? 0 : target]!;
     // In a transaction context (WATCH) the command runs on that link, in order.
     const txnLink = script ? this.txn?.linkFor(pool) : null;
-    if (script) pool.scriptsRunning++;
+    if (script) pool.scriptStarted();
     const e = new ForwardEntry(this);
     e.sentAt = -1;
     if (txnLink) {
-      e.after = () => {
-        pool.scriptsRunning--;
-      };
+      e.after = () => pool.scriptEnded();
       this.replies.push(e);
       txnLink.send(frame.buf, frame.start, frame.end, e);
       return true;
@@ -377,7 +375,7 @@ export class ClientSession implements EntryOwner {
       const b = this.blockingLink;
       this.blockingLink = null;
       this.barrier = false;
-      if (script) pool.scriptsRunning--;
+      if (script) pool.scriptEnded();
       b?.release(e.error === null);
     };
     this.replies.push(e);

@@ -40,6 +40,8 @@ export interface ShardLinkOptions {
   timeoutMs: () => number;
   /** Extra time the timeout allows now (a script runs on the shard: see ShardPool.scriptsRunning). */
   graceMs?: () => number;
+  /** When the shard last finished something that kept it from answering (a script): the timeout counts from then. */
+  freeSince?: () => number;
   onReady?: (link: ShardLink, hello: RespFrame) => void;
   onDown?: (link: ShardLink, reason: string) => void;
 }
@@ -302,7 +304,7 @@ export class ShardLink {
     }
     if (head.sentAt < 0) return;
     const limit = this.opts.timeoutMs() + grace;
-    if (now - Math.max(head.sentAt, this.lastReadAt) > limit) {
+    if (now - Math.max(head.sentAt, this.lastReadAt, this.opts.freeSince?.() ?? 0) > limit) {
       this.fail(
         this.state === 'ready'
           ? `${this.opts.label} did not answer within ${limit} ms`

@@ -1,5 +1,6 @@
 import type { Logger, ProxyShardRoute } from '@minirs/common';
 import type { RespFrame } from '@minirs/resp';
+import { clock } from './clock.js';
 import { ShardLink } from './shard-link.js';
 
 export interface PoolContext {
@@ -32,8 +33,24 @@ export class ShardPool {
   private readonly idle: [ShardLink[], ShardLink[]] = [[], []];
   private readonly lent = new Set<ShardLink>();
   /** Scripts and functions in flight on this shard's private links (ClientSession.runBlocking). */
-  scriptsRunning = 0;
-  private readonly grace = () => (this.scriptsRunning > 0 ? SCRIPT_GRACE_MS : 0);
+  private running = 0;
+  /** When the last script in flight answered: commands queued behind it get their timeout from then. */
+  private scriptEndedAt = 0;
+  private readonly grace = () => (this.running > 0 ? SCRIPT_GRACE_MS : 0);
+  private readonly freeSince = () => this.scriptEndedAt;
+
+  get scriptsRunning(): number {
+    return this.running;
+  }
+
+  scriptStarted(): void {
+    this.running++;
+  }
+
+  scriptEnded(): void {
+    this.running--;
+    this.scriptEndedAt = clock.now;
+  }
 
   constructor(
     private readonly ctx: PoolContext,
@@ -79,6 +96,7 @@ export class ShardPool {
       reconnect,
       timeoutMs: this.ctx.timeoutMs,
       graceMs: this.grace,
+      freeSince: this.freeSince,
       onReady: (link, hello) => this.ctx.onLinkReady(this, link, hello),
       onDown: (link, reason) => {
         onDown?.(reason);
