@@ -237,6 +237,33 @@ describe('endpoint fidelity: scripts, PING and protocol errors as redis-server',
     expect(seen['3-shard']).toEqual(seen['redis-server']);
   });
 
+  it('INFO clients counts a client blocked on any shard (blocked_clients), as redis-server does', async () => {
+    const seen: Record<string, string[]> = {};
+    const blocked = async (c: RawClient) =>
+      /^blocked_clients:(\d+)\r$/m.exec((await c.next()).str())?.[1] ?? '?';
+    for (const [name, port, key] of targets) {
+      seen[name] = await withClients(port, 2, async (a, b) => {
+        await b.raw('DEL', key);
+        b.send('INFO', 'clients');
+        const before = await blocked(b);
+        a.send('BLPOP', key, '0');
+        // Awaited: the BLPOP reaches the server some time after it was sent.
+        let during = before;
+        for (let i = 0; i < 200 && during === before; i++) {
+          b.send('INFO', 'clients');
+          during = await blocked(b);
+        }
+        await b.raw('LPUSH', key, 'x');
+        await a.next();
+        b.send('INFO');
+        return [before, during, await blocked(b)];
+      });
+    }
+    expect(seen['redis-server']).toEqual(['0', '1', '0']);
+    expect(seen['1-shard']).toEqual(seen['redis-server']);
+    expect(seen['3-shard']).toEqual(seen['redis-server']);
+  });
+
   it('PING is answered by the shard: in MULTI, with an argument, with too many arguments', async () => {
     const script = 'PING\r\nPING hello\r\nPING a b\r\nMULTI\r\nPING\r\nPING x\r\nEXEC\r\n';
     const all = await Promise.all(
