@@ -66,6 +66,16 @@ export type BdbView = BdbState & Record<string, unknown>;
  * The cluster's control plane: owns the state, turns REST requests into state changes and
  * children, and keeps every child running.
  */
+/** Redis 7's old names of settings in RS's CONFIG table, and the names redis-server uses now. */
+const CONFIG_ALIASES: Record<string, string> = {
+  'lua-time-limit': 'busy-reply-threshold',
+  'hash-max-ziplist-entries': 'hash-max-listpack-entries',
+  'hash-max-ziplist-value': 'hash-max-listpack-value',
+  'zset-max-ziplist-entries': 'zset-max-listpack-entries',
+  'zset-max-ziplist-value': 'zset-max-listpack-value',
+  'list-max-ziplist-size': 'list-max-listpack-size',
+};
+
 export class ClusterManager {
   readonly children = new Map<string, Child>();
   private readonly shardStats = new Map<number, ShardStats>();
@@ -335,6 +345,7 @@ export class ClusterManager {
       redis_server: redisServerBinary(),
       persistence: bdb ? persistenceOf(bdb) : undefined,
       replication: this.ha.replicationOf(sh),
+      redis_config: bdb?.redis_config,
     };
   }
 
@@ -408,6 +419,7 @@ export class ClusterManager {
         else this.endpointsUp.delete(key);
         for (const w of this.endpointWaiters.splice(0)) w();
       }
+      if (kind === 'proxy' && msg.event === 'config-set') this.keepConfigSet(msg.detail);
       if (kind === 'shard' && msg.event === 'redis-exited') {
         const d = msg.detail ?? {};
         const how = d.signal ? `killed by ${String(d.signal)}` : `exited with code ${String(d.code)}`;
@@ -415,6 +427,27 @@ export class ClusterManager {
         this.setShard(id, { status: 'restarting', last_event: `redis-server ${how}; restarting the shard` });
       }
     }
+  }
+
+  /**
+   * A proxy applied CONFIG SET on every shard of a bdb: keep the settings (under Redis's
+   * canonical names, so an alias set later replaces them) for the shards' next starts.
+   */
+  private keepConfigSet(detail: Record<string, unknown> | undefined): void {
+    const uid = Number(detail?.bdb_uid);
+    const settings = detail?.settings;
+    if (!this.bdb(uid) || typeof settings !== 'object' || settings === null) return;
+    const kept: Record<string, string> = { ...(this.bdb(uid)!.redis_config ?? {}) };
+    for (const [name, value] of Object.entries(settings as Record<string, unknown>)) {
+      if (typeof value !== 'string' || !/^[a-z][a-z-]{0,63}$/.test(name)) continue;
+      const canonical = CONFIG_ALIASES[name] ?? name;
+      delete kept[canonical];
+      kept[canonical] = value;
+    }
+    this.store.update((s) => {
+      s.bdbs.find((b) => b.uid === uid)!.redis_config = kept;
+    });
+    for (const su of this.bdb(uid)!.shard_list) this.refreshShardSpec(su);
   }
 
   // ---- state helpers ----

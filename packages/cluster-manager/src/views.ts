@@ -5,8 +5,10 @@ import type { ActionRegistry } from './actions.js';
 /** The bdb object of the REST API: the persisted state plus RS's fields minirs answers for. */
 export function bdbView(b: BdbState, actions: ActionRegistry): Record<string, unknown> {
   const action = actions.latestFor(b.uid);
+  // redis_config is internal (CONFIG SET values re-applied to restarted shards): not an RS field.
+  const { redis_config: _internal, ...rest } = b;
   return {
-    ...b,
+    ...rest,
     type: 'redis',
     data_persistence: b.data_persistence ?? 'disabled',
     aof_policy: b.aof_policy ?? 'appendfsync-every-sec',

@@ -98,6 +98,11 @@ export interface BdbState {
   data_persistence?: DataPersistence;
   aof_policy?: AofPolicy;
   snapshot_policy?: SnapshotRule[];
+  /**
+   * (minirs, internal) Settings of RS's CONFIG table set with CONFIG SET through the endpoint
+   * (canonical names), applied to every shard of the database whenever it starts.
+   */
+  redis_config?: Record<string, string>;
   /** (minirs) bumped whenever the sync must start over from scratch (sources changed, restart). */
   sync_epoch: number;
   created_time: string;
@@ -214,6 +219,8 @@ export interface ShardProcessConfig {
   persistence?: ShardPersistence;
   /** Absent = a master of a database without replication. */
   replication?: ShardReplicationConfig;
+  /** The bdb's CONFIG SET settings (BdbState.redis_config), written into redis.conf. */
+  redis_config?: Record<string, string>;
 }
 
 export interface ProxyShardRoute {

@@ -16,6 +16,7 @@ import type { DbEndpoint } from './endpoint.js';
 import { enterPubSub, type PubSubPipe, SUBSCRIBE_COMMANDS } from './pubsub.js';
 import { Fifo } from './fifo.js';
 import { type Entry, type EntryOwner, ForwardEntry, LocalEntry } from './reply-entry.js';
+import { redisInlineError, redisProtocolError } from './protocol-errors.js';
 import { NO_RULE_MATCHED } from './shard-key.js';
 import type { ShardLink } from './shard-link.js';
 import { SPECIAL_COMMANDS } from './special-commands.js';
@@ -39,6 +40,14 @@ export const NO_RULE = -4;
 export const NO_SHARD = -5;
 
 export const CROSSSLOT_ERROR = "CROSSSLOT Keys in request don't hash to the same slot";
+
+/**
+ * Commands that run a script or function. They may run for long (a busy loop until SCRIPT KILL),
+ * so they run like blocking commands, on a private link with no shard timeout: other clients'
+ * commands still reach the shard and get its own answers (BUSY past its busy-reply-threshold,
+ * as from redis-server), and SCRIPT KILL / FUNCTION KILL reach it.
+ */
+const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
 
 /** Replies a client may have outstanding before we stop reading its commands. */
 const MAX_IN_FLIGHT = 4096;
@@ -78,7 +87,13 @@ export class ClientSession implements EntryOwner {
   txn: Transaction | null = null;
   pubsub: PubSubPipe | null = null;
   /** Private link of an in-flight blocking command. */
-  blockingLink: { link: ShardLink; release: (clean: boolean) => void } | null = null;
+  blockingLink: {
+    link: ShardLink;
+    release: (clean: boolean) => void;
+    /** Pool index of the link's shard, and whether it runs a script (not a blocked command). */
+    index: number;
+    script: boolean;
+  } | null = null;
   /** Slot found by the last route(); the key that matched no rule. */
   routedSlot = -1;
   badKey = -1;
@@ -91,7 +106,8 @@ export class ClientSession implements EntryOwner {
   replyOff = false;
   /** CLIENT REPLY SKIP: 1 = the next command's reply is dropped, 2 = this command's is. */
   replySkip: 0 | 1 | 2 = 0;
-  private readonly decoder = new RespDecoder({ requests: true });
+  /** Header lines (multibulk and bulk counts) are limited to 64 KiB, as in redis-server. */
+  private readonly decoder = new RespDecoder({ requests: true, maxLineLength: 64 * 1024 });
   /** Re-reads an inline command's arguments as a multibulk frame. */
   private readonly inlineDecoder = new RespDecoder({ requests: true });
   readonly inbox = new Fifo<RespFrame>();
@@ -130,9 +146,11 @@ export class ClientSession implements EntryOwner {
       this.decoder.write(chunk, this.onFrame);
     } catch (err) {
       if (!isRespProtocolError(err)) throw err;
-      // Like Redis: answer what came before, then the error, then close.
+      // Like Redis: answer what came before, then the error (redis-server's text), then close.
+      const frameOffset = this.decoder.offset;
+      const message = redisProtocolError(err, this.decoder.takeBuffered(), frameOffset);
       this.pump();
-      this.protocolError(`Protocol error: ${err.reason} (byte ${err.offset})`);
+      this.protocolError(`Protocol error: ${message}`);
       return;
     }
     this.pump();
@@ -144,6 +162,8 @@ export class ClientSession implements EntryOwner {
     this.inbox.drain();
     this.held = null;
     this.replyError(`ERR ${message}`);
+    // redis-server closes the socket for good: what the client still sends is not read.
+    this.socket.once('finish', () => this.socket.destroy());
     this.endWhenFlushed();
   }
 
@@ -205,7 +225,7 @@ export class ClientSession implements EntryOwner {
       }
     } catch (err) {
       if (!isRespProtocolError(err)) throw err;
-      this.protocolError(`Protocol error: ${err.reason}`);
+      this.protocolError(`Protocol error: ${redisInlineError(err)}`);
       return true;
     }
     if (v.argc === 0) return true;
@@ -237,6 +257,7 @@ export class ClientSession implements EntryOwner {
     if (special) return special(this, frame, info);
     if (SUBSCRIBE_COMMANDS.has(name)) return enterPubSub(this, frame, info);
     if (info && (info.flags & CommandFlag.Blocking) !== 0) return this.runBlocking(frame, info);
+    if (SCRIPT_COMMANDS.has(name)) return this.runBlocking(frame, info, true);
     return this.forwardRouted(frame, info);
   }
 
@@ -326,22 +347,37 @@ export class ClientSession implements EntryOwner {
    * A blocking command (BLPOP, XREAD BLOCK, WAIT...) runs on a private link so it cannot stall
    * other clients; nothing else of this client is dispatched until it answers, as in Redis.
    */
-  runBlocking(frame: RespFrame, info: CommandInfo | undefined, prefix?: Buffer): boolean {
+  runBlocking(frame: RespFrame, info: CommandInfo | undefined, script = false, prefix?: Buffer): boolean {
     if (this.replies.length > 0) return false; // its earlier commands first
     const target = this.route(info);
     if (!this.routeOk(target)) return true;
     const pool = this.endpoint.pools[target === KEYLESS ? 0 : target]!;
+    // In a transaction context (WATCH) the command runs on that link, in order.
+    const txnLink = script ? this.txn?.linkFor(pool) : null;
+    if (script) pool.scriptStarted();
+    const e = new ForwardEntry(this);
+    e.sentAt = -1;
+    if (txnLink) {
+      e.after = () => pool.scriptEnded();
+      this.replies.push(e);
+      txnLink.send(frame.buf, frame.start, frame.end, e);
+      return true;
+    }
     const link = pool.acquirePrivate(this.proto);
     // A command sent first on the private link, its reply dropped (WAIT's offset marker).
     if (prefix) link.send(prefix, 0, prefix.length, { sentAt: -1, onReply: () => {}, onError: () => {} });
-    const e = new ForwardEntry(this);
-    e.sentAt = -1;
     this.barrier = true;
-    this.blockingLink = { link, release: (clean) => pool.release(link, clean) };
+    this.blockingLink = {
+      link,
+      release: (clean) => pool.release(link, clean),
+      index: target === KEYLESS ? 0 : target,
+      script,
+    };
     e.after = () => {
       const b = this.blockingLink;
       this.blockingLink = null;
       this.barrier = false;
+      if (script) pool.scriptEnded();
       b?.release(e.error === null);
     };
     this.replies.push(e);

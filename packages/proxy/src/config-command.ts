@@ -1,6 +1,7 @@
 import type { RespFrame } from '@minirs/resp';
 import type { ClientSession } from './client-session.js';
-import { broadcast, mergeFirst } from './fanout.js';
+import { mergeFirst } from './fanout.js';
+import { FanoutEntry, firstError } from './reply-entry.js';
 
 /**
  * CONFIG through a database endpoint, as RS documents it (redis/docs, operate/rs/references/
@@ -50,12 +51,18 @@ export function configCommand(c: ClientSession, frame: RespFrame): boolean {
   }
   if (sub === 'get') return configGet(c);
   if (sub === 'set') return configSet(c, frame);
+  // RS's table: CONFIG REWRITE is supported (settings made with CONFIG SET are kept by the
+  // cluster and applied to every shard that starts), CONFIG RESETSTAT is not.
+  if (sub === 'rewrite' && v.argc === 2) {
+    c.replyBytes(Buffer.from('+OK\r\n'));
+    return true;
+  }
   if (v.argc < 2) {
     c.replyError("ERR wrong number of arguments for 'config' command");
     return true;
   }
   c.replyError(
-    `ERR CONFIG ${sub.toUpperCase().slice(0, 32)} is not supported through a database endpoint (CONFIG GET and CONFIG SET are)`,
+    `ERR CONFIG ${sub.toUpperCase().slice(0, 32)} is not supported through a database endpoint (CONFIG GET, CONFIG SET and CONFIG REWRITE are)`,
   );
   return true;
 }
@@ -120,8 +127,24 @@ function configSet(c: ClientSession, frame: RespFrame): boolean {
       }
     }
   }
-  // Every shard gets the same setting (a non-integer value gets the shard's own error).
-  return broadcast(c, frame, mergeFirst);
+  const settings: Record<string, string> = {};
+  for (let i = 2; i < v.argc; i += 2) settings[v.argString(i, 'latin1').toLowerCase()] = v.argString(i + 1);
+  // Every shard gets the same setting (a non-integer value gets the shard's own error). Once
+  // every shard took it, the cluster keeps it: a shard that restarts starts with it.
+  const ep = c.endpoint;
+  const links = ep.pools.map((_, i) => c.linkFor(i));
+  const congested = links.find((l) => l.congested);
+  if (congested) {
+    congested.whenDrained(() => c.pump());
+    return false;
+  }
+  const e = new FanoutEntry(c, links.length, mergeFirst);
+  e.after = () => {
+    if (!firstError(e.parts as Parameters<typeof firstError>[0])) ep.ctx.onConfigSet?.(ep, settings);
+  };
+  c.replies.push(e);
+  for (let i = 0; i < links.length; i++) links[i]!.send(frame.buf, frame.start, frame.end, e.sink(i));
+  return true;
 }
 
 /** Redis's glob (stringmatch): *, ?, [set], [^set], [a-z], backslash escapes; case-insensitive here. */

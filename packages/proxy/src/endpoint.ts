@@ -20,6 +20,8 @@ export interface EndpointContext {
   tls: TlsAcceptor;
   /** The endpoint can (ready) or cannot serve a command on every shard any more. */
   onReadiness?(endpoint: DbEndpoint, ready: boolean, why: string): void;
+  /** Every shard of the database took these CONFIG SET settings (names lowercase). */
+  onConfigSet?(endpoint: DbEndpoint, settings: Record<string, string>): void;
 }
 
 export interface EndpointStats {

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { RespFrame } from '@minirs/resp';
+import { encodeCommand, type RespFrame } from '@minirs/resp';
 import { minirsLink, minirsShards } from './admin.js';
 import type { ClientSession } from './client-session.js';
 import { configCommand } from './config-command.js';
@@ -141,8 +141,20 @@ function redisVersion(c: ClientSession): string {
   return c.endpoint.commands?.version || '7.0.0';
 }
 
-function ping(c: ClientSession): boolean {
+/**
+ * PING goes to the shard (the first one) like any keyless command, so it tells what redis-server
+ * would: BUSY while a script runs past its threshold, LOADING... Answered here only when the
+ * database has no shard to ask.
+ */
+function ping(c: ClientSession, frame: RespFrame): boolean {
   const v = c.view;
+  if (c.endpoint.pools.length > 0 && v.argc <= 2) {
+    const ready = c.endpoint.awaitCommands(c);
+    if (ready === false) return false;
+    if (ready === true) return c.forward(frame, 0);
+    c.replyError(ready);
+    return true;
+  }
   if (v.argc === 1) c.replyBytes(Buffer.from('+PONG\r\n'));
   else if (v.argc === 2) c.replyBytes(c.writer().bulkBytes(v.buf, v.argStart(1), v.argEnd(1)).finish());
   else c.replyError(arityError('ping'));
@@ -211,6 +223,37 @@ function infoText(c: ClientSession, text: string): Buffer {
   return (c.proto === 3 ? w.verbatim('txt', text) : w.bulk(text)).finish();
 }
 
+/**
+ * CLIENT UNBLOCK <id> [TIMEOUT|ERROR] (RS supports it): the id is the proxy's client id; a
+ * client blocked on a shard (BLPOP, XREAD BLOCK, WAIT... on its private link) is unblocked by
+ * the same command sent to that shard for that link's own client id. :0 when it is not blocked.
+ */
+function clientUnblock(c: ClientSession): boolean {
+  const v = c.view;
+  if (v.argc !== 3 && v.argc !== 4) {
+    c.replyError(arityError('client|unblock'));
+    return true;
+  }
+  const id = v.argInt(2);
+  if (Number.isNaN(id)) {
+    c.replyError('ERR value is not an integer or out of range');
+    return true;
+  }
+  const mode = v.argc === 4 ? v.argString(3, 'latin1').toUpperCase() : 'TIMEOUT';
+  if (mode !== 'TIMEOUT' && mode !== 'ERROR') {
+    c.replyError('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
+    return true;
+  }
+  let target: ClientSession | undefined;
+  for (const x of c.endpoint.clients) if (x.id === id) target = x;
+  const b = target?.blockingLink;
+  if (!b || b.script || b.link.state !== 'ready' || b.link.redisClientId === 0) {
+    c.replyBytes(Buffer.from(':0\r\n'));
+    return true;
+  }
+  return c.forwardBytes(encodeCommand(['CLIENT', 'UNBLOCK', String(b.link.redisClientId), mode]), b.index);
+}
+
 function client(c: ClientSession): boolean {
   const v = c.view;
   if (v.argc < 2) {
@@ -268,6 +311,8 @@ function client(c: ClientSession): boolean {
     case 'setinfo':
       c.replyBytes(Buffer.from('+OK\r\n'));
       return true;
+    case 'unblock':
+      return clientUnblock(c);
     default:
       c.replyError(
         `ERR CLIENT ${sub.toUpperCase()} is not supported through a database endpoint (the proxy shares shard connections between clients)`,

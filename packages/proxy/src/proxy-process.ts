@@ -145,6 +145,7 @@ export class ProxyProcess {
           linksPerShard: this.linksPerShard,
           nextClientId: () => this.nextClientId++,
           tls: this.tls,
+          onConfigSet: (e, settings) => this.report('config-set', { bdb_uid: e.uid, settings }),
           onReadiness: (e, ready, why) => {
             if (this.endpoints.get(e.uid) !== e && ready) return;
             this.log.info({ bdb_uid: e.uid, port: e.config.port, ready, why }, 'endpoint readiness');

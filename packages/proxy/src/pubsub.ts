@@ -58,6 +58,21 @@ export class PubSubPipe {
       c.endWhenFlushed();
       return true;
     }
+    if (name === 'client' && c.view.argc === 3 && c.view.argString(1, 'latin1').toLowerCase() === 'reply') {
+      // Answered here: sent to the shard it would mute the PING markers this pipe waits for.
+      // Pub/sub messages and (un)subscribe confirmations are pushes: redis-server delivers them
+      // whatever CLIENT REPLY says, and so does this stream.
+      const mode = c.view.argString(2, 'latin1').toLowerCase();
+      if (mode === 'on') {
+        c.replyOff = false;
+        c.replySkip = 0;
+        this.entry.inject(Buffer.from('+OK\r\n'));
+      } else if (mode === 'off') c.replyOff = true;
+      else if (mode === 'skip') {
+        if (!c.replyOff) c.replySkip = 1;
+      } else this.entry.inject(c.writer().error('ERR syntax error').finish());
+      return true;
+    }
     if (name === 'reset') {
       this.close();
       return resetClient(c);

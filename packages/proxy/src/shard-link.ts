@@ -38,6 +38,10 @@ export interface ShardLinkOptions {
   reconnect: boolean;
   /** How long a command may wait for its reply, and a connection for its handshake. */
   timeoutMs: () => number;
+  /** Extra time the timeout allows now (a script runs on the shard: see ShardPool.scriptsRunning). */
+  graceMs?: () => number;
+  /** When the shard last finished something that kept it from answering (a script): the timeout counts from then. */
+  freeSince?: () => number;
   onReady?: (link: ShardLink, hello: RespFrame) => void;
   onDown?: (link: ShardLink, reason: string) => void;
 }
@@ -80,6 +84,8 @@ export class ShardLink {
   onIdle: (() => void) | null = null;
   /** Extra data for the owner (pool bookkeeping). */
   redisVersion = '';
+  /** This connection's CLIENT ID on the shard (from the HELLO reply): CLIENT UNBLOCK targets it. */
+  redisClientId = 0;
 
   private socket: Socket | null = null;
   private out: BatchWriter | null = null;
@@ -152,6 +158,7 @@ export class ShardLink {
         this.everReady = true;
         this.backoff = BACKOFF_MIN_MS;
         this.redisVersion = helloField(frame, 'version');
+        this.redisClientId = Number(helloField(frame, 'id')) || 0;
         this.sendWaiting();
         this.opts.onReady?.(this, frame);
       },
@@ -283,7 +290,8 @@ export class ShardLink {
    * behind a shard that keeps answering is load, not failure).
    */
   checkTimeout(now: number): void {
-    if (this.waiting.length > 0 && now - this.waitingSince > this.opts.timeoutMs()) {
+    const grace = this.opts.graceMs?.() ?? 0;
+    if (this.waiting.length > 0 && now - this.waitingSince > this.opts.timeoutMs() + grace) {
       if (!this.lastError) this.lastError = `not connected within ${this.opts.timeoutMs()} ms`;
       this.failWaiting(this.notSent());
       if (this.state === 'down' && !this.opts.reconnect && this.retryTimer) {
@@ -304,8 +312,8 @@ export class ShardLink {
       return;
     }
     if (head.sentAt < 0) return;
-    const limit = this.opts.timeoutMs();
-    if (now - Math.max(head.sentAt, this.lastReadAt) > limit) {
+    const limit = this.opts.timeoutMs() + grace;
+    if (now - Math.max(head.sentAt, this.lastReadAt, this.opts.freeSince?.() ?? 0) > limit) {
       this.fail(
         this.state === 'ready'
           ? `${this.opts.label} did not answer within ${limit} ms`

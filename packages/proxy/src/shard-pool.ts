@@ -1,5 +1,6 @@
 import type { Logger, ProxyShardRoute } from '@minirs/common';
 import type { RespFrame } from '@minirs/resp';
+import { clock } from './clock.js';
 import { ShardLink } from './shard-link.js';
 
 export interface PoolContext {
@@ -14,6 +15,11 @@ export interface PoolContext {
 
 /** Idle private links kept per protocol, for the next MULTI or blocking command. */
 const MAX_IDLE_PRIVATE = 4;
+/**
+ * While a script runs on the shard, its redis-server answers no connection until its
+ * busy-reply-threshold (RS allows up to 60000 ms), then BUSY: links allow that much longer.
+ */
+const SCRIPT_GRACE_MS = 60_000;
 
 /**
  * The connections of one endpoint to one shard: a few shared, pipelined links per protocol
@@ -26,6 +32,25 @@ export class ShardPool {
   private readonly shared: [ShardLink[], ShardLink[]] = [[], []];
   private readonly idle: [ShardLink[], ShardLink[]] = [[], []];
   private readonly lent = new Set<ShardLink>();
+  /** Scripts and functions in flight on this shard's private links (ClientSession.runBlocking). */
+  private running = 0;
+  /** When the last script in flight answered: commands queued behind it get their timeout from then. */
+  private scriptEndedAt = 0;
+  private readonly grace = () => (this.running > 0 ? SCRIPT_GRACE_MS : 0);
+  private readonly freeSince = () => this.scriptEndedAt;
+
+  get scriptsRunning(): number {
+    return this.running;
+  }
+
+  scriptStarted(): void {
+    this.running++;
+  }
+
+  scriptEnded(): void {
+    this.running--;
+    this.scriptEndedAt = clock.now;
+  }
 
   constructor(
     private readonly ctx: PoolContext,
@@ -70,6 +95,8 @@ export class ShardPool {
       log: this.ctx.log,
       reconnect,
       timeoutMs: this.ctx.timeoutMs,
+      graceMs: this.grace,
+      freeSince: this.freeSince,
       onReady: (link, hello) => this.ctx.onLinkReady(this, link, hello),
       onDown: (link, reason) => {
         onDown?.(reason);

@@ -72,9 +72,14 @@ export function scan(c: ClientSession, frame: RespFrame): boolean {
   return true;
 }
 
-const KEYSPACE_SECTIONS = new Set(['keyspace', 'all', 'everything', 'default']);
+const KEYSPACE_SECTIONS = new Set(['keyspace', 'clients', 'all', 'everything', 'default']);
+/** Clients-section counters that are per shard: the database's figure is their sum. */
+const SUMMED_CLIENT_FIELDS = ['blocked_clients', 'tracking_clients', 'clients_in_timeout_table'];
 
-/** INFO: the first shard's text, with the Keyspace section summed over all shards. */
+/**
+ * INFO: the first shard's text, with the Keyspace section and the blocked/tracking client
+ * counts summed over all shards (a client blocked on any shard is a blocked client of the db).
+ */
 export function info(c: ClientSession, frame: RespFrame): boolean {
   const v = c.view;
   let spans = v.argc === 1;
@@ -103,6 +108,13 @@ const mergeInfo: Merge = (parts, out) => {
       ? `db0:keys=${keys},expires=${expires},avg_ttl=${expires ? Math.round(ttlWeighted / expires) : 0}\r\n`
       : '';
   let text = frames[0]!.str().replace(/^db\d+:.*\r\n/gm, '');
+  for (const field of SUMMED_CLIENT_FIELDS) {
+    const re = new RegExp(`^${field}:(\\d+)\r$`, 'm');
+    if (!re.test(text)) continue;
+    let sum = 0;
+    for (const f of frames) sum += Number(re.exec(f.str())?.[1] ?? 0);
+    text = text.replace(re, `${field}:${sum}\r`);
+  }
   text = text.replace(/# Keyspace\r\n/, `# Keyspace\r\n${line}`);
   const w = out.encoder();
   if (frames[0]!.format) w.verbatim(frames[0]!.format, text);

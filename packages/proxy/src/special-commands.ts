@@ -11,6 +11,7 @@ import {
   mergeSum,
   splitKeys,
 } from './fanout.js';
+import { type PartReply, writePart } from './reply-entry.js';
 import { info, scan } from './span.js';
 
 /** Commands whose routing is not "all keys in one slot, to that slot's shard". */
@@ -20,6 +21,16 @@ const WAIT_MARKER = Buffer.from('*3\r\n$7\r\nPUBLISH\r\n$13\r\n__minirs:wait\r\n
 
 const SCRIPT_BROADCAST = new Set(['load', 'flush']);
 const FUNCTION_BROADCAST = new Set(['load', 'delete', 'flush', 'restore']);
+
+/**
+ * SCRIPT KILL / FUNCTION KILL go to every shard (the script may run on any): +OK when one shard
+ * killed it, else the most telling error (UNKILLABLE, a proxy error) before NOTBUSY.
+ */
+function mergeKill(parts: PartReply[], out: Parameters<typeof writePart>[0]): void {
+  const ok = parts.find((p) => typeof p !== 'string' && !p.isError);
+  const isNotBusy = (p: PartReply) => (typeof p === 'string' ? p : p.str()).startsWith('NOTBUSY');
+  writePart(out, ok ?? parts.find((p) => !isNotBusy(p)) ?? parts[0]!);
+}
 
 function subcommand(c: ClientSession): string {
   return c.view.argc >= 2 ? c.view.argString(1, 'latin1').toLowerCase() : '';
@@ -50,12 +61,18 @@ export const SPECIAL_COMMANDS = new Map<string, SpecialHandler>([
       const sub = subcommand(c);
       if (SCRIPT_BROADCAST.has(sub)) return broadcast(c, f, mergeFirst);
       if (sub === 'exists') return broadcast(c, f, mergeAllExist);
+      if (sub === 'kill') return broadcast(c, f, mergeKill);
       return forwardFirst(c, f);
     },
   ],
   [
     'function',
-    (c, f) => (FUNCTION_BROADCAST.has(subcommand(c)) ? broadcast(c, f, mergeFirst) : forwardFirst(c, f)),
+    (c, f) => {
+      const sub = subcommand(c);
+      if (FUNCTION_BROADCAST.has(sub)) return broadcast(c, f, mergeFirst);
+      if (sub === 'kill') return broadcast(c, f, mergeKill);
+      return forwardFirst(c, f);
+    },
   ],
   // Transactions.
   ['multi', (c, f) => c.transaction().multi(f)],
@@ -67,5 +84,5 @@ export const SPECIAL_COMMANDS = new Map<string, SpecialHandler>([
   // would be 0 (WAIT would not wait): a PUBLISH first (propagated to replicas, no key touched)
   // moves that link's offset to the master's current one, which covers the client's writes
   // (answered before WAIT is sent). A sharded database: it waits on the first shard only.
-  ['wait', (c, f, i) => c.runBlocking(f, i, WAIT_MARKER)],
+  ['wait', (c, f, i) => c.runBlocking(f, i, false, WAIT_MARKER)],
 ]);

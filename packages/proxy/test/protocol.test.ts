@@ -118,12 +118,12 @@ describe('endpoint protocol: what the proxy answers itself', () => {
     await r.waitClosed();
   });
 
-  it('answers malformed input with a protocol error carrying the offset, then closes', async () => {
+  it("answers malformed input with redis-server's protocol error, then closes", async () => {
     const r = await connect(open);
     r.write('*1\r\n$4\r\nPING\r\n*1\r\n$x\r\n');
     expect(await r.value()).toEqual(new SimpleString('PONG'));
     const err = (await r.value()) as ErrorReply;
-    expect(err.message).toMatch(/^ERR Protocol error: invalid length "x" \(byte 19\)/);
+    expect(err.message).toBe('ERR Protocol error: invalid bulk length');
     await r.waitClosed();
     // The proxy is fine.
     const r2 = await connect(open);

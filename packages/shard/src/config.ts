@@ -110,7 +110,24 @@ export function parseShardConfig(raw: string | undefined): ShardProcessConfig {
     redis_server: o.redis_server as string,
     persistence: parsePersistence(field(o, 'persistence'), `${CONFIG_ENV}.persistence`),
     ...(field(o, 'replication') === undefined ? {} : { replication: parseReplication(field(o, 'replication')) }),
+    redis_config: parseRedisConfig(field(o, 'redis_config')),
   };
+}
+
+/** CONFIG SET settings kept by the manager: lowercase names, one-line string values. */
+function parseRedisConfig(v: unknown): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  const name = `${CONFIG_ENV}.redis_config`;
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid('redis_config', `${name} must be an object`);
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    if (!/^[a-z][a-z-]{0,63}$/.test(k))
+      throw invalid('redis_config', `${name} has a bad setting name ${JSON.stringify(k)}`);
+    if (typeof val !== 'string' || /[\r\n\0]/.test(val))
+      throw invalid('redis_config', `${name}.${k} must be a one-line string`);
+    out[k] = val;
+  }
+  return out;
 }
 
 function ensureWritableDir(dir: string, fieldName: string, what: string): void {

@@ -38,6 +38,10 @@ export function renderRedisConf(cfg: ShardProcessConfig): string {
     ['enable-debug-command', 'local'],
     // A slave starts as one (never as an empty master); a master fenced by min-replicas-to-write.
     ...replicationDirectives(cfg.replication),
+    // What clients set with CONFIG SET through the endpoint (RS's settings only; the proxy checks).
+    ...Object.entries(cfg.redis_config ?? {})
+      .filter(([k]) => /^[a-z][a-z-]*$/.test(k))
+      .map(([k, v]): [string, string] => [k, quoteConfValue(v)]),
   ];
   return `# Written by the minirs shard ${cfg.uid} (bdb ${cfg.bdb_uid}); rewritten at every start.\n${lines
     .map(([k, v]) => `${k} ${v}`)
