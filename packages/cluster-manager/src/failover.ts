@@ -13,8 +13,14 @@ const PROBE_TIMEOUT_MS = 1000;
  * and the new master never take writes at the same time.
  */
 export const UNREACHABLE_MS = 6000;
-/** A slave is promotable when its link to the master was up this recently before the loss. */
-const LINK_FRESH_MS = 4000;
+/**
+ * A slave is promotable when its link to the master was up this recently before the loss, and
+ * its TCP probe answered within SLAVE_REACHABLE_MS. Generous on purpose: stats and probes arrive
+ * late on a loaded machine, and a master that is not failed over restarts in place, empty
+ * (without persistence), which its slave then copies: a slave a few seconds stale loses less.
+ */
+const LINK_FRESH_MS = 10_000;
+const SLAVE_REACHABLE_MS = 8000;
 /** A slave not seen in sync (or not reachable) for this long no longer fences its master. */
 const FENCE_STALE_MS = 3000;
 const MAX_FAILOVERS = 50;
@@ -237,7 +243,7 @@ export class HaController {
     const fit =
       !!conn &&
       !this.mgr.downNodes.has(s.node_uid) &&
-      this.reachable(s.uid, now, FENCE_STALE_MS) &&
+      this.reachable(s.uid, now, SLAVE_REACHABLE_MS) &&
       (this.linkUpAt.get(s.uid) ?? 0) >= lostAt - LINK_FRESH_MS;
     if (!fit) {
       this.mgr.log.warn(
