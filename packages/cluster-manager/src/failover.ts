@@ -32,7 +32,12 @@ const MAX_FAILOVERS = 50;
 const FENCE_LOWER_REACH_MS = 1500;
 
 /** Does redis-server at host:port answer (any reply to AUTH + PING) within timeoutMs? */
-export function probeRedis(host: string, port: number, password: string, timeoutMs: number): Promise<boolean> {
+export function probeRedis(
+  host: string,
+  port: number,
+  password: string,
+  timeoutMs: number,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host, port });
     let lines = 0;
@@ -49,6 +54,41 @@ export function probeRedis(host: string, port: number, password: string, timeout
     sock.on('data', (d: Buffer) => {
       for (const b of d) if (b === 10) lines++;
       if (lines >= 2) done(true);
+    });
+    sock.on('error', () => done(false));
+    sock.on('close', () => done(false));
+  });
+}
+
+/** Is the redis-server at host:port a slave whose link to its master is up (INFO replication)? */
+export function slaveLinkUp(
+  host: string,
+  port: number,
+  password: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    let text = '';
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.on('connect', () => {
+      const p = Buffer.from(password);
+      sock.write(
+        `*2\r\n$4\r\nAUTH\r\n$${p.length}\r\n${password}\r\n*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n`,
+      );
+    });
+    sock.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (text.startsWith('-')) return done(false);
+      // +OK, then the bulk string of INFO: decide once its role and link lines are in.
+      if (/role:master/.test(text)) return done(false);
+      if (/master_link_status:up/.test(text)) return done(true);
+      if (/master_link_status:down/.test(text)) return done(false);
     });
     sock.on('error', () => done(false));
     sock.on('close', () => done(false));
@@ -79,7 +119,24 @@ export class HaController {
 
   constructor(private readonly mgr: ClusterManager) {}
 
-  start(): void {
+  /**
+   * Starts watching. A (re)started manager first looks at every replicated shard itself (a TCP
+   * probe, and a slave's own INFO replication), so that a master lost in its first moments is
+   * judged on fresh facts: without them its slave looked unfit, and the master restarted in
+   * place, empty, for its slave to copy.
+   */
+  async start(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      this.mgr.state.shards
+        .filter((sh) => this.replicated(sh) && !this.mgr.downNodes.has(sh.node_uid))
+        .map(async (sh) => {
+          const pw = this.mgr.state.internal_password;
+          if (await probeRedis(sh.addr, sh.port, pw, PROBE_TIMEOUT_MS)) this.lastOk.set(sh.uid, Date.now());
+          if (sh.role === 'slave' && (await slaveLinkUp(sh.addr, sh.port, pw, PROBE_TIMEOUT_MS)))
+            this.linkUpAt.set(sh.uid, now);
+        }),
+    );
     this.timer = setInterval(() => this.tick(), PROBE_INTERVAL_MS);
     this.timer.unref();
   }
@@ -141,7 +198,9 @@ export class HaController {
         if (down || unreachable) {
           this.tryFailover(
             sh,
-            down ? `node ${sh.node_uid} is down` : `master unreachable for ${UNREACHABLE_MS} ms (node ${sh.node_uid} partitioned or frozen)`,
+            down
+              ? `node ${sh.node_uid} is down`
+              : `master unreachable for ${UNREACHABLE_MS} ms (node ${sh.node_uid} partitioned or frozen)`,
             this.lastOk.get(sh.uid)!,
           );
           continue;
@@ -223,10 +282,14 @@ export class HaController {
       .request('set-role', want, 5000)
       .then(
         () => {
-          this.mgr.log.info({ shard: s.uid, master: s.master_shard_uid }, 'old master demoted to a slave of the new master');
+          this.mgr.log.info(
+            { shard: s.uid, master: s.master_shard_uid },
+            'old master demoted to a slave of the new master',
+          );
           this.mgr.setShard(s.uid, { last_event: `demoted: now a slave of shard ${s.master_shard_uid}` });
         },
-        (err: Error) => this.mgr.log.warn({ shard: s.uid, err: err.message }, 'could not demote the old master'),
+        (err: Error) =>
+          this.mgr.log.warn({ shard: s.uid, err: err.message }, 'could not demote the old master'),
       )
       .finally(() => this.applying.delete(s.uid));
   }
@@ -289,7 +352,12 @@ export class HaController {
     conn!
       .request('set-role', this.replicationOf(this.mgr.shard(s.uid)!), 5000)
       .then(() => this.fenceApplied.set(s.uid, 0))
-      .catch((err: Error) => this.mgr.log.error({ shard: s.uid, err: err.message }, 'REPLICAOF NO ONE failed on the promoted slave'))
+      .catch((err: Error) =>
+        this.mgr.log.error(
+          { shard: s.uid, err: err.message },
+          'REPLICAOF NO ONE failed on the promoted slave',
+        ),
+      )
       .finally(() => {
         this.busy.delete(m.uid);
         this.busy.delete(s.uid);

@@ -125,7 +125,7 @@ export class ClusterManager {
     for (const b of s.bdbs) void this.applyReplicaOf(b.uid);
     this.syncerWatch = setInterval(() => this.watchSyncers(), 500);
     this.syncerWatch.unref();
-    this.ha.start();
+    await this.ha.start();
     // Shards that were mid-creation when a previous manager died finish now.
     for (const b of s.bdbs) if (b.status === 'pending') void this.activateWhenShardsUp(b.uid);
   }
