@@ -31,40 +31,17 @@ const MAX_FAILOVERS = 50;
  */
 const FENCE_LOWER_REACH_MS = 1500;
 
-/** Does redis-server at host:port answer (any reply to AUTH + PING) within timeoutMs? */
-export function probeRedis(
+/**
+ * AUTH, then one more command, on a fresh connection to the redis-server at host:port; `decide`
+ * sees everything received so far and answers true/false once it can (undefined: read on). No
+ * decision within timeoutMs, an error or a close is false.
+ */
+function askRedis(
   host: string,
   port: number,
   password: string,
-  timeoutMs: number,
-): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host, port });
-    let lines = 0;
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    sock.on('connect', () => {
-      const p = Buffer.from(password);
-      sock.write(`*2\r\n$4\r\nAUTH\r\n$${p.length}\r\n${password}\r\n*1\r\n$4\r\nPING\r\n`);
-    });
-    sock.on('data', (d: Buffer) => {
-      for (const b of d) if (b === 10) lines++;
-      if (lines >= 2) done(true);
-    });
-    sock.on('error', () => done(false));
-    sock.on('close', () => done(false));
-  });
-}
-
-/** Is the redis-server at host:port a slave whose link to its master is up (INFO replication)? */
-export function slaveLinkUp(
-  host: string,
-  port: number,
-  password: string,
+  command: string,
+  decide: (received: string) => boolean | undefined,
   timeoutMs: number,
 ): Promise<boolean> {
   return new Promise((resolve) => {
@@ -78,21 +55,58 @@ export function slaveLinkUp(
     const timer = setTimeout(() => done(false), timeoutMs);
     sock.on('connect', () => {
       const p = Buffer.from(password);
-      sock.write(
-        `*2\r\n$4\r\nAUTH\r\n$${p.length}\r\n${password}\r\n*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n`,
-      );
+      sock.write(`*2\r\n$4\r\nAUTH\r\n$${p.length}\r\n${password}\r\n${command}`);
     });
     sock.on('data', (d: Buffer) => {
       text += d.toString('latin1');
-      if (text.startsWith('-')) return done(false);
-      // +OK, then the bulk string of INFO: decide once its role and link lines are in.
-      if (/role:master/.test(text)) return done(false);
-      if (/master_link_status:up/.test(text)) return done(true);
-      if (/master_link_status:down/.test(text)) return done(false);
+      const ok = decide(text);
+      if (ok !== undefined) done(ok);
     });
     sock.on('error', () => done(false));
     sock.on('close', () => done(false));
   });
+}
+
+/** Does redis-server at host:port answer (any reply to AUTH + PING) within timeoutMs? */
+export function probeRedis(
+  host: string,
+  port: number,
+  password: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  const lines = (t: string) => t.split('\n').length - 1;
+  return askRedis(
+    host,
+    port,
+    password,
+    '*1\r\n$4\r\nPING\r\n',
+    (t) => (lines(t) >= 2 ? true : undefined),
+    timeoutMs,
+  );
+}
+
+/** Is the redis-server at host:port a slave whose link to its master is up (INFO replication)? */
+export function slaveLinkUp(
+  host: string,
+  port: number,
+  password: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  return askRedis(
+    host,
+    port,
+    password,
+    '*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n',
+    (t) => {
+      if (t.startsWith('-')) return false;
+      // +OK, then the bulk string of INFO: decide once its role and link lines are in.
+      if (/role:master/.test(t)) return false;
+      if (/master_link_status:up/.test(t)) return true;
+      if (/master_link_status:down/.test(t)) return false;
+      return undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /**
