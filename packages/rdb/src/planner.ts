@@ -116,7 +116,9 @@ export class RestorePlanner {
     this.stats.keys++;
     const map = this.opts.mapExpireAt;
     const key =
-      map && sourceKey.expireAt !== null ? { ...sourceKey, expireAt: map(sourceKey.expireAt, sourceKey.key) } : sourceKey;
+      map && sourceKey.expireAt !== null
+        ? { ...sourceKey, expireAt: map(sourceKey.expireAt, sourceKey.key) }
+        : sourceKey;
     const now = this.opts.now?.();
     if (now !== undefined && key.expireAt !== null && key.expireAt < now) {
       this.stats.expiredSkipped++;
