@@ -185,18 +185,18 @@ export class HaController {
    * promotable slave fails over first, so the restart comes back as a slave; a slave's master
    * drops its fence (it must not refuse writes for want of a slave that is gone).
    */
-  shardLost(uid: number, reason: string): void {
+  shardLost(uid: number, reason: string, dataLost: boolean): void {
     const sh = this.mgr.shard(uid);
     if (!sh || !this.replicated(sh)) return;
     this.lastOk.delete(uid);
     this.fenceApplied.delete(uid);
-    if (sh.role === 'master') this.tryFailover(sh, reason, Date.now());
+    if (sh.role === 'master') this.tryFailover(sh, reason, Date.now(), dataLost);
     else if (sh.master_shard_uid !== undefined) this.setFence(sh.master_shard_uid, 0);
   }
 
   /** Every process of a node was killed (a machine crash). */
   nodeLost(node: number, reason: string): void {
-    for (const sh of [...this.mgr.state.shards]) if (sh.node_uid === node) this.shardLost(sh.uid, reason);
+    for (const sh of [...this.mgr.state.shards]) if (sh.node_uid === node) this.shardLost(sh.uid, reason, true);
   }
 
   private tick(): void {
@@ -216,6 +216,7 @@ export class HaController {
               ? `node ${sh.node_uid} is down`
               : `master unreachable for ${UNREACHABLE_MS} ms (node ${sh.node_uid} partitioned or frozen)`,
             this.lastOk.get(sh.uid)!,
+            down, // a down node's processes were killed; an unreachable master may live on
           );
           continue;
         }
@@ -308,8 +309,16 @@ export class HaController {
       .finally(() => this.applying.delete(s.uid));
   }
 
-  /** Promotes the master's slave if it is fit: in sync until (about) the loss, reachable, running. */
-  private tryFailover(m: ShardState, reason: string, lostAt: number): boolean {
+  /**
+   * Promotes the master's slave if it is fit: in sync until (about) the loss, reachable, running.
+   * When the master's data is gone (`dataLost`: its redis-server died, its node crashed; there is
+   * no persistence to restart from), a slave that is not confirmed fit is promoted anyway as long
+   * as its redis-server runs: it holds the only copy left, and restarting the master in place,
+   * empty, would have that slave copy the empty dataset (RS never lets an empty restarted master
+   * overwrite a replica that holds data). A master that is only unreachable may live on behind a
+   * partition, unfenced: its slave must be fit, or the two would take writes at once.
+   */
+  private tryFailover(m: ShardState, reason: string, lostAt: number, dataLost: boolean): boolean {
     if (this.busy.has(m.uid)) return false;
     const s = slaveOf(this.mgr.state.shards, m.uid);
     const now = Date.now();
@@ -322,12 +331,24 @@ export class HaController {
       !this.mgr.downNodes.has(s.node_uid) &&
       this.reachable(s.uid, now, SLAVE_REACHABLE_MS) &&
       (this.linkUpAt.get(s.uid) ?? 0) >= lostAt - LINK_FRESH_MS;
-    if (!fit) {
+    const holdsData = dataLost && !this.mgr.downNodes.has(s.node_uid) && (!!conn || this.mgr.redisAlive(s.uid));
+    if (!fit && !holdsData) {
       this.mgr.log.warn(
         { shard: m.uid, slave: s.uid, reason, slave_status: s.status, link_up_at: this.linkUpAt.get(s.uid) },
-        'master lost but its slave is not fit to take over (not running, unreachable or out of sync); no failover',
+        dataLost
+          ? 'master lost and its slave is not running either; the master restarts in place, empty'
+          : 'master unreachable but its slave is not fit to take over (not running, unreachable or out of sync); no failover',
       );
       return false;
+    }
+    const why = fit
+      ? reason
+      : `${reason}; its slave was not confirmed in sync (link or probe not seen recently) but holds the only copy left`;
+    if (!fit) {
+      this.mgr.log.warn(
+        { shard: m.uid, slave: s.uid, link_up_at: this.linkUpAt.get(s.uid) },
+        "master's data is gone and its slave is not confirmed in sync: promoting it anyway (an empty restart would lose everything)",
+      );
     }
     this.busy.add(m.uid);
     this.busy.add(s.uid);
@@ -339,7 +360,8 @@ export class HaController {
       new_master_node: s.node_uid,
       old_master_node: m.node_uid,
       slots: `${m.slot_start}-${m.slot_end}`,
-      reason,
+      reason: why,
+      slave_in_sync: fit,
     };
     // The state first: a restart of the old master (the supervisor's, next) comes back as a slave.
     this.mgr.store.update((st) => {
@@ -347,11 +369,11 @@ export class HaController {
       const nm = st.shards.find((x) => x.uid === s.uid)!;
       om.role = 'slave';
       om.master_shard_uid = s.uid;
-      om.last_event = `failed over (${reason}); shard ${s.uid} is the master now, this one comes back as its slave`;
+      om.last_event = `failed over (${why}); shard ${s.uid} is the master now, this one comes back as its slave`;
       om.last_event_time = rec.time;
       nm.role = 'master';
       delete nm.master_shard_uid;
-      nm.last_event = `promoted to master: shard ${m.uid} was lost (${reason})`;
+      nm.last_event = `promoted to master: shard ${m.uid} was lost (${why})`;
       nm.last_event_time = rec.time;
       const x = st.bdbs.find((y) => y.uid === b.uid)!;
       x.failovers = [...(x.failovers ?? []), rec].slice(-MAX_FAILOVERS);
@@ -363,7 +385,16 @@ export class HaController {
     this.mgr.refreshShardSpec(m.uid);
     this.mgr.refreshShardSpec(s.uid);
     this.mgr.log.warn({ bdb: b.uid, ...rec }, 'failover: promoting the slave');
-    conn!
+    if (!conn) {
+      // Its shard process restarts and adopts the running redis-server; keepFence then turns it
+      // into a master (its stats still say slave).
+      this.busy.delete(m.uid);
+      this.busy.delete(s.uid);
+      this.mgr.pushProxyConfig();
+      this.mgr.pushSyncerConfig(b.uid);
+      return true;
+    }
+    conn
       .request('set-role', this.replicationOf(this.mgr.shard(s.uid)!), 5000)
       .then(() => this.fenceApplied.set(s.uid, 0))
       .catch((err: Error) =>

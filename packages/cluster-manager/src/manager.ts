@@ -139,6 +139,12 @@ export class ClusterManager {
     for (const sh of this.state.shards) this.killStrayRedis(sh.uid);
   }
 
+  /** Does the shard's redis-server run (its pid file names a live redis-server)? */
+  redisAlive(shardUid: number): boolean {
+    const pid = readPid(this.paths.pidFile(`redis-${shardUid}`));
+    return !!pid && pidAlive(pid) && pidCmdline(pid).includes('redis-server');
+  }
+
   private killStrayRedis(shardUid: number): void {
     const file = this.paths.pidFile(`redis-${shardUid}`);
     const pid = readPid(file);
@@ -179,7 +185,12 @@ export class ClusterManager {
           }
         }
         if (kind === 'shard') {
-          this.ha.shardLost(id, `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`})`);
+          // A shard process killed alone leaves its redis-server (and its data) for the next one.
+          this.ha.shardLost(
+            id,
+            `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`})`,
+            !this.redisAlive(id),
+          );
           this.setShard(id, {
             status: 'restarting',
             restarts: (this.shard(id)?.restarts ?? 0) + 1,
@@ -423,7 +434,7 @@ export class ClusterManager {
       if (kind === 'shard' && msg.event === 'redis-exited') {
         const d = msg.detail ?? {};
         const how = d.signal ? `killed by ${String(d.signal)}` : `exited with code ${String(d.code)}`;
-        this.ha.shardLost(id, `redis-server ${how}`);
+        this.ha.shardLost(id, `redis-server ${how}`, true);
         this.setShard(id, { status: 'restarting', last_event: `redis-server ${how}; restarting the shard` });
       }
     }

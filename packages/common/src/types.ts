@@ -168,6 +168,11 @@ export interface FailoverRecord {
   old_master_node: number;
   slots: string;
   reason: string;
+  /**
+   * (minirs) false: the slave was not confirmed in sync at the loss (its link or probe not seen
+   * recently) and was promoted because the master's data was gone (the only copy left).
+   */
+  slave_in_sync?: boolean;
 }
 
 /** How a shard's redis-server replicates (absent: a master without a fence). */
