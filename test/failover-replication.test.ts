@@ -65,6 +65,17 @@ describe('replication: true', () => {
       20_000,
     );
 
+    // WAIT on the sharded database waits on every shard: 1 while both slaves acknowledge; 0
+    // once the slave of one shard (not the first: the old WAIT asked only the first) cannot.
+    expect(Number(await r.call('WAIT', '1', '5000'))).toBe(1);
+    const lastMaster = masters.reduce((a, b) => (Number(b.uid) > Number(a.uid) ? b : a));
+    const stuck = slaves.find((x) => x.assigned_slots === lastMaster.assigned_slots)!;
+    const state = JSON.parse(readFileSync(c.paths.state, 'utf8')) as ClusterState;
+    const direct = track(env, new Redis({ host: stuck.addr, port: stuck.port, password: state.internal_password }));
+    await direct.call('REPLICAOF', '127.0.0.1', '1'); // its link down: it acknowledges nothing more
+    expect(Number(await r.call('WAIT', '1', '300'))).toBe(0);
+    direct.disconnect();
+
     // replication: false removes the slaves; the masters keep serving (no fence left).
     await c.api.request('PUT', `/v1/bdbs/${created.uid}`, { replication: false });
     await waitFor(

@@ -904,6 +904,17 @@ export class ClusterManager {
       await Promise.all(slaves.map((sh) => this.ensureShard(sh.uid)));
       return;
     }
+    // The masters drop their write fence first: once their slaves stop, a fenced master would
+    // answer NOREPLICAS (the bdb says replication false already, so the HA watch leaves them).
+    await Promise.all(
+      masters.map((m) => {
+        this.refreshShardSpec(m.uid);
+        return this.children
+          .get(`shard-${m.uid}`)
+          ?.conn?.request('set-role', { role: 'master', min_replicas_to_write: 0 }, 5000)
+          .catch((err: Error) => this.log.warn({ shard: m.uid, err: err.message }, 'could not drop the write fence'));
+      }),
+    );
     const slaves = this.state.shards.filter((sh) => sh.bdb_uid === uid && sh.role === 'slave');
     await Promise.all(
       slaves.map(async (sh) => {
@@ -922,16 +933,6 @@ export class ClusterManager {
       const x = s.bdbs.find((y) => y.uid === uid)!;
       x.shard_list = x.shard_list.filter((su) => !gone.has(su));
     });
-    // The masters drop their write fence: they have no slave to wait for any more.
-    await Promise.all(
-      masters.map((m) => {
-        this.refreshShardSpec(m.uid);
-        return this.children
-          .get(`shard-${m.uid}`)
-          ?.conn?.request('set-role', { role: 'master', min_replicas_to_write: 0 }, 5000)
-          .catch((err: Error) => this.log.warn({ shard: m.uid, err: err.message }, 'could not drop the write fence'));
-      }),
-    );
   }
 
   private replicaPatch(b: BdbState, body: Record<string, unknown>): Partial<BdbState> {

@@ -251,6 +251,12 @@ function clientUnblock(c: ClientSession): boolean {
     c.replyBytes(Buffer.from(':0\r\n'));
     return true;
   }
+  // A WAIT on a sharded database blocks on every shard: unblock each (the first one's reply).
+  for (const m of b.more ?? []) {
+    if (m.link.state !== 'ready' || m.link.redisClientId === 0) continue;
+    const cmd = encodeCommand(['CLIENT', 'UNBLOCK', String(m.link.redisClientId), mode]);
+    c.linkFor(m.index).send(cmd, 0, cmd.length, { sentAt: 0, onReply: () => {}, onError: () => {} });
+  }
   return c.forwardBytes(encodeCommand(['CLIENT', 'UNBLOCK', String(b.link.redisClientId), mode]), b.index);
 }
 
