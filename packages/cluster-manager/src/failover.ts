@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { FailoverRecord, ShardState } from '@minirs/common';
 import type { ClusterManager } from './manager.js';
-import { shardReplication, slaveOf } from './replication.js';
+import { reReplicationNode, shardReplication, slaveOf } from './replication.js';
 
 /** How often the manager probes every shard of a replicated database over TCP. */
 export const PROBE_INTERVAL_MS = 250;
@@ -24,6 +24,11 @@ const SLAVE_REACHABLE_MS = 8000;
 /** A slave not seen in sync (or not reachable) for this long no longer fences its master. */
 const FENCE_STALE_MS = 3000;
 const MAX_FAILOVERS = 50;
+/**
+ * A master whose slave's node has been down this long gets a new slave on a live third node
+ * (re-replication); a shorter outage (a restart, a brief crash) is left to the node coming back.
+ */
+export const REREPLICATE_AFTER_MS = 10_000;
 /**
  * The manager lowers a master's fence only when its TCP probe answered this recently: the control
  * channel (a unix socket) is never partitioned, the network is, and a master cut off with its
@@ -130,6 +135,12 @@ export class HaController {
   private readonly busy = new Set<number>();
   /** Shards with a set-role request (fence, demotion) in flight; never delays a failover. */
   private readonly applying = new Set<number>();
+  /** Master uid -> since when its slave's node has been down (re-replication's clock). */
+  private readonly slaveDownSince = new Map<number, number>();
+  /** Masters whose slave is being re-created elsewhere. */
+  private readonly replacing = new Set<number>();
+  /** Masters already told (in the log) that there is no node to re-replicate onto. */
+  private readonly nowhere = new Set<number>();
 
   constructor(private readonly mgr: ClusterManager) {}
 
@@ -221,6 +232,7 @@ export class HaController {
           continue;
         }
         this.keepFence(sh, now);
+        this.keepSlave(sh, now);
       } else this.keepRole(sh, now);
     }
   }
@@ -279,6 +291,46 @@ export class HaController {
         },
       )
       .finally(() => this.applying.delete(masterUid));
+  }
+
+  /**
+   * Re-replication: a master whose slave's node has stayed down for REREPLICATE_AFTER_MS gets a
+   * new slave on a live node that is neither its own nor the lost slave's; the lost slave is
+   * discarded (manager.replaceSlave). A 2-node cluster has nowhere to go: it waits.
+   */
+  private keepSlave(m: ShardState, now: number): void {
+    const s = slaveOf(this.mgr.state.shards, m.uid);
+    if (!s || !this.mgr.downNodes.has(s.node_uid) || this.mgr.downNodes.has(m.node_uid)) {
+      this.slaveDownSince.delete(m.uid);
+      this.nowhere.delete(m.uid);
+      return;
+    }
+    const since = this.slaveDownSince.get(m.uid) ?? now;
+    this.slaveDownSince.set(m.uid, since);
+    if (now - since < REREPLICATE_AFTER_MS || this.replacing.has(m.uid) || this.busy.has(s.uid)) return;
+    const st = this.mgr.state;
+    const node = reReplicationNode(st.cluster.nodes, st.shards, this.mgr.downNodes, m, s);
+    if (!node) {
+      if (!this.nowhere.has(m.uid)) {
+        this.nowhere.add(m.uid);
+        this.mgr.log.warn(
+          { shard: m.uid, slave: s.uid, node: s.node_uid },
+          "the slave's node stays down and no other live node can take a new slave; waiting for the node",
+        );
+      }
+      return;
+    }
+    this.replacing.add(m.uid);
+    const reason = `node ${s.node_uid} of slave shard ${s.uid} down for ${Math.round((now - since) / 1000)} s`;
+    this.mgr
+      .replaceSlave(m.uid, s.uid, node.uid, reason)
+      .catch((err: Error) =>
+        this.mgr.log.error({ shard: m.uid, node: node.uid, err: err.message }, 're-replication failed; trying again'),
+      )
+      .finally(() => {
+        this.replacing.delete(m.uid);
+        this.slaveDownSince.delete(m.uid);
+      });
   }
 
   /**

@@ -15,6 +15,7 @@ import {
   type ProxyDbConfig,
   type ProxyProcessConfig,
   type ProxyRuntimeConfig,
+  type ReReplicationRecord,
   randomPassword,
   redisServerBinary,
   type ShardProcessConfig,
@@ -886,6 +887,73 @@ export class ClusterManager {
     const applied = Promise.all(jobs);
     applied.catch((err) => this.log.warn({ bdb: uid, err }, 'a shard did not take the updated settings'));
     return { bdb: this.bdb(uid)!, applied };
+  }
+
+  /**
+   * Re-replication: the master's slave `lostUid` sits on a node that stayed down; a new slave of
+   * the master is created on `nodeUid` (a live third node) and started, and the lost one is
+   * discarded from the state (its data dir removed): when its node comes back nothing of it
+   * runs, so a stale copy never returns, let alone as a second master. False when things
+   * changed meanwhile (the node came back, a failover): nothing done.
+   */
+  async replaceSlave(masterUid: number, lostUid: number, nodeUid: number, reason: string): Promise<boolean> {
+    const m = this.shard(masterUid);
+    const lost = this.shard(lostUid);
+    const node = this.state.cluster.nodes.find((n) => n.uid === nodeUid);
+    if (!m || !lost || !node) return false;
+    // planSlaves places a slave on the node after the master's in the list it gets: this one.
+    const [ns] = await planSlaves([m], [node], this.state.next_shard_uid, (addr, taken) =>
+      this.pickShardPort(addr, taken),
+    );
+    const still = () => {
+      const mm = this.shard(masterUid);
+      const ll = this.shard(lostUid);
+      return (
+        mm?.role === 'master' &&
+        ll?.role === 'slave' &&
+        ll.master_shard_uid === masterUid &&
+        this.downNodes.has(ll.node_uid) &&
+        !this.downNodes.has(nodeUid) &&
+        !this.downNodes.has(mm.node_uid)
+      );
+    };
+    if (!ns || !still()) return false;
+    const now = new Date().toISOString();
+    const slave: ShardState = {
+      ...ns,
+      former_uids: [...(lost.former_uids ?? []), lost.uid],
+      last_event: `created as the slave of shard ${masterUid} in place of shard ${lostUid} (${reason})`,
+      last_event_time: now,
+    };
+    const rec: ReReplicationRecord = {
+      time: now,
+      master_shard: masterUid,
+      slots: `${m.slot_start}-${m.slot_end}`,
+      old_slave_shard: lostUid,
+      old_slave_node: lost.node_uid,
+      new_slave_shard: slave.uid,
+      new_slave_node: nodeUid,
+      reason,
+    };
+    this.store.update((s) => {
+      s.shards = s.shards.filter((x) => x.uid !== lostUid);
+      s.shards.push(slave);
+      s.next_shard_uid = Math.max(s.next_shard_uid, slave.uid + 1);
+      const b = s.bdbs.find((x) => x.uid === m.bdb_uid)!;
+      b.shard_list = [...b.shard_list.filter((su) => su !== lostUid), slave.uid];
+      b.rereplications = [...(b.rereplications ?? []), rec].slice(-50);
+    });
+    this.log.warn({ bdb: m.bdb_uid, ...rec }, 're-replication: a new slave on another node; the lost one discarded');
+    // Its node is down: none of its processes runs. Only its files are left (never kill by a
+    // stale pid file: the pid may be someone else's process by now).
+    this.shardStats.delete(lostUid);
+    rmSync(this.paths.shardData(lostUid), { recursive: true, force: true });
+    rmSync(this.paths.socket(`shard-${lostUid}`), { force: true });
+    rmSync(this.paths.pidFile(`shard-${lostUid}`), { force: true });
+    rmSync(this.paths.pidFile(`redis-${lostUid}`), { force: true });
+    await this.ensureShard(slave.uid);
+    this.pushProxyConfig();
+    return true;
   }
 
   /** replication turned on (a slave per master, started) or off (the slaves stopped and removed). */
