@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import type { FailoverRecord, ShardState } from '@minirs/common';
+import { ErrorCodes, type FailoverRecord, MinirsError, type ShardState } from '@minirs/common';
 import type { ClusterManager } from './manager.js';
 import { reReplicationNode, shardReplication, slaveOf } from './replication.js';
 
@@ -113,6 +113,44 @@ export function slaveLinkUp(
     timeoutMs,
   );
 }
+
+/**
+ * One command (after AUTH) to the redis-server at host:port; its whole reply as latin1 text
+ * (a simple string, an error or a bulk string), or undefined on a timeout or a closed connection.
+ */
+export async function redisReply(
+  host: string,
+  port: number,
+  password: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<string | undefined> {
+  let reply: string | undefined;
+  await askRedis(
+    host,
+    port,
+    password,
+    `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`,
+    (t) => {
+      const auth = t.indexOf('\r\n');
+      if (auth < 0) return undefined;
+      const rest = t.slice(auth + 2);
+      const eol = rest.indexOf('\r\n');
+      if (eol < 0) return undefined;
+      if (rest[0] === '$') {
+        const n = Number(rest.slice(1, eol));
+        if (n >= 0 && rest.length < eol + 2 + n + 2) return undefined;
+        reply = n < 0 ? '' : rest.slice(eol + 2, eol + 2 + n);
+      } else reply = rest.slice(0, eol);
+      return true;
+    },
+    timeoutMs,
+  );
+  return reply;
+}
+
+/** How long a coordinated failover waits for the slave to catch up (Redis's FAILOVER TIMEOUT). */
+export const COORDINATED_FAILOVER_TIMEOUT_MS = 5000;
 
 /**
  * (minirs) High availability of replicated databases: watches every shard (control-channel exits
@@ -362,6 +400,148 @@ export class HaController {
   }
 
   /**
+   * A coordinated failover of master shards (RS's `rladmin failover [db] shard <ids>
+   * [immediate]`): for each master, Redis's own FAILOVER on its redis-server, which pauses its
+   * writers, waits (up to COORDINATED_FAILOVER_TIMEOUT_MS) until its slave has every write, then
+   * swaps the two: no acknowledged write is lost, and the old master is the new one's slave.
+   * `immediate` (FAILOVER ... FORCE) swaps after the timeout even if the slave has not caught up.
+   * Then the state, the fences and the routing follow, as for a failover after a loss. Masters
+   * are failed over one by one; the first that cannot be is an error (those before it stay done).
+   */
+  async coordinatedFailover(bdbUid: number, shardUids: number[] | undefined, immediate: boolean): Promise<FailoverRecord[]> {
+    const b = this.mgr.bdb(bdbUid);
+    if (!b) throw new MinirsError(ErrorCodes.NOT_FOUND, `database ${bdbUid} does not exist; list them with GET /v1/bdbs`);
+    if (!b.replication) {
+      throw new MinirsError(
+        ErrorCodes.CONFLICT,
+        `database ${bdbUid} has no replication: there is no slave to fail over to; update it with replication: true first`,
+      );
+    }
+    const ofBdb = this.mgr.state.shards.filter((sh) => sh.bdb_uid === bdbUid);
+    for (const u of shardUids ?? []) {
+      const sh = ofBdb.find((x) => x.uid === u);
+      if (sh?.role !== 'master') {
+        throw new MinirsError(
+          ErrorCodes.INVALID_ARGUMENT,
+          `shard ${u} is not a master shard of database ${bdbUid}; GET /v1/bdbs/${bdbUid}/shards lists them with their roles`,
+          { field: 'shard_uids' },
+        );
+      }
+    }
+    const targets = shardUids ?? ofBdb.filter((sh) => sh.role === 'master').map((sh) => sh.uid);
+    const out: FailoverRecord[] = [];
+    for (const uid of targets) out.push(await this.coordinatedOne(uid, immediate));
+    return out;
+  }
+
+  private async coordinatedOne(masterUid: number, immediate: boolean): Promise<FailoverRecord> {
+    const m = this.mgr.shard(masterUid)!;
+    const s = slaveOf(this.mgr.state.shards, m.uid);
+    const refuse = (why: string) =>
+      new MinirsError(ErrorCodes.CONFLICT, `cannot fail over shard ${m.uid}: ${why}; nothing was changed for it`);
+    if (!s) throw refuse('it has no slave');
+    if (this.busy.has(m.uid) || this.busy.has(s.uid)) throw refuse('a failover of it is already under way; retry');
+    const sConn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
+    const mConn = this.mgr.children.get(`shard-${m.uid}`)?.conn;
+    if (!sConn || !mConn || this.mgr.downNodes.has(s.node_uid) || this.mgr.downNodes.has(m.node_uid))
+      throw refuse('it or its slave is not running');
+    const pw = this.mgr.state.internal_password;
+    // The slave as the master sees it (FAILOVER TO names a connected replica by its ip and port).
+    const info = (await redisReply(m.addr, m.port, pw, ['INFO', 'replication'], PROBE_TIMEOUT_MS)) ?? '';
+    const replica = /slave\d+:ip=([^,]+),port=(\d+),state=online/.exec(info);
+    if (!replica || Number(replica[2]) !== s.port) throw refuse(`its slave (shard ${s.uid}) is not connected to it`);
+    if (replica[1] !== s.addr) {
+      throw refuse(
+        `its slave announces ${replica[1]}, not its address ${s.addr} (a redis-server started without replica-announce-ip); restart shard ${s.uid} first`,
+      );
+    }
+    this.busy.add(m.uid);
+    this.busy.add(s.uid);
+    try {
+      const args = ['FAILOVER', 'TO', replica[1]!, replica[2]!];
+      if (immediate) args.push('FORCE');
+      args.push('TIMEOUT', String(COORDINATED_FAILOVER_TIMEOUT_MS));
+      const started = await redisReply(m.addr, m.port, pw, args, PROBE_TIMEOUT_MS);
+      if (started !== '+OK') throw refuse(`FAILOVER answered ${started ?? 'nothing'}`);
+      // Done when the old master says no-failover again: as a slave (swapped) or a master (aborted).
+      const deadline = Date.now() + COORDINATED_FAILOVER_TIMEOUT_MS + 5000;
+      let swapped = false;
+      for (;;) {
+        const t = (await redisReply(m.addr, m.port, pw, ['INFO', 'replication'], PROBE_TIMEOUT_MS)) ?? '';
+        if (t.includes('master_failover_state:no-failover')) {
+          swapped = t.includes('role:slave');
+          break;
+        }
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (!swapped) {
+        throw refuse(
+          `its slave did not catch up within ${COORDINATED_FAILOVER_TIMEOUT_MS} ms (FAILOVER aborted; the master kept its role); retry, or pass immediate`,
+        );
+      }
+      const rec = this.swapRoles(m, s, immediate ? 'coordinated failover (immediate)' : 'coordinated failover', true);
+      // The old master answers READONLY from now on: route to the new one at once.
+      this.mgr.pushProxyConfig();
+      await Promise.all(
+        [s.uid, m.uid].map((u) =>
+          this.mgr.children
+            .get(`shard-${u}`)
+            ?.conn?.request('set-role', this.replicationOf(this.mgr.shard(u)!), 5000)
+            .then(() => u === s.uid && this.fenceApplied.set(u, 0))
+            .catch((err: Error) => this.mgr.log.warn({ shard: u, err: err.message }, 'set-role after FAILOVER failed')),
+        ),
+      );
+      return rec;
+    } finally {
+      this.busy.delete(m.uid);
+      this.busy.delete(s.uid);
+      this.mgr.pushProxyConfig();
+      this.mgr.pushSyncerConfig(m.bdb_uid);
+    }
+  }
+
+  /**
+   * The state of a failover: the slave is the master, the old master its slave (a restart of it
+   * comes back as one), a record on the bdb; fences and process configs follow.
+   */
+  private swapRoles(m: ShardState, s: ShardState, why: string, inSync: boolean): FailoverRecord {
+    const b = this.mgr.bdb(m.bdb_uid)!;
+    const rec: FailoverRecord = {
+      time: new Date().toISOString(),
+      new_master_shard: s.uid,
+      old_master_shard: m.uid,
+      new_master_node: s.node_uid,
+      old_master_node: m.node_uid,
+      slots: `${m.slot_start}-${m.slot_end}`,
+      reason: why,
+      slave_in_sync: inSync,
+    };
+    this.mgr.store.update((st) => {
+      const om = st.shards.find((x) => x.uid === m.uid)!;
+      const nm = st.shards.find((x) => x.uid === s.uid)!;
+      om.role = 'slave';
+      om.master_shard_uid = s.uid;
+      om.last_event = `failed over (${why}); shard ${s.uid} is the master now, this one comes back as its slave`;
+      om.last_event_time = rec.time;
+      nm.role = 'master';
+      delete nm.master_shard_uid;
+      nm.last_event = `promoted to master in place of shard ${m.uid} (${why})`;
+      nm.last_event_time = rec.time;
+      const x = st.bdbs.find((y) => y.uid === b.uid)!;
+      x.failovers = [...(x.failovers ?? []), rec].slice(-MAX_FAILOVERS);
+    });
+    this.fence.set(s.uid, 0);
+    this.fence.delete(m.uid);
+    this.fenceApplied.delete(m.uid);
+    this.lastOk.set(s.uid, Date.now());
+    this.mgr.refreshShardSpec(m.uid);
+    this.mgr.refreshShardSpec(s.uid);
+    this.mgr.log.warn({ bdb: b.uid, ...rec }, 'failover: promoting the slave');
+    return rec;
+  }
+
+  /**
    * Promotes the master's slave if it is fit: in sync until (about) the loss, reachable, running.
    * When the master's data is gone (`dataLost`: its redis-server died, its node crashed; there is
    * no persistence to restart from), a slave that is not confirmed fit is promoted anyway as long
@@ -405,38 +585,8 @@ export class HaController {
     this.busy.add(m.uid);
     this.busy.add(s.uid);
     const b = this.mgr.bdb(m.bdb_uid)!;
-    const rec: FailoverRecord = {
-      time: new Date().toISOString(),
-      new_master_shard: s.uid,
-      old_master_shard: m.uid,
-      new_master_node: s.node_uid,
-      old_master_node: m.node_uid,
-      slots: `${m.slot_start}-${m.slot_end}`,
-      reason: why,
-      slave_in_sync: fit,
-    };
     // The state first: a restart of the old master (the supervisor's, next) comes back as a slave.
-    this.mgr.store.update((st) => {
-      const om = st.shards.find((x) => x.uid === m.uid)!;
-      const nm = st.shards.find((x) => x.uid === s.uid)!;
-      om.role = 'slave';
-      om.master_shard_uid = s.uid;
-      om.last_event = `failed over (${why}); shard ${s.uid} is the master now, this one comes back as its slave`;
-      om.last_event_time = rec.time;
-      nm.role = 'master';
-      delete nm.master_shard_uid;
-      nm.last_event = `promoted to master: shard ${m.uid} was lost (${why})`;
-      nm.last_event_time = rec.time;
-      const x = st.bdbs.find((y) => y.uid === b.uid)!;
-      x.failovers = [...(x.failovers ?? []), rec].slice(-MAX_FAILOVERS);
-    });
-    this.fence.set(s.uid, 0);
-    this.fence.delete(m.uid);
-    this.fenceApplied.delete(m.uid);
-    this.lastOk.set(s.uid, now);
-    this.mgr.refreshShardSpec(m.uid);
-    this.mgr.refreshShardSpec(s.uid);
-    this.mgr.log.warn({ bdb: b.uid, ...rec }, 'failover: promoting the slave');
+    this.swapRoles(m, s, why, fit);
     if (!conn) {
       // Its shard process restarts and adopts the running redis-server; keepFence then turns it
       // into a master (its stats still say slave).
