@@ -93,4 +93,49 @@ describe('a master lost while its slave is out of sync', () => {
     expect(Number(await r.call('WAIT', '1', '5000'))).toBe(1);
     expect(await r.dbsize()).toBe(101);
   });
+
+  it('a master that died while no manager ran does not come back empty over its slave', async () => {
+    const created = await c.api.createBdb({ name: 'nomgr', replication: true });
+    await c.api.waitForBdb(created.uid, (b) => b.status === 'active', 'it to become active');
+    const l = await waitFor(
+      async () => {
+        const x = await c.api.bdbShards(created.uid);
+        return x.some(linkUp) ? x : undefined;
+      },
+      'the slave linked',
+      30_000,
+    );
+    const m = l.find((s) => s.role === 'master')!;
+    const s = l.find((x) => x.role === 'slave')!;
+    const r = await dbClient(env, c, 'nomgr');
+    for (let i = 0; i < 50; i++) await r.set(`n${i}`, `v${i}`);
+    expect(Number(await r.call('WAIT', '1', '5000'))).toBe(1);
+
+    // The manager dies; then the master's redis-server (its shard process exits with it).
+    process.kill(c.managerPid()!, 'SIGKILL');
+    await waitFor(() => c.managerPid() === undefined || undefined, 'the manager to die');
+    process.kill(c.processes().get(`redis-${m.uid}`)!, 'SIGKILL');
+    await waitFor(() => !c.processes().has(`shard-${m.uid}`) || undefined, "the master's shard process to exit");
+    await c.restartManager();
+
+    // The slave, which holds the data, is the master; the old master is its slave.
+    const fo = await waitFor(
+      async () => ((await c.api.getBdb(created.uid)) as unknown as { failovers?: Failover[] }).failovers?.[0],
+      'the failover the restarted manager made',
+      30_000,
+    );
+    expect(fo).toMatchObject({ old_master_shard: Number(m.uid), new_master_shard: Number(s.uid), slave_in_sync: false });
+    await waitFor(async () => (await r.get('n0').catch(() => null)) === 'v0' || undefined, 'reads after the restart', 30_000);
+    expect(await r.dbsize()).toBe(50);
+    await waitFor(
+      async () => {
+        const old = (await c.api.bdbShards(created.uid)).find((x) => x.uid === m.uid)!;
+        return (linkUp(old) && old.redis_info.db0_keys === 50) || undefined;
+      },
+      'the old master back as an in-sync slave',
+      30_000,
+    );
+    await r.set('after', '1');
+    expect(Number(await r.call('WAIT', '1', '5000'))).toBe(1);
+  });
 });

@@ -208,6 +208,23 @@ export class HaController {
     clearInterval(this.timer);
   }
 
+  /**
+   * Before a (re)started manager starts or adopts the shards: a replicated master whose
+   * redis-server is gone (it died while no manager ran; without persistence its data with it)
+   * would start again empty, and its slave would copy the empty dataset. When that slave's
+   * redis-server runs, the two swap roles first: the slave is adopted and then made the master
+   * (keepFence), the old master starts as its slave.
+   */
+  beforeStart(): void {
+    for (const m of [...this.mgr.state.shards]) {
+      if (m.role !== 'master' || !this.replicated(m) || this.mgr.downNodes.has(m.node_uid)) continue;
+      if (this.mgr.redisAlive(m.uid)) continue;
+      const s = slaveOf(this.mgr.state.shards, m.uid);
+      if (!s || this.mgr.downNodes.has(s.node_uid) || !this.mgr.redisAlive(s.uid)) continue;
+      this.swapRoles(m, s, `the master's redis-server was gone when the manager started`, false);
+    }
+  }
+
   /** The min-replicas-to-write a master should run with now. */
   fenceOf(masterUid: number): number {
     return this.fence.get(masterUid) ?? 0;

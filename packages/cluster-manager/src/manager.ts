@@ -118,6 +118,9 @@ export class ClusterManager {
 
   /** Adopt or start every child the state calls for. */
   async start(): Promise<void> {
+    // A master whose redis-server died while no manager ran would start again empty, for its
+    // slave to copy: its slave (still running) is made the master first.
+    this.ha.beforeStart();
     const s = this.state;
     const jobs: Promise<unknown>[] = [];
     for (const n of s.cluster.nodes) if (!this.downNodes.has(n.uid)) jobs.push(this.ensureProxy(n.uid));
