@@ -49,7 +49,11 @@ describe('replication: true', () => {
       expect((s as unknown as { sync: { status: string } }).sync.status).toBe('idle');
       expect((m.redis_info as Record<string, unknown>).role).toBe('master');
     }
-    expect((await c.api.listShards()).filter((s) => s.bdb_uid === created.uid)).toHaveLength(4);
+    // GET /v1/shards shows both roles, and each slave's link state.
+    const all = (await c.api.listShards()).filter((s) => s.bdb_uid === created.uid);
+    expect(all).toHaveLength(4);
+    expect(all.filter((s) => s.role === 'master')).toHaveLength(2);
+    expect(all.filter((s) => s.role === 'slave').map((s) => (s.redis_info as Record<string, unknown>).master_link_status)).toEqual(['up', 'up']);
 
     // Writes through the endpoint reach the masters and, by replication, the slaves.
     const r = await dbClient(env, c, 'ha');
