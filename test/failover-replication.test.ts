@@ -78,6 +78,20 @@ describe('replication: true', () => {
     const direct = track(env, new Redis({ host: stuck.addr, port: stuck.port, password: state.internal_password }));
     await direct.call('REPLICAOF', '127.0.0.1', '1'); // its link down: it acknowledges nothing more
     expect(Number(await r.call('WAIT', '1', '300'))).toBe(0);
+    // A WAIT with no timeout blocks on every shard; CLIENT UNBLOCK releases all of them.
+    const waiter = await dbClient(env, c, 'ha');
+    const waiterId = Number(await waiter.call('CLIENT', 'ID'));
+    const blocked = waiter.call('WAIT', '1', '0');
+    await waitFor(
+      async () => {
+        const list = String(await r.call('CLIENT', 'LIST'));
+        return new RegExp(`(^|\\n)id=${waiterId} [^\\n]*flags=b`).test(list) || undefined;
+      },
+      'the WAIT to block',
+      10_000,
+    );
+    expect(Number(await r.call('CLIENT', 'UNBLOCK', String(waiterId)))).toBe(1);
+    expect(Number(await blocked)).toBe(0);
     direct.disconnect();
 
     // replication: false removes the slaves; the masters keep serving (no fence left).

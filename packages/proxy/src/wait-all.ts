@@ -1,4 +1,4 @@
-import type { RespFrame } from '@minirs/resp';
+import { encodeCommand, type RespFrame } from '@minirs/resp';
 import type { ClientSession } from './client-session.js';
 import type { CommandInfo } from './command-table.js';
 import { FanoutEntry, firstError, type PartReply, writePart } from './reply-entry.js';
@@ -61,5 +61,48 @@ export function waitEveryShard(c: ClientSession, frame: RespFrame, info: Command
     sink.sentAt = -1; // no shard timeout: WAIT blocks up to its own timeout (or forever)
     l.link.send(frame.buf, frame.start, frame.end, sink);
   }
+  return true;
+}
+
+/** :1 when any shard unblocked the client, else :0 (an error first). */
+function mergeAny(parts: PartReply[], out: Parameters<typeof writePart>[0]): void {
+  const err = firstError(parts);
+  if (err) {
+    writePart(out, err);
+    return;
+  }
+  out.encoder().integer(parts.some((p) => (p as RespFrame).int() === 1) ? 1 : 0);
+  out.schedule();
+}
+
+/**
+ * CLIENT UNBLOCK of a client in a WAIT on a sharded database: the same command to every shard,
+ * for that shard's private link (the shards that already answered say 0), :1 when one did.
+ */
+export function unblockEveryShard(
+  c: ClientSession,
+  b: NonNullable<ClientSession['blockingLink']>,
+  mode: string,
+): boolean {
+  const all = [{ link: b.link, index: b.index }, ...(b.more ?? [])].filter(
+    (l) => l.link.state === 'ready' && l.link.redisClientId !== 0,
+  );
+  if (all.length === 0) {
+    c.replyBytes(Buffer.from(':0\r\n'));
+    return true;
+  }
+  const links = all.map((l) => c.linkFor(l.index));
+  for (const l of links) {
+    if (l.congested) {
+      l.whenDrained(() => c.pump());
+      return false;
+    }
+  }
+  const e = new FanoutEntry(c, all.length, mergeAny);
+  c.replies.push(e);
+  all.forEach((l, i) => {
+    const cmd = encodeCommand(['CLIENT', 'UNBLOCK', String(l.link.redisClientId), mode]);
+    links[i]!.send(cmd, 0, cmd.length, e.sink(i));
+  });
   return true;
 }
