@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
 import { ErrorCodes, type FailoverRecord, MinirsError, type ShardState } from '@minirs/common';
+import { askRedis, isBlobType } from '@minirs/resp';
 import type { ClusterManager } from './manager.js';
 import { reReplicationNode, shardReplication, slaveOf } from './replication.js';
 
@@ -36,87 +36,33 @@ export const REREPLICATE_AFTER_MS = 10_000;
  */
 const FENCE_LOWER_REACH_MS = 1500;
 
-/**
- * AUTH, then one more command, on a fresh connection to the redis-server at host:port; `decide`
- * sees everything received so far and answers true/false once it can (undefined: read on). No
- * decision within timeoutMs, an error or a close is false.
- */
-function askRedis(
-  host: string,
-  port: number,
-  password: string,
-  command: string,
-  decide: (received: string) => boolean | undefined,
-  timeoutMs: number,
-): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host, port });
-    let text = '';
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    sock.on('connect', () => {
-      const p = Buffer.from(password);
-      sock.write(`*2\r\n$4\r\nAUTH\r\n$${p.length}\r\n${password}\r\n${command}`);
-    });
-    sock.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      const ok = decide(text);
-      if (ok !== undefined) done(ok);
-    });
-    sock.on('error', () => done(false));
-    sock.on('close', () => done(false));
-  });
-}
-
 /** Does redis-server at host:port answer (any reply to AUTH + PING) within timeoutMs? */
-export function probeRedis(
+export async function probeRedis(
   host: string,
   port: number,
   password: string,
   timeoutMs: number,
 ): Promise<boolean> {
-  const lines = (t: string) => t.split('\n').length - 1;
-  return askRedis(
-    host,
-    port,
-    password,
-    '*1\r\n$4\r\nPING\r\n',
-    (t) => (lines(t) >= 2 ? true : undefined),
-    timeoutMs,
-  );
+  return 'replies' in (await askRedis({ host, port, password }, [['PING']], timeoutMs));
 }
 
 /** Is the redis-server at host:port a slave whose link to its master is up (INFO replication)? */
-export function slaveLinkUp(
+export async function slaveLinkUp(
   host: string,
   port: number,
   password: string,
   timeoutMs: number,
 ): Promise<boolean> {
-  return askRedis(
-    host,
-    port,
-    password,
-    '*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n',
-    (t) => {
-      if (t.startsWith('-')) return false;
-      // +OK, then the bulk string of INFO: decide once its role and link lines are in.
-      if (/role:master/.test(t)) return false;
-      if (/master_link_status:up/.test(t)) return true;
-      if (/master_link_status:down/.test(t)) return false;
-      return undefined;
-    },
-    timeoutMs,
-  );
+  const r = await askRedis({ host, port, password }, [['INFO', 'replication']], timeoutMs);
+  if (!('replies' in r) || r.replies.some((f) => f.isError)) return false;
+  const info = r.replies[1]!.str('latin1');
+  return !/role:master/.test(info) && /master_link_status:up/.test(info);
 }
 
 /**
- * One command (after AUTH) to the redis-server at host:port; its whole reply as latin1 text
- * (a simple string, an error or a bulk string), or undefined on a timeout or a closed connection.
+ * One command (after AUTH) to the redis-server at host:port; its reply as latin1 text: a bulk
+ * string's content ('' for a null), a simple string or an error as its line ('+OK', '-ERR ...'),
+ * or undefined on a timeout or a closed connection.
  */
 export async function redisReply(
   host: string,
@@ -125,28 +71,13 @@ export async function redisReply(
   args: string[],
   timeoutMs: number,
 ): Promise<string | undefined> {
-  let reply: string | undefined;
-  await askRedis(
-    host,
-    port,
-    password,
-    `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`,
-    (t) => {
-      const auth = t.indexOf('\r\n');
-      if (auth < 0) return undefined;
-      const rest = t.slice(auth + 2);
-      const eol = rest.indexOf('\r\n');
-      if (eol < 0) return undefined;
-      if (rest[0] === '$') {
-        const n = Number(rest.slice(1, eol));
-        if (n >= 0 && rest.length < eol + 2 + n + 2) return undefined;
-        reply = n < 0 ? '' : rest.slice(eol + 2, eol + 2 + n);
-      } else reply = rest.slice(0, eol);
-      return true;
-    },
-    timeoutMs,
-  );
-  return reply;
+  const r = await askRedis({ host, port, password }, [args], timeoutMs);
+  if (!('replies' in r)) return undefined;
+  const f = r.replies[1]!;
+  if (f.isNull) return '';
+  if (isBlobType(f.type)) return f.str('latin1');
+  const line = f.raw().toString('latin1');
+  return line.slice(0, line.indexOf('\r\n'));
 }
 
 /** How long a coordinated failover waits for the slave to catch up (Redis's FAILOVER TIMEOUT). */

@@ -1,3 +1,4 @@
+export { type AskTarget, askRedis } from './ask.js';
 export { readCommand, RequestView, splitInlineArgs } from './command.js';
 export { type FrameHandler, RespDecoder, type RespDecoderOptions } from './decoder.js';
 export { isRespProtocolError, RespProtocolError } from './errors.js';
