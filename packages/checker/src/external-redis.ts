@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, MinirsError, redisServerBinary } from '@minirs/common';
+import { ErrorCodes, freePort, MinirsError, redisServerBinary } from '@minirs/common';
 import { Redis } from 'ioredis';
 
 /**
@@ -12,17 +11,6 @@ import { Redis } from 'ioredis';
  * persistence does) and pauses it (SIGSTOP/SIGCONT). stop() kills it for good.
  */
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export class ExternalRedis {
   private proc?: ChildProcess;

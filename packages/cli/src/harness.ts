@@ -1,6 +1,5 @@
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { type ClusterPaths, type Credentials, minirsHome } from '@minirs/common';
+import { type ClusterPaths, type Credentials, freePort, minirsHome } from '@minirs/common';
 import type { ApiClient, Bdb } from './api-client.js';
 import { managerPid, ownerOf, readCredentials } from './cluster-files.js';
 import { connectCluster } from './cluster-connection.js';
@@ -30,17 +29,6 @@ import { resolveSources, type SourceOptions, sourceUrl } from './source-uri.js';
  *   await east.delete();
  */
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
 export class MiniCluster {
   private nodes = 3;

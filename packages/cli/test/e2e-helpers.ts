@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@minirs/common';
 
 export const CLI_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 export const MANAGER_MAIN = fileURLToPath(new URL('../../cluster-manager/dist/main.js', import.meta.url));
@@ -53,14 +53,4 @@ export function processesOfHome(home: string): number[] {
   return out;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };

@@ -1,6 +1,7 @@
 export * from './atomic.js';
 export * from './control.js';
 export * from './errors.js';
+export * from './free-port.js';
 export * from './logger.js';
 export * from './mask-uri.js';
 export * from './paths.js';

@@ -1,12 +1,21 @@
 import {
-  generateKeyPair as generateKeyPairCb,
   createPrivateKey,
   createPublicKey,
-  privateEncrypt,
   constants as cryptoConstants,
+  generateKeyPair as generateKeyPairCb,
+  privateEncrypt,
   randomBytes,
 } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';

@@ -1,5 +1,5 @@
-import { maskUri } from './mask-uri.js';
 import { invalid } from './errors.js';
+import { maskUri } from './mask-uri.js';
 
 /**
  * A Replica Of source URI, in the three forms RS documents:

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -11,7 +10,7 @@ import {
   type SourceOptions,
   StartedMiniCluster,
 } from '@minirs/cli';
-import { type ClusterState, clusterPaths, ErrorCodes, MinirsError } from '@minirs/common';
+import { type ClusterState, clusterPaths, ErrorCodes, freePort, MinirsError } from '@minirs/common';
 import {
   AbstractStartedContainer,
   GenericContainer,
@@ -41,17 +40,6 @@ const SECRET_IN_CONTAINER = '/run/secrets/minirs_admin_password';
 /** The image's `node` user: who owns the state when the tests run as root. */
 const IMAGE_USER = { uid: 1000, gid: 1000 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
 function chownTree(path: string, uid: number, gid: number): void {
   chownSync(path, uid, gid);

@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, MinirsError, randomPassword, redisServerBinary } from '@minirs/common';
+import { ErrorCodes, freePort, MinirsError, randomPassword, redisServerBinary } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { isClusterProcess, pidAlive } from '../processes.js';
 
@@ -19,17 +18,6 @@ export interface ExternalRedis {
   uri: string;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function pingUntilUp(
   host: string,
