@@ -240,13 +240,19 @@ export class DbEndpoint {
    */
   loadEverywhere(c: ClientSession, body: Buffer): void {
     if (this.pools.length <= 1) return;
-    const sha = createHash('sha1').update(body).digest('hex');
-    if (this.loadedScripts.has(sha)) return;
-    if (this.loadedScripts.size >= MAX_LOADED_SCRIPTS) this.loadedScripts.clear();
-    this.loadedScripts.add(sha);
+    if (!this.scriptLoaded(body)) return;
     const cmd = encodeCommand(['SCRIPT', 'LOAD', body]);
     for (let i = 0; i < this.pools.length; i++)
       c.linkFor(i).send(cmd, 0, cmd.length, { sentAt: 0, onReply() {}, onError() {} });
+  }
+
+  /** A script goes to every shard (SCRIPT LOAD, or EVAL): false when it did already. */
+  scriptLoaded(body: Buffer): boolean {
+    const sha = createHash('sha1').update(body).digest('hex');
+    if (this.loadedScripts.has(sha)) return false;
+    if (this.loadedScripts.size >= MAX_LOADED_SCRIPTS) this.loadedScripts.clear();
+    this.loadedScripts.add(sha);
+    return true;
   }
 
   /** SCRIPT FLUSH went to every shard. */

@@ -401,9 +401,12 @@ function acl(c: ClientSession, frame: RespFrame): boolean {
       }
       if (c.proto === 3) w.map(6);
       else w.array(12);
+      // RESP3: flags are a set, as redis-server sends them.
       w.bulk('flags');
-      if (hash) w.array(1).bulk('on');
-      else w.array(2).bulk('on').bulk('nopass');
+      if (c.proto === 3) w.set(hash ? 1 : 2);
+      else w.array(hash ? 1 : 2);
+      w.bulk('on');
+      if (!hash) w.bulk('nopass');
       w.bulk('passwords');
       if (hash) w.array(1).bulk(hash);
       else w.array(0);

@@ -104,6 +104,7 @@ export const SPECIAL_COMMANDS = new Map<string, SpecialHandler>([
     (c, f) => {
       const sub = subcommand(c);
       if (sub === 'flush') c.endpoint.scriptsFlushed();
+      if (sub === 'load' && c.view.argc === 3 && c.endpoint.pools.length > 1) c.endpoint.scriptLoaded(c.view.arg(2));
       if (SCRIPT_BROADCAST.has(sub)) return broadcast(c, f, mergeFirst);
       if (sub === 'exists') return broadcast(c, f, mergeAllExist);
       if (sub === 'kill') return broadcast(c, f, mergeKill);
