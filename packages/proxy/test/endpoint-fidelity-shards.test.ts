@@ -131,6 +131,20 @@ describe('endpoint fidelity over shards: pub/sub, scripts, INFO, MONITOR, ACL as
     });
   });
 
+  it('a RESP3 subscriber runs commands on keys of every shard and publishes to every subscriber', async () => {
+    await sameAsRedis(2, async (sub, other) => {
+      const out = [await sub.raw('HELLO', '3').then((r) => r.slice(0, 2))];
+      out.push(await other.raw('SUBSCRIBE', 'r3chan'));
+      out.push(await sub.raw('SUBSCRIBE', 'r3chan'));
+      for (const k of keys) out.push(await sub.raw('SET', k, `v-${k}`), await sub.raw('GET', k));
+      out.push(await sub.raw('PUBLISH', 'r3chan', 'from-sub'));
+      out.push(await frame(sub), await frame(other));
+      out.push(await sub.raw('UNSUBSCRIBE'));
+      for (const k of keys) out.push(await sub.raw('DEL', k));
+      return out;
+    });
+  });
+
   it('shard channels: SSUBSCRIBE, SPUBLISH, PUBSUB SHARDCHANNELS and SHARDNUMSUB', async () => {
     await sameAsRedis(2, async (sub, r) => {
       const out: string[] = [];
