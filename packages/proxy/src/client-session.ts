@@ -15,6 +15,7 @@ import { LOCAL_COMMANDS, NO_AUTH_NEEDED } from './local-commands.js';
 import type { DbEndpoint } from './endpoint.js';
 import { enterPubSub, type PubSubPipe, SUBSCRIBE_COMMANDS } from './pubsub.js';
 import { Fifo } from './fifo.js';
+import type { MonitorPipe } from './monitor.js';
 import { type Entry, type EntryOwner, ForwardEntry, LocalEntry } from './reply-entry.js';
 import { redisInlineError, redisProtocolError } from './protocol-errors.js';
 import { NO_RULE_MATCHED } from './shard-key.js';
@@ -86,6 +87,7 @@ export class ClientSession implements EntryOwner {
   detached = false;
   txn: Transaction | null = null;
   pubsub: PubSubPipe | null = null;
+  monitor: MonitorPipe | null = null;
   /** Private link of an in-flight blocking command. */
   blockingLink: {
     link: ShardLink;
@@ -126,7 +128,7 @@ export class ClientSession implements EntryOwner {
   ) {
     this.out = new BatchWriter(socket);
     // Pub/sub streams are never "complete": their messages go out without waiting.
-    this.out.hold = () => this.replies.length > 0 && this.pubsub === null;
+    this.out.hold = () => this.replies.length > 0 && this.pubsub === null && this.monitor === null;
     this.authed = !endpoint.config.redis_pass;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.pump());
@@ -239,6 +241,7 @@ export class ClientSession implements EntryOwner {
       this.replyError('NOAUTH Authentication required.');
       return true;
     }
+    if (this.monitor) return this.monitor.dispatch(frame);
     if (this.pubsub) return this.pubsub.dispatch(frame);
     const queued = this.txn?.inMulti === true && !TXN_CONTROL.has(name);
     if (!queued) {
@@ -259,7 +262,10 @@ export class ClientSession implements EntryOwner {
     if (special) return special(this, frame, info);
     if (SUBSCRIBE_COMMANDS.has(name)) return enterPubSub(this, frame, info);
     if (info && (info.flags & CommandFlag.Blocking) !== 0) return this.runBlocking(frame, info);
-    if (SCRIPT_COMMANDS.has(name)) return this.runBlocking(frame, info, true);
+    if (SCRIPT_COMMANDS.has(name)) {
+      if ((name === 'eval' || name === 'eval_ro') && v.argc >= 3) this.endpoint.loadEverywhere(this, v.arg(1));
+      return this.runBlocking(frame, info, true);
+    }
     return this.forwardRouted(frame, info);
   }
 
@@ -459,6 +465,7 @@ export class ClientSession implements EntryOwner {
     // Private links hold per-connection state (MULTI, WATCH, a blocked pop): never reuse them.
     this.txn?.abandon();
     this.pubsub?.close();
+    this.monitor?.close();
     this.blockingLink?.release(false);
     this.blockingLink = null;
   }

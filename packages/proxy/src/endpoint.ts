@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { encodeCommand } from '@minirs/resp';
 import type { Logger, ProxyDbConfig } from '@minirs/common';
 import { ClientSession } from './client-session.js';
 import { onTick } from './clock.js';
@@ -8,6 +10,9 @@ import { ShardKeyRules } from './shard-key.js';
 import type { ShardLink } from './shard-link.js';
 import { type PoolContext, ShardPool } from './shard-pool.js';
 import type { TlsAcceptor } from './tls.js';
+
+/** Bound on the scripts remembered as loaded everywhere (past it, they are loaded again). */
+const MAX_LOADED_SCRIPTS = 10_000;
 
 export interface EndpointContext {
   /** Address every endpoint of this node binds. */
@@ -156,6 +161,12 @@ export class DbEndpoint {
     }
     this.config = config;
     this.applyShards(config);
+    // Subscribers and monitors hold a link to every shard: they cannot follow a change of shards.
+    const uids = this.pools.map((p) => p.uid);
+    for (const c of this.clients) {
+      c.pubsub?.shardsChanged(uids);
+      c.monitor?.shardsChanged(uids);
+    }
     this.checkReady();
   }
 
@@ -217,7 +228,40 @@ export class DbEndpoint {
 
   private loadingTable = false;
 
+  /** SHA1s of the scripts EVAL sent to every shard (see loadEverywhere). */
+  private readonly loadedScripts = new Set<string>();
+
+  /**
+   * A script run with EVAL is cached by the shard that runs it; on a sharded database the
+   * others get it too (SCRIPT LOAD, sent on the client's links, so its next commands find it),
+   * so SCRIPT EXISTS and EVALSHA answer for the database as they would after EVAL on one Redis.
+   * Sent once per script until SCRIPT FLUSH or a shard link goes down (a restarted shard has
+   * no scripts).
+   */
+  loadEverywhere(c: ClientSession, body: Buffer): void {
+    if (this.pools.length <= 1) return;
+    if (!this.scriptLoaded(body)) return;
+    const cmd = encodeCommand(['SCRIPT', 'LOAD', body]);
+    for (let i = 0; i < this.pools.length; i++)
+      c.linkFor(i).send(cmd, 0, cmd.length, { sentAt: 0, onReply() {}, onError() {} });
+  }
+
+  /** A script goes to every shard (SCRIPT LOAD, or EVAL): false when it did already. */
+  scriptLoaded(body: Buffer): boolean {
+    const sha = createHash('sha1').update(body).digest('hex');
+    if (this.loadedScripts.has(sha)) return false;
+    if (this.loadedScripts.size >= MAX_LOADED_SCRIPTS) this.loadedScripts.clear();
+    this.loadedScripts.add(sha);
+    return true;
+  }
+
+  /** SCRIPT FLUSH went to every shard. */
+  scriptsFlushed(): void {
+    this.loadedScripts.clear();
+  }
+
   private linkDown(): void {
+    this.loadedScripts.clear();
     this.checkReady();
   }
 

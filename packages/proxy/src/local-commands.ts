@@ -1,8 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { encodeCommand, type RespFrame } from '@minirs/resp';
 import { minirsLink, minirsShards } from './admin.js';
 import type { ClientSession } from './client-session.js';
 import { configCommand } from './config-command.js';
+import { enterMonitor } from './monitor.js';
 import { unblockEveryShard } from './wait-all.js';
 
 /** Commands the proxy answers itself. Return false to be retried later (see dispatch). */
@@ -186,10 +187,11 @@ function quit(c: ClientSession): boolean {
 
 export function resetClient(c: ClientSession): boolean {
   // Earlier commands first: dropping a private link under them would fail their replies.
-  if (c.replies.length > 0 && !c.pubsub) return false;
+  if (c.replies.length > 0 && !c.pubsub && !c.monitor) return false;
   c.txn?.abandon();
   c.txn = null;
   c.pubsub?.close();
+  c.monitor?.close();
   c.proto = 2;
   c.name = '';
   c.admin = false;
@@ -200,7 +202,8 @@ export function resetClient(c: ClientSession): boolean {
 
 /** The line CLIENT INFO / CLIENT LIST print for a client (Redis's field names, a subset). */
 export function clientInfoLine(c: ClientSession, now: number): string {
-  const flags = `${c.txn?.inMulti ? 'x' : ''}${c.pubsub ? 'P' : ''}${c.blockingLink ? 'b' : ''}` || 'N';
+  const flags =
+    `${c.txn?.inMulti ? 'x' : ''}${c.pubsub ? 'P' : ''}${c.monitor ? 'O' : ''}${c.blockingLink ? 'b' : ''}` || 'N';
   return [
     `id=${c.id}`,
     `addr=${c.remoteAddress}`,
@@ -343,9 +346,85 @@ function unsubscribeNothing(c: ClientSession): boolean {
   return true;
 }
 
+/** ACL subcommands RS's compatibility table refuses (users are managed by the cluster). */
+const ACL_REFUSED = new Set(['setuser', 'deluser', 'genpass', 'load', 'save', 'log']);
+/** ACL subcommands whose answer does not depend on the user: the shard's own. */
+const ACL_FROM_SHARD = new Set(['cat', 'help', 'dryrun']);
+
+/**
+ * ACL as RS's table has it (commands/server.md): CAT, HELP and DRYRUN answered by a shard
+ * (DRYRUN: the endpoint's only user, default, has every permission, as the shard's has);
+ * WHOAMI, USERS, LIST and GETUSER describe the endpoint's users, not the shard's (whose
+ * password is the internal one); SETUSER, DELUSER, GENPASS, LOAD, SAVE and LOG are refused.
+ */
+function acl(c: ClientSession, frame: RespFrame): boolean {
+  const v = c.view;
+  if (v.argc < 2) {
+    c.replyError(arityError('acl'));
+    return true;
+  }
+  const sub = v.argString(1, 'latin1').toLowerCase();
+  if (ACL_FROM_SHARD.has(sub)) {
+    if (c.endpoint.pools.length === 0) c.replyError('ERR this database has no shards yet; retry later');
+    else return c.forward(frame, 0);
+    return true;
+  }
+  if (ACL_REFUSED.has(sub)) {
+    c.replyError(
+      `ERR ACL ${sub.toUpperCase()} is not supported through a database endpoint: users and their ACLs are managed by the cluster`,
+    );
+    return true;
+  }
+  const want = sub === 'getuser' ? 3 : 2;
+  if (!['whoami', 'users', 'list', 'getuser'].includes(sub)) {
+    c.replyError(`ERR unknown subcommand '${v.argString(1).slice(0, 128)}'. Try ACL HELP.`);
+    return true;
+  }
+  if (v.argc !== want) {
+    c.replyError(arityError(`acl|${sub}`));
+    return true;
+  }
+  const pass = c.endpoint.config.redis_pass;
+  const hash = pass ? createHash('sha256').update(pass).digest('hex') : null;
+  const w = c.writer();
+  switch (sub) {
+    case 'whoami':
+      w.bulk(c.admin ? 'admin' : 'default');
+      break;
+    case 'users':
+      w.array(1).bulk('default');
+      break;
+    case 'list':
+      w.array(1).bulk(`user default on ${hash ? `#${hash}` : 'nopass'} ~* &* +@all`);
+      break;
+    default: {
+      if (v.argString(2) !== 'default') {
+        c.replyBytes(Buffer.from(c.proto === 3 ? '_\r\n' : '$-1\r\n'));
+        return true;
+      }
+      if (c.proto === 3) w.map(6);
+      else w.array(12);
+      // RESP3: flags are a set, as redis-server sends them.
+      w.bulk('flags');
+      if (c.proto === 3) w.set(hash ? 1 : 2);
+      else w.array(hash ? 1 : 2);
+      w.bulk('on');
+      if (!hash) w.bulk('nopass');
+      w.bulk('passwords');
+      if (hash) w.array(1).bulk(hash);
+      else w.array(0);
+      w.bulk('commands').bulk('+@all');
+      w.bulk('keys').bulk('~*');
+      w.bulk('channels').bulk('&*');
+      w.bulk('selectors').array(0);
+    }
+  }
+  c.replyBytes(w.finish());
+  return true;
+}
+
 /** Commands that would break a shared shard connection or reach past the database. */
 const NOT_ALLOWED = [
-  'monitor',
   'sync',
   'psync',
   'replconf',
@@ -353,7 +432,6 @@ const NOT_ALLOWED = [
   'slaveof',
   'shutdown',
   'debug',
-  'acl',
   'module',
   'failover',
   'save',
@@ -391,6 +469,8 @@ export const LOCAL_COMMANDS = new Map<string, LocalHandler>([
   ['punsubscribe', unsubscribeNothing],
   ['sunsubscribe', unsubscribeNothing],
   ['config', configCommand],
+  ['monitor', (c) => enterMonitor(c)],
+  ['acl', acl],
   ['minirs.shards', minirsShards],
   ['minirs.link', minirsLink],
   ...NOT_ALLOWED.map((n) => [n, notAllowed] as [string, LocalHandler]),

@@ -133,3 +133,35 @@ export function writePart(out: BatchWriter, p: PartReply): void {
   if (typeof p === 'string') out.error(p);
   else out.write(p.buf, p.start, p.end);
 }
+
+/** The reply-queue slot of a stream (pub/sub, MONITOR): frames pass through as they come once it is at the head. */
+export class StreamEntry extends Entry {
+  private pending: Buffer[] = [];
+  private live = false;
+
+  constructor(
+    owner: EntryOwner,
+    private readonly out: BatchWriter,
+  ) {
+    super(owner);
+  }
+
+  emit(bytes: Buffer): void {
+    if (this.live) this.out.write(bytes, 0, bytes.length);
+    else this.pending.push(bytes);
+  }
+
+  override atHead(out: BatchWriter): void {
+    this.live = true;
+    this.write(out);
+  }
+
+  write(out: BatchWriter): void {
+    for (const b of this.pending) out.write(b, 0, b.length);
+    this.pending = [];
+  }
+
+  finish(): void {
+    if (!this.done) this.complete();
+  }
+}

@@ -46,6 +46,12 @@ export interface ShardLinkOptions {
   onDown?: (link: ShardLink, reason: string) => void;
 }
 
+/**
+ * Local addresses (ip:port) of this process's connected shard links: a shard's MONITOR shows
+ * these as the clients of the commands the proxy forwarded (see monitor.ts).
+ */
+export const linkAddresses = new Set<string>();
+
 /** A command queued while the link is not ready: not sent anywhere yet. */
 interface Waiting {
   bytes: Buffer;
@@ -62,6 +68,12 @@ const MAX_REPLY_DEPTH = 1_000_000;
 /** An idle shared link sends a PING after this long without a reply. */
 const IDLE_PING_MS = 2000;
 const BACKOFF_MAX_MS = 1000;
+/**
+ * Commands the proxy sends on its own carry an argument with this prefix (the idle PING, the
+ * pub/sub markers, WAIT's PUBLISH): MONITOR leaves them out of what it shows.
+ */
+export const INTERNAL_PREFIX = '__minirs:';
+const IDLE_PING = ['PING', `${INTERNAL_PREFIX}idle`];
 
 /**
  * One pipelined connection to a shard's redis-server: commands from many clients go out in
@@ -102,6 +114,8 @@ export class ShardLink {
   /** Coarse time the shard last sent anything: a busy shard is slow, not stalled. */
   private lastReadAt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** ip:port this link connects from (see linkAddresses). */
+  private localAddr = '';
   private readonly onFrame = (frame: RespFrame) => this.frame(frame);
 
   constructor(readonly opts: ShardLinkOptions) {
@@ -142,6 +156,10 @@ export class ShardLink {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
     this.socket = socket;
+    socket.once('connect', () => {
+      this.localAddr = `${socket.localAddress}:${socket.localPort}`;
+      if (this.socket === socket) linkAddresses.add(this.localAddr);
+    });
     this.out = new BatchWriter(socket);
     const hello = this.opts.password
       ? encodeCommand(['HELLO', this.opts.protocol, 'AUTH', 'default', this.opts.password])
@@ -307,7 +325,7 @@ export class ShardLink {
       // MULTI, pub/sub or blocking state a PING would disturb.
       if (this.opts.reconnect && !this.pipe && this.state === 'ready' && now - this.lastReadAt > IDLE_PING_MS) {
         this.lastReadAt = now;
-        this.sendCommand(['PING'], { sentAt: 0, onReply() {}, onError() {} });
+        this.sendCommand(IDLE_PING, { sentAt: 0, onReply() {}, onError() {} });
       }
       return;
     }
@@ -326,6 +344,7 @@ export class ShardLink {
   /** Tear the connection down, fail what is in flight, and reconnect if this link does. */
   private fail(reason: string, timedOut = false): void {
     if (this.state === 'closed') return;
+    this.forgetAddress();
     const socket = this.socket;
     this.socket = null;
     this.out = null;
@@ -361,6 +380,11 @@ export class ShardLink {
     if (this.inFlight === 0) this.onIdle?.();
   }
 
+  private forgetAddress(): void {
+    if (this.localAddr) linkAddresses.delete(this.localAddr);
+    this.localAddr = '';
+  }
+
   private wakeDrainWaiters(): void {
     if (this.drainWaiters.length === 0) return;
     const waiters = this.drainWaiters;
@@ -370,6 +394,7 @@ export class ShardLink {
 
   /** Close for good; whatever is in flight fails with `reason`. */
   close(reason = 'link closed'): void {
+    this.forgetAddress();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     const socket = this.socket;

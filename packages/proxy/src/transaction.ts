@@ -26,6 +26,8 @@ const NOT_QUEUEABLE = new Set([
   'auth',
   'hello',
   'client',
+  // A shard's ACL would describe its internal user, or change it.
+  'acl',
   'subscribe',
   'psubscribe',
   'ssubscribe',
