@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, invalid, type LinkFault, MinirsError, writeFileAtomic } from '@minirs/common';
+import {
+  clusterApiAddr,
+  ErrorCodes,
+  invalid,
+  type LinkFault,
+  MinirsError,
+  netnsHostAddr,
+  writeFileAtomic,
+} from '@minirs/common';
 import type { ClusterManager } from './manager.js';
 import {
   type Direction,
@@ -12,7 +20,7 @@ import {
   resolveNetPath,
   ssFilter,
 } from './net-paths.js';
-import { killSockets, nftAvailable, writeNftTable } from './nft.js';
+import { killSockets, nftAvailable, nftPlaces, writeNftTable } from './nft.js';
 import { DelayRelay } from './relay.js';
 import { pidAlive, readPid } from './supervisor.js';
 
@@ -134,7 +142,18 @@ export class FaultInjector {
   }
 
   private get relayAddr(): string {
-    return `127.0.${this.mgr.state.cluster.index}.250`;
+    const c = this.mgr.state.cluster;
+    return c.net === 'netns' ? netnsHostAddr(c.index, 250) : `127.0.${c.index}.250`;
+  }
+
+  private get where(): string {
+    const c = this.mgr.state.cluster;
+    return c.net === 'netns' ? ` in the namespaces minirs-${c.index}-N and on the host` : ' on the host (lo)';
+  }
+
+  /** The host, and in netns mode every node's namespace: where rules and socket kills apply. */
+  private get places() {
+    return nftPlaces(this.mgr.state.cluster);
   }
 
   private persist(): void {
@@ -352,8 +371,8 @@ export class FaultInjector {
     const dir: Direction = rec.direction ?? 'both';
     const tag = `minirs fault ${rec.id}`;
     if (rec.kind === 'reset') {
-      rec.mechanism = 'ss-kill (kernel sock_destroy of every TCP connection on the path)';
-      const n = killSockets(ssFilter(path));
+      rec.mechanism = `ss-kill (kernel sock_destroy of every TCP connection on the path)${this.where}`;
+      const n = killSockets(ssFilter(path), this.places);
       this.mgr.log.info({ fault: rec.id, sockets: n }, 'reset connections');
       rec.active = false;
       return;
@@ -364,11 +383,11 @@ export class FaultInjector {
       st.filter = filterRules(path, dir, verdict, tag);
       st.cut = { path, verdict, tag };
       rec.mode = rec.mode ?? 'drop';
-      rec.mechanism = `nftables (${verdict})`;
+      rec.mechanism = `nftables (${verdict})${this.where}`;
     } else if (rec.kind === 'loss') {
       st.filter = filterRules(path, dir, `numgen random mod 100 < ${rec.percent} drop`, tag);
       st.cut = { path, verdict: `numgen random mod 100 < ${rec.percent} drop`, tag };
-      rec.mechanism = 'nftables (numgen random drop)';
+      rec.mechanism = `nftables (numgen random drop)${this.where}`;
     } else {
       // latency, bandwidth: no netem in this kernel (checked: "Specified qdisc kind is unknown"),
       // and tbf on lo would slow every process of the host: a relay in the path.
@@ -397,7 +416,7 @@ export class FaultInjector {
         for (const r of st.relays) await r.close();
         throw err;
       }
-      rec.mechanism = `relay (delaying TCP relay on ${this.relayAddr} put in the path by an nftables dnat; netem is not in this kernel; open connections on the path are reset once to enter it)`;
+      rec.mechanism = `relay (delaying TCP relay on ${this.relayAddr} put in the path by an nftables dnat${this.mgr.state.cluster.net === 'netns' ? ' in each node namespace and on the host' : ''}; netem is not in this kernel; open connections on the path are reset once to enter it)`;
     }
     this.kernel.set(rec.id, st);
     try {
@@ -409,7 +428,7 @@ export class FaultInjector {
     }
     if (st.relays.length) {
       try {
-        killSockets(ssFilter(path, this.relayAddr));
+        killSockets(ssFilter(path, this.relayAddr), this.places);
       } catch (err) {
         this.mgr.log.warn({ err }, 'could not reset the open connections of the path');
       }
@@ -444,13 +463,13 @@ export class FaultInjector {
     if (filter.length) {
       // The REST API stays reachable whatever is cut: it is how the fault gets healed.
       const c = this.mgr.state.cluster;
-      const api = c.nodes[0]!.addr;
+      const api = clusterApiAddr(c);
       filter.unshift(
         `ip daddr ${api} tcp dport ${c.api_port} accept`,
         `ip saddr ${api} tcp sport ${c.api_port} accept`,
       );
     }
-    writeNftTable(this.mgr.state.cluster.index, { filter, nat });
+    writeNftTable(this.mgr.state.cluster.index, { filter, nat }, this.places);
   }
 
   private shardsOf(target: string): number[] {
@@ -584,7 +603,7 @@ export class FaultInjector {
         this.mgr.markNodeDown(node, `node ${node} crashed (fault ${f.id})`);
     }
     // Leftovers of a crashed manager go; the active kernel faults are written again in restore().
-    if (nftAvailable()) writeNftTable(this.mgr.state.cluster.index, { filter: [], nat: [] });
+    if (nftAvailable()) writeNftTable(this.mgr.state.cluster.index, { filter: [], nat: [] }, this.places);
   }
 
   /** After the children are up: every active fault is applied again, the expired ones healed. */
