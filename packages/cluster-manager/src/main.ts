@@ -81,6 +81,7 @@ async function main(): Promise<void> {
 
   let store: StateStore;
   let paths: ClusterPaths;
+  let remadeNodes: number[] = [];
   if (cmd === 'create') {
     // The nft probe (a process) runs while the keys and certificates are made.
     const [init] = await Promise.all([
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
     const c0 = store.get().cluster;
     if (c0.net === 'netns') {
       try {
-        setupClusterNetns(c0.index, c0.nodes.map((n) => n.uid), false);
+        remadeNodes = setupClusterNetns(c0.index, c0.nodes.map((n) => n.uid), false);
       } catch (err) {
         throw new MinirsError(
           ErrorCodes.INTERNAL,
@@ -128,6 +129,12 @@ async function main(): Promise<void> {
   writeFileAtomic(paths.managerPid, `${process.pid}\n`, 0o644);
   const log = createLogger({ name: 'manager', file: paths.managerLog });
   const mgr = new ClusterManager(paths, store, log);
+  // A node whose namespace had to be made again: what still runs of it sits in the old one, cut
+  // off; it goes, and mgr.start() starts it afresh in the new namespace.
+  for (const uid of remadeNodes) {
+    const pids = mgr.killNodeProcesses(uid);
+    if (pids.length) log.warn({ node: uid, pids }, 'node namespace was made again; its old processes were killed');
+  }
   const creds = readCredentials(paths);
 
   let shuttingDown = false;

@@ -279,6 +279,22 @@ export class ClusterManager {
     return names;
   }
 
+  /** SIGKILLs what runs of a node by its pid files (before adoption; see main.ts). Returns the pids. */
+  killNodeProcesses(node: number): number[] {
+    const pids: number[] = [];
+    for (const name of this.nodeProcessNames(node)) {
+      const pid = readPid(this.paths.pidFile(name));
+      if (!pid || !pidAlive(pid)) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+        pids.push(pid);
+      } catch {
+        // gone
+      }
+    }
+    return pids;
+  }
+
   markNodeDown(node: number, why: string): void {
     if (!this.state.cluster.nodes.some((n) => n.uid === node)) {
       throw new MinirsError(ErrorCodes.NOT_FOUND, `node ${node} does not exist; list them with GET /v1/nodes`);

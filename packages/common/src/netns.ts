@@ -209,10 +209,13 @@ function createNode(index: number, uid: number): void {
  * Creates (or completes) cluster `index`'s namespaces for these node uids and its host addresses.
  * `fresh`: remove whatever an earlier cluster of this index left first (a new cluster); else a
  * node whose namespace is intact is kept (a restarted manager adopts processes running in it).
- * Throws with ip's message when the kernel refuses; the caller removes what was made.
+ * Throws with ip's message when the kernel refuses; the caller removes what was made. Returns
+ * the uids whose namespace was (re)made: processes of such a node that still run are cut off in
+ * the old one and must be started again.
  */
-export function setupClusterNetns(index: number, uids: number[], fresh: boolean): void {
-  withNetLock(() => {
+export function setupClusterNetns(index: number, uids: number[], fresh: boolean): number[] {
+  return withNetLock(() => {
+    const made: number[] = [];
     if (fresh) teardownLocked(index, false);
     ensureSwitch();
     const have = hostAddrs();
@@ -226,7 +229,9 @@ export function setupClusterNetns(index: number, uids: number[], fresh: boolean)
       if (!fresh && nodeOk(index, uid)) continue;
       removeNode(index, uid);
       createNode(index, uid);
+      made.push(uid);
     }
+    return made;
   });
 }
 
