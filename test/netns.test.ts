@@ -144,6 +144,26 @@ describe('nodes as network namespaces', () => {
     expect(peers).toContain(`198.19.${ib}.1:`);
   });
 
+  it_('bandwidth on a node is a tbf on its veth: 20 KB through its endpoint takes >= 1.5 s at 80 kbit/s', async () => {
+    const s = stateOf(a);
+    const bdb = s.bdbs.find((x) => x.name === 'src')!;
+    const r2 = track(env, new Redis({ host: `198.18.${ia}.2`, port: bdb.port }));
+    await r2.set('bw', 'x'.repeat(20_000));
+    const f = await a.faults.bandwidth('node:2', 80);
+    try {
+      expect(f.record.mechanism).toMatch(/^tc tbf \(80 kbit\/s on eth0 in minirs-\d+-2 and c\d+-n2 in minirs-sw\)/);
+      expect(sh('ip', ['netns', 'exec', `minirs-${ia}-2`, 'tc', 'qdisc', 'show', 'dev', 'eth0'])).toMatch(/qdisc tbf .*rate 80Kbit/);
+      const t0 = performance.now();
+      expect((await r2.get('bw'))?.length).toBe(20_000);
+      const ms = performance.now() - t0;
+      console.log(`tbf 80 kbit/s on node 2: GET of 20 KB through node 2 took ${ms.toFixed(0)} ms`);
+      expect(ms).toBeGreaterThanOrEqual(1500);
+    } finally {
+      await f.heal();
+    }
+    expect(sh('ip', ['netns', 'exec', `minirs-${ia}-2`, 'tc', 'qdisc', 'show', 'dev', 'eth0'])).not.toMatch(/tbf/);
+  });
+
   it_('a manager killed with -9 leaves the namespaces; the next one adopts their processes and remakes a removed one', async () => {
     const before = a.processes();
     process.kill(a.managerPid()!, 'SIGKILL');

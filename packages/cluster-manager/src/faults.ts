@@ -20,7 +20,16 @@ import {
   resolveNetPath,
   ssFilter,
 } from './net-paths.js';
-import { killSockets, nftAvailable, nftPlaces, writeNftTable } from './nft.js';
+import {
+  clearTbf,
+  killSockets,
+  type NetDev,
+  nftAvailable,
+  nftPlaces,
+  nodeVeths,
+  setTbf,
+  writeNftTable,
+} from './nft.js';
 import { DelayRelay } from './relay.js';
 import { pidAlive, readPid } from './supervisor.js';
 
@@ -117,6 +126,8 @@ interface KernelState {
   cut?: { path: NetPath; verdict: string; tag: string };
   /** Relay faults: which host:port each relay listener stands for. */
   relayed?: { host: string; port: number; relayPort: number }[];
+  /** (netns) A bandwidth fault on node:N: the veth devices with its tbf. */
+  tbf?: NetDev[];
 }
 
 type ProcTarget = { type: 'shard' | 'redis' | 'proxy' | 'syncer'; uid: number };
@@ -388,6 +399,21 @@ export class FaultInjector {
       st.filter = filterRules(path, dir, `numgen random mod 100 < ${rec.percent} drop`, tag);
       st.cut = { path, verdict: `numgen random mod 100 < ${rec.percent} drop`, tag };
       rec.mechanism = `nftables (numgen random drop)${this.where}`;
+    } else if (rec.kind === 'bandwidth' && this.mgr.state.cluster.net === 'netns' && nodeTarget(rec.target) !== undefined) {
+      // A node is a host with its own link: shape the link itself (tbf on both ends of its veth).
+      const c = this.mgr.state.cluster;
+      const uid = nodeTarget(rec.target)!;
+      if (!c.nodes.some((n) => n.uid === uid)) {
+        throw new MinirsError(ErrorCodes.NOT_FOUND, `node ${uid} does not exist; list them with GET /v1/nodes`);
+      }
+      st.tbf = nodeVeths(c.index, uid, dir);
+      try {
+        setTbf(st.tbf, rec.kbps!);
+      } catch (err) {
+        clearTbf(st.tbf);
+        throw new MinirsError(ErrorCodes.INTERNAL, `tc refused the tbf: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`);
+      }
+      rec.mechanism = `tc tbf (${rec.kbps} kbit/s on ${st.tbf.map((d) => `${d.dev} in ${d.ns}`).join(' and ')})`;
     } else {
       // latency, bandwidth: no netem in this kernel (checked: "Specified qdisc kind is unknown"),
       // and tbf on lo would slow every process of the host: a relay in the path.
@@ -424,6 +450,7 @@ export class FaultInjector {
     } catch (err) {
       this.kernel.delete(rec.id);
       for (const r of st.relays) await r.close();
+      if (st.tbf) clearTbf(st.tbf);
       throw new MinirsError(ErrorCodes.INTERNAL, `nft refused the fault's rules: ${(err as Error).message}`);
     }
     if (st.relays.length) {
@@ -580,6 +607,7 @@ export class FaultInjector {
         this.kernel.delete(rec.id);
         this.syncKernel();
         for (const r of st?.relays ?? []) await r.close();
+        if (st?.tbf) clearTbf(st.tbf);
       }
     }
   }
@@ -604,6 +632,9 @@ export class FaultInjector {
     }
     // Leftovers of a crashed manager go; the active kernel faults are written again in restore().
     if (nftAvailable()) writeNftTable(this.mgr.state.cluster.index, { filter: [], nat: [] }, this.places);
+    // And a crashed manager's tbf on the nodes' veths (restore() sets the active ones again).
+    const c = this.mgr.state.cluster;
+    if (c.net === 'netns') for (const n of c.nodes) clearTbf(nodeVeths(c.index, n.uid, 'both'));
   }
 
   /** After the children are up: every active fault is applied again, the expired ones healed. */
@@ -666,6 +697,7 @@ export class FaultInjector {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     const relays = [...this.kernel.values()].flatMap((s) => s.relays);
+    for (const st of this.kernel.values()) if (st.tbf) clearTbf(st.tbf);
     this.kernel.clear();
     try {
       this.syncKernel();

@@ -148,3 +148,42 @@ export function describeNetwork(
       : `node N is 127.0.C.N on lo${why}; network faults ${kernel ? 'in the kernel (nftables; a relay for latency/bandwidth)' : 'need root and nftables (scripts/setup); only signal and syncer-socket faults now'}`,
   };
 }
+
+// ---- tc tbf on a node's veth (netns mode) ----
+
+/** A network device in a namespace (a node's eth0, its port on the switch). */
+export interface NetDev {
+  ns: string;
+  dev: string;
+}
+
+/**
+ * The devices whose egress carries node uid's traffic: `out` (from the node) leaves through its
+ * eth0, `in` (to the node) through its port c<C>-n<N> on the switch.
+ */
+export function nodeVeths(index: number, uid: number, direction: 'both' | 'in' | 'out'): NetDev[] {
+  const out: NetDev[] = [];
+  if (direction !== 'in') out.push({ ns: netnsName(index, uid), dev: 'eth0' });
+  if (direction !== 'out') out.push({ ns: 'minirs-sw', dev: `c${index}-n${uid}` });
+  return out;
+}
+
+/** Puts a tbf of `kbps` kbit/s as the root qdisc of each device (replacing what was there). */
+export function setTbf(devs: NetDev[], kbps: number): void {
+  // Burst: 50 ms of the rate, at least a few full-size frames (tbf drops a packet larger than it).
+  const burst = Math.max(4500, Math.ceil((kbps * 1000) / 8 / 20));
+  for (const d of devs) {
+    execFileSync(
+      'ip',
+      ['netns', 'exec', d.ns, 'tc', 'qdisc', 'replace', 'dev', d.dev, 'root', 'tbf', 'rate', `${kbps}kbit`, 'burst', String(burst), 'latency', '1s'],
+      { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 },
+    );
+  }
+}
+
+/** Removes the root qdisc of each device (back to the default); a device without one is fine. */
+export function clearTbf(devs: NetDev[]): void {
+  for (const d of devs) {
+    spawnSync('ip', ['netns', 'exec', d.ns, 'tc', 'qdisc', 'del', 'dev', d.dev, 'root'], { stdio: 'ignore', timeout: 10_000 });
+  }
+}

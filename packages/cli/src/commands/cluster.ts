@@ -131,6 +131,8 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
       };
       if (o.json) return ctx.json(info);
       printClusterInfo(ctx, info, `Cluster ${info.name}: running (manager pid ${managerPid(paths) ?? '?'})`);
+      const net = (cl as { network?: { mode: string; detail: string } }).network;
+      if (net) ctx.print(`  network   ${net.mode}: ${net.detail}`);
       ctx.print(
         table(
           ['  NODE', 'ADDR', 'STATUS'],
