@@ -55,7 +55,9 @@ function leftovers(index: number): string[] {
     const m = new RegExp(`^\\d+: (c${index}-n\\d+)[@:]`).exec(l);
     if (m) left.push(`link ${m[1]}`);
   }
-  for (const a of sh('ip', ['-o', '-4', 'addr']).matchAll(new RegExp(`inet (198\\.19\\.${index}\\.\\d+)/`, 'g'))) {
+  for (const a of sh('ip', ['-o', '-4', 'addr']).matchAll(
+    new RegExp(`inet (198\\.19\\.${index}\\.\\d+)/`, 'g'),
+  )) {
     left.push(`address ${a[1]}`);
   }
   if (spawnSync('nft', ['list', 'table', 'inet', `minirs-${index}`], { stdio: 'ignore' }).status === 0) {
@@ -106,7 +108,8 @@ describe('nodes as network namespaces', () => {
     const procs = a.processes();
     const host = nsOfPid(process.pid);
     expect(nsOfPid(procs.get('manager')!)).toBe(host);
-    for (const uid of [1, 2]) expect(nsOfPid(procs.get(`proxy-${uid}`)!)).toBe(nsOfName(`minirs-${ia}-${uid}`));
+    for (const uid of [1, 2])
+      expect(nsOfPid(procs.get(`proxy-${uid}`)!)).toBe(nsOfName(`minirs-${ia}-${uid}`));
     for (const shard of s.shards) {
       const want = nsOfName(`minirs-${ia}-${shard.node_uid}`);
       expect(nsOfPid(procs.get(`shard-${shard.uid}`)!)).toBe(want);
@@ -122,91 +125,111 @@ describe('nodes as network namespaces', () => {
     expect(await r2.get('k49')).toBe('49');
   });
 
-  it_('a syncer runs in node 1\'s namespace, or on the host when its source is outside the node network', async () => {
-    const dst = await b.replicaOf('dst', ['nsa/src']);
-    await waitInSync(b, 'dst');
-    const ib = stateOf(b).cluster.index;
-    expect(nsOfPid(b.processes().get(`syncer-${dst.uid}`)!)).toBe(nsOfName(`minirs-${ib}-1`));
-    expect(await (await dbClient(env, b, 'dst')).get('k49')).toBe('49');
+  it_(
+    "a syncer runs in node 1's namespace, or on the host when its source is outside the node network",
+    async () => {
+      const dst = await b.replicaOf('dst', ['nsa/src']);
+      await waitInSync(b, 'dst');
+      const ib = stateOf(b).cluster.index;
+      expect(nsOfPid(b.processes().get(`syncer-${dst.uid}`)!)).toBe(nsOfName(`minirs-${ib}-1`));
+      expect(await (await dbClient(env, b, 'dst')).get('k49')).toBe('49');
 
-    // A plain redis-server on the host's loopback: no namespace reaches it, so that syncer runs
-    // on the host (from node 1's host address 198.19.C.1).
-    const plain = await startRedis();
-    env.redis.push(plain);
-    const pc = track(env, plain.client());
-    await pc.set('plain', 'yes');
-    await b.createDb({ name: 'fromhost', shards: 1 });
-    const fh = await b.replicaOf('fromhost', [`redis://${plain.host}:${plain.port}`]);
-    await waitInSync(b, 'fromhost');
-    expect(nsOfPid(b.processes().get(`syncer-${fh.uid}`)!)).toBe(nsOfPid(process.pid));
-    expect(await (await dbClient(env, b, 'fromhost')).get('plain')).toBe('yes');
-    const peers = sh('ss', ['-t', '-n', '-H', 'dst', `127.0.0.1:${plain.port}`]);
-    expect(peers).toContain(`198.19.${ib}.1:`);
-  });
+      // A plain redis-server on the host's loopback: no namespace reaches it, so that syncer runs
+      // on the host (from node 1's host address 198.19.C.1).
+      const plain = await startRedis();
+      env.redis.push(plain);
+      const pc = track(env, plain.client());
+      await pc.set('plain', 'yes');
+      await b.createDb({ name: 'fromhost', shards: 1 });
+      const fh = await b.replicaOf('fromhost', [`redis://${plain.host}:${plain.port}`]);
+      await waitInSync(b, 'fromhost');
+      expect(nsOfPid(b.processes().get(`syncer-${fh.uid}`)!)).toBe(nsOfPid(process.pid));
+      expect(await (await dbClient(env, b, 'fromhost')).get('plain')).toBe('yes');
+      const peers = sh('ss', ['-t', '-n', '-H', 'dst', `127.0.0.1:${plain.port}`]);
+      expect(peers).toContain(`198.19.${ib}.1:`);
+    },
+  );
 
-  it_('bandwidth on a node is a tbf on its veth: 20 KB through its endpoint takes >= 1.5 s at 80 kbit/s', async () => {
-    const s = stateOf(a);
-    const bdb = s.bdbs.find((x) => x.name === 'src')!;
-    const r2 = track(env, new Redis({ host: `198.18.${ia}.2`, port: bdb.port }));
-    await r2.set('bw', 'x'.repeat(20_000));
-    const f = await a.faults.bandwidth('node:2', 80);
-    try {
-      expect(f.record.mechanism).toMatch(/^tc tbf \(80 kbit\/s on eth0 in minirs-\d+-2 and c\d+-n2 in minirs-sw\)/);
-      expect(sh('ip', ['netns', 'exec', `minirs-${ia}-2`, 'tc', 'qdisc', 'show', 'dev', 'eth0'])).toMatch(/qdisc tbf .*rate 80Kbit/);
-      const t0 = performance.now();
-      expect((await r2.get('bw'))?.length).toBe(20_000);
-      const ms = performance.now() - t0;
-      console.log(`tbf 80 kbit/s on node 2: GET of 20 KB through node 2 took ${ms.toFixed(0)} ms`);
-      expect(ms).toBeGreaterThanOrEqual(1500);
-    } finally {
-      await f.heal();
-    }
-    expect(sh('ip', ['netns', 'exec', `minirs-${ia}-2`, 'tc', 'qdisc', 'show', 'dev', 'eth0'])).not.toMatch(/tbf/);
-  });
+  it_(
+    'bandwidth on a node is a tbf on its veth: 20 KB through its endpoint takes >= 1.5 s at 80 kbit/s',
+    async () => {
+      const s = stateOf(a);
+      const bdb = s.bdbs.find((x) => x.name === 'src')!;
+      const r2 = track(env, new Redis({ host: `198.18.${ia}.2`, port: bdb.port }));
+      await r2.set('bw', 'x'.repeat(20_000));
+      const f = await a.faults.bandwidth('node:2', 80);
+      try {
+        expect(f.record.mechanism).toMatch(
+          /^tc tbf \(80 kbit\/s on eth0 in minirs-\d+-2 and c\d+-n2 in minirs-sw\)/,
+        );
+        expect(sh('ip', ['netns', 'exec', `minirs-${ia}-2`, 'tc', 'qdisc', 'show', 'dev', 'eth0'])).toMatch(
+          /qdisc tbf .*rate 80Kbit/,
+        );
+        const t0 = performance.now();
+        expect((await r2.get('bw'))?.length).toBe(20_000);
+        const ms = performance.now() - t0;
+        console.log(`tbf 80 kbit/s on node 2: GET of 20 KB through node 2 took ${ms.toFixed(0)} ms`);
+        expect(ms).toBeGreaterThanOrEqual(1500);
+      } finally {
+        await f.heal();
+      }
+      expect(sh('ip', ['netns', 'exec', `minirs-${ia}-2`, 'tc', 'qdisc', 'show', 'dev', 'eth0'])).not.toMatch(
+        /tbf/,
+      );
+    },
+  );
 
-  it_('a manager killed with -9 leaves the namespaces; the next one adopts their processes and remakes a removed one', async () => {
-    const before = a.processes();
-    process.kill(a.managerPid()!, 'SIGKILL');
-    await waitFor(() => a.managerPid() === undefined, 'the manager gone');
-    // Node 2's namespace disappears meanwhile (by hand): the next start makes it again and starts
-    // node 2's processes afresh in it; node 1's are adopted as they are.
-    expect(spawnSync('ip', ['netns', 'del', `minirs-${ia}-2`]).status).toBe(0);
-    await a.restartManager();
-    const s = stateOf(a);
-    const bdb = s.bdbs.find((x) => x.name === 'src')!;
-    await waitFor(
-      async () => (await a.api.getBdb(bdb.uid)).status === 'active' && a.processes().has('proxy-2'),
-      'the database active again',
-      60_000,
-    );
-    const after = a.processes();
-    expect(after.get('proxy-1')).toBe(before.get('proxy-1'));
-    expect(after.get('proxy-2')).not.toBe(before.get('proxy-2'));
-    expect(nsOfPid(after.get('proxy-2')!)).toBe(nsOfName(`minirs-${ia}-2`));
-    const r2 = track(env, new Redis({ host: `198.18.${ia}.2`, port: bdb.port, maxRetriesPerRequest: 3 }));
-    await waitFor(async () => (await r2.ping().catch(() => '')) === 'PONG', 'node 2 answering', 30_000);
-    expect(await r2.set('after', '1')).toBe('OK');
-  });
+  it_(
+    'a manager killed with -9 leaves the namespaces; the next one adopts their processes and remakes a removed one',
+    async () => {
+      const before = a.processes();
+      process.kill(a.managerPid()!, 'SIGKILL');
+      await waitFor(() => a.managerPid() === undefined, 'the manager gone');
+      // Node 2's namespace disappears meanwhile (by hand): the next start makes it again and starts
+      // node 2's processes afresh in it; node 1's are adopted as they are.
+      expect(spawnSync('ip', ['netns', 'del', `minirs-${ia}-2`]).status).toBe(0);
+      await a.restartManager();
+      const s = stateOf(a);
+      const bdb = s.bdbs.find((x) => x.name === 'src')!;
+      await waitFor(
+        async () => (await a.api.getBdb(bdb.uid)).status === 'active' && a.processes().has('proxy-2'),
+        'the database active again',
+        60_000,
+      );
+      const after = a.processes();
+      expect(after.get('proxy-1')).toBe(before.get('proxy-1'));
+      expect(after.get('proxy-2')).not.toBe(before.get('proxy-2'));
+      expect(nsOfPid(after.get('proxy-2')!)).toBe(nsOfName(`minirs-${ia}-2`));
+      const r2 = track(env, new Redis({ host: `198.18.${ia}.2`, port: bdb.port, maxRetriesPerRequest: 3 }));
+      await waitFor(async () => (await r2.ping().catch(() => '')) === 'PONG', 'node 2 answering', 30_000);
+      expect(await r2.set('after', '1')).toBe('OK');
+    },
+  );
 
-  it_('cluster delete leaves no namespace, link, address or rule behind, also after a manager crash', async () => {
-    // A fault puts tables into the namespaces and on the host; the manager then dies with -9,
-    // so nothing was cleaned by it.
-    await a.faults.partition('node:2', { mode: 'drop' });
-    expect(sh('ip', ['netns', 'exec', `minirs-${ia}-1`, 'nft', 'list', 'tables'])).toContain(`minirs-${ia}`);
-    expect(leftovers(ia).length).toBeGreaterThan(0);
-    process.kill(a.managerPid()!, 'SIGKILL');
-    await waitFor(() => a.managerPid() === undefined, 'the manager gone');
-    await a.delete();
-    expect(leftovers(ia)).toEqual([]);
+  it_(
+    'cluster delete leaves no namespace, link, address or rule behind, also after a manager crash',
+    async () => {
+      // A fault puts tables into the namespaces and on the host; the manager then dies with -9,
+      // so nothing was cleaned by it.
+      await a.faults.partition('node:2', { mode: 'drop' });
+      expect(sh('ip', ['netns', 'exec', `minirs-${ia}-1`, 'nft', 'list', 'tables'])).toContain(
+        `minirs-${ia}`,
+      );
+      expect(leftovers(ia).length).toBeGreaterThan(0);
+      process.kill(a.managerPid()!, 'SIGKILL');
+      await waitFor(() => a.managerPid() === undefined, 'the manager gone');
+      await a.delete();
+      expect(leftovers(ia)).toEqual([]);
 
-    // A clean delete of the other one; then, if no other netns cluster runs here, the switch and
-    // the host link are gone as well.
-    const ib = stateOf(b).cluster.index;
-    await b.delete();
-    env.clusters.length = 0;
-    expect(leftovers(ib)).toEqual([]);
-    expect(switchLeftovers()).toEqual([]);
-  });
+      // A clean delete of the other one; then, if no other netns cluster runs here, the switch and
+      // the host link are gone as well.
+      const ib = stateOf(b).cluster.index;
+      await b.delete();
+      env.clusters.length = 0;
+      expect(leftovers(ib)).toEqual([]);
+      expect(switchLeftovers()).toEqual([]);
+    },
+  );
 
   it_('--net loopback keeps nodes on 127.0.C.N, and cluster create says which mode it chose', async () => {
     let text = '';

@@ -51,7 +51,9 @@ describe('network fault paths by network mode', () => {
 
   it('a syncer target in netns mode covers the host-side syncer; loopback mode is unchanged', () => {
     const ns = resolveNetPath('source:1/1', ctx('netns'));
-    expect(ns.pairs).toEqual([{ a: { addrs: ['198.18.7.1', '198.19.7.1'] }, b: { addrs: ['127.0.0.1'], port: 7000 } }]);
+    expect(ns.pairs).toEqual([
+      { a: { addrs: ['198.18.7.1', '198.19.7.1'] }, b: { addrs: ['127.0.0.1'], port: 7000 } },
+    ]);
     const lo = resolveNetPath('source:1/1', ctx('loopback'));
     expect(lo.pairs).toEqual([{ a: { addrs: ['127.0.7.1'] }, b: { addrs: ['127.0.0.1'], port: 7000 } }]);
     expect(resolveNetPath('node:1', ctx('loopback')).pairs[0]!.a.addrs).toEqual(['127.0.7.1']);

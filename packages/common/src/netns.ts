@@ -81,7 +81,8 @@ function capEffHas(bit: number): boolean {
  */
 export function netnsUnavailableReason(): string | undefined {
   if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
-  if (!capEffHas(12) || !capEffHas(21)) return 'network namespaces need root (CAP_NET_ADMIN and CAP_SYS_ADMIN)';
+  if (!capEffHas(12) || !capEffHas(21))
+    return 'network namespaces need root (CAP_NET_ADMIN and CAP_SYS_ADMIN)';
   if (spawnSync('ip', ['-V'], { stdio: 'ignore', timeout: 5000 }).status !== 0) {
     return 'network namespaces need `ip` (Debian package iproute2; scripts/setup installs it)';
   }
@@ -106,7 +107,9 @@ function withNetLock<T>(fn: () => T): T {
         // released meanwhile
       }
       if (Date.now() > deadline) {
-        throw new Error(`the minirs network lock ${lock} stays taken; remove it if no minirs cluster is being created or deleted`);
+        throw new Error(
+          `the minirs network lock ${lock} stays taken; remove it if no minirs cluster is being created or deleted`,
+        );
       }
       Atomics.wait(pause, 0, 0, 20);
     }
@@ -185,7 +188,9 @@ function nodeOk(index: number, uid: number): boolean {
   const ns = netnsName(index, uid);
   if (!listNetns().includes(ns) || !linkNames(NETNS_SWITCH).includes(`c${index}-n${uid}`)) return false;
   try {
-    return ip(['-n', ns, '-o', '-4', 'addr', 'show', 'dev', 'eth0']).includes(`inet ${netnsNodeAddr(index, uid)}/`);
+    return ip(['-n', ns, '-o', '-4', 'addr', 'show', 'dev', 'eth0']).includes(
+      `inet ${netnsNodeAddr(index, uid)}/`,
+    );
   } catch {
     return false;
   }
@@ -201,7 +206,14 @@ function createNode(index: number, uid: number): void {
   const ns = netnsName(index, uid);
   const port = `c${index}-n${uid}`;
   ipBatch([`netns add ${ns}`]);
-  ipBatch([`link add ${port} type veth peer name eth0 netns ${ns}`, `link set ${port} master br0`, `link set ${port} up`], NETNS_SWITCH);
+  ipBatch(
+    [
+      `link add ${port} type veth peer name eth0 netns ${ns}`,
+      `link set ${port} master br0`,
+      `link set ${port} up`,
+    ],
+    NETNS_SWITCH,
+  );
   ipBatch([`addr add ${netnsNodeAddr(index, uid)}/15 dev eth0`, 'link set eth0 up', 'link set lo up'], ns);
 }
 
