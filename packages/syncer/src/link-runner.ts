@@ -13,7 +13,8 @@ import {
 import { RdbParser, type RedisCommand, RestorePlanner } from '@minirs/rdb';
 import { DestinationClient, type DestinationTarget, type WriteReply } from './destination.js';
 import { LagTracker } from './lag-tracker.js';
-import { SourceClock, shiftStreamExpiry } from './stream-expiry.js';
+import { ExpiryGuard } from './expiry-guard.js';
+import { absoluteExpiryOf, SourceClock, shiftStreamExpiry } from './stream-expiry.js';
 import {
   argIs,
   type FullSyncEnd,
@@ -133,6 +134,9 @@ export class LinkRunner implements ReplicationConsumer {
   readonly lag = new LagTracker();
   /** When the source ran the commands of its stream (bounded from below). */
   private readonly clock = new SourceClock();
+  /** Keeps keys from expiring on the destination before the stream catches up (see ExpiryGuard). */
+  readonly expiryGuard = new ExpiryGuard(this.clock);
+  private guardTimer?: NodeJS.Timeout;
   private parser?: RdbParser;
   private planner?: RestorePlanner;
   private probeTimer?: NodeJS.Timeout;
@@ -231,6 +235,20 @@ export class LinkRunner implements ReplicationConsumer {
     );
     this.probeTimer = setInterval(() => void this.probe(), 100);
     this.probeTimer.unref();
+    this.guardTimer = setInterval(() => this.guardExpiries(), 250);
+    this.guardTimer.unref();
+  }
+
+  /** Extends the keys the destination would expire before the stream catches up. */
+  private guardExpiries(): void {
+    const d = this.dest;
+    // Not inside a transaction being written: the PEXPIREAT would join it (and could cross slots).
+    if (this.stopped || !d || d.closed || this.tx || this.expiryGuard.size === 0) return;
+    for (const x of this.expiryGuard.due(Date.now(), this.link.appliedOffset)) {
+      d.write(['PEXPIREAT', x.key, String(x.at), 'GT'], (r) => {
+        if (r.kind === 'error') this.o.log.debug({ link: this.o.label, err: r.error }, 'expiry guard write refused');
+      });
+    }
   }
 
   private inFullSync = false;
@@ -302,6 +320,7 @@ export class LinkRunner implements ReplicationConsumer {
   async stop(settle = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.probeTimer);
+    clearInterval(this.guardTimer);
     this.barrierAbort?.();
     if (!settle) this.dest?.close();
     await this.link.close();
@@ -422,11 +441,16 @@ export class LinkRunner implements ReplicationConsumer {
     // The source's snapshot is taken when it answers +FULLRESYNC (the fork starts then).
     const snapshotAt = info.snapshotAt;
     this.clock.anchor(info.offset, snapshotAt);
+    this.expiryGuard.clear();
     this.parser = new RdbParser();
     this.planner = new RestorePlanner({
       targetRdbVersion: this.o.targetRdbVersion,
       now: Date.now,
-      mapExpireAt: (t) => shiftedExpireAt(t, snapshotAt, Date.now()),
+      mapExpireAt: (t, key) => {
+        const at = shiftedExpireAt(t, snapshotAt, Date.now());
+        this.expiryGuard.note(key, t, at);
+        return at;
+      },
       modules: 'error',
       onLoss: (key, what) => this.onLoss(String(key.key), what),
       // The planner holds a value's parsed chunks until its payload is complete, and they take
@@ -698,6 +722,13 @@ export class LinkRunner implements ReplicationConsumer {
       const ran = this.clock.ranAfter(cmd.offset);
       return ran === undefined ? undefined : now - ran;
     });
+    const expiry = absoluteExpiryOf(cmd.argv);
+    if (expiry) {
+      const written = shifted ? absoluteExpiryOf(shifted)!.expireAt : expiry.expireAt;
+      this.expiryGuard.note(expiry.key, expiry.expireAt, written);
+    } else if ((argIs(name, 'DEL') || argIs(name, 'UNLINK')) && cmd.argv.length > 1) {
+      this.expiryGuard.forget(cmd.argv.slice(1));
+    }
     if (!dest.hasRoom()) await dest.capacity();
     dest.writeRaw(shifted ? encodeCommand(shifted) : cmd.raw, (r) => {
       entry.done = true;
@@ -724,6 +755,7 @@ export class LinkRunner implements ReplicationConsumer {
   private async replayFlush(dest: DestinationClient, cmd: ReplicationCommand): Promise<void> {
     const entry = { offset: cmd.offset, done: false };
     this.order.push(entry);
+    this.expiryGuard.clear();
     await dest.drain();
     this.advance();
     const what = commandLabel(cmd.argv);
