@@ -31,7 +31,9 @@ const clients: BoundClient[] = [];
 
 beforeAll(async () => {
   if (!root) return;
-  [c] = await startClusters(env, ['fpar'], 2);
+  // Loopback mode: the old side's clients bind node 2's address, which in netns mode exists only
+  // inside node 2's namespace (this process cannot bind it there).
+  [c] = await startClusters(env, ['fpar'], 2, 'loopback');
 });
 
 afterAll(async () => {

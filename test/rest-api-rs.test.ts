@@ -546,7 +546,8 @@ describe('sync_source_stats and the metrics exporter', () => {
 
   it('serves RS v1 names at / and v2 names at /v2 on its own port, with ingress as rates', async () => {
     const url = String((await call('GET', '/v1/cluster')).body.metrics_exporter_url);
-    expect(url).toMatch(/^https:\/\/127\.\d+\.\d+\.\d+:\d+$/);
+    // Node 1's address (loopback mode) or the cluster's host address 198.19.C.254 (netns mode).
+    expect(url).toMatch(/^https:\/\/(127\.\d+\.\d+\.\d+|198\.19\.\d+\.254):\d+$/);
     expect(url).not.toBe(c.credentials.api_url);
     // RS's documented names (rs-prometheus-metrics-v1.md) of the families minirs serves.
     const RS_V1 = new Set([
@@ -659,7 +660,9 @@ describe('sync_source_stats and the metrics exporter', () => {
     });
     sniServer.on('secureConnection', (sock) => sock.destroy());
     sniServer.on('tlsClientError', () => {});
-    const host = state().cluster.nodes[0]!.addr;
+    // Node 1's address; in netns mode that is inside node 1's namespace, where this process
+    // cannot listen: the host's loopback then (the syncer runs on the host for such a source).
+    const host = state().cluster.net === 'netns' ? '127.0.0.1' : state().cluster.nodes[0]!.addr;
     await new Promise<void>((resolve) => sniServer!.listen(0, host, () => resolve()));
     const port = (sniServer.address() as { port: number }).port;
     const r = await call('POST', '/v1/bdbs', {

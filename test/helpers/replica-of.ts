@@ -25,10 +25,21 @@ export function newEnv(tag: string): Env {
   return { home: tmpHome(tag), clusters: [], clients: [], redis: [] };
 }
 
-/** Starts clusters of `nodes` nodes each, side by side, in the env's home. */
-export async function startClusters(env: Env, names: string[], nodes = 2): Promise<StartedMiniCluster[]> {
+/**
+ * Starts clusters of `nodes` nodes each, side by side, in the env's home. `net` forces how nodes
+ * are hosts (default: MINIRS_NET or auto, i.e. namespaces when run as root on Linux).
+ */
+export async function startClusters(
+  env: Env,
+  names: string[],
+  nodes = 2,
+  net?: 'auto' | 'netns' | 'loopback',
+): Promise<StartedMiniCluster[]> {
   const started = await Promise.all(
-    names.map((n) => new MiniCluster(n).withNodes(nodes).withHome(env.home).withStartTimeout(60_000).start()),
+    names.map((n) => {
+      const m = new MiniCluster(n).withNodes(nodes).withHome(env.home).withStartTimeout(60_000);
+      return (net ? m.withNet(net) : m).start();
+    }),
   );
   env.clusters.push(...started);
   return started;

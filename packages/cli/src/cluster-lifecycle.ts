@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { type ClusterPaths, ErrorCodes, MinirsError } from '@minirs/common';
+import { type ClusterPaths, ErrorCodes, MinirsError, teardownClusterNetns } from '@minirs/common';
 import { managerPid, ownerOf, requireCluster } from './cluster-files.js';
 import { launchManager, type ManagerReady } from './manager-launcher.js';
 import { isClusterProcess, pidFiles, processesOf, signal, waitForExit } from './processes.js';
@@ -127,17 +127,23 @@ export async function deleteCluster(name: string, o: LifecycleOptions): Promise<
 }
 
 /**
- * Network faults live in the kernel as the table `inet minirs-<cluster index>`; a manager that
- * stopped cleanly removed it, a killed one did not. Nothing else of the host is touched.
+ * Network faults live in the kernel as the table `inet minirs-<cluster index>`, and a netns
+ * cluster's nodes are network namespaces `minirs-<index>-N` with switch ports and host addresses;
+ * a manager that stopped cleanly removed them, a killed one did not. Nothing else of the host is
+ * touched (the shared switch goes with the last netns cluster).
  */
 export function removeKernelFaults(paths: ClusterPaths): void {
   let index: number | undefined;
+  let net: string | undefined;
   try {
-    index = (JSON.parse(readFileSync(paths.state, 'utf8')) as { cluster?: { index?: number } }).cluster?.index;
+    const c = (JSON.parse(readFileSync(paths.state, 'utf8')) as { cluster?: { index?: number; net?: string } }).cluster;
+    index = c?.index;
+    net = c?.net;
   } catch {
     return;
   }
-  if (!Number.isInteger(index)) return;
+  if (index === undefined || !Number.isInteger(index)) return;
+  if (net === 'netns') teardownClusterNetns(index);
   const table = `minirs-${index}`;
   if (spawnSync('nft', ['list', 'table', 'inet', table], { stdio: 'ignore' }).status === 0) {
     spawnSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' });

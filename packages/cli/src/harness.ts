@@ -38,6 +38,7 @@ export class MiniCluster {
   private env: NodeJS.ProcessEnv = process.env;
   private autoStart = false;
   private startTimeoutMs = 30_000;
+  private net?: 'auto' | 'netns' | 'loopback';
 
   constructor(readonly name: string) {}
 
@@ -73,6 +74,11 @@ export class MiniCluster {
     this.autoStart = on;
     return this;
   }
+  /** How nodes are hosts (`cluster create --net`); default MINIRS_NET or auto. */
+  withNet(mode: 'auto' | 'netns' | 'loopback'): this {
+    this.net = mode;
+    return this;
+  }
   withStartTimeout(ms: number): this {
     this.startTimeoutMs = ms;
     return this;
@@ -88,6 +94,7 @@ export class MiniCluster {
       nodes: this.nodes,
       apiPort: this.apiPort ?? (await freePort()),
       dbPortBase: this.dbPortBase ?? (await freePort()),
+      net: this.net,
       env,
       timeoutMs: this.startTimeoutMs,
     });

@@ -20,6 +20,8 @@ export interface LaunchOptions {
   nodes?: number;
   apiPort?: number;
   dbPortBase?: number;
+  /** --net auto|netns|loopback (create). */
+  net?: string;
   /** Environment of the manager (default: this process's), MINIRS_HOME always set to `home`. */
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
@@ -106,6 +108,7 @@ export async function launchManager(o: LaunchOptions): Promise<ManagerReady> {
     if (o.nodes !== undefined) args.push('--nodes', String(o.nodes));
     if (o.apiPort !== undefined) args.push('--api-port', String(o.apiPort));
     if (o.dbPortBase !== undefined) args.push('--db-port-base', String(o.dbPortBase));
+    if (o.net !== undefined) args.push('--net', o.net);
   }
   const fd = openSync(outFile, 'a', 0o600);
   let child: ReturnType<typeof spawn>;

@@ -48,7 +48,8 @@ describe.skipIf(!HAVE_MANAGER)('minirs end to end (real cluster-manager)', () =>
     const info = JSON.parse(r.stdout);
     expect(Object.keys(info).sort()).toEqual(['api_url', 'ca_cert', 'name', 'nodes', 'password', 'username']);
     expect(info.name).toBe(name);
-    expect(info.api_url).toMatch(new RegExp(`^https://127\\.0\\.\\d+\\.\\d+:${apiPort}$`));
+    // loopback mode: node 1 (127.0.C.1); netns mode: the host address of the cluster (198.19.C.254)
+    expect(info.api_url).toMatch(new RegExp(`^https://(127\\.0\\.\\d+\\.\\d+|198\\.19\\.\\d+\\.254):${apiPort}$`));
     expect(info.nodes).toHaveLength(2);
     expect(info.ca_cert).toBe(paths.caCert);
     expect(readFileSync(info.ca_cert, 'utf8')).toContain('BEGIN CERTIFICATE');
@@ -104,14 +105,15 @@ describe.skipIf(!HAVE_MANAGER)('minirs end to end (real cluster-manager)', () =>
     expect(list.map((b: { name: string }) => b.name)).toEqual(['db1']);
     const info = JSON.parse((await minirs(home, ['db', 'info', name, 'db1', '--json'])).stdout);
     expect(info.uid).toBe(dbUid);
-    expect(info.endpoints[0].addr[0]).toMatch(/^127\./);
+    // 127.0.C.N (loopback mode) or 198.18.C.N (netns mode).
+    expect(info.endpoints[0].addr[0]).toMatch(/^(127|198\.18)\./);
     const url = await minirs(home, ['db', 'source-url', name, 'db1', '--json']);
     const { uri } = JSON.parse(url.stdout);
     expect(uri).toBe(
       `redis://admin:${encodeURIComponent(adminPass)}@${info.endpoints[0].addr[0]}:${info.endpoints[0].port}`,
     );
     const human = await minirs(home, ['db', 'info', name, 'db1']);
-    expect(human.stdout.match(/^\s+\d+\s+\d+\s+127\.\S+\s+\d+-\d+\s+active/gm)).toHaveLength(2);
+    expect(human.stdout.match(/^\s+\d+\s+\d+\s+(127|198\.18)\.\S+\s+\d+-\d+\s+active/gm)).toHaveLength(2);
   });
 
   it('bad usage exits 2, a failed operation 1 with one line', async () => {

@@ -8,6 +8,7 @@ import { ActionRegistry } from './actions.js';
 import type { ClusterManager } from './manager.js';
 import { registerBdbRoutes } from './routes-bdbs.js';
 import { errorBody, RsApiError } from './rs-errors.js';
+import { describeNetwork, nftAvailable } from './nft.js';
 
 /** How much of a refused oversized body is read and dropped so that the 413 reaches the client. */
 const DRAIN_LIMIT = 64 * 1024 * 1024;
@@ -165,6 +166,8 @@ export async function buildApi(
       created_time: c.created_time,
       nodes: c.nodes,
       loopback_fallback: c.loopback_fallback,
+      // (minirs) How nodes are hosts: netns (a namespace per node) or loopback (127.0.C.N).
+      network: describeNetwork(c, nftAvailable()),
       // (minirs) RS's exporter: v1 names at /, v2 at /v2 (RS: port 8070).
       metrics_exporter_url: mgr.metricsExporterUrl,
     };

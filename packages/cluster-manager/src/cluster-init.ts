@@ -15,7 +15,12 @@ import {
   minirsHome,
   newRsaKey,
   randomPassword,
+  clusterApiAddr,
+  netnsNodeAddr,
+  netnsUnavailableReason,
   redisServerBinary,
+  setupClusterNetns,
+  teardownClusterNetns,
   writeFileAtomic,
 } from '@minirs/common';
 import { canBind } from './net-util.js';
@@ -25,6 +30,8 @@ export interface CreateOptions {
   nodes: number;
   apiPort: number;
   dbPortBase: number;
+  /** How nodes are hosts: netns (namespaces, or fail), loopback (127.0.C.N), auto (netns where it works). */
+  net?: 'auto' | 'netns' | 'loopback';
 }
 
 export const MAX_NODES = 32;
@@ -140,6 +147,9 @@ export function validateCreate(o: CreateOptions): void {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_NODES) {
     throw invalid('nodes', `--nodes ${o.nodes} is out of range: a cluster has 1 to ${MAX_NODES} nodes`);
   }
+  if (o.net !== undefined && !['auto', 'netns', 'loopback'].includes(o.net)) {
+    throw invalid('net', `--net ${o.net} is not a network mode: use auto, netns or loopback`);
+  }
   for (const [field, port] of [
     ['api_port', o.apiPort],
     ['db_port_base', o.dbPortBase],
@@ -174,20 +184,27 @@ export async function initCluster(
     }
     throw err;
   }
+  let index: number | undefined;
+  let netMade = false;
   try {
-    const index = claimIndex(home, resolve(paths.dir));
+    index = claimIndex(home, resolve(paths.dir));
+    const uids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+    const { net, reason } = chooseNet(o.net ?? 'auto', index, uids);
+    netMade = net === 'netns';
 
-    // Node N of cluster C is 127.0.C.N; any 127/8 address is loopback on Linux, not elsewhere.
-    const fallback = !(await canBind(`127.0.${index}.1`, 0));
-    const nodes = Array.from({ length: o.nodes }, (_, i) => ({
-      uid: i + 1,
-      addr: fallback ? '127.0.0.1' : `127.0.${index}.${i + 1}`,
+    // Loopback mode: node N of cluster C is 127.0.C.N; any 127/8 address is loopback on Linux,
+    // not elsewhere. Netns mode: 198.18.C.N inside the namespace minirs-C-N.
+    const fallback = net === 'loopback' && !(await canBind(`127.0.${index}.1`, 0));
+    const nodes = uids.map((uid) => ({
+      uid,
+      addr: net === 'netns' ? netnsNodeAddr(index!, uid) : fallback ? '127.0.0.1' : `127.0.${index}.${uid}`,
       status: 'active' as const,
     }));
-    if (!(await canBind(nodes[0]!.addr, o.apiPort))) {
+    const apiAddr = clusterApiAddr({ index, net, nodes });
+    if (!(await canBind(apiAddr, o.apiPort))) {
       throw new MinirsError(
         ErrorCodes.PORT_IN_USE,
-        `port ${o.apiPort} on ${nodes[0]!.addr} is in use; pass another --api-port`,
+        `port ${o.apiPort} on ${apiAddr} is in use; pass another --api-port`,
         { field: 'api_port' },
       );
     }
@@ -196,7 +213,7 @@ export async function initCluster(
     // Two RSA keys, made in parallel: the CA's and one the cluster's leaves share (RSA key
     // generation dominates cluster creation; a simulator's identities need not differ in key).
     const [ca, leafKey] = await Promise.all([createCa(`minirs ${o.name} CA`), newRsaKey()]);
-    const ips = [...new Set(nodes.map((n) => n.addr))];
+    const ips = [...new Set([...nodes.map((n) => n.addr), apiAddr])];
     const [api, proxy, syncer] = await Promise.all([
       createLeaf(ca, { commonName: `api.${o.name}.minirs.local`, ips, dns: ['localhost'] }, leafKey),
       createLeaf(
@@ -215,7 +232,7 @@ export async function initCluster(
     const credentials: Credentials = {
       username: `admin@${o.name}.minirs.local`,
       password: randomPassword(24),
-      api_url: `https://${nodes[0]!.addr}:${o.apiPort}`,
+      api_url: `https://${apiAddr}:${o.apiPort}`,
     };
     writeFileAtomic(paths.credentials, `${JSON.stringify(credentials, null, 2)}\n`);
     const state: ClusterState = {
@@ -228,6 +245,8 @@ export async function initCluster(
         created_time: new Date().toISOString(),
         nodes,
         loopback_fallback: fallback,
+        net,
+        ...(reason ? { net_reason: reason } : {}),
       },
       internal_password: randomPassword(40),
       next_bdb_uid: 1,
@@ -237,9 +256,38 @@ export async function initCluster(
     };
     return { paths, state, credentials };
   } catch (err) {
+    if (netMade && index !== undefined) teardownClusterNetns(index);
     rmSync(paths.dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * netns: namespaces or a clear error; loopback: 127.0.C.N; auto: namespaces where this process
+ * may make them (Linux, root or CAP_NET_ADMIN + CAP_SYS_ADMIN, `ip`) and the kernel takes them,
+ * else loopback with the reason. The namespaces are made here (a failed attempt removes its part).
+ */
+function chooseNet(
+  wanted: 'auto' | 'netns' | 'loopback',
+  index: number,
+  uids: number[],
+): { net: 'netns' | 'loopback'; reason?: string } {
+  if (wanted === 'loopback') return { net: 'loopback', reason: 'asked for (--net loopback)' };
+  if (index > 254) return { net: 'loopback', reason: `cluster index ${index} is past the namespace address plan` };
+  let reason = netnsUnavailableReason();
+  if (!reason) {
+    try {
+      setupClusterNetns(index, uids, true);
+      return { net: 'netns' };
+    } catch (err) {
+      teardownClusterNetns(index);
+      reason = `the kernel refused the namespaces: ${((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n')[0]}`;
+    }
+  }
+  if (wanted === 'netns') {
+    throw new MinirsError(ErrorCodes.CONFLICT, `--net netns: ${reason}; use --net loopback (or auto)`, { field: 'net' });
+  }
+  return { net: 'loopback', reason };
 }
 
 /** Releases the cluster's index claim (its folder is gone or going). */

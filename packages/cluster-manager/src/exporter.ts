@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
-import { type BdbStatus, SOURCE_STATUS_METRIC } from '@minirs/common';
+import { type BdbStatus, clusterApiAddr, SOURCE_STATUS_METRIC } from '@minirs/common';
 import type { ClusterManager } from './manager.js';
 import { PROM_CONTENT_TYPE, PromText } from './prom-text.js';
 import type { SyncStatsHistory } from './stats-history.js';
@@ -287,7 +287,7 @@ export async function startExporter(
       res.writeHead(200, { 'content-type': PROM_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : body);
     },
   );
-  const host = mgr.state.cluster.nodes[0]!.addr;
+  const host = clusterApiAddr(mgr.state.cluster);
   const listen = (p: number) =>
     new Promise<number>((resolve, reject) => {
       server.once('error', reject);

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, invalid, type LinkFault, MinirsError, writeFileAtomic } from '@minirs/common';
+import {
+  clusterApiAddr,
+  ErrorCodes,
+  invalid,
+  type LinkFault,
+  MinirsError,
+  netnsHostAddr,
+  writeFileAtomic,
+} from '@minirs/common';
 import type { ClusterManager } from './manager.js';
 import {
   type Direction,
@@ -12,7 +20,16 @@ import {
   resolveNetPath,
   ssFilter,
 } from './net-paths.js';
-import { killSockets, nftAvailable, writeNftTable } from './nft.js';
+import {
+  clearTbf,
+  killSockets,
+  type NetDev,
+  nftAvailable,
+  nftPlaces,
+  nodeVeths,
+  setTbf,
+  writeNftTable,
+} from './nft.js';
 import { DelayRelay } from './relay.js';
 import { pidAlive, readPid } from './supervisor.js';
 
@@ -109,6 +126,8 @@ interface KernelState {
   cut?: { path: NetPath; verdict: string; tag: string };
   /** Relay faults: which host:port each relay listener stands for. */
   relayed?: { host: string; port: number; relayPort: number }[];
+  /** (netns) A bandwidth fault on node:N: the veth devices with its tbf. */
+  tbf?: NetDev[];
 }
 
 type ProcTarget = { type: 'shard' | 'redis' | 'proxy' | 'syncer'; uid: number };
@@ -134,7 +153,18 @@ export class FaultInjector {
   }
 
   private get relayAddr(): string {
-    return `127.0.${this.mgr.state.cluster.index}.250`;
+    const c = this.mgr.state.cluster;
+    return c.net === 'netns' ? netnsHostAddr(c.index, 250) : `127.0.${c.index}.250`;
+  }
+
+  private get where(): string {
+    const c = this.mgr.state.cluster;
+    return c.net === 'netns' ? ` in the namespaces minirs-${c.index}-N and on the host` : ' on the host (lo)';
+  }
+
+  /** The host, and in netns mode every node's namespace: where rules and socket kills apply. */
+  private get places() {
+    return nftPlaces(this.mgr.state.cluster);
   }
 
   private persist(): void {
@@ -352,8 +382,8 @@ export class FaultInjector {
     const dir: Direction = rec.direction ?? 'both';
     const tag = `minirs fault ${rec.id}`;
     if (rec.kind === 'reset') {
-      rec.mechanism = 'ss-kill (kernel sock_destroy of every TCP connection on the path)';
-      const n = killSockets(ssFilter(path));
+      rec.mechanism = `ss-kill (kernel sock_destroy of every TCP connection on the path)${this.where}`;
+      const n = killSockets(ssFilter(path), this.places);
       this.mgr.log.info({ fault: rec.id, sockets: n }, 'reset connections');
       rec.active = false;
       return;
@@ -364,11 +394,26 @@ export class FaultInjector {
       st.filter = filterRules(path, dir, verdict, tag);
       st.cut = { path, verdict, tag };
       rec.mode = rec.mode ?? 'drop';
-      rec.mechanism = `nftables (${verdict})`;
+      rec.mechanism = `nftables (${verdict})${this.where}`;
     } else if (rec.kind === 'loss') {
       st.filter = filterRules(path, dir, `numgen random mod 100 < ${rec.percent} drop`, tag);
       st.cut = { path, verdict: `numgen random mod 100 < ${rec.percent} drop`, tag };
-      rec.mechanism = 'nftables (numgen random drop)';
+      rec.mechanism = `nftables (numgen random drop)${this.where}`;
+    } else if (rec.kind === 'bandwidth' && this.mgr.state.cluster.net === 'netns' && nodeTarget(rec.target) !== undefined) {
+      // A node is a host with its own link: shape the link itself (tbf on both ends of its veth).
+      const c = this.mgr.state.cluster;
+      const uid = nodeTarget(rec.target)!;
+      if (!c.nodes.some((n) => n.uid === uid)) {
+        throw new MinirsError(ErrorCodes.NOT_FOUND, `node ${uid} does not exist; list them with GET /v1/nodes`);
+      }
+      st.tbf = nodeVeths(c.index, uid, dir);
+      try {
+        setTbf(st.tbf, rec.kbps!);
+      } catch (err) {
+        clearTbf(st.tbf);
+        throw new MinirsError(ErrorCodes.INTERNAL, `tc refused the tbf: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`);
+      }
+      rec.mechanism = `tc tbf (${rec.kbps} kbit/s on ${st.tbf.map((d) => `${d.dev} in ${d.ns}`).join(' and ')})`;
     } else {
       // latency, bandwidth: no netem in this kernel (checked: "Specified qdisc kind is unknown"),
       // and tbf on lo would slow every process of the host: a relay in the path.
@@ -397,7 +442,7 @@ export class FaultInjector {
         for (const r of st.relays) await r.close();
         throw err;
       }
-      rec.mechanism = `relay (delaying TCP relay on ${this.relayAddr} put in the path by an nftables dnat; netem is not in this kernel; open connections on the path are reset once to enter it)`;
+      rec.mechanism = `relay (delaying TCP relay on ${this.relayAddr} put in the path by an nftables dnat${this.mgr.state.cluster.net === 'netns' ? ' in each node namespace and on the host' : ''}; netem is not in this kernel; open connections on the path are reset once to enter it)`;
     }
     this.kernel.set(rec.id, st);
     try {
@@ -405,11 +450,12 @@ export class FaultInjector {
     } catch (err) {
       this.kernel.delete(rec.id);
       for (const r of st.relays) await r.close();
+      if (st.tbf) clearTbf(st.tbf);
       throw new MinirsError(ErrorCodes.INTERNAL, `nft refused the fault's rules: ${(err as Error).message}`);
     }
     if (st.relays.length) {
       try {
-        killSockets(ssFilter(path, this.relayAddr));
+        killSockets(ssFilter(path, this.relayAddr), this.places);
       } catch (err) {
         this.mgr.log.warn({ err }, 'could not reset the open connections of the path');
       }
@@ -444,13 +490,13 @@ export class FaultInjector {
     if (filter.length) {
       // The REST API stays reachable whatever is cut: it is how the fault gets healed.
       const c = this.mgr.state.cluster;
-      const api = c.nodes[0]!.addr;
+      const api = clusterApiAddr(c);
       filter.unshift(
         `ip daddr ${api} tcp dport ${c.api_port} accept`,
         `ip saddr ${api} tcp sport ${c.api_port} accept`,
       );
     }
-    writeNftTable(this.mgr.state.cluster.index, { filter, nat });
+    writeNftTable(this.mgr.state.cluster.index, { filter, nat }, this.places);
   }
 
   private shardsOf(target: string): number[] {
@@ -561,6 +607,7 @@ export class FaultInjector {
         this.kernel.delete(rec.id);
         this.syncKernel();
         for (const r of st?.relays ?? []) await r.close();
+        if (st?.tbf) clearTbf(st.tbf);
       }
     }
   }
@@ -584,7 +631,10 @@ export class FaultInjector {
         this.mgr.markNodeDown(node, `node ${node} crashed (fault ${f.id})`);
     }
     // Leftovers of a crashed manager go; the active kernel faults are written again in restore().
-    if (nftAvailable()) writeNftTable(this.mgr.state.cluster.index, { filter: [], nat: [] });
+    if (nftAvailable()) writeNftTable(this.mgr.state.cluster.index, { filter: [], nat: [] }, this.places);
+    // And a crashed manager's tbf on the nodes' veths (restore() sets the active ones again).
+    const c = this.mgr.state.cluster;
+    if (c.net === 'netns') for (const n of c.nodes) clearTbf(nodeVeths(c.index, n.uid, 'both'));
   }
 
   /** After the children are up: every active fault is applied again, the expired ones healed. */
@@ -647,6 +697,7 @@ export class FaultInjector {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     const relays = [...this.kernel.values()].flatMap((s) => s.relays);
+    for (const st of this.kernel.values()) if (st.tbf) clearTbf(st.tbf);
     this.kernel.clear();
     try {
       this.syncKernel();

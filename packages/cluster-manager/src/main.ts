@@ -5,10 +5,13 @@ import {
   type ClusterPaths,
   clusterPaths,
   createLogger,
+  clusterApiAddr,
   ErrorCodes,
   isMinirsError,
   MinirsError,
   refillKeyPool,
+  setupClusterNetns,
+  teardownClusterNetns,
   writeFileAtomic,
 } from '@minirs/common';
 import { buildApi } from './api.js';
@@ -19,7 +22,7 @@ import { startStatsSampler } from './routes-stats.js';
 import { isUiPublicPath, registerUiRoutes } from './ui-routes.js';
 import { initCluster, readCredentials } from './cluster-init.js';
 import { ClusterManager } from './manager.js';
-import { nftAvailable, probeNft } from './nft.js';
+import { describeNetwork, nftAvailable, probeNft } from './nft.js';
 import { StateStore } from './state-store.js';
 import { pidAlive, pidCmdline, readPid } from './supervisor.js';
 
@@ -59,6 +62,8 @@ async function main(): Promise<void> {
       nodes: { type: 'string', default: '3' },
       'api-port': { type: 'string', default: '9443' },
       'db-port-base': { type: 'string', default: '12000' },
+      // How nodes are hosts (create only): auto (namespaces where possible), netns, loopback.
+      net: { type: 'string', default: process.env.MINIRS_NET || 'auto' },
       // RS's exporter port; one that is taken (clusters sharing 127.0.0.1) falls back to a free one.
       'metrics-port': {
         type: 'string',
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
 
   let store: StateStore;
   let paths: ClusterPaths;
+  let remadeNodes: number[] = [];
   if (cmd === 'create') {
     // The nft probe (a process) runs while the keys and certificates are made.
     const [init] = await Promise.all([
@@ -84,6 +90,7 @@ async function main(): Promise<void> {
         nodes: Number(values.nodes),
         apiPort: Number(values['api-port']),
         dbPortBase: Number(values['db-port-base']),
+        net: values.net as 'auto' | 'netns' | 'loopback',
       }),
       probeNft(),
     ]);
@@ -104,10 +111,30 @@ async function main(): Promise<void> {
       return;
     }
     store = new StateStore(paths);
+    // Netns mode: the namespaces a stopped cluster removed are made again; those a crashed
+    // manager left (its children may still run in them) are kept when intact.
+    const c0 = store.get().cluster;
+    if (c0.net === 'netns') {
+      try {
+        remadeNodes = setupClusterNetns(c0.index, c0.nodes.map((n) => n.uid), false);
+      } catch (err) {
+        throw new MinirsError(
+          ErrorCodes.INTERNAL,
+          `cannot make the network namespaces of cluster "${name}" (${((err as { stderr?: string }).stderr || (err as Error).message).trim()}); the cluster was created in netns mode and needs root`,
+          { cause: err },
+        );
+      }
+    }
   }
   writeFileAtomic(paths.managerPid, `${process.pid}\n`, 0o644);
   const log = createLogger({ name: 'manager', file: paths.managerLog });
   const mgr = new ClusterManager(paths, store, log);
+  // A node whose namespace had to be made again: what still runs of it sits in the old one, cut
+  // off; it goes, and mgr.start() starts it afresh in the new namespace.
+  for (const uid of remadeNodes) {
+    const pids = mgr.killNodeProcesses(uid);
+    if (pids.length) log.warn({ node: uid, pids }, 'node namespace was made again; its old processes were killed');
+  }
   const creds = readCredentials(paths);
 
   let shuttingDown = false;
@@ -120,6 +147,8 @@ async function main(): Promise<void> {
     await exporter?.close().catch(() => {});
     await faults.shutdown().catch((err) => log.warn({ err }, 'removing kernel faults failed'));
     await mgr.shutdown();
+    // Every child has stopped: the namespaces, switch ports and host addresses go too.
+    if (store.get().cluster.net === 'netns') teardownClusterNetns(store.get().cluster.index);
     if (readPid(paths.managerPid) === process.pid) rmSync(paths.managerPid, { force: true });
     log.info('cluster stopped');
     log.flush();
@@ -150,11 +179,11 @@ async function main(): Promise<void> {
   const c = store.get().cluster;
   try {
     try {
-      await app.listen({ host: c.nodes[0]!.addr, port: c.api_port });
+      await app.listen({ host: clusterApiAddr(c), port: c.api_port });
     } catch (err) {
       throw new MinirsError(
         ErrorCodes.PORT_IN_USE,
-        `cannot listen on ${c.nodes[0]!.addr}:${c.api_port} (${(err as Error).message}); free the port or pass another --api-port`,
+        `cannot listen on ${clusterApiAddr(c)}:${c.api_port} (${(err as Error).message}); free the port or pass another --api-port`,
         { cause: err },
       );
     }
@@ -183,6 +212,7 @@ async function main(): Promise<void> {
     // A create that cannot finish leaves nothing behind; a start keeps the cluster's files.
     await app.close().catch(() => {});
     await mgr.shutdown().catch(() => {});
+    if (c.net === 'netns') teardownClusterNetns(c.index);
     if (cmd === 'create') rmSync(paths.dir, { recursive: true, force: true });
     else rmSync(paths.managerPid, { force: true });
     throw err;
@@ -196,7 +226,7 @@ async function main(): Promise<void> {
     password: creds.password,
     ca_cert: paths.caCert,
     nodes: c.nodes.map((n) => ({ uid: n.uid, addr: n.addr })),
-    network: networkMode(c.loopback_fallback),
+    network: networkMode(c),
   });
   if (cmd === 'create') {
     faults.loadAndPrepare();
@@ -208,19 +238,9 @@ async function main(): Promise<void> {
   }
 }
 
-/**
- * (minirs) How nodes are hosts here. Network namespaces per node are not built yet: nodes are
- * loopback addresses 127.0.C.N, and network faults are nftables rules on them (root).
- */
-function networkMode(fallback: boolean): { mode: string; kernel_faults: boolean; detail: string } {
-  const kernel = !fallback && nftAvailable();
-  return {
-    mode: fallback ? 'loopback-fallback' : 'loopback',
-    kernel_faults: kernel,
-    detail: fallback
-      ? 'every node shares 127.0.0.1 (distinct ports); network faults only inside the syncer'
-      : `node N is 127.0.C.N on lo; network faults ${kernel ? 'in the kernel (nftables; a relay for latency/bandwidth)' : 'need root and nftables (scripts/setup); only signal and syncer-socket faults now'}`,
-  };
+/** (minirs) How nodes are hosts here: the ready line's `network`, as GET /v1/cluster's. */
+function networkMode(c: Parameters<typeof describeNetwork>[0]): ReturnType<typeof describeNetwork> {
+  return describeNetwork(c, nftAvailable());
 }
 
 main().catch(fail);

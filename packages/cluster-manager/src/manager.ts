@@ -10,8 +10,13 @@ import {
   canTransition,
   ErrorCodes,
   errorRule,
+  inNodeNet,
   type Logger,
   MinirsError,
+  NETNS_ROUTE,
+  netnsHostAddr,
+  netnsName,
+  parseSourceUri,
   type ProxyDbConfig,
   type ProxyProcessConfig,
   type ProxyRuntimeConfig,
@@ -228,7 +233,7 @@ export class ClusterManager {
         pidFile: this.paths.pidFile(name),
         outFile: join(this.paths.logs, `${name}.out`),
         // Outgoing connections leave from the node's address: packets say which node sent them.
-        env: { MINIRS_NODE_ADDR: this.nodeAddr(node) },
+        ...this.placement(role, id, node),
       },
       this.hooks(role, id),
       this.log,
@@ -236,6 +241,38 @@ export class ClusterManager {
     this.children.set(name, child);
     await child.start();
     return child;
+  }
+
+  /**
+   * Where a child runs and which address it sends from. Loopback mode: the host, from 127.0.C.N.
+   * Netns mode: in its node's namespace (its only address is the node's), except a syncer with a
+   * source outside the node network (the host's loopback, a container, another machine), which
+   * no namespace reaches: it runs on the host, from node 1's host address 198.19.C.1, binding it
+   * toward loopback peers and toward the node network (MINIRS_NODE_NET).
+   */
+  private placement(
+    role: 'shard' | 'proxy' | 'syncer',
+    id: number,
+    node: number,
+  ): { env: Record<string, string>; netns?: string } {
+    const c = this.state.cluster;
+    if (c.net !== 'netns') return { env: { MINIRS_NODE_ADDR: this.nodeAddr(node) } };
+    if (role === 'syncer' && this.syncerOnHost(id)) {
+      return { env: { MINIRS_NODE_ADDR: netnsHostAddr(c.index, 1), MINIRS_NODE_NET: NETNS_ROUTE } };
+    }
+    return { env: { MINIRS_NODE_ADDR: this.nodeAddr(node) }, netns: netnsName(c.index, node) };
+  }
+
+  /** Netns mode: does bdb uid's syncer need the host (a source no namespace reaches)? */
+  private syncerOnHost(uid: number): boolean {
+    const b = this.bdb(uid);
+    return (b?.replica_sources ?? []).some((src) => {
+      try {
+        return !inNodeNet(parseSourceUri(src.uri).host);
+      } catch {
+        return true;
+      }
+    });
   }
 
   /** The node a child runs on: a proxy's own, a shard's, the first node for syncers. */
@@ -255,6 +292,22 @@ export class ClusterManager {
     for (const sh of this.state.shards) if (sh.node_uid === node) names.push(`shard-${sh.uid}`, `redis-${sh.uid}`);
     if (this.nodeOf('syncer', 0) === node) for (const b of this.state.bdbs) names.push(`syncer-${b.uid}`);
     return names;
+  }
+
+  /** SIGKILLs what runs of a node by its pid files (before adoption; see main.ts). Returns the pids. */
+  killNodeProcesses(node: number): number[] {
+    const pids: number[] = [];
+    for (const name of this.nodeProcessNames(node)) {
+      const pid = readPid(this.paths.pidFile(name));
+      if (!pid || !pidAlive(pid)) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+        pids.push(pid);
+      } catch {
+        // gone
+      }
+    }
+    return pids;
   }
 
   markNodeDown(node: number, why: string): void {
@@ -591,7 +644,7 @@ export class ClusterManager {
     const addrs = [...new Set(s.cluster.nodes.map((n) => n.addr))];
     const free = async (p: number) => {
       if (taken.has(p) || p === s.cluster.api_port) return false;
-      for (const a of addrs) if (!(await canBind(a, p))) return false;
+      for (const a of addrs) if (!(await this.canBindOnNode(a, p))) return false;
       return true;
     };
     if (requested !== undefined) {
@@ -616,6 +669,14 @@ export class ClusterManager {
   }
 
   /**
+   * Is addr:port free on its node? Netns mode: a node's namespace holds only this cluster's own
+   * processes, whose ports the state already excludes (and the host cannot bind inside it).
+   */
+  private canBindOnNode(addr: string, port: number): Promise<boolean> {
+    return this.state.cluster.net === 'netns' ? Promise.resolve(true) : canBind(addr, port);
+  }
+
+  /**
    * A shard port on addr, from RS's internal shard range (20000-29999). Not an ephemeral port:
    * proxies and syncers bind their outbound connections to the node address, so a port the OS
    * called free a moment ago could be some connection's local port by the time redis-server
@@ -626,7 +687,7 @@ export class ClusterManager {
     const taken = new Set<number>([...also, s.cluster.api_port, ...s.bdbs.map((b) => b.port)]);
     for (const sh of s.shards) if (sh.addr === addr) taken.add(sh.port);
     for (let p = SHARD_PORT_MIN; p <= SHARD_PORT_MAX; p++) {
-      if (!taken.has(p) && (await canBind(addr, p))) return p;
+      if (!taken.has(p) && (await this.canBindOnNode(addr, p))) return p;
     }
     throw new MinirsError(
       ErrorCodes.PORT_IN_USE,
@@ -1071,7 +1132,12 @@ export class ClusterManager {
       if (child) await child.stop();
       return;
     }
-    if (this.children.has(name)) {
+    const running = this.children.get(name);
+    if (running && this.state.cluster.net === 'netns' && (running.spec.netns === undefined) !== this.syncerOnHost(uid)) {
+      // The sources moved in or out of the node network: the syncer runs elsewhere now.
+      this.children.delete(name);
+      await running.stop();
+    } else if (running) {
       this.pushSyncerConfig(uid);
       return;
     }

@@ -6,6 +6,7 @@ import {
   ErrorCodes,
   invalid,
   MinirsError,
+  netnsHostAddr,
   parseSourceUri,
 } from '@minirs/common';
 
@@ -62,6 +63,20 @@ function nodeAddr(s: ClusterState, uid: number): string {
   return n.addr;
 }
 
+/**
+ * Every address node uid's packets may carry: its own, and in netns mode for the first node also
+ * 198.19.C.1, the host address its syncers use when they run on the host (a source outside the
+ * node network).
+ */
+export function nodeAddrs(s: ClusterState, uid: number): string[] {
+  const own = nodeAddr(s, uid);
+  return s.cluster.net === 'netns' && uid === s.cluster.nodes[0]!.uid ? [own, netnsHostAddr(s.cluster.index, 1)] : [own];
+}
+
+function clusterAddrs(s: ClusterState): string[] {
+  return [...new Set(s.cluster.nodes.flatMap((n) => nodeAddrs(s, n.uid)))];
+}
+
 /** Every TCP port a client may open on a node: database endpoints and the node's shards. */
 function portsOnNode(s: ClusterState, uid: number): number[] {
   const ports = new Set<number>(s.bdbs.map((b) => b.port));
@@ -96,7 +111,7 @@ export function resolveNetPath(target: string, ctx: PathContext, client?: string
   let m = /^node:(\d+)$/.exec(target);
   if (m) {
     const uid = Number(m[1]);
-    const a: Side = { addrs: [nodeAddr(s, uid)] };
+    const a: Side = { addrs: nodeAddrs(s, uid) };
     return {
       pairs: [{ a, b: 'outside' }],
       relays: relaysTo(a, 'outside', portsOnNode(s, uid).map((port) => ({ addr: a.addrs[0]!, port })), true),
@@ -107,8 +122,8 @@ export function resolveNetPath(target: string, ctx: PathContext, client?: string
   if (m) {
     const [n1, n2] = [Number(m[1]), Number(m[2])];
     if (n1 === n2) throw invalid('target', 'nodes:N-M needs two different nodes');
-    const a: Side = { addrs: [nodeAddr(s, n1)] };
-    const b: Side = { addrs: [nodeAddr(s, n2)] };
+    const a: Side = { addrs: nodeAddrs(s, n1) };
+    const b: Side = { addrs: nodeAddrs(s, n2) };
     return {
       pairs: [{ a, b }],
       relays: [
@@ -149,7 +164,7 @@ export function resolveNetPath(target: string, ctx: PathContext, client?: string
     if (!b0) throw new MinirsError(ErrorCodes.NOT_FOUND, `database ${m[1]} does not exist`);
     const n1 = s.cluster.nodes[0]!.addr;
     const a: Side = { addrs: [n1], port: b0.port };
-    const b: Side = { addrs: [n1] };
+    const b: Side = { addrs: nodeAddrs(s, s.cluster.nodes[0]!.uid) };
     return {
       pairs: [{ a, b }],
       relays: relaysTo(a, b, [{ addr: n1, port: b0.port }], true),
@@ -165,7 +180,7 @@ export function resolveNetPath(target: string, ctx: PathContext, client?: string
       throw new MinirsError(ErrorCodes.NOT_FOUND, `database ${b0.uid} has no replica source${m[3] ? ` ${m[3]}` : 's'}`);
     }
     // The syncer runs on the first node and binds its connections to that node's address.
-    const a: Side = { addrs: [s.cluster.nodes[0]!.addr] };
+    const a: Side = { addrs: nodeAddrs(s, s.cluster.nodes[0]!.uid) };
     const pairs: NetPath['pairs'] = [];
     const relays: RelayEntry[] = [];
     for (const src of srcs) {
@@ -181,7 +196,7 @@ export function resolveNetPath(target: string, ctx: PathContext, client?: string
   }
   m = /^peer:(.+)$/.exec(target);
   if (m) {
-    const ours: Side = { addrs: [...new Set(s.cluster.nodes.map((n) => n.addr))] };
+    const ours: Side = { addrs: clusterAddrs(s) };
     const hp = splitHostPort(m[1]!);
     if (isIP(hp.host) === 4) {
       const b: Side = { addrs: [hp.host], port: hp.port };
@@ -196,7 +211,7 @@ export function resolveNetPath(target: string, ctx: PathContext, client?: string
       throw invalid('peer', `peer "${m[1]}" is neither an IPv4 address (host[:port]) nor a cluster in this MINIRS_HOME`);
     }
     if (peer.cluster.name === s.cluster.name) throw invalid('peer', 'a cluster cannot be partitioned from itself; target node:N');
-    const theirs: Side = { addrs: [...new Set(peer.cluster.nodes.map((n) => n.addr))] };
+    const theirs: Side = { addrs: clusterAddrs(peer) };
     return {
       pairs: [{ a: ours, b: theirs }],
       relays: [

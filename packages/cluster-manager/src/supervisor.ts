@@ -26,6 +26,8 @@ export interface ChildSpec {
   outFile: string;
   /** Extra environment of the process. */
   env?: Record<string, string>;
+  /** (netns mode) The network namespace it runs in (spawned through `ip netns exec`, which execs: same pid). */
+  netns?: string;
 }
 
 export interface ChildHooks {
@@ -121,7 +123,10 @@ export class Child {
     const out = openSync(this.spec.outFile, 'a');
     let proc: ChildProcess;
     try {
-      proc = spawn(process.execPath, [this.spec.script], {
+      const [cmd, args] = this.spec.netns
+        ? ['ip', ['netns', 'exec', this.spec.netns, process.execPath, this.spec.script]]
+        : [process.execPath, [this.spec.script]];
+      proc = spawn(cmd as string, args as string[], {
         detached: true,
         stdio: ['ignore', out, out],
         env: { ...process.env, ...this.spec.env, MINIRS_PROC_CONFIG: JSON.stringify(this.spec.config) },

@@ -11,3 +11,4 @@ export * from './redis-bin.js';
 export * from './replica-state.js';
 export * from './source-uri.js';
 export * from './types.js';
+export * from './netns.js';

@@ -39,6 +39,13 @@ export interface ClusterInfo {
   nodes: NodeState[];
   /** True when 127.0.C.N could not be bound and every node shares 127.0.0.1. */
   loopback_fallback: boolean;
+  /**
+   * (minirs) How nodes are hosts: 'netns' = node N runs in the network namespace minirs-C-N with
+   * 198.18.C.N (see netns.ts); 'loopback' (or absent: clusters made before) = 127.0.C.N on lo.
+   */
+  net?: 'netns' | 'loopback';
+  /** Why a `--net auto` cluster is in loopback mode. */
+  net_reason?: string;
 }
 
 export interface ShardKeyRule {

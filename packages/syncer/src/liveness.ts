@@ -26,7 +26,26 @@ export interface LivenessOptions {
 export function nodeLocalAddress(host: string): string | undefined {
   const addr = process.env.MINIRS_NODE_ADDR || undefined;
   if (!addr) return undefined;
-  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) ? addr : undefined;
+  if (host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host)) return addr;
+  // (netns mode) A syncer on the host also binds its address toward the node network (a CIDR).
+  const net = process.env.MINIRS_NODE_NET;
+  return net && inCidr(host, net) ? addr : undefined;
+}
+
+function ipv4ToInt(a: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
+  if (!m) return undefined;
+  return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+}
+
+function inCidr(host: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const h = ipv4ToInt(host);
+  const b = ipv4ToInt(base ?? '');
+  const n = Number(bits);
+  if (h === undefined || b === undefined || !Number.isInteger(n) || n < 0 || n > 32) return false;
+  const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;
+  return ((h & mask) >>> 0) === ((b & mask) >>> 0);
 }
 
 export function watchSilentPeer(socket: Socket, o: LivenessOptions): void {

@@ -22,6 +22,25 @@ describe('nodeLocalAddress', () => {
     expect(nodeLocalAddress('127.0.0.1')).toBeUndefined();
   });
 
+  it('netns mode on the host: also toward the node network (MINIRS_NODE_NET), nowhere else', () => {
+    const savedNet = process.env.MINIRS_NODE_NET;
+    try {
+      process.env.MINIRS_NODE_ADDR = '198.19.7.1';
+      process.env.MINIRS_NODE_NET = '198.18.0.0/15';
+      expect(nodeLocalAddress('198.18.7.2')).toBe('198.19.7.1');
+      expect(nodeLocalAddress('198.18.200.1')).toBe('198.19.7.1');
+      expect(nodeLocalAddress('127.0.0.1')).toBe('198.19.7.1');
+      expect(nodeLocalAddress('198.20.0.1')).toBeUndefined();
+      expect(nodeLocalAddress('10.1.2.3')).toBeUndefined();
+      expect(nodeLocalAddress('east')).toBeUndefined();
+      process.env.MINIRS_NODE_NET = 'nonsense';
+      expect(nodeLocalAddress('198.18.7.2')).toBeUndefined();
+    } finally {
+      if (savedNet === undefined) delete process.env.MINIRS_NODE_NET;
+      else process.env.MINIRS_NODE_NET = savedNet;
+    }
+  });
+
   it('a connection to a loopback peer really leaves from the node address', async () => {
     process.env.MINIRS_NODE_ADDR = '127.0.9.1';
     let server: Server | undefined;

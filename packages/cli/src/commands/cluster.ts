@@ -42,15 +42,25 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
     .option('--nodes <n>', 'number of simulated nodes (default 3)', parseInteger)
     .option('--api-port <port>', 'HTTPS port of the REST API (default 9443)', parsePort)
     .option('--db-port-base <port>', 'first database endpoint port (default 12000)', parsePort)
+    .option(
+      '--net <mode>',
+      'how nodes are hosts: auto (a network namespace per node where the OS allows it, else loopback), netns, loopback (127.0.C.N); default MINIRS_NET or auto',
+    )
     .option('--json', 'print JSON')
     .action(
-      async (name: string, o: { nodes?: number; apiPort?: number; dbPortBase?: number; json?: boolean }) => {
+      async (
+        name: string,
+        o: { nodes?: number; apiPort?: number; dbPortBase?: number; net?: string; json?: boolean },
+      ) => {
         // The name becomes a folder: check it before it touches a path.
         if (!CLUSTER_NAME_RE.test(name)) {
           throw invalid(
             'name',
             `cluster name "${name}" is invalid: use 1-31 lower-case letters, digits and hyphens, starting with a letter or digit`,
           );
+        }
+        if (o.net !== undefined && !['auto', 'netns', 'loopback'].includes(o.net)) {
+          throw invalid('net', `--net ${o.net} is not a network mode: use auto, netns or loopback`);
         }
         const ready = await launchManager({
           name,
@@ -59,6 +69,7 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
           nodes: o.nodes ?? 3,
           apiPort: o.apiPort,
           dbPortBase: o.dbPortBase,
+          net: o.net,
           env: ctx.lifecycle.env,
         });
         const info: ClusterInfoJson = {
@@ -120,6 +131,8 @@ export function registerClusterCommands(program: Command, ctx: CliContext): void
       };
       if (o.json) return ctx.json(info);
       printClusterInfo(ctx, info, `Cluster ${info.name}: running (manager pid ${managerPid(paths) ?? '?'})`);
+      const net = (cl as { network?: { mode: string; detail: string } }).network;
+      if (net) ctx.print(`  network   ${net.mode}: ${net.detail}`);
       ctx.print(
         table(
           ['  NODE', 'ADDR', 'STATUS'],
