@@ -1,23 +1,23 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   CLUSTER_NAME_RE,
   type ClusterPaths,
   type ClusterState,
   type Credentials,
+  clusterApiAddr,
   clusterPaths,
   createCa,
   createLeaf,
   ErrorCodes,
   invalid,
   MinirsError,
+  machineDir,
   minirsHome,
-  newRsaKey,
-  randomPassword,
-  clusterApiAddr,
   netnsNodeAddr,
   netnsUnavailableReason,
+  newRsaKey,
+  randomPassword,
   redisServerBinary,
   setupClusterNetns,
   teardownClusterNetns,
@@ -57,7 +57,7 @@ function usedIndexes(home: string): Set<number> {
 
 /** Index claims are machine-wide: two MINIRS_HOMEs (a user's clusters and a test run, a demo) share 127/8. */
 export function indexClaimsDir(): string {
-  return join(tmpdir(), 'minirs-node-indexes');
+  return join(machineDir(), 'minirs-node-indexes');
 }
 
 /**
@@ -273,7 +273,8 @@ function chooseNet(
   uids: number[],
 ): { net: 'netns' | 'loopback'; reason?: string } {
   if (wanted === 'loopback') return { net: 'loopback', reason: 'asked for (--net loopback)' };
-  if (index > 254) return { net: 'loopback', reason: `cluster index ${index} is past the namespace address plan` };
+  if (index > 254)
+    return { net: 'loopback', reason: `cluster index ${index} is past the namespace address plan` };
   let reason = netnsUnavailableReason();
   if (!reason) {
     try {
@@ -285,7 +286,9 @@ function chooseNet(
     }
   }
   if (wanted === 'netns') {
-    throw new MinirsError(ErrorCodes.CONFLICT, `--net netns: ${reason}; use --net loopback (or auto)`, { field: 'net' });
+    throw new MinirsError(ErrorCodes.CONFLICT, `--net netns: ${reason}; use --net loopback (or auto)`, {
+      field: 'net',
+    });
   }
   return { net: 'loopback', reason };
 }

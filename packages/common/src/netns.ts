@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { machineDir } from './paths.js';
 
 /**
  * (minirs) Nodes as hosts: network namespaces per node.
@@ -92,7 +92,7 @@ export function netnsUnavailableReason(): string | undefined {
 // ---- a machine-wide lock: the switch is shared by every netns cluster ----
 
 function withNetLock<T>(fn: () => T): T {
-  const lock = join(tmpdir(), 'minirs-netns.lock');
+  const lock = join(machineDir(), 'minirs-netns.lock');
   const deadline = Date.now() + 20_000;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {

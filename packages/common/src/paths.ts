@@ -37,3 +37,14 @@ export type ClusterPaths = ReturnType<typeof clusterPaths>;
 export const CLUSTER_NAME_RE = /^[a-z0-9][a-z0-9-]{0,30}$/;
 /** RS allows letters, digits and hyphens in database names. */
 export const BDB_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
+
+/**
+ * Where minirs keeps what is shared by every cluster on the machine (cluster index claims, the
+ * network-namespace lock): /tmp, whatever TMPDIR says. Cluster indexes and namespaces are
+ * machine-wide, so a process with another TMPDIR (a test, the demo) must still see the others'
+ * claims, or two clusters take the same index and the second create clears the first's
+ * namespaces. MINIRS_MACHINE_DIR overrides it.
+ */
+export function machineDir(): string {
+  return process.env.MINIRS_MACHINE_DIR || '/tmp';
+}

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, MinirsError, writeFileAtomic } from '@minirs/common';
+import { ErrorCodes, MinirsError, machineDir, writeFileAtomic } from '@minirs/common';
 
 /**
  * The machine-wide claim of a cluster index C (nodes 127.0.C.N), taken on the host for a
@@ -12,7 +11,7 @@ import { ErrorCodes, MinirsError, writeFileAtomic } from '@minirs/common';
  * is the container's state folder on the host, which exists as long as the cluster's state does.
  */
 export function indexClaimsDir(): string {
-  return join(tmpdir(), 'minirs-node-indexes');
+  return join(machineDir(), 'minirs-node-indexes');
 }
 
 function ownerOfClaim(dir: string): string {
