@@ -945,6 +945,8 @@ export class ClusterManager {
         port: b.port,
         password: b.authentication_redis_pass,
         tls: b.tls_mode === 'enabled',
+        admin_password: b.authentication_admin_pass,
+        shard_key_regex: b.shard_key_regex,
         shards: this.state.shards
           .filter((sh) => sh.bdb_uid === uid && sh.role === 'master')
           .map((sh) => ({
