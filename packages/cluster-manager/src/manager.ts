@@ -1019,7 +1019,8 @@ export class ClusterManager {
       const merged = b.replica_sources.map((s) => {
         const r = rep.sources.find((x) => x.uid === s.uid);
         if (!r) return s;
-        if (r.status !== s.status || r.last_error !== s.last_error) statusChanged = true;
+        if (r.status !== s.status || r.last_error !== s.last_error || r.resume_mode !== s.resume_mode)
+          statusChanged = true;
         return {
           ...s,
           status: r.status,
@@ -1030,6 +1031,8 @@ export class ClusterManager {
           rejected_writes: r.rejected_writes ?? 0,
           keys_loaded: r.keys_loaded,
           keys_total: r.keys_total,
+          resume_mode: r.resume_mode,
+          resume_reason: r.resume_reason,
           // A stop keeps its error until the sync is restarted.
           ...(b.replica_sync === 'stopped' && s.last_error && !r.last_error
             ? { last_error: s.last_error, last_error_code: s.last_error_code ?? '' }

@@ -74,6 +74,9 @@ export interface ReplicaSourceState {
   /** (minirs) full sync progress by keys, for sources that stream their RDB without a size. */
   keys_loaded?: number;
   keys_total?: number;
+  /** (minirs, issue 15) How the syncer last (re)started this source: exact, partial or full; and why. */
+  resume_mode?: ResumeMode;
+  resume_reason?: string;
 }
 
 export interface BdbState {
