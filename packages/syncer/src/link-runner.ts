@@ -12,6 +12,7 @@ import {
 } from '@minirs/common';
 import type { CommandTable } from '@minirs/proxy';
 import { RdbParser, type RedisCommand, RestorePlanner } from '@minirs/rdb';
+import { RespDecoder } from '@minirs/resp';
 import {
   CHECKPOINT_DB,
   CHECKPOINT_KEY,
@@ -85,10 +86,26 @@ interface Item {
   offset: number;
 }
 
+/** What an EXEC without checkpoints "answers" (bench only): an empty array, nothing to judge. */
+const NO_CHECKPOINT_REPLY = (() => {
+  let f: import('@minirs/resp').RespFrame | undefined;
+  new RespDecoder().write(Buffer.from('*0\r\n'), (x) => {
+    f = x;
+  });
+  return f!;
+})();
+
 const MULTI_RAW = encodeCommand([Buffer.from('MULTI')]);
 const EXEC_RAW = encodeCommand([Buffer.from('EXEC')]);
 const SELECT_CK_RAW = encodeCommand([Buffer.from('SELECT'), Buffer.from(String(CHECKPOINT_DB))]);
 const SELECT_0_RAW = encodeCommand([Buffer.from('SELECT'), Buffer.from('0')]);
+/**
+ * Bench only (`packages/syncer/bench/resume.mjs`): MINIRS_BENCH_NO_CHECKPOINTS=1 sends each
+ * batch without its MULTI/EXEC and checkpoint, all else equal, to measure what they cost. Such
+ * a syncer cannot resume exactly; never set it elsewhere.
+ */
+const CHECKPOINTS = process.env.MINIRS_BENCH_NO_CHECKPOINTS !== '1';
+
 /** A shard that got nothing of a link for this long gets the link's checkpoint alone. */
 const CHECKPOINT_REFRESH_MS = 500;
 
@@ -277,6 +294,11 @@ export class LinkRunner implements ReplicationConsumer {
 
   get state() {
     return this.link.state;
+  }
+
+  /** The link's field in the destination's checkpoints. */
+  get linkKey(): string {
+    return this.o.pipes.linkKey;
   }
 
   /** ISO time of the last write the destination confirmed (formatted on read, not per reply). */
@@ -939,6 +961,25 @@ export class LinkRunner implements ReplicationConsumer {
         if (r.kind === 'error') queued.push({ i, error: r.error! });
       };
       try {
+        if (!CHECKPOINTS) {
+          // The bench's baseline: the same batch, one reply at a time, no transaction.
+          const last = items.length - 1;
+          if (last < 0) {
+            pipe.off('failed', onFailed);
+            resolve({ exec: { kind: 'ok', frame: NO_CHECKPOINT_REPLY }, queued });
+            return;
+          }
+          for (const [i, it] of items.entries()) {
+            pipe.writeRaw(it.raw, (r) => {
+              if (r.kind === 'error') this.handleDestError(r.error!, commandLabel(it.argv), true);
+              if (i === last) {
+                pipe.off('failed', onFailed);
+                resolve({ exec: { kind: 'ok', frame: NO_CHECKPOINT_REPLY }, queued });
+              }
+            });
+          }
+          return;
+        }
         pipe.writeRaw(MULTI_RAW);
         for (const it of items) pipe.writeRaw(it.raw, onQueued);
         pipe.writeRaw(SELECT_CK_RAW);

@@ -497,6 +497,11 @@ export class ReplicaOfSync {
           { reason: why, resume: tryResume },
           tryResume ? 'resuming the sync' : 'starting full sync',
         );
+        // Where the running links were: a resume from below that replays what a destination
+        // shard lost (a failover to a slave that lagged).
+        const appliedBefore = new Map<string, number>();
+        for (const src of this.sources)
+          for (const r of src.runners) appliedBefore.set(r.linkKey, r.link.appliedOffset);
         // Settled: no write of the old links may land after the flush (or the checkpoint read).
         await this.closeAll(true, true);
         if (gen !== this.generation || !syncRuns(this.cfg?.replica_sync ?? 'disabled')) continue;
@@ -504,6 +509,16 @@ export class ReplicaOfSync {
           const r = await this.loadPlan(gen);
           if (gen !== this.generation || this.pendingRestart) continue;
           if (r && 'plan' in r) {
+            for (const [link, from] of r.plan.links)
+              this.log.info(
+                {
+                  link,
+                  applied_before: appliedBefore.get(link),
+                  resume_from: from.position.offset,
+                  shard_checkpoints: from.skipUpTo,
+                },
+                'resume plan',
+              );
             this.lastStart = { mode: 'exact', reason: why };
             this.startSources(r.plan);
             continue;
