@@ -237,6 +237,11 @@ class SourceSync {
       if (r.lastRejectedWrite) lastRejected = r.lastRejectedWrite;
       samples.push(...r.lag.recentLags().slice(-32));
     }
+    const carried = this.owner.carried.get(this.uid);
+    if (carried) {
+      full += carried.full;
+      partial += carried.partial;
+    }
     this.status = sourceStatusFromLinks(
       this.runners.map((r) => ({ phase: r.state, everSynced: r.everSynced })),
       this.discoveryFailed,
@@ -309,6 +314,8 @@ export class ReplicaOfSync {
   private table?: Promise<CommandTable>;
   /** How the sync last (re)started: for the sources' reports. */
   private lastStart: { mode: ResumeMode; reason: string } = { mode: 'full', reason: '' };
+  /** Full and partial syncs of links closed by a restart of this epoch (the report's totals go on). */
+  readonly carried = new Map<number, { full: number; partial: number }>();
   /** Per link (source uid + label): consecutive failed full syncs the source is to blame for. */
   private readonly fullSyncFailures = new Map<string, number>();
   targetRdbVersion = 10;
@@ -363,7 +370,10 @@ export class ReplicaOfSync {
   apply(cfg: SyncerRuntimeConfig): void {
     const prev = this.cfg;
     this.cfg = cfg;
-    if (prev && prev.epoch !== cfg.epoch) this.fullSyncFailures.clear();
+    if (prev && prev.epoch !== cfg.epoch) {
+      this.fullSyncFailures.clear();
+      this.carried.clear();
+    }
     if (!syncRuns(cfg.replica_sync)) {
       // Also mid flush: a restart in flight sees the new generation and starts no link.
       this.generation++;
@@ -500,8 +510,15 @@ export class ReplicaOfSync {
         // Where the running links were: a resume from below that replays what a destination
         // shard lost (a failover to a slave that lagged).
         const appliedBefore = new Map<string, number>();
-        for (const src of this.sources)
-          for (const r of src.runners) appliedBefore.set(r.linkKey, r.link.appliedOffset);
+        for (const src of this.sources) {
+          const c = this.carried.get(src.uid) ?? { full: 0, partial: 0 };
+          for (const r of src.runners) {
+            appliedBefore.set(r.linkKey, r.link.appliedOffset);
+            c.full += r.fullSyncs;
+            c.partial += r.partialSyncs;
+          }
+          this.carried.set(src.uid, c);
+        }
         // Settled: no write of the old links may land after the flush (or the checkpoint read).
         await this.closeAll(true, true);
         if (gen !== this.generation || !syncRuns(this.cfg?.replica_sync ?? 'disabled')) continue;
