@@ -58,9 +58,9 @@ describe('Replica Of through a destination failover to a lagging slave', () => {
     await west.replicaOf('dst', ['lageast/src']);
     await waitInSync(west, 'dst');
     const fullBefore = (await syncSourceStats(west, DST))[0]!.totals.full_syncs;
-    // Bounded writer: INCR counters (exact or not) and 8 KB values (volume that outgrows the
+    // Bounded writer: INCR counters (exact or not) and 16 KB values (volume that outgrows the
     // socket buffers, so the killed master's unsent replication buffer is lost).
-    const big = 'x'.repeat(8192);
+    const big = 'x'.repeat(16384);
     const w = { stop: false, n: 0 };
     const writer = (async () => {
       for (let i = 0; i < 20_000 && !w.stop; i++) {
@@ -80,7 +80,7 @@ describe('Replica Of through a destination failover to a lagging slave', () => {
     // The slave stops reading its master's stream; the syncer's writes go on to the master.
     const pause = await west.api.createFault({ kind: 'pause', target: `redis:${slave.uid}` });
     const atPause = w.n;
-    await waitFor(() => w.n >= atPause + 300 || undefined, 'writes while the slave is frozen', 30_000);
+    await waitFor(() => w.n >= atPause + 600 || undefined, 'writes while the slave is frozen', 30_000);
     await west.api.createFault({ kind: 'kill', target: `redis:${master.uid}` });
     await west.api.deleteFault(pause.id);
     await waitFor(
@@ -103,7 +103,10 @@ describe('Replica Of through a destination failover to a lagging slave', () => {
       a += Number(await src.get(`ctr:${i}`));
       b += Number(await dst.get(`ctr:${i}`));
     }
-    const plans = syncerLog(west, DST).filter((l) => l.msg === 'resume plan');
+    const log = syncerLog(west, DST);
+    for (const l of log.filter((x) => x.msg === 'starting full sync' || x.msg === 'resuming the sync'))
+      console.log(`failover-dest-lag: ${l.msg}: ${String(l.reason)}`);
+    const plans = log.filter((l) => l.msg === 'resume plan');
     console.log(
       `failover-dest-lag: ${w.n} writes; resume plans: ${plans.map((p) => `applied before ${p.applied_before}, resumed from ${p.resume_from}`).join('; ')}`,
     );

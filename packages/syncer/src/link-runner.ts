@@ -1051,7 +1051,8 @@ export class LinkRunner implements ReplicationConsumer {
       return false;
     }
     if (bad.length === 0) {
-      const error = f.str();
+      // Refused when queued: the checkpoint's own commands (-NOREPLICAS, -OOM...) say why.
+      const error = r.queued.find((q) => !q.error.startsWith('EXECABORT'))?.error ?? f.str();
       const rule = classifyReply(error, 'destination');
       if (rule.outcome === 'stop') this.handleDestError(error, 'EXEC', true);
       else this.trouble({ kind: 'resume', reason: `destination shard discarded a transaction: ${error}` });

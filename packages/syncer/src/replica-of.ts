@@ -316,6 +316,8 @@ export class ReplicaOfSync {
   private lastStart: { mode: ResumeMode; reason: string } = { mode: 'full', reason: '' };
   /** Full and partial syncs of links closed by a restart of this epoch (the report's totals go on). */
   readonly carried = new Map<number, { full: number; partial: number }>();
+  /** Each link's applied offset when its links were last closed by a restart (the resume plan's log). */
+  private readonly appliedBefore = new Map<string, number>();
   /** Per link (source uid + label): consecutive failed full syncs the source is to blame for. */
   private readonly fullSyncFailures = new Map<string, number>();
   targetRdbVersion = 10;
@@ -404,7 +406,7 @@ export class ReplicaOfSync {
       this.restart('the syncer started: resuming from the destination checkpoints', true);
     } else if (prev.epoch !== cfg.epoch) {
       this.restart(`epoch ${cfg.epoch}: full sync of ${cfg.sources.length} source(s)`);
-    } else if (prev.replica_sync !== 'enabled' || this.sources.length === 0) {
+    } else if (prev.replica_sync !== 'enabled' || (this.sources.length === 0 && !this.restarting)) {
       this.restart(`replica sync ${cfg.replica_sync}: resuming from the destination checkpoints`, true);
     } else if (failedOver) {
       this.restart('a destination shard failed over: resuming from its checkpoints', true);
@@ -509,7 +511,7 @@ export class ReplicaOfSync {
         );
         // Where the running links were: a resume from below that replays what a destination
         // shard lost (a failover to a slave that lagged).
-        const appliedBefore = new Map<string, number>();
+        const appliedBefore = this.appliedBefore;
         for (const src of this.sources) {
           const c = this.carried.get(src.uid) ?? { full: 0, partial: 0 };
           for (const r of src.runners) {
