@@ -982,9 +982,9 @@ export class LinkRunner implements ReplicationConsumer {
         }
         pipe.writeRaw(MULTI_RAW);
         for (const it of items) pipe.writeRaw(it.raw, onQueued);
-        pipe.writeRaw(SELECT_CK_RAW);
-        pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value]);
-        pipe.writeRaw(SELECT_0_RAW);
+        pipe.writeRaw(SELECT_CK_RAW, onQueued);
+        pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value], onQueued);
+        pipe.writeRaw(SELECT_0_RAW, onQueued);
         pipe.writeRaw(EXEC_RAW, (exec) => {
           pipe.off('failed', onFailed);
           resolve({ exec, queued });
@@ -1081,6 +1081,9 @@ export class LinkRunner implements ReplicationConsumer {
    */
   private async replayFlush(pipes: DestinationClient[], cmd: ReplicationCommand): Promise<void> {
     await Promise.all(pipes.map((p) => p.drain()));
+    // A discarded transaction before the flush: the flush must not commit past it.
+    if (this.broken)
+      throw new MinirsError(ErrorCodes.CONNECTION, 'a destination transaction failed; the link resumes');
     this.advance();
     const what = commandLabel(cmd.argv);
     this.flushWaiting = true;
