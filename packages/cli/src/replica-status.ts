@@ -67,8 +67,7 @@ export function replicaStatus(bdb: Pick<Bdb, 'uid' | 'replica_sync' | 'replica_s
       last_error: s.last_error ?? '',
       last_error_code: s.last_error_code ?? '',
       rejected_writes: s.rejected_writes ?? 0,
-      resume_mode: s.resume_mode,
-      resume_reason: s.resume_reason ?? '',
+      ...(s.resume_mode ? { resume_mode: s.resume_mode, resume_reason: s.resume_reason ?? '' } : {}),
     }),
   );
   const replicaSync = bdb.replica_sync ?? 'disabled';
