@@ -49,7 +49,11 @@ describe('replication: true', () => {
       expect((s as unknown as { sync: { status: string } }).sync.status).toBe('idle');
       expect((m.redis_info as Record<string, unknown>).role).toBe('master');
     }
-    expect((await c.api.listShards()).filter((s) => s.bdb_uid === created.uid)).toHaveLength(4);
+    // GET /v1/shards shows both roles, and each slave's link state.
+    const all = (await c.api.listShards()).filter((s) => s.bdb_uid === created.uid);
+    expect(all).toHaveLength(4);
+    expect(all.filter((s) => s.role === 'master')).toHaveLength(2);
+    expect(all.filter((s) => s.role === 'slave').map((s) => (s.redis_info as Record<string, unknown>).master_link_status)).toEqual(['up', 'up']);
 
     // Writes through the endpoint reach the masters and, by replication, the slaves.
     const r = await dbClient(env, c, 'ha');
@@ -64,6 +68,31 @@ describe('replication: true', () => {
       'the slaves to hold every key',
       20_000,
     );
+
+    // WAIT on the sharded database waits on every shard: 1 while both slaves acknowledge; 0
+    // once the slave of one shard (not the first: the old WAIT asked only the first) cannot.
+    expect(Number(await r.call('WAIT', '1', '5000'))).toBe(1);
+    const lastMaster = masters.reduce((a, b) => (Number(b.uid) > Number(a.uid) ? b : a));
+    const stuck = slaves.find((x) => x.assigned_slots === lastMaster.assigned_slots)!;
+    const state = JSON.parse(readFileSync(c.paths.state, 'utf8')) as ClusterState;
+    const direct = track(env, new Redis({ host: stuck.addr, port: stuck.port, password: state.internal_password }));
+    await direct.call('REPLICAOF', '127.0.0.1', '1'); // its link down: it acknowledges nothing more
+    expect(Number(await r.call('WAIT', '1', '300'))).toBe(0);
+    // A WAIT with no timeout blocks on every shard; CLIENT UNBLOCK releases all of them.
+    const waiter = await dbClient(env, c, 'ha');
+    const waiterId = Number(await waiter.call('CLIENT', 'ID'));
+    const blocked = waiter.call('WAIT', '1', '0');
+    await waitFor(
+      async () => {
+        const list = String(await r.call('CLIENT', 'LIST'));
+        return new RegExp(`(^|\\n)id=${waiterId} [^\\n]*flags=b`).test(list) || undefined;
+      },
+      'the WAIT to block',
+      10_000,
+    );
+    expect(Number(await r.call('CLIENT', 'UNBLOCK', String(waiterId)))).toBe(1);
+    expect(Number(await blocked)).toBe(0);
+    direct.disconnect();
 
     // replication: false removes the slaves; the masters keep serving (no fence left).
     await c.api.request('PUT', `/v1/bdbs/${created.uid}`, { replication: false });

@@ -11,31 +11,42 @@ export const PER_GROUP = 10;
 
 export type KeyKind = 's' | 'a' | 'l' | 'h' | 'set' | 'z' | 'x' | 'big' | 'pre';
 
-export function groupTag(prefix: string, g: number): string {
-  return `${prefix}:{g${g}}`;
+/**
+ * `gen`: the writer's key generation. A source whose keys another source's flush erased on the
+ * destination (several sources, one of them flushing) writes a new generation from then on, so
+ * the oracle compares only keys written after the flush was applied (see genOf).
+ */
+export function groupTag(prefix: string, g: number, gen = 0): string {
+  return gen ? `${prefix}:{g${g}v${gen}}` : `${prefix}:{g${g}}`;
 }
 
-export function dataKey(prefix: string, g: number, kind: KeyKind, n: number): string {
-  return `${groupTag(prefix, g)}:${kind}:${n}`;
+/** The generation a key was written in (0 when it has none). */
+export function genOf(key: string): number {
+  const m = /^[^:]*:\{g\d+v(\d+)\}/.exec(key);
+  return m ? Number(m[1]) : 0;
+}
+
+export function dataKey(prefix: string, g: number, kind: KeyKind, n: number, gen = 0): string {
+  return `${groupTag(prefix, g, gen)}:${kind}:${n}`;
 }
 
 /** INCR-only counter: its value must equal the INCRs the source applied. */
-export function counterKey(prefix: string, g: number): string {
-  return `${groupTag(prefix, g)}:ctr`;
+export function counterKey(prefix: string, g: number, gen = 0): string {
+  return `${groupTag(prefix, g, gen)}:ctr`;
 }
 
 /** RPUSH-only list of sequence numbers: strictly increasing, and equal on the destination. */
-export function historyKey(prefix: string, g: number): string {
-  return `${groupTag(prefix, g)}:hist`;
+export function historyKey(prefix: string, g: number, gen = 0): string {
+  return `${groupTag(prefix, g, gen)}:hist`;
 }
 
 /** Changed only inside MULTI/EVAL, together: GET txc must equal LLEN txh everywhere. */
-export function txCounterKey(prefix: string, g: number): string {
-  return `${groupTag(prefix, g)}:txc`;
+export function txCounterKey(prefix: string, g: number, gen = 0): string {
+  return `${groupTag(prefix, g, gen)}:txc`;
 }
 
-export function txHistoryKey(prefix: string, g: number): string {
-  return `${groupTag(prefix, g)}:txh`;
+export function txHistoryKey(prefix: string, g: number, gen = 0): string {
+  return `${groupTag(prefix, g, gen)}:txh`;
 }
 
 /** The destination's custom hash policy: the tag is "<prefix>:<group>", not the braces. */

@@ -1,4 +1,4 @@
-import { counterKey, GROUPS, historyKey, txCounterKey, txHistoryKey } from './keyspace.js';
+import { counterKey, GROUPS, genOf, historyKey, txCounterKey, txHistoryKey } from './keyspace.js';
 import type { KeyState, Snapshot } from './snapshot.js';
 import type { CounterFate } from './workload.js';
 
@@ -26,6 +26,13 @@ export interface SourceView {
   snap: Snapshot;
   /** The writer's INCR fates per counter key; unused when the source lost data outside the workload. */
   counters?: Map<string, CounterFate>;
+  /**
+   * The source's key generation at the end (0: it never changed). Another source's flush erased
+   * this source's keys on the destination (it replays as a flush of the whole destination), and
+   * what reached the destination of the keys written before it was applied is not modelled:
+   * only keys of this generation, written after the flush was applied, are compared.
+   */
+  gen?: number;
 }
 
 export interface CompareOutcome {
@@ -65,8 +72,10 @@ export function compareKeys(
 ): CompareOutcome {
   const out: CompareOutcome = { checked: 0, missing: 0, extra: 0, different: 0, findings: [] };
   const byPrefix = new Map(sources.map((s) => [s.prefix, s.snap]));
+  const genByPrefix = new Map(sources.map((s) => [s.prefix, s.gen ?? 0]));
   for (const s of sources) {
     for (const [key, a] of s.snap) {
+      if (genOf(key) < (s.gen ?? 0)) continue;
       const b = dest.get(key);
       if (nearExpiry(a.pttl, o) || nearExpiry(b?.pttl, o)) continue;
       out.checked++;
@@ -109,7 +118,7 @@ export function compareKeys(
   }
   for (const [key, b] of dest) {
     const src = byPrefix.get(prefixOf(key));
-    if (src?.has(key) || nearExpiry(b.pttl, o)) continue;
+    if (src?.has(key) || nearExpiry(b.pttl, o) || genOf(key) < (genByPrefix.get(prefixOf(key)) ?? 0)) continue;
     out.extra++;
     out.findings.push({
       check: 'key',
@@ -153,8 +162,9 @@ export function historyEvidence(src: number[], dst: number[]): string | undefine
 export function sequenceEvidence(sources: SourceView[], dest: Snapshot): Finding[] {
   const f: Finding[] = [];
   for (const s of sources) {
+    const gen = s.gen ?? 0;
     for (let g = 0; g < GROUPS; g++) {
-      const ck = counterKey(s.prefix, g);
+      const ck = counterKey(s.prefix, g, gen);
       const a = s.snap.get(ck);
       const b = dest.get(ck);
       const av = a ? Number(JSON.parse(a.value)) : 0;
@@ -173,7 +183,7 @@ export function sequenceEvidence(sources: SourceView[], dest: Snapshot): Finding
           detail: `counter ${av} at the source, but its writer had ${fate.ok} INCRs acknowledged and ${fate.unknown} of unknown fate`,
         });
       }
-      for (const hk of [historyKey(s.prefix, g), txHistoryKey(s.prefix, g)]) {
+      for (const hk of [historyKey(s.prefix, g, gen), txHistoryKey(s.prefix, g, gen)]) {
         const sh = ints(s.snap.get(hk)?.list);
         const dh = ints(dest.get(hk)?.list);
         const bad = firstNonIncreasing(sh);
@@ -186,8 +196,8 @@ export function sequenceEvidence(sources: SourceView[], dest: Snapshot): Finding
         const ev = historyEvidence(sh, dh);
         if (ev) f.push({ check: 'sequence', key: hk, detail: ev });
       }
-      const txc = txCounterKey(s.prefix, g);
-      const txh = txHistoryKey(s.prefix, g);
+      const txc = txCounterKey(s.prefix, g, gen);
+      const txh = txHistoryKey(s.prefix, g, gen);
       for (const [side, snap] of [
         ['source', s.snap],
         ['destination', dest],

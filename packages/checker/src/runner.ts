@@ -24,7 +24,10 @@ export interface Topology {
   sources: { kind: SourceKind; prefix: string; shards: number }[];
   destShards: number;
   destPolicy: 'default' | 'custom';
-  /** FLUSHALL/FLUSHDB in the workload (one sharded source only: see README). */
+  /**
+   * FLUSHALL/FLUSHDB in the workload, by the sharded source; a second source, when there is one,
+   * has its keys erased on the destination by each flush (see FlushCoordinator).
+   */
   flush: boolean;
 }
 
@@ -73,7 +76,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function chooseTopology(rng: Rng, flush: boolean): Topology {
   const kinds: SourceKind[] = flush
-    ? ['sharded']
+    ? ['sharded', ...(rng.chance(0.5) ? [rng.pick<SourceKind>(['external', 'same-cluster', 'other-cluster'])] : [])]
     : (['external', 'same-cluster', 'other-cluster', 'sharded'] as const).filter(() => rng.chance(0.5));
   if (kinds.length === 0)
     kinds.push(rng.pick<SourceKind>(['external', 'same-cluster', 'other-cluster', 'sharded']));
@@ -87,6 +90,57 @@ const DB_OF: Record<Exclude<SourceKind, 'external'>, string> = {
   'other-cluster': 'srcother',
   sharded: 'srcsharded',
 };
+
+/**
+ * Several sources, one of them flushing. The flush replays on the destination as a flush of the
+ * whole destination (as RS does), so it also erases what the other sources had written there.
+ * Around each flush the other writers are held; once the flushing source's marker (set right
+ * after its flush) is on the destination, the flush has been applied there, and the others go
+ * on with a new key generation. The oracle compares only their last generation: the keys written
+ * before a flush's application are gone from the destination or partly there, depending on
+ * the links' lag, and that is not modelled.
+ */
+class FlushCoordinator {
+  private pending: Promise<void> = Promise.resolve();
+  private stopping = false;
+  flushesApplied = 0;
+
+  constructor(
+    private readonly others: SourceWriter[],
+    private readonly dest: () => Promise<Endpoint>,
+  ) {}
+
+  async before(): Promise<void> {
+    await this.pending;
+    await Promise.all(this.others.map((w) => w.pause()));
+  }
+
+  after(markerKey: string, n: number): void {
+    this.pending = (async () => {
+      const c = connect(await this.dest());
+      try {
+        // Bounded by the round: the writers stop, and so does the wait.
+        for (let i = 0; i < 3000 && !this.stopping; i++) {
+          const v = await c.get(markerKey).catch(() => null);
+          if (v !== null && Number(v) >= n) {
+            this.flushesApplied++;
+            break;
+          }
+          await sleep(100);
+        }
+      } finally {
+        c.disconnect();
+      }
+      // A flush not seen applied by now may still be: the old generation is not compared either way.
+      for (const w of this.others) w.resume(w.gen + 1);
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.pending;
+  }
+}
 
 async function waitUntil<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
@@ -125,6 +179,7 @@ export async function runRound(o: RoundOptions): Promise<RoundReport> {
   let ext: ExternalRedis | undefined;
   const writers = new Map<string, SourceWriter>();
   let watch: StatusWatch | undefined;
+  let coordinator: FlushCoordinator | undefined;
   let t0 = Date.now();
   const logDirs: string[] = [];
   try {
@@ -164,18 +219,33 @@ export async function runRound(o: RoundOptions): Promise<RoundReport> {
       srcInfo.push({ prefix: s.prefix, uid: i + 1, where: s.kind === 'same-cluster' ? 'west' : 'east', db });
     }
     const wlRoot = root.fork('workload');
+    const others: SourceWriter[] = [];
+    coordinator =
+      topology.flush && topology.sources.length > 1
+        ? new FlushCoordinator(others, () => west.endpoint('dst'))
+        : undefined;
     for (const s of topology.sources) {
       const ep = endpoints.get(s.prefix)!;
+      const flushing = topology.flush && s.kind === 'sharded';
       const w = new SourceWriter(
         {
           ...ep,
           prefix: s.prefix,
-          flush: topology.flush && s.kind === 'sharded',
+          flush: flushing,
           maxOps: 400 * o.seconds * 10,
           crossSlot: o.crossSlot !== false,
+          ...(flushing && coordinator
+            ? {
+                aroundFlush: {
+                  before: () => coordinator!.before(),
+                  after: (k: string, n: number) => coordinator!.after(k, n),
+                },
+              }
+            : {}),
         },
         wlRoot.fork(s.prefix),
       );
+      if (!flushing) others.push(w);
       writers.set(s.prefix, w);
       await w.connect();
       await w.preload(o.preloadKeys ?? 1500);
@@ -219,6 +289,8 @@ export async function runRound(o: RoundOptions): Promise<RoundReport> {
     } finally {
       report.schedule = nemesis.schedule;
       report.writers = await Promise.all([...writers.values()].map((w) => w.stop()));
+      await coordinator?.stop();
+      for (const w of report.writers) w.generation = writers.get(w.prefix)!.gen;
       await nemesis.healAll();
     }
     const tRun = Date.now();
@@ -265,7 +337,12 @@ export async function runRound(o: RoundOptions): Promise<RoundReport> {
           for (const s of topology.sources) {
             const w = writers.get(s.prefix)!;
             const snap = await snapshot(srcClients.get(s.prefix)!, `${s.prefix}:*`);
-            views.push({ prefix: s.prefix, snap, ...(w.dataLost ? {} : { counters: w.counters }) });
+            views.push({
+              prefix: s.prefix,
+              snap,
+              gen: w.gen,
+              ...(w.dataLost ? {} : { counters: w.counters }),
+            });
           }
           const destSnap: Snapshot = await snapshot(destClient);
           const cmp = compareKeys(views, destSnap, DEFAULT_ORACLE);
@@ -398,7 +475,7 @@ export function formatRound(r: RoundReport): string {
     );
   for (const w of r.writers) {
     lines.push(
-      `  writer ${w.prefix}: ${w.sent} sent, ${w.ok} ok, ${w.unknown} unknown, ${w.refused} refused; ${w.transactions} MULTI, ${w.scripts} EVAL, ${w.flushes} flushes${w.errors.length ? `; errors: ${w.errors.slice(0, 3).join(' | ')}` : ''}`,
+      `  writer ${w.prefix}: ${w.sent} sent, ${w.ok} ok, ${w.unknown} unknown, ${w.refused} refused; ${w.transactions} MULTI, ${w.scripts} EVAL, ${w.flushes} flushes${w.generation ? `, key generation ${w.generation}` : ''}${w.errors.length ? `; errors: ${w.errors.slice(0, 3).join(' | ')}` : ''}`,
     );
   }
   const byCheck = new Map<string, number>();

@@ -34,6 +34,17 @@ export interface WriterOptions {
   maxOps: number;
   /** DEL and MSET over keys of several tag groups (fanned out by a sharded endpoint); default on. */
   crossSlot?: boolean;
+  /**
+   * Several sources, this one flushing: its flush erases the other sources' keys on the
+   * destination too. `before` holds the other writers; `after` learns the marker this writer set
+   * right after its flush (the flush is applied on the destination once the marker is there).
+   */
+  aroundFlush?: { before(): Promise<void>; after(markerKey: string, n: number): void };
+}
+
+/** The key a flushing writer sets right after each flush: its value counts the flushes. */
+export function flushMarkerKey(prefix: string): string {
+  return `${prefix}:{gm}:mark`;
 }
 
 export interface CounterFate {
@@ -51,6 +62,8 @@ export interface WriterStats {
   scripts: number;
   flushes: number;
   bigValues: number;
+  /** The key generation at the end (another source's flushes each start one). */
+  generation: number;
   /** First few error replies, for the report. */
   errors: string[];
 }
@@ -79,6 +92,10 @@ export class SourceWriter {
   private hold?: { opened: () => void; release: Promise<void> };
   /** Set once the source may have lost writes outside the workload (killed, flushed). */
   dataLost = false;
+  /** The key generation written now (see keyspace.groupTag). */
+  gen = 0;
+  private gate?: { reached: () => void; release: () => void; open: Promise<void>; held: Promise<void> };
+  private flushSeq = 0;
 
   constructor(
     private readonly o: WriterOptions,
@@ -94,6 +111,7 @@ export class SourceWriter {
       scripts: 0,
       flushes: 0,
       bigValues: 0,
+      generation: 0,
       errors: [],
     };
     const opts = {
@@ -134,7 +152,7 @@ export class SourceWriter {
   }
 
   private key(kind: KeyKind, g = this.rng.int(0, GROUPS - 1)): string {
-    return dataKey(this.o.prefix, g, kind, this.rng.int(0, PER_GROUP - 1));
+    return dataKey(this.o.prefix, g, kind, this.rng.int(0, PER_GROUP - 1), this.gen);
   }
 
   /** One plain command drawn from the mix, with what to do with its reply. */
@@ -171,11 +189,11 @@ export class SourceWriter {
       case 'append':
         return { cmd: ['APPEND', this.key('a', g), r.text(r.int(1, 16))] };
       case 'incr': {
-        const k = counterKey(this.o.prefix, g);
+        const k = counterKey(this.o.prefix, g, this.gen);
         return { cmd: ['INCR', k], counter: k };
       }
       case 'hist':
-        return { cmd: ['RPUSH', historyKey(this.o.prefix, g), ++this.seq] };
+        return { cmd: ['RPUSH', historyKey(this.o.prefix, g, this.gen), ++this.seq] };
       case 'lpush': {
         const k = this.key('l', g);
         return { cmd: ['LPUSH', k, r.text(r.int(1, 12))] };
@@ -271,9 +289,9 @@ export class SourceWriter {
   private async transaction(): Promise<void> {
     const r = this.rng;
     const g = r.int(0, GROUPS - 1);
-    const txc = txCounterKey(this.o.prefix, g);
-    const txh = txHistoryKey(this.o.prefix, g);
-    const th = dataKey(this.o.prefix, g, 'h', 0);
+    const txc = txCounterKey(this.o.prefix, g, this.gen);
+    const txh = txHistoryKey(this.o.prefix, g, this.gen);
+    const th = dataKey(this.o.prefix, g, 'h', 0, this.gen);
     const seq = ++this.seq;
     this.stats.sent++;
     if (!this.hold && r.chance(0.35)) {
@@ -330,7 +348,7 @@ export class SourceWriter {
       counters.push(counter);
     }
     if (this.rng.chance(0.05)) {
-      const k = historyKey(this.o.prefix, this.rng.int(0, GROUPS - 1));
+      const k = historyKey(this.o.prefix, this.rng.int(0, GROUPS - 1), this.gen);
       p.call('LTRIM', k, -150, -1);
       counters.push(undefined);
     }
@@ -362,6 +380,8 @@ export class SourceWriter {
   }
 
   private async flush(): Promise<void> {
+    const around = this.o.aroundFlush;
+    if (around) await around.before();
     this.stats.flushes++;
     this.stats.sent++;
     this.dataLost = true;
@@ -371,11 +391,55 @@ export class SourceWriter {
     } catch (err) {
       this.fate(err);
     }
+    if (!around) return;
+    // The marker comes after the flush in this source's stream (whether or not the flush ran:
+    // its fate may be unknown), so the destination holds it only once the flush is applied.
+    const n = ++this.flushSeq;
+    const key = flushMarkerKey(this.o.prefix);
+    for (let i = 0; i < 200 && !this.stopping; i++) {
+      try {
+        await this.client.call('SET', key, String(n));
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    around.after(key, n);
+  }
+
+  /** Holds the writer after its current step; resolves once it is held (or stopped). */
+  pause(): Promise<void> {
+    if (this.gate) return this.gate.held;
+    let reached = () => {};
+    const held = new Promise<void>((r) => {
+      reached = r;
+    });
+    let release = () => {};
+    const open = new Promise<void>((r) => {
+      release = r;
+    });
+    this.gate = { reached, release, open, held };
+    if (!this.done || this.stopping) reached();
+    return held;
+  }
+
+  /** Lets a held writer go on, writing keys of generation `gen` from now on. */
+  resume(gen: number): void {
+    this.gen = gen;
+    const g = this.gate;
+    this.gate = undefined;
+    g?.release();
   }
 
   start(): void {
     this.done = (async () => {
       while (!this.stopping && this.stats.sent < this.o.maxOps) {
+        const gate = this.gate;
+        if (gate) {
+          gate.reached();
+          await gate.open;
+          continue;
+        }
         if (this.client.status !== 'ready' || this.txClient.status !== 'ready') {
           await new Promise((r) => setTimeout(r, 50));
           // The held transaction cannot start: let the nemesis go on.
@@ -396,12 +460,16 @@ export class SourceWriter {
         await new Promise((r) => setTimeout(r, this.rng.int(2, 12)));
       }
       this.hold?.opened();
+      this.gate?.reached();
     })();
   }
 
   async stop(): Promise<WriterStats> {
     this.stopping = true;
+    this.gate?.reached();
+    this.gate?.release();
     await this.done;
+    this.stats.generation = this.gen;
     return this.stats;
   }
 

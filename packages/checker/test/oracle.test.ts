@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { counterKey, historyKey, txCounterKey, txHistoryKey } from '../src/keyspace.js';
+import { counterKey, dataKey, genOf, historyKey, txCounterKey, txHistoryKey } from '../src/keyspace.js';
 import { compareKeys, historyEvidence, sequenceEvidence } from '../src/oracle.js';
 import type { KeyState, Snapshot } from '../src/snapshot.js';
 
@@ -25,6 +25,24 @@ describe('compareKeys', () => {
       d,
     );
     expect(r).toMatchObject({ checked: 2, missing: 0, extra: 0, different: 0 });
+  });
+
+  it("compares only a source's last key generation after another source's flush", () => {
+    const old = dataKey('s2', 3, 'l', 1);
+    const cur = dataKey('s2', 3, 'l', 1, 2);
+    expect([genOf(old), genOf(cur), genOf('s1:{gm}:mark')]).toEqual([0, 2, 0]);
+    // Old keys: gone from the destination, or there in part; neither is a finding.
+    const s2 = snap({ [old]: list([1, 2, 3]), [dataKey('s2', 0, 's', 0, 1)]: str('x'), [cur]: list([7]) });
+    const d = snap({ [dataKey('s2', 0, 's', 0, 1)]: str('partial'), [dataKey('s2', 5, 's', 5, 1)]: str('y'), [cur]: list([7]) });
+    const r = compareKeys([{ prefix: 's2', snap: s2, gen: 2 }], d);
+    expect(r).toMatchObject({ checked: 1, missing: 0, extra: 0, different: 0 });
+    // Keys of the last generation are compared as any key.
+    const bad = compareKeys([{ prefix: 's2', snap: s2, gen: 2 }], snap({ [cur]: list([7, 7]) }));
+    expect(bad.different).toBe(1);
+    // And so is the sequence evidence, on that generation's counters and histories.
+    const h = historyKey('s2', 0, 2);
+    const seq = sequenceEvidence([{ prefix: 's2', snap: snap({ [h]: list([1, 2, 3]) }), gen: 2 }], snap({ [h]: list([1, 3]) }));
+    expect(seq.map((f) => f.key)).toEqual([h]);
   });
 
   it('names missing, extra, differing values, types and TTLs', () => {

@@ -33,7 +33,7 @@ describe('Rng', () => {
     expect([...seen].sort()).toEqual([2, 3, 4, 5]);
   });
 
-  it('draws topologies of every source kind over a few seeds, and a flush round with one sharded source', () => {
+  it('draws topologies of every source kind over a few seeds, and flush rounds led by one sharded source', () => {
     const kinds = new Set<string>();
     const shards = new Set<number>();
     const policies = new Set<string>();
@@ -48,8 +48,15 @@ describe('Rng', () => {
     expect([...kinds].sort()).toEqual(['external', 'other-cluster', 'same-cluster', 'sharded']);
     expect([...shards].sort()).toEqual([1, 2, 3]);
     expect([...policies].sort()).toEqual(['custom', 'default']);
-    const f = chooseTopology(new Rng(1).fork('topology'), true);
-    expect(f.sources.map((s) => s.kind)).toEqual(['sharded']);
-    expect(f.flush).toBe(true);
+    const sizes = new Set<number>();
+    for (let seed = 1; seed <= 12; seed++) {
+      const f = chooseTopology(new Rng(seed).fork('topology'), true);
+      expect(f.sources[0]!.kind).toBe('sharded');
+      expect(f.sources.filter((s) => s.kind === 'sharded')).toHaveLength(1);
+      expect(f.flush).toBe(true);
+      sizes.add(f.sources.length);
+    }
+    // With one source and with a second whose keys the flushes erase on the destination.
+    expect([...sizes].sort()).toEqual([1, 2]);
   });
 });

@@ -15,6 +15,7 @@ import {
   type ProxyDbConfig,
   type ProxyProcessConfig,
   type ProxyRuntimeConfig,
+  type ReReplicationRecord,
   randomPassword,
   redisServerBinary,
   type ShardProcessConfig,
@@ -117,6 +118,9 @@ export class ClusterManager {
 
   /** Adopt or start every child the state calls for. */
   async start(): Promise<void> {
+    // A master whose redis-server died while no manager ran would start again empty, for its
+    // slave to copy: its slave (still running) is made the master first.
+    this.ha.beforeStart();
     const s = this.state;
     const jobs: Promise<unknown>[] = [];
     for (const n of s.cluster.nodes) if (!this.downNodes.has(n.uid)) jobs.push(this.ensureProxy(n.uid));
@@ -137,6 +141,12 @@ export class ClusterManager {
     await Promise.all([...this.children.values()].map((c) => c.stop()));
     // A shard process killed before it could stop its redis-server leaves it behind: reap it.
     for (const sh of this.state.shards) this.killStrayRedis(sh.uid);
+  }
+
+  /** Does the shard's redis-server run (its pid file names a live redis-server)? */
+  redisAlive(shardUid: number): boolean {
+    const pid = readPid(this.paths.pidFile(`redis-${shardUid}`));
+    return !!pid && pidAlive(pid) && pidCmdline(pid).includes('redis-server');
   }
 
   private killStrayRedis(shardUid: number): void {
@@ -179,7 +189,12 @@ export class ClusterManager {
           }
         }
         if (kind === 'shard') {
-          this.ha.shardLost(id, `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`})`);
+          // A shard process killed alone leaves its redis-server (and its data) for the next one.
+          this.ha.shardLost(
+            id,
+            `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`})`,
+            !this.redisAlive(id),
+          );
           this.setShard(id, {
             status: 'restarting',
             restarts: (this.shard(id)?.restarts ?? 0) + 1,
@@ -423,7 +438,7 @@ export class ClusterManager {
       if (kind === 'shard' && msg.event === 'redis-exited') {
         const d = msg.detail ?? {};
         const how = d.signal ? `killed by ${String(d.signal)}` : `exited with code ${String(d.code)}`;
-        this.ha.shardLost(id, `redis-server ${how}`);
+        this.ha.shardLost(id, `redis-server ${how}`, true);
         this.setShard(id, { status: 'restarting', last_event: `redis-server ${how}; restarting the shard` });
       }
     }
@@ -877,6 +892,73 @@ export class ClusterManager {
     return { bdb: this.bdb(uid)!, applied };
   }
 
+  /**
+   * Re-replication: the master's slave `lostUid` sits on a node that stayed down; a new slave of
+   * the master is created on `nodeUid` (a live third node) and started, and the lost one is
+   * discarded from the state (its data dir removed): when its node comes back nothing of it
+   * runs, so a stale copy never returns, let alone as a second master. False when things
+   * changed meanwhile (the node came back, a failover): nothing done.
+   */
+  async replaceSlave(masterUid: number, lostUid: number, nodeUid: number, reason: string): Promise<boolean> {
+    const m = this.shard(masterUid);
+    const lost = this.shard(lostUid);
+    const node = this.state.cluster.nodes.find((n) => n.uid === nodeUid);
+    if (!m || !lost || !node) return false;
+    // planSlaves places a slave on the node after the master's in the list it gets: this one.
+    const [ns] = await planSlaves([m], [node], this.state.next_shard_uid, (addr, taken) =>
+      this.pickShardPort(addr, taken),
+    );
+    const still = () => {
+      const mm = this.shard(masterUid);
+      const ll = this.shard(lostUid);
+      return (
+        mm?.role === 'master' &&
+        ll?.role === 'slave' &&
+        ll.master_shard_uid === masterUid &&
+        this.downNodes.has(ll.node_uid) &&
+        !this.downNodes.has(nodeUid) &&
+        !this.downNodes.has(mm.node_uid)
+      );
+    };
+    if (!ns || !still()) return false;
+    const now = new Date().toISOString();
+    const slave: ShardState = {
+      ...ns,
+      former_uids: [...(lost.former_uids ?? []), lost.uid],
+      last_event: `created as the slave of shard ${masterUid} in place of shard ${lostUid} (${reason})`,
+      last_event_time: now,
+    };
+    const rec: ReReplicationRecord = {
+      time: now,
+      master_shard: masterUid,
+      slots: `${m.slot_start}-${m.slot_end}`,
+      old_slave_shard: lostUid,
+      old_slave_node: lost.node_uid,
+      new_slave_shard: slave.uid,
+      new_slave_node: nodeUid,
+      reason,
+    };
+    this.store.update((s) => {
+      s.shards = s.shards.filter((x) => x.uid !== lostUid);
+      s.shards.push(slave);
+      s.next_shard_uid = Math.max(s.next_shard_uid, slave.uid + 1);
+      const b = s.bdbs.find((x) => x.uid === m.bdb_uid)!;
+      b.shard_list = [...b.shard_list.filter((su) => su !== lostUid), slave.uid];
+      b.rereplications = [...(b.rereplications ?? []), rec].slice(-50);
+    });
+    this.log.warn({ bdb: m.bdb_uid, ...rec }, 're-replication: a new slave on another node; the lost one discarded');
+    // Its node is down: none of its processes runs. Only its files are left (never kill by a
+    // stale pid file: the pid may be someone else's process by now).
+    this.shardStats.delete(lostUid);
+    rmSync(this.paths.shardData(lostUid), { recursive: true, force: true });
+    rmSync(this.paths.socket(`shard-${lostUid}`), { force: true });
+    rmSync(this.paths.pidFile(`shard-${lostUid}`), { force: true });
+    rmSync(this.paths.pidFile(`redis-${lostUid}`), { force: true });
+    await this.ensureShard(slave.uid);
+    this.pushProxyConfig();
+    return true;
+  }
+
   /** replication turned on (a slave per master, started) or off (the slaves stopped and removed). */
   private async setReplication(uid: number, on: boolean): Promise<void> {
     this.requireBdb(uid);
@@ -893,6 +975,17 @@ export class ClusterManager {
       await Promise.all(slaves.map((sh) => this.ensureShard(sh.uid)));
       return;
     }
+    // The masters drop their write fence first: once their slaves stop, a fenced master would
+    // answer NOREPLICAS (the bdb says replication false already, so the HA watch leaves them).
+    await Promise.all(
+      masters.map((m) => {
+        this.refreshShardSpec(m.uid);
+        return this.children
+          .get(`shard-${m.uid}`)
+          ?.conn?.request('set-role', { role: 'master', min_replicas_to_write: 0 }, 5000)
+          .catch((err: Error) => this.log.warn({ shard: m.uid, err: err.message }, 'could not drop the write fence'));
+      }),
+    );
     const slaves = this.state.shards.filter((sh) => sh.bdb_uid === uid && sh.role === 'slave');
     await Promise.all(
       slaves.map(async (sh) => {
@@ -911,16 +1004,6 @@ export class ClusterManager {
       const x = s.bdbs.find((y) => y.uid === uid)!;
       x.shard_list = x.shard_list.filter((su) => !gone.has(su));
     });
-    // The masters drop their write fence: they have no slave to wait for any more.
-    await Promise.all(
-      masters.map((m) => {
-        this.refreshShardSpec(m.uid);
-        return this.children
-          .get(`shard-${m.uid}`)
-          ?.conn?.request('set-role', { role: 'master', min_replicas_to_write: 0 }, 5000)
-          .catch((err: Error) => this.log.warn({ shard: m.uid, err: err.message }, 'could not drop the write fence'));
-      }),
-    );
   }
 
   private replicaPatch(b: BdbState, body: Record<string, unknown>): Partial<BdbState> {

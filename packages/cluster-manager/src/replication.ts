@@ -104,12 +104,35 @@ export function slaveOf(shards: ShardState[], masterUid: number): ShardState | u
 }
 
 /**
+ * The node a replacement slave goes to when the slave's node stays down: a live node that is
+ * neither the master's nor the lost slave's, the one with the fewest shards. None: nowhere to go
+ * (a 2-node cluster waits for the node to come back).
+ */
+export function reReplicationNode(
+  nodes: NodeState[],
+  shards: ShardState[],
+  down: Set<number>,
+  master: ShardState,
+  lost: ShardState,
+): NodeState | undefined {
+  const load = (n: NodeState) => shards.filter((s) => s.node_uid === n.uid).length;
+  return nodes
+    .filter((n) => n.uid !== master.node_uid && n.uid !== lost.node_uid && !down.has(n.uid))
+    .sort((a, b) => load(a) - load(b) || a.uid - b.uid)[0];
+}
+
+/**
  * The other shards of a master's slot range (its slave; after a failover, the old master): a
  * Replica Of link that names one of them (MINIRS.LINK <uid>, the uid it had) reaches the master.
  */
 export function aliasesOf(shards: ShardState[], m: ShardState): { aliases?: number[] } {
-  const others = shards
-    .filter((s) => s.bdb_uid === m.bdb_uid && s.uid !== m.uid && s.slot_start === m.slot_start && s.slot_end === m.slot_end)
-    .map((s) => s.uid);
+  const range = shards.filter(
+    (s) => s.bdb_uid === m.bdb_uid && s.slot_start === m.slot_start && s.slot_end === m.slot_end,
+  );
+  // Shards re-replication replaced (former_uids) are gone from the state but still the range's.
+  const others = [
+    ...range.filter((s) => s.uid !== m.uid).map((s) => s.uid),
+    ...range.flatMap((s) => s.former_uids ?? []),
+  ];
   return others.length > 0 ? { aliases: others } : {};
 }

@@ -159,6 +159,44 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
   withAction('flush');
   withAction('reset_admin_pass');
 
+  // (minirs) A coordinated failover of a replicated database's master shards: RS does this with
+  // `rladmin failover [db <db>] shard <ids> [immediate]` (its REST API has no such request).
+  // Body (optional): shard_uids (master shards; default every master), immediate (boolean).
+  app.post<{ Params: { uid: number }; Body: Record<string, unknown> | undefined }>(
+    '/v1/bdbs/:uid/actions/failover',
+    { schema: { params: uidParams } },
+    async (req) => {
+      const uid = req.params.uid;
+      mgr.requireBdb(uid);
+      const body = req.body ?? {};
+      const bad = (field: string, what: string) =>
+        new MinirsError(ErrorCodes.INVALID_ARGUMENT, `${field} ${what}`, { field });
+      if (typeof body !== 'object' || Array.isArray(body)) throw bad('body', 'must be a JSON object');
+      for (const k of Object.keys(body)) {
+        if (k !== 'shard_uids' && k !== 'immediate') throw bad(k, 'is not a field of a failover request (shard_uids, immediate)');
+      }
+      let shardUids: number[] | undefined;
+      if (body.shard_uids !== undefined) {
+        const raw = body.shard_uids;
+        const list = Array.isArray(raw) ? raw.map((x) => Number(x)) : [];
+        if (!Array.isArray(raw) || raw.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1))
+          throw bad('shard_uids', `must be a non-empty list of shard uids, got ${JSON.stringify(raw)}`);
+        shardUids = [...new Set(list)];
+      }
+      if (body.immediate !== undefined && typeof body.immediate !== 'boolean')
+        throw bad('immediate', `must be true or false, got ${JSON.stringify(body.immediate)}`);
+      const a = actions.start('SMFailoverShards', uid);
+      try {
+        const failovers = await mgr.ha.coordinatedFailover(uid, shardUids, body.immediate === true);
+        actions.complete(a);
+        return { action_uid: a.action_uid, failovers };
+      } catch (err) {
+        actions.fail(a, err);
+        throw err;
+      }
+    },
+  );
+
   app.get('/v1/shards', async () => shards());
   app.get<{ Params: { uid: number } }>('/v1/shards/:uid', { schema: { params: uidParams } }, async (req) => {
     const s = mgr.shard(req.params.uid);

@@ -107,6 +107,7 @@ export const READ_ONLY_FIELDS = new Set([
   'port',
   'sync_epoch',
   'failovers',
+  'rereplications',
 ]);
 
 const SOURCE_FIELDS = new Set([

@@ -15,6 +15,7 @@ export function bdbView(b: BdbState, actions: ActionRegistry): Record<string, un
     snapshot_policy: b.snapshot_policy ?? [],
     replication: b.replication ?? false,
     failovers: b.failovers ?? [],
+    rereplications: b.rereplications ?? [],
     replica_sync_dist: false,
     syncer_mode: 'centralized',
     eviction_policy: 'noeviction',

@@ -114,6 +114,8 @@ export interface BdbState {
   replication?: boolean;
   /** (minirs) the failovers of this database, oldest first (the last 50). */
   failovers?: FailoverRecord[];
+  /** (minirs) slaves re-created on another node after theirs stayed down, oldest first (the last 50). */
+  rereplications?: ReReplicationRecord[];
 }
 
 export interface ShardState {
@@ -136,6 +138,11 @@ export interface ShardState {
   last_event: string;
   last_event_time: string | null;
   stats?: ShardStats;
+  /**
+   * (minirs) uids of the slot range's shards this one replaced (a slave re-created on another
+   * node): a Replica Of link that names one of them (MINIRS.LINK <uid>) still reaches the range.
+   */
+  former_uids?: number[];
 }
 
 export interface ShardStats {
@@ -162,6 +169,21 @@ export interface ShardStats {
 }
 
 /** (minirs) One failover of a replicated database: the slave promoted when its master was lost. */
+/**
+ * (minirs) A master's slave re-created on another live node because the slave's node stayed
+ * down; the old slave shard is discarded (it never runs again, so no stale copy comes back).
+ */
+export interface ReReplicationRecord {
+  time: string;
+  master_shard: number;
+  slots: string;
+  old_slave_shard: number;
+  old_slave_node: number;
+  new_slave_shard: number;
+  new_slave_node: number;
+  reason: string;
+}
+
 export interface FailoverRecord {
   time: string;
   /** The shard promoted (the new master) and the one it replaces (the old master). */
@@ -171,6 +193,11 @@ export interface FailoverRecord {
   old_master_node: number;
   slots: string;
   reason: string;
+  /**
+   * (minirs) false: the slave was not confirmed in sync at the loss (its link or probe not seen
+   * recently) and was promoted because the master's data was gone (the only copy left).
+   */
+  slave_in_sync?: boolean;
 }
 
 /** How a shard's redis-server replicates (absent: a master without a fence). */

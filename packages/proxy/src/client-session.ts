@@ -93,6 +93,8 @@ export class ClientSession implements EntryOwner {
     /** Pool index of the link's shard, and whether it runs a script (not a blocked command). */
     index: number;
     script: boolean;
+    /** The other shards' private links of a WAIT on a sharded database (released with it). */
+    more?: { link: ShardLink; index: number }[];
   } | null = null;
   /** Slot found by the last route(); the key that matched no rule. */
   routedSlot = -1;

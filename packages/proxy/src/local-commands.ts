@@ -3,6 +3,7 @@ import { encodeCommand, type RespFrame } from '@minirs/resp';
 import { minirsLink, minirsShards } from './admin.js';
 import type { ClientSession } from './client-session.js';
 import { configCommand } from './config-command.js';
+import { unblockEveryShard } from './wait-all.js';
 
 /** Commands the proxy answers itself. Return false to be retried later (see dispatch). */
 export type LocalHandler = (c: ClientSession, frame: RespFrame) => boolean;
@@ -247,6 +248,8 @@ function clientUnblock(c: ClientSession): boolean {
   let target: ClientSession | undefined;
   for (const x of c.endpoint.clients) if (x.id === id) target = x;
   const b = target?.blockingLink;
+  // A WAIT on a sharded database blocks on every shard: unblock it on each.
+  if (b?.more) return unblockEveryShard(c, b, mode);
   if (!b || b.script || b.link.state !== 'ready' || b.link.redisClientId === 0) {
     c.replyBytes(Buffer.from(':0\r\n'));
     return true;

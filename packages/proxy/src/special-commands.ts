@@ -13,11 +13,10 @@ import {
 } from './fanout.js';
 import { type PartReply, writePart } from './reply-entry.js';
 import { info, scan } from './span.js';
+import { waitEveryShard } from './wait-all.js';
 
 /** Commands whose routing is not "all keys in one slot, to that slot's shard". */
 export type SpecialHandler = (c: ClientSession, frame: RespFrame, info: CommandInfo | undefined) => boolean;
-
-const WAIT_MARKER = Buffer.from('*3\r\n$7\r\nPUBLISH\r\n$13\r\n__minirs:wait\r\n$0\r\n\r\n');
 
 const SCRIPT_BROADCAST = new Set(['load', 'flush']);
 const FUNCTION_BROADCAST = new Set(['load', 'delete', 'flush', 'restore']);
@@ -80,9 +79,6 @@ export const SPECIAL_COMMANDS = new Map<string, SpecialHandler>([
   ['discard', (c, f) => c.transaction().discard(f)],
   ['watch', (c, f) => c.transaction().watch(f)],
   ['unwatch', (c, f) => c.transaction().unwatch(f)],
-  // WAIT has no "blocking" flag but blocks. It runs on a private link, whose own write offset
-  // would be 0 (WAIT would not wait): a PUBLISH first (propagated to replicas, no key touched)
-  // moves that link's offset to the master's current one, which covers the client's writes
-  // (answered before WAIT is sent). A sharded database: it waits on the first shard only.
-  ['wait', (c, f, i) => c.runBlocking(f, i, false, WAIT_MARKER)],
+  // WAIT has no "blocking" flag but blocks: on private links, on every shard (wait-all.ts).
+  ['wait', (c, f, i) => waitEveryShard(c, f, i)],
 ]);

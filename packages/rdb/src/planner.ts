@@ -29,7 +29,7 @@ export interface RestorePlannerOptions {
    * whose TTL ran out during the transfer is still there for the stream's PERSIST or SET to
    * rescue, or for the source's own DEL to remove.
    */
-  mapExpireAt?: (expireAt: number) => number;
+  mapExpireAt?: (expireAt: number, key: Buffer) => number;
   /** Module keys: 'error' (default) throws MINIRS_ERR_RDB_UNSUPPORTED; 'skip' counts them. */
   modules?: 'error' | 'skip';
   /** Called for each aspect the command path cannot reproduce exactly. */
@@ -116,7 +116,9 @@ export class RestorePlanner {
     this.stats.keys++;
     const map = this.opts.mapExpireAt;
     const key =
-      map && sourceKey.expireAt !== null ? { ...sourceKey, expireAt: map(sourceKey.expireAt) } : sourceKey;
+      map && sourceKey.expireAt !== null
+        ? { ...sourceKey, expireAt: map(sourceKey.expireAt, sourceKey.key) }
+        : sourceKey;
     const now = this.opts.now?.();
     if (now !== undefined && key.expireAt !== null && key.expireAt < now) {
       this.stats.expiredSkipped++;

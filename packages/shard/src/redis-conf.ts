@@ -34,6 +34,9 @@ export function renderRedisConf(cfg: ShardProcessConfig): string {
     ['repl-diskless-sync', 'no'],
     ['repl-diskless-sync-delay', '0'],
     ['repl-backlog-size', '16mb'],
+    // As a slave, this shard names itself by its own address (its connection to the master may
+    // leave from another one): FAILOVER TO <addr> <port> finds it, and the master reaches it.
+    ['replica-announce-ip', cfg.addr],
     // Redis >= 7 only (the version is checked before this file is used).
     ['enable-debug-command', 'local'],
     // A slave starts as one (never as an empty master); a master fenced by min-replicas-to-write.

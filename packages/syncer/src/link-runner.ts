@@ -24,7 +24,8 @@ import {
 } from './dest-shards.js';
 import { DestinationClient, type DestinationTarget, type WriteReply } from './destination.js';
 import { LagTracker } from './lag-tracker.js';
-import { SourceClock, shiftStreamExpiry } from './stream-expiry.js';
+import { ExpiryGuard } from './expiry-guard.js';
+import { absoluteExpiryOf, SourceClock, shiftStreamExpiry } from './stream-expiry.js';
 import {
   argIs,
   type FullSyncEnd,
@@ -210,6 +211,9 @@ export class LinkRunner implements ReplicationConsumer {
   readonly lag = new LagTracker();
   /** When the source ran the commands of its stream (bounded from below). */
   private readonly clock = new SourceClock();
+  /** Keeps keys from expiring on the destination before the stream catches up (see ExpiryGuard). */
+  readonly expiryGuard = new ExpiryGuard(this.clock);
+  private guardTimer?: NodeJS.Timeout;
   private parser?: RdbParser;
   private planner?: RestorePlanner;
   private probeTimer?: NodeJS.Timeout;
@@ -328,6 +332,34 @@ export class LinkRunner implements ReplicationConsumer {
     );
     this.probeTimer = setInterval(() => void this.probe(), 100);
     this.probeTimer.unref();
+    this.guardTimer = setInterval(() => this.guardExpiries(), 250);
+    this.guardTimer.unref();
+  }
+
+  /** Extends the keys the destination would expire before the stream catches up. */
+  private guardExpiries(): void {
+    if (this.stopped || this.expiryGuard.size === 0) return;
+    // The stream's pipes once the load is over (routed to the key's shard; a MULTI is always
+    // written whole within one tick, so this never lands inside one), else the load's connection.
+    // PEXPIREAT ... GT never shortens an expiry: outside the checkpoints, a replay leaves it be.
+    const pipes = this.pipes;
+    const router = this.router;
+    const usePipes = pipes !== undefined && router !== undefined && pipes.every((p) => !p.closed);
+    const d = this.dest;
+    if (!usePipes && (!d || d.closed)) return;
+    for (const x of this.expiryGuard.due(Date.now(), this.link.appliedOffset)) {
+      const argv = [Buffer.from('PEXPIREAT'), x.key, Buffer.from(String(x.at)), Buffer.from('GT')];
+      const onReply = (r: WriteReply) => {
+        if (r.kind === 'error')
+          this.o.log.debug({ link: this.o.label, err: r.error }, 'expiry guard write refused');
+      };
+      if (!usePipes) {
+        d!.write(argv, onReply);
+        continue;
+      }
+      const route = router.route(argv);
+      if (route.kind === 'one') pipes[route.shard]!.write(argv, onReply);
+    }
   }
 
   private inFullSync = false;
@@ -399,6 +431,7 @@ export class LinkRunner implements ReplicationConsumer {
   async stop(settle = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.probeTimer);
+    clearInterval(this.guardTimer);
     this.barrierAbort?.();
     const pipes = this.pipes ?? [];
     if (!settle) {
@@ -526,11 +559,16 @@ export class LinkRunner implements ReplicationConsumer {
     // The source's snapshot is taken when it answers +FULLRESYNC (the fork starts then).
     const snapshotAt = info.snapshotAt;
     this.clock.anchor(info.offset, snapshotAt);
+    this.expiryGuard.clear();
     this.parser = new RdbParser();
     this.planner = new RestorePlanner({
       targetRdbVersion: this.o.targetRdbVersion,
       now: Date.now,
-      mapExpireAt: (t) => shiftedExpireAt(t, snapshotAt, Date.now()),
+      mapExpireAt: (t, key) => {
+        const at = shiftedExpireAt(t, snapshotAt, Date.now());
+        this.expiryGuard.note(key, t, at);
+        return at;
+      },
       modules: 'error',
       onLoss: (key, what) => this.onLoss(String(key.key), what),
       // The planner holds a value's parsed chunks until its payload is complete, and they take
@@ -866,6 +904,13 @@ export class LinkRunner implements ReplicationConsumer {
       const ran = this.clock.ranAfter(cmd.offset);
       return ran === undefined ? undefined : now - ran;
     });
+    const expiry = absoluteExpiryOf(cmd.argv);
+    if (expiry) {
+      const written = shifted ? absoluteExpiryOf(shifted)!.expireAt : expiry.expireAt;
+      this.expiryGuard.note(expiry.key, expiry.expireAt, written);
+    } else if ((argIs(cmd.argv[0], 'DEL') || argIs(cmd.argv[0], 'UNLINK')) && cmd.argv.length > 1) {
+      this.expiryGuard.forget(cmd.argv.slice(1));
+    }
     const argv = shifted ?? cmd.argv;
     const r = this.router!.route(argv);
     const skip = this.skipUpTo;
@@ -1080,6 +1125,7 @@ export class LinkRunner implements ReplicationConsumer {
    * is all that is replicated; the checkpoints' db stays).
    */
   private async replayFlush(pipes: DestinationClient[], cmd: ReplicationCommand): Promise<void> {
+    this.expiryGuard.clear();
     await Promise.all(pipes.map((p) => p.drain()));
     // A discarded transaction before the flush: the flush must not commit past it.
     if (this.broken)

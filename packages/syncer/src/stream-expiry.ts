@@ -7,9 +7,12 @@ import { argIs } from './replication/index.js';
  */
 export class SourceClock {
   private samples: { offset: number; time: number }[] = [];
+  /** The newest sample, even when the offset had not moved since the one before. */
+  private latest?: { offset: number; time: number };
 
   /** The source's offset was read as `offset` by a request sent at `time`. */
   note(offset: number, time: number): void {
+    if (!this.latest || offset >= this.latest.offset) this.latest = { offset, time };
     const last = this.samples[this.samples.length - 1];
     if (last && last.offset >= offset) return;
     this.samples.push({ offset, time });
@@ -20,6 +23,25 @@ export class SourceClock {
   /** The snapshot of a full sync was taken at `time` with the source at `offset`. */
   anchor(offset: number, time: number): void {
     this.samples = [{ offset, time }];
+    this.latest = { offset, time };
+  }
+
+  /**
+   * An offset the source had reached at or after `time` (so every command it ran before `time`
+   * ends at or below it); undefined when no sample is that recent.
+   */
+  offsetAtOrAfter(time: number): number | undefined {
+    const s = this.samples;
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (s[mid]!.time < time) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < s.length) return s[lo]!.offset;
+    const l = this.latest;
+    return l && l.time >= time ? l.offset : undefined;
   }
 
   /** A time before the source ran the command that ends at `offset` (undefined: no sample yet). */
@@ -47,11 +69,10 @@ export const EXPIRY_CUSHION_MS = 5000;
  * a Redis replica waits for its master's DEL. Returns the rewritten argv, or undefined when the
  * command is left as it is.
  */
-export function shiftStreamExpiry(
+/** The absolute expiry a stream write sets: the key, the argument's index, and the time in ms. */
+export function absoluteExpiryOf(
   argv: readonly Buffer[],
-  now: number,
-  delayOf: () => number | undefined,
-): Buffer[] | undefined {
+): { key: Buffer; at: number; ms: boolean; expireAt: number } | undefined {
   let at: number;
   let ms: boolean;
   if (argIs(argv[0], 'PEXPIREAT') || argIs(argv[0], 'EXPIREAT')) {
@@ -72,7 +93,17 @@ export function shiftStreamExpiry(
   } else return undefined;
   const n = Number(argv[at]!.toString('latin1'));
   if (!Number.isSafeInteger(n)) return undefined;
-  const expireAt = ms ? n : n * 1000;
+  return { key: argv[1]!, at, ms, expireAt: ms ? n : n * 1000 };
+}
+
+export function shiftStreamExpiry(
+  argv: readonly Buffer[],
+  now: number,
+  delayOf: () => number | undefined,
+): Buffer[] | undefined {
+  const x = absoluteExpiryOf(argv);
+  if (!x) return undefined;
+  const { at, ms, expireAt } = x;
   const d = delayOf();
   if (d === undefined) return undefined;
   const delay = Math.max(0, d) + EXPIRY_CUSHION_MS;

@@ -352,6 +352,43 @@ describe('checker seed 1: a lagging stream', () => {
   });
 });
 
+describe('checker seed 50: a stream that stalls after the expiry was written', () => {
+  it('a key the source kept alive while the stream stalled past its first expiry is whole on the destination', async () => {
+    const src = await redis();
+    const dst = await redis();
+    const s = src.client();
+    const d = dst.client();
+    const relay = await lagRelay(src);
+    const sync = newSync();
+    sync.apply(config(dst, relay.port));
+    await until(async () => sync.report().sources[0]?.status === 'in-sync', 'in-sync');
+    // An expiry far enough out that the stream writes it exactly (no shift), reaching the
+    // destination at once...
+    const ttlMs = 7000;
+    const setAt = Date.now();
+    await s.call('SET', 'k:a', 'v', 'PX', String(ttlMs));
+    await until(async () => Number(await d.call('PTTL', 'k:a')) > 0, 'the expiry on the destination');
+    // ...then the stream stalls longer than that TTL while the source extends the key and
+    // appends to it.
+    relay.hold();
+    await s.call('PEXPIRE', 'k:a', '600000');
+    await s.call('APPEND', 'k:a', 'w');
+    await until(async () => Date.now() > setAt + ttlMs + 1500, 'the first expiry to pass');
+    relay.release();
+    // Before the guard the destination expired the key at the first expiry, the late PEXPIREAT
+    // found nothing, and the APPEND rebuilt it as "w".
+    const got = await until(async () => {
+      const v = (await d.call('GET', 'k:a')) as string | null;
+      return v === 'vw' && v;
+    }, 'the destination to hold "vw"').catch(() => d.call('GET', 'k:a'));
+    expect(got).toBe('vw');
+    const a = Number(await s.call('PEXPIRETIME', 'k:a'));
+    await until(async () => Number(await d.call('PEXPIRETIME', 'k:a')) === a, 'the source expiry on the destination');
+    s.disconnect();
+    d.disconnect();
+  });
+});
+
 describe('shiftStreamExpiry', () => {
   it('pushes back only absolute expiries the destination would reach before the stream catches up', async () => {
     const { shiftStreamExpiry, EXPIRY_CUSHION_MS } = await import('../src/stream-expiry.js');

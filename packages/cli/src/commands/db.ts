@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../cli-error.js';
 import type { Command } from 'commander';
 import type { Bdb, BdbCreateRequest } from '../api-client.js';
+import type { FailoverRecord } from '@minirs/common';
 import { type CliContext, formatBytes, table } from '../context.js';
 import { collect, parseInteger, parseMemorySize, parsePort, parseTlsMode } from '../parse-args.js';
 import { sourceUrl } from '../source-uri.js';
@@ -161,6 +162,35 @@ export function registerDbCommands(program: Command, ctx: CliContext): void {
       await api.waitForBdbGone(bdb.uid);
       if (o.json) return ctx.json({ uid: bdb.uid, name: bdb.name, deleted: true });
       ctx.print(`Database ${bdb.name} (uid ${bdb.uid}) deleted.`);
+    });
+
+  db.command('failover')
+    .description(
+      "fail a replicated database's master shards over to their slaves, coordinated (RS's rladmin failover): " +
+        'Redis FAILOVER waits until each slave has every write, then swaps the two',
+    )
+    .argument('<cluster>')
+    .argument('<db>')
+    .option('--shard <uids...>', 'only these master shards (default: every master shard of the database)')
+    .option('--immediate', 'swap after the wait even if a slave has not caught up (writes may be lost)')
+    .option('--json', 'print JSON')
+    .action(async (cluster: string, name: string, o: { shard?: string[]; immediate?: boolean; json?: boolean }) => {
+      const { api } = await ctx.connect(cluster);
+      const bdb = await api.bdbByName(name, cluster);
+      const body: Record<string, unknown> = {};
+      if (o.shard) body.shard_uids = o.shard.map((x) => Number(x));
+      if (o.immediate) body.immediate = true;
+      const res = await api.request<{ failovers: FailoverRecord[] }>(
+        'POST',
+        `/v1/bdbs/${bdb.uid}/actions/failover`,
+        body,
+      );
+      if (o.json) return ctx.json({ uid: bdb.uid, name: bdb.name, failovers: res.failovers });
+      for (const f of res.failovers) {
+        ctx.print(
+          `slots ${f.slots}: shard ${f.new_master_shard} (node ${f.new_master_node}) is the master, shard ${f.old_master_shard} (node ${f.old_master_node}) its slave`,
+        );
+      }
     });
 
   db.command('flush')

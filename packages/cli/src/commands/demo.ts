@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { runDemo } from '../demo.js';
+import { runDemo } from '../demo/index.js';
 
 interface DemoCommandOptions {
   keep?: boolean;

@@ -76,7 +76,11 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
           const h = ha.find((x) => x.cluster === c && x.name === n);
           // Only for a database that uses it: the contract's object stays as it is otherwise.
           if (!h || (!h.replication && h.failovers.length === 0)) return {};
-          return { replication: h.replication, failovers: h.failovers };
+          return {
+            replication: h.replication,
+            failovers: h.failovers,
+            ...(h.rereplications.length > 0 ? { rereplications: h.rereplications } : {}),
+          };
         };
         if (o.json) {
           if (db) return ctx.json({ ...entries[0]!.view, ...haOf(cluster!, db) });

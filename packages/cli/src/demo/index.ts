@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,28 +7,35 @@ import { fileURLToPath } from 'node:url';
 import {
   ErrorCodes,
   MinirsError,
+  maskUri,
   parseSourceUri,
   type ReplicaSourceState,
   randomPassword,
-  redisServerBinary,
-  maskUri,
 } from '@minirs/common';
 import cliProgress from 'cli-progress';
-import { type ChainableCommander, Redis } from 'ioredis';
-import type { Bdb } from './api-client.js';
-import { listClusterNames } from './cluster-files.js';
-import { deleteCluster } from './cluster-lifecycle.js';
-import { type CompareResult, compareDatabases } from './compare.js';
-import type { CliIo } from './context.js';
-import { MiniCluster, type StartedMiniCluster } from './harness.js';
-import { isClusterProcess, pidAlive, processCmdline, waitForExit } from './processes.js';
+import { Redis } from 'ioredis';
+import type { Bdb } from '../api-client.js';
+import { listClusterNames } from '../cluster-files.js';
+import { deleteCluster } from '../cluster-lifecycle.js';
+import { type CompareResult, compareDatabases } from '../compare.js';
+import type { CliIo } from '../context.js';
+import { MiniCluster, type StartedMiniCluster } from '../harness.js';
+import { pidAlive, processCmdline, waitForExit } from '../processes.js';
 import {
   describeSource,
   formatLag,
   type ReplicaStatusView,
   replicaStatus,
   type SourceStatusView,
-} from './replica-status.js';
+} from '../replica-status.js';
+
+import { CACHE, DemoInterrupted, type KeyKind, loadKeys, SHOP } from './dataset.js';
+import { type ExternalRedis, processesOfHome, startExternalRedis } from './external-redis.js';
+import { fmt, mb, Narrator } from './narrator.js';
+import { DEMO_SHARD_KEY_REGEX, type DemoOptions, type DemoPlan, demoPlan } from './plan.js';
+import { Writer } from './writer.js';
+
+export { DEMO_SHARD_KEY_REGEX, type DemoOptions, type DemoPlan, demoPlan } from './plan.js';
 
 /**
  * `minirs demo`: Replica Of end to end, narrated. Two clusters and an external redis-server in a
@@ -42,510 +47,16 @@ import {
  * The home is always a fresh temp dir, never $MINIRS_HOME: the demo creates and deletes clusters
  * called east and west, and must not touch clusters a user already has under those names.
  */
+/*
+ * Layout: plan.ts (sizes and options), dataset.ts (the seeded data of every type), writer.ts
+ * (the bounded writer), external-redis.ts (the external source and the process scan), narrator.ts
+ * (the printed story). This file holds the steps: one class, read top to bottom as the story the
+ * demo tells, which is why it is longer than the rest.
+ */
 
-export interface DemoOptions {
-  /** Leave clusters, redis-server and home in place, and print how to look around. */
-  keep?: boolean;
-  /** Fewer keys and a short writer (for tests and CI). */
-  quick?: boolean;
-  /** Aborted on Ctrl-C: the demo stops where it is and cleans up. */
-  signal?: AbortSignal;
-}
-
-/** How big the demo is. */
-export interface DemoPlan {
-  quick: boolean;
-  eastKeys: number;
-  externalKeys: number;
-  /** Writes per second on each source. */
-  opsPerSecond: number;
-  /** Writer time before the fault; it keeps writing through the fault and recovery. */
-  steadySeconds: number;
-  /** How long the east/orders link stays cut. */
-  partitionSeconds: number;
-  /** Writer time after the recovery, before it stops. */
-  afterRecoverySeconds: number;
-  /** Hard bound of the writer, whatever happens. */
-  writerMaxSeconds: number;
-}
-
-export function demoPlan(quick: boolean): DemoPlan {
-  return quick
-    ? {
-        quick: true,
-        eastKeys: 3_000,
-        externalKeys: 2_000,
-        opsPerSecond: 500,
-        steadySeconds: 3,
-        partitionSeconds: 1,
-        afterRecoverySeconds: 1,
-        writerMaxSeconds: 60,
-      }
-    : {
-        quick: false,
-        eastKeys: 40_000,
-        externalKeys: 25_000,
-        opsPerSecond: 2_000,
-        steadySeconds: 10,
-        partitionSeconds: 3,
-        afterRecoverySeconds: 3,
-        writerMaxSeconds: 90,
-      };
-}
-
-/** The destination's hash policy: the first number in a key is its tag, so every key of one
- * order or customer id lands on the same shard (RS's default would hash the whole key). */
-export const DEMO_SHARD_KEY_REGEX = ['[^0-9]*(?<tag>[0-9]+).*', '(?<tag>.*)'];
-
-const STEPS = 6;
 const SYNC_TIMEOUT_MS = 120_000;
 const RECOVERY_TIMEOUT_MS = 90_000;
-const CLI_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-
-class DemoInterrupted extends Error {
-  constructor() {
-    super('interrupted');
-  }
-}
-
-// ---- data of every type ----
-
-/** Seeded pseudo-random numbers (mulberry32): every run loads keys of the same names and shapes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** One kind of key: its name for an id, and the commands that create it. */
-interface KeyKind {
-  type: string;
-  key(id: number): string;
-  create(p: ChainableCommander, key: string, id: number, r: () => number): void;
-}
-
-const pick = <T>(xs: readonly T[], r: () => number): T => xs[Math.floor(r() * xs.length)]!;
-const TAGS = ['vip', 'new', 'returning', 'wholesale', 'eu', 'us', 'apac', 'mobile'] as const;
-const CITIES = ['Paris', 'Lyon', 'Austin', 'Osaka', 'Lagos', 'Lima', 'Oslo', 'Pune'] as const;
-
-/** east/orders: an online shop. */
-const SHOP: KeyKind[] = [
-  {
-    type: 'hash',
-    key: (id) => `order:${id}`,
-    create: (p, k, id, r) =>
-      p.hset(k, {
-        customer: `c${id % 997}`,
-        total: (r() * 500).toFixed(2),
-        status: 'new',
-        city: pick(CITIES, r),
-      }),
-  },
-  {
-    type: 'list',
-    key: (id) => `order:${id}:items`,
-    create: (p, k, _id, r) =>
-      p.rpush(k, ...Array.from({ length: 1 + Math.floor(r() * 5) }, () => `sku-${Math.floor(r() * 9999)}`)),
-  },
-  {
-    type: 'string',
-    key: (id) => `order:${id}:note`,
-    create: (p, k, id) => p.set(k, `deliver order ${id} to the back door`),
-  },
-  {
-    type: 'string (int)',
-    key: (id) => `customer:${id}:visits`,
-    create: (p, k, _id, r) => p.set(k, Math.floor(r() * 100)),
-  },
-  {
-    type: 'set',
-    key: (id) => `customer:${id}:tags`,
-    create: (p, k, _id, r) => p.sadd(k, pick(TAGS, r), pick(TAGS, r), pick(TAGS, r)),
-  },
-  {
-    type: 'zset',
-    key: (id) => `leaderboard:${id}`,
-    create: (p, k, _id, r) =>
-      p.zadd(k, ...Array.from({ length: 5 }, (_, i) => [Math.floor(r() * 1000), `player-${i}`]).flat()),
-  },
-  {
-    type: 'stream',
-    key: (id) => `order:${id}:events`,
-    create: (p, k, id) => {
-      p.xadd(k, '*', 'event', 'created', 'order', String(id));
-      p.xadd(k, '*', 'event', 'paid', 'order', String(id));
-    },
-  },
-  {
-    type: 'hyperloglog',
-    key: (id) => `product:${id}:viewers`,
-    create: (p, k, _id, r) => p.pfadd(k, ...Array.from({ length: 8 }, () => `u${Math.floor(r() * 5000)}`)),
-  },
-  {
-    type: 'geo',
-    key: (id) => `stores:${id}`,
-    create: (p, k, _id, r) =>
-      p.geoadd(k, r() * 340 - 170, r() * 160 - 80, 'north', r() * 340 - 170, r() * 160 - 80, 'south'),
-  },
-];
-
-/** The external Redis: a legacy cache. */
-const CACHE: KeyKind[] = [
-  {
-    type: 'string (JSON)',
-    key: (id) => `session:${id}`,
-    create: (p, k, id, r) => p.set(k, JSON.stringify({ user: id, cart: Math.floor(r() * 9), theme: 'dark' })),
-  },
-  {
-    type: 'hash',
-    key: (id) => `profile:${id}`,
-    create: (p, k, id, r) => p.hset(k, { name: `user ${id}`, city: pick(CITIES, r), plan: 'free' }),
-  },
-  {
-    type: 'list',
-    key: (id) => `queue:${id}`,
-    create: (p, k, id) => p.rpush(k, `job-${id}-a`, `job-${id}-b`, `job-${id}-c`),
-  },
-  {
-    type: 'set',
-    key: (id) => `likes:${id}`,
-    create: (p, k, _id, r) => p.sadd(k, pick(TAGS, r), pick(CITIES, r)),
-  },
-  {
-    type: 'zset',
-    key: (id) => `recent:${id}`,
-    create: (p, k, id, r) => p.zadd(k, Date.now() - Math.floor(r() * 1e6), `page-${id}`, Date.now(), 'home'),
-  },
-  { type: 'stream', key: (id) => `audit:${id}`, create: (p, k, id) => p.xadd(k, '*', 'login', String(id)) },
-  {
-    type: 'bitmap',
-    key: (id) => `online:${id}`,
-    create: (p, k, _id, r) => {
-      for (let i = 0; i < 4; i++) p.setbit(k, Math.floor(r() * 4096), 1);
-    },
-  },
-  {
-    type: 'string (int)',
-    key: (id) => `hits:${id}`,
-    create: (p, k, _id, r) => p.set(k, Math.floor(r() * 1000)),
-  },
-  {
-    type: 'string (binary)',
-    key: (id) => `blob:${id}`,
-    create: (p, k, _id, r) => p.set(k, randomBytes(32 + Math.floor(r() * 224))),
-  },
-];
-
-/**
- * Writes `count` keys: key i is of kind i mod kinds.length; every third key gets a TTL of 20-60
- * minutes (long enough that nothing expires during the demo, so the compare is exact).
- */
-async function loadKeys(
-  client: Redis,
-  kinds: KeyKind[],
-  count: number,
-  seed: number,
-  signal?: AbortSignal,
-): Promise<{ keys: number; withTtl: number }> {
-  const r = rng(seed);
-  let withTtl = 0;
-  const batch = 1000;
-  for (let start = 0; start < count; start += batch) {
-    if (signal?.aborted) throw new DemoInterrupted();
-    const p = client.pipeline();
-    for (let i = start; i < Math.min(count, start + batch); i++) {
-      const kind = kinds[i % kinds.length]!;
-      const id = Math.floor(i / kinds.length);
-      const key = kind.key(id);
-      kind.create(p, key, id, r);
-      if (i % 3 === 0) {
-        p.pexpire(key, 20 * 60_000 + Math.floor(r() * 40 * 60_000));
-        withTtl++;
-      }
-    }
-    const res = (await p.exec()) ?? [];
-    const failed = res.find(([err]) => err);
-    if (failed) throw new MinirsError(ErrorCodes.INTERNAL, `loading demo data failed: ${failed[0]!.message}`);
-  }
-  return { keys: count, withTtl };
-}
-
-// ---- the writer ----
-
-/** Keys the writer touches on one source; ids below `ids` exist for every kind. */
-interface WriteTarget {
-  name: string;
-  client: Redis;
-  ids: number;
-  counter: (id: number) => string;
-  list: (id: number) => string;
-  hash: (id: number) => string;
-  string: (id: number) => string;
-}
-
-/**
- * A bounded writer: INCR, LPUSH, HSET and SET EX at `opsPerSecond` on each source, pipelined in
- * 100 ms ticks, until stop() or `maxSeconds`, whichever comes first.
- */
-class Writer {
-  ops = 0;
-  errors = 0;
-  lastError = '';
-  private stopped = false;
-  private loop?: Promise<void>;
-
-  constructor(
-    private readonly targets: WriteTarget[],
-    private readonly opsPerSecond: number,
-    private readonly maxSeconds: number,
-  ) {}
-
-  start(): void {
-    this.loop = this.run();
-  }
-
-  private async run(): Promise<void> {
-    const r = rng(7);
-    const perTick = Math.max(4, Math.round(this.opsPerSecond / 10));
-    const started = Date.now();
-    let tick = 0;
-    while (!this.stopped && Date.now() - started < this.maxSeconds * 1000) {
-      await Promise.all(
-        this.targets.map(async (t) => {
-          const p = t.client.pipeline();
-          for (let i = 0; i < perTick; i++) {
-            const id = Math.floor(r() * t.ids);
-            switch (i % 4) {
-              case 0:
-                p.incr(t.counter(id));
-                break;
-              case 1:
-                p.lpush(t.list(id), `w${tick}-${i}`);
-                break;
-              case 2:
-                p.hset(t.hash(id), 'updated', String(Date.now()));
-                break;
-              default:
-                p.set(t.string(id), `written at tick ${tick}`, 'EX', 3600);
-            }
-          }
-          try {
-            const res = (await p.exec()) ?? [];
-            for (const [err] of res) {
-              if (err) {
-                this.errors++;
-                this.lastError = `${t.name}: ${err.message}`;
-              } else this.ops++;
-            }
-          } catch (err) {
-            this.errors += perTick;
-            this.lastError = `${t.name}: ${(err as Error).message}`;
-          }
-        }),
-      );
-      tick++;
-      // Ticks keep to the wall clock, so a slow tick is followed by a shorter wait.
-      const next = started + tick * 100;
-      const wait = next - Date.now();
-      if (wait > 0) await sleep(wait);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-  }
-}
-
-// ---- the external redis-server ----
-
-/** A redis-server the demo spawns on loopback, outside any cluster: the "external" source. */
-interface ExternalRedis {
-  host: string;
-  port: number;
-  password: string;
-  pid: number;
-  dir: string;
-  version: string;
-  /** redis://:<URL-encoded password>@host:port */
-  uri: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function pingUntilUp(
-  host: string,
-  port: number,
-  password: string,
-  proc: ChildProcess,
-  timeoutMs: number,
-): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = proc.exitCode !== null;
-  proc.once('exit', () => {
-    exited = true;
-  });
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`redis-server on ${host}:${port} exited during start`);
-    const c = new Redis({
-      host,
-      port,
-      password,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      const info = await c.info('server');
-      c.disconnect();
-      return /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
-    } catch {
-      c.disconnect();
-    }
-    await sleep(50);
-  }
-  throw new Error(`redis-server on ${host}:${port} did not answer within ${timeoutMs / 1000} s`);
-}
-
-/**
- * Spawns redis-server detached (it must outlive the demo with --keep) with MINIRS_HOME in its
- * environment, so a scan of the home's processes finds it like the clusters' own.
- */
-async function startExternalRedis(home: string, onSpawn: (pid: number) => void): Promise<ExternalRedis> {
-  const bin = redisServerBinary();
-  const host = '127.0.0.1';
-  const dir = join(home, 'external-redis');
-  mkdirSync(dir, { recursive: true });
-  // Characters that must be URL-encoded in a redis:// URI: the source URI below encodes them.
-  const password = `p@ss:w/rd#${randomPassword(8)}%`;
-  let lastErr: unknown;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const proc = spawn(
-      bin,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        host,
-        '--requirepass',
-        password,
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--daemonize',
-        'no',
-        '--logfile',
-        join(dir, 'redis.log'),
-        '--pidfile',
-        join(dir, 'redis.pid'),
-        // A disk-based sync announces the RDB's size first, which the progress bar needs.
-        '--repl-diskless-sync',
-        'no',
-        // Room for a partial resync after a short link fault.
-        '--repl-backlog-size',
-        '32mb',
-      ],
-      { detached: true, stdio: 'ignore', env: { ...process.env, MINIRS_HOME: home } },
-    );
-    proc.unref();
-    const pid = proc.pid;
-    if (pid === undefined) throw new MinirsError(ErrorCodes.INTERNAL, `could not spawn ${bin}`);
-    onSpawn(pid);
-    try {
-      const version = await pingUntilUp(host, port, password, proc, 10_000);
-      return {
-        host,
-        port,
-        password,
-        pid,
-        dir,
-        version,
-        uri: `redis://:${encodeURIComponent(password)}@${host}:${port}`,
-      };
-    } catch (err) {
-      lastErr = err;
-      if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
-    }
-  }
-  throw new MinirsError(
-    ErrorCodes.INTERNAL,
-    `could not start the external redis-server (${bin}): ${(lastErr as Error).message}; see ${join(dir, 'redis.log')}`,
-  );
-}
-
-/**
- * Live processes of the demo's home: node or redis-server tied to it by environment, command
- * line or working directory (isClusterProcess's rules, with the whole home as the folder).
- * redis-server overwrites its environment with its process title, so the working directory is
- * what ties a shard's or the external redis-server to the home.
- */
-function processesOfHome(home: string): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  return entries
-    .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
-    .map(Number)
-    .filter((pid) => isClusterProcess(pid, { dir: home, home }));
-}
-
-// ---- narration ----
-
-class Narrator {
-  private readonly t0 = Date.now();
-  constructor(private readonly io: CliIo) {}
-
-  get tty(): boolean {
-    return this.io.stdout.isTTY === true;
-  }
-  print(text = ''): void {
-    this.io.stdout.write(`${text}\n`);
-  }
-  heading(n: number, text: string): void {
-    this.print(`\n== ${n}/${STEPS} ${text} ==`);
-  }
-  line(text: string): void {
-    this.print(`  ${text}`);
-  }
-  /** Seconds since the demo started, for the timeline. */
-  clock(): string {
-    return `${((Date.now() - this.t0) / 1000).toFixed(1).padStart(5)}s`;
-  }
-  elapsedSeconds(): number {
-    return (Date.now() - this.t0) / 1000;
-  }
-}
-
-const fmt = (n: number) => n.toLocaleString('en-US');
-function mb(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-// ---- the demo ----
+const CLI_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 
 interface Addr {
   host: string;
