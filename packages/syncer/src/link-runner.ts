@@ -758,22 +758,15 @@ export class LinkRunner implements ReplicationConsumer {
     load?.close();
     const pipes = await this.ensurePipes();
     this.replid = info.replid;
+    const value = this.checkpointValue(info.offset, info.streamDb ?? 0);
     await Promise.all(
-      pipes.map(
-        (p, s) =>
-          new Promise<void>((resolve, reject) => {
-            const value = this.checkpointValue(info.offset, info.streamDb ?? 0);
-            this.writeCheckpointOnly(p, value, (err) => {
-              if (err)
-                reject(new MinirsError(ErrorCodes.CONNECTION, `checkpoint after the full sync: ${err}`));
-              else {
-                this.ck[s] = info.offset;
-                this.ckAt[s] = Date.now();
-                resolve();
-              }
-            });
-          }),
-      ),
+      pipes.map(async (p, s) => {
+        const r = await this.writeCheckpointOnly(p, value);
+        if (r.kind === 'error')
+          throw new MinirsError(ErrorCodes.CONNECTION, `checkpoint after the full sync: ${r.error}`);
+        this.ck[s] = info.offset;
+        this.ckAt[s] = Date.now();
+      }),
     );
     this.inFullSync = false;
     this.everSynced = true;
@@ -981,12 +974,14 @@ export class LinkRunner implements ReplicationConsumer {
     if (pending === 0) entry.done = true;
   }
 
-  private writeCheckpointOnly(pipe: DestinationClient, value: string, done: (err?: string) => void): void {
-    pipe.writeRaw(MULTI_RAW);
-    pipe.writeRaw(SELECT_CK_RAW);
-    pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value]);
-    pipe.writeRaw(SELECT_0_RAW);
-    pipe.writeRaw(EXEC_RAW, (r) => done(r.kind === 'error' ? r.error : undefined));
+  private writeCheckpointOnly(pipe: DestinationClient, value: string): Promise<WriteReply> {
+    return pipe.awaitReply((cb) => {
+      pipe.writeRaw(MULTI_RAW);
+      pipe.writeRaw(SELECT_CK_RAW);
+      pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value]);
+      pipe.writeRaw(SELECT_0_RAW);
+      pipe.writeRaw(EXEC_RAW, cb);
+    });
   }
 
   /** One MULTI of `items` and the checkpoint; the EXEC's reply and the errors of queuing. */
@@ -1180,7 +1175,7 @@ export class LinkRunner implements ReplicationConsumer {
         const here = all.filter((a) => a.offset > a.skipUpTo[s]!);
         if (here.length === 0) return;
         const fields = here.flatMap((a) => [a.linkKey, a.value]);
-        const r = await new Promise<WriteReply>((res) => {
+        const r = await p.awaitReply((res) => {
           p.writeRaw(MULTI_RAW);
           p.write(args);
           p.writeRaw(SELECT_CK_RAW);
