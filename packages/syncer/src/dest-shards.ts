@@ -1,6 +1,6 @@
-import { ErrorCodes, MinirsError, type ShardKeyRule } from '@minirs/common';
-import { CommandTable, keyPositions, NO_RULE_MATCHED, ShardKeyRules } from '@minirs/proxy';
+import { ErrorCodes, MinirsError, NO_RULE_MATCHED, type ShardKeyRule, ShardKeyRules } from '@minirs/common';
 import type { RequestView } from '@minirs/resp';
+import { CommandTable, keyPositions } from '@minirs/resp';
 import { DestinationClient, type DestinationTarget } from './destination.js';
 
 /**

@@ -10,36 +10,36 @@ import {
   ruleOfCode,
   type StopReason,
 } from '@minirs/common';
-import type { CommandTable } from '@minirs/proxy';
 import { RdbParser, type RedisCommand, RestorePlanner } from '@minirs/rdb';
+import type { CommandTable } from '@minirs/resp';
 import { RespDecoder } from '@minirs/resp';
 import {
   CHECKPOINT_DB,
   CHECKPOINT_KEY,
-  type DestShard,
   DestRouter,
+  type DestShard,
   formatCheckpoint,
   openShardPipe,
   pipeName,
 } from './dest-shards.js';
 import { DestinationClient, type DestinationTarget, type WriteReply } from './destination.js';
-import { LagTracker } from './lag-tracker.js';
 import { ExpiryGuard } from './expiry-guard.js';
-import { absoluteExpiryOf, SourceClock, shiftStreamExpiry } from './stream-expiry.js';
+import { LagTracker } from './lag-tracker.js';
 import {
   argIs,
+  encodeCommand,
   type FullSyncEnd,
   type FullSyncStart,
   type PartialSync,
   type ReplicationCommand,
   type ReplicationConsumer,
-  type ReplicationPosition,
-  encodeCommand,
   ReplicationLink,
+  type ReplicationPosition,
   readInfoFields,
   readReplicationInfo,
   type SocketFactory,
 } from './replication/index.js';
+import { absoluteExpiryOf, SourceClock, shiftStreamExpiry } from './stream-expiry.js';
 
 /**
  * One replication link (one source shard, or one external Redis) and the destination

@@ -2,12 +2,12 @@ import {
   ErrorCodes,
   errorRule,
   type Logger,
-  maskUri,
   MinirsError,
+  maskUri,
   outcomeOfCode,
   parseSourceUri,
-  ruleOfCode,
   type ResumeMode,
+  ruleOfCode,
   type SourceReport,
   type SourceStatus,
   type SourceUri,
@@ -17,8 +17,8 @@ import {
   sourceStatusFromLinks,
   syncRuns,
 } from '@minirs/common';
-import type { CommandTable } from '@minirs/proxy';
 import { rdbVersionForRedis } from '@minirs/rdb';
+import type { CommandTable } from '@minirs/resp';
 import { type DestShard, parseCheckpoint, readCheckpoints, readCommandTable } from './dest-shards.js';
 import { DestinationClient, type DestinationTarget } from './destination.js';
 import { FlushBarrier } from './flush-barrier.js';
