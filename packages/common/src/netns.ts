@@ -214,7 +214,29 @@ function createNode(index: number, uid: number): void {
     ],
     NETNS_SWITCH,
   );
-  ipBatch([`addr add ${netnsNodeAddr(index, uid)}/15 dev eth0`, 'link set eth0 up', 'link set lo up'], ns);
+  ipBatch(
+    [
+      `link set eth0 address ${nodeMac(index, uid)}`,
+      `addr add ${netnsNodeAddr(index, uid)}/15 dev eth0`,
+      'link set eth0 up',
+      'link set lo up',
+    ],
+    ns,
+  );
+  // A node address another cluster of this index had: drop what the host learnt of it.
+  ipOk(['neigh', 'flush', 'to', netnsNodeAddr(index, uid), 'dev', NETNS_HOST_LINK]);
+}
+
+/**
+ * Node uid of cluster index's MAC address, the same every time the node is made (locally
+ * administered, 02:6d:72 = "mr"). Cluster indexes are reused as soon as a cluster is deleted:
+ * with a random MAC the host and the other clusters' nodes kept the old node's MAC in their
+ * neighbour caches (REACHABLE for up to ~30 s), and connections to the new node's address went
+ * nowhere until those entries aged out (checker rounds failed at setup: "Connection is closed").
+ */
+export function nodeMac(index: number, uid: number): string {
+  const h = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
+  return `02:6d:72:${h(index)}:${h(uid >> 8)}:${h(uid)}`;
 }
 
 /**
