@@ -1,9 +1,11 @@
 export * from './atomic.js';
 export * from './control.js';
+export * from './dir-lock.js';
 export * from './errors.js';
 export * from './free-port.js';
 export * from './logger.js';
 export * from './mask-uri.js';
+export * from './netns.js';
 export * from './paths.js';
 export * from './pki.js';
 export * from './random.js';
@@ -11,4 +13,3 @@ export * from './redis-bin.js';
 export * from './replica-state.js';
 export * from './source-uri.js';
 export * from './types.js';
-export * from './netns.js';

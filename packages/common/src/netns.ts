@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { withDirLock } from './dir-lock.js';
 import { machineDir } from './paths.js';
 
 /**
@@ -93,32 +94,18 @@ export function netnsUnavailableReason(): string | undefined {
 
 function withNetLock<T>(fn: () => T): T {
   const lock = join(machineDir(), 'minirs-netns.lock');
-  const deadline = Date.now() + 20_000;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 15_000) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // released meanwhile
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
+  return withDirLock(
+    lock,
+    {
+      staleMs: 15_000,
+      waitMs: 20_000,
+      timeoutError: () =>
+        new Error(
           `the minirs network lock ${lock} stays taken; remove it if no minirs cluster is being created or deleted`,
-        );
-      }
-      Atomics.wait(pause, 0, 0, 20);
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+        ),
+    },
+    fn,
+  );
 }
 
 export function listNetns(): string[] {
