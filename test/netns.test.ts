@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { MiniCluster, runCli, type StartedMiniCluster } from '@minirs/cli';
-import type { ClusterState } from '@minirs/common';
+import { type ClusterState, nodeMac } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/cluster.js';
@@ -116,6 +116,12 @@ describe('nodes as network namespaces', () => {
       expect(nsOfPid(procs.get(`redis-${shard.uid}`)!)).toBe(want);
     }
     expect(new Set(s.shards.map((x) => x.node_uid))).toEqual(new Set([1, 2]));
+    // The same MAC whenever a node of this index is made: with a random one, a node made again
+    // under a reused index was unreachable while the host's neighbour cache held the old MAC.
+    for (const uid of [1, 2])
+      expect(sh('ip', ['-n', `minirs-${ia}-${uid}`, 'link', 'show', 'eth0'])).toContain(
+        `link/ether ${nodeMac(ia, uid)} `,
+      );
 
     // Through either node's endpoint, from the host.
     const bdb = s.bdbs.find((x) => x.name === 'src')!;

@@ -232,6 +232,8 @@ export async function runRound(o: RoundOptions): Promise<RoundReport> {
           ...ep,
           prefix: s.prefix,
           flush: flushing,
+          // The last 40% of the round writes without flushing (something to compare at the end).
+          flushForMs: o.seconds * 1000 * 0.6,
           maxOps: 400 * o.seconds * 10,
           crossSlot: o.crossSlot !== false,
           ...(flushing && coordinator

@@ -30,6 +30,12 @@ export interface WriterOptions {
   prefix: string;
   /** FLUSHALL/FLUSHDB now and then (sharded sources only). */
   flush: boolean;
+  /**
+   * Flushes only in this first part of the writer's run (ms after start()): after the last one
+   * the sources write a while more, so the round ends with keys to compare (a flush a moment
+   * before the end left the oracle nothing: checker smoke, seed 1 --flush, 0 keys checked).
+   */
+  flushForMs?: number;
   /** Upper bound on commands sent, whatever the time. */
   maxOps: number;
   /** DEL and MSET over keys of several tag groups (fanned out by a sharded endpoint); default on. */
@@ -432,6 +438,7 @@ export class SourceWriter {
   }
 
   start(): void {
+    const flushUntil = Date.now() + (this.o.flushForMs ?? Number.POSITIVE_INFINITY);
     this.done = (async () => {
       while (!this.stopping && this.stats.sent < this.o.maxOps) {
         const gate = this.gate;
@@ -452,7 +459,7 @@ export class SourceWriter {
         const step = this.rng.weighted<string>([
           ['batch', 20],
           ['tx', this.hold ? 1000 : 3],
-          ['flush', this.o.flush ? 0.15 : 0],
+          ['flush', this.o.flush && Date.now() < flushUntil ? 0.15 : 0],
         ]);
         if (step === 'batch') await this.batch();
         else if (step === 'tx') await this.transaction();

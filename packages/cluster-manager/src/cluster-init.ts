@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   CLUSTER_NAME_RE,
@@ -21,6 +21,7 @@ import {
   redisServerBinary,
   setupClusterNetns,
   teardownClusterNetns,
+  withDirLock,
   writeFileAtomic,
 } from '@minirs/common';
 import { canBind } from './net-util.js';
@@ -108,33 +109,19 @@ export function claimIndex(home: string, clusterDir: string): number {
  */
 function withClaimLock<T>(slots: string, fn: () => T): T {
   const lock = join(slots, '.lock');
-  const deadline = Date.now() + 15_000;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 10_000) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // released meanwhile
-      }
-      if (Date.now() > deadline) {
-        throw new MinirsError(
+  return withDirLock(
+    lock,
+    {
+      staleMs: 10_000,
+      waitMs: 15_000,
+      timeoutError: () =>
+        new MinirsError(
           ErrorCodes.CONFLICT,
           `cluster index claims stay locked (${lock}); remove that folder if no \`minirs cluster create\` is running`,
-        );
-      }
-      Atomics.wait(pause, 0, 0, 20); // a short synchronous wait: the claim is a few file operations
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+        ),
+    },
+    fn,
+  );
 }
 
 export function validateCreate(o: CreateOptions): void {

@@ -1,6 +1,7 @@
 export * from './atomic.js';
 export * from './control.js';
 export * from './crc16.js';
+export * from './dir-lock.js';
 export * from './errors.js';
 export * from './free-port.js';
 export * from './logger.js';

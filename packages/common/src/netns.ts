@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { withDirLock } from './dir-lock.js';
 import { machineDir } from './paths.js';
 
 /**
@@ -93,32 +94,18 @@ export function netnsUnavailableReason(): string | undefined {
 
 function withNetLock<T>(fn: () => T): T {
   const lock = join(machineDir(), 'minirs-netns.lock');
-  const deadline = Date.now() + 20_000;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 15_000) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // released meanwhile
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
+  return withDirLock(
+    lock,
+    {
+      staleMs: 15_000,
+      waitMs: 20_000,
+      timeoutError: () =>
+        new Error(
           `the minirs network lock ${lock} stays taken; remove it if no minirs cluster is being created or deleted`,
-        );
-      }
-      Atomics.wait(pause, 0, 0, 20);
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+        ),
+    },
+    fn,
+  );
 }
 
 export function listNetns(): string[] {
@@ -214,7 +201,29 @@ function createNode(index: number, uid: number): void {
     ],
     NETNS_SWITCH,
   );
-  ipBatch([`addr add ${netnsNodeAddr(index, uid)}/15 dev eth0`, 'link set eth0 up', 'link set lo up'], ns);
+  ipBatch(
+    [
+      `link set eth0 address ${nodeMac(index, uid)}`,
+      `addr add ${netnsNodeAddr(index, uid)}/15 dev eth0`,
+      'link set eth0 up',
+      'link set lo up',
+    ],
+    ns,
+  );
+  // A node address another cluster of this index had: drop what the host learnt of it.
+  ipOk(['neigh', 'flush', 'to', netnsNodeAddr(index, uid), 'dev', NETNS_HOST_LINK]);
+}
+
+/**
+ * Node uid of cluster index's MAC address, the same every time the node is made (locally
+ * administered, 02:6d:72 = "mr"). Cluster indexes are reused as soon as a cluster is deleted:
+ * with a random MAC the host and the other clusters' nodes kept the old node's MAC in their
+ * neighbour caches (REACHABLE for up to ~30 s), and connections to the new node's address went
+ * nowhere until those entries aged out (checker rounds failed at setup: "Connection is closed").
+ */
+export function nodeMac(index: number, uid: number): string {
+  const h = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
+  return `02:6d:72:${h(index)}:${h(uid >> 8)}:${h(uid)}`;
 }
 
 /**
