@@ -540,12 +540,16 @@ export class ClusterManager {
 
   setShard(uid: number, patch: Partial<ShardState>): void {
     if (this.stopping) return;
+    let statusOf: number | undefined;
     this.store.update((s) => {
       const sh = s.shards.find((x) => x.uid === uid);
       if (!sh) return;
+      if (patch.status !== undefined && patch.status !== sh.status && sh.role === 'master') statusOf = sh.bdb_uid;
       Object.assign(sh, patch);
       if (patch.last_event) sh.last_event_time = new Date().toISOString();
     });
+    // A destination's syncer waits for its shards to be active before it reads their checkpoints.
+    if (statusOf !== undefined) this.pushSyncerConfig(statusOf);
   }
 
   shardView(sh: ShardState): ShardState & { stats?: ShardStats } {
