@@ -762,8 +762,13 @@ export class LinkRunner implements ReplicationConsumer {
     await Promise.all(
       pipes.map(async (p, s) => {
         const r = await this.writeCheckpointOnly(p, value);
-        if (r.kind === 'error')
+        if (r.kind === 'error') {
+          // A stop-worthy refusal (the destination out of memory...) stops the sync and says so;
+          // anything else fails this full sync, which is retried.
+          if (classifyReply(r.error!, 'destination').outcome === 'stop')
+            this.handleDestError(r.error!, 'the checkpoint after the full sync');
           throw new MinirsError(ErrorCodes.CONNECTION, `checkpoint after the full sync: ${r.error}`);
+        }
         this.ck[s] = info.offset;
         this.ckAt[s] = Date.now();
       }),
@@ -974,14 +979,23 @@ export class LinkRunner implements ReplicationConsumer {
     if (pending === 0) entry.done = true;
   }
 
-  private writeCheckpointOnly(pipe: DestinationClient, value: string): Promise<WriteReply> {
-    return pipe.awaitReply((cb) => {
+  /**
+   * The checkpoint alone, in its transaction. A discarded EXEC answers with the error of the
+   * command refused when queued (-OOM, -NOREPLICAS...), not EXECABORT: that error says why.
+   */
+  private async writeCheckpointOnly(pipe: DestinationClient, value: string): Promise<WriteReply> {
+    let queued: string | undefined;
+    const onQueued = (r: WriteReply) => {
+      if (r.kind === 'error' && queued === undefined && !r.error!.startsWith('EXECABORT')) queued = r.error;
+    };
+    const exec = await pipe.awaitReply((cb) => {
       pipe.writeRaw(MULTI_RAW);
-      pipe.writeRaw(SELECT_CK_RAW);
-      pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value]);
-      pipe.writeRaw(SELECT_0_RAW);
+      pipe.writeRaw(SELECT_CK_RAW, onQueued);
+      pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value], onQueued);
+      pipe.writeRaw(SELECT_0_RAW, onQueued);
       pipe.writeRaw(EXEC_RAW, cb);
     });
+    return exec.kind === 'error' && queued !== undefined ? { ...exec, error: queued } : exec;
   }
 
   /** One MULTI of `items` and the checkpoint; the EXEC's reply and the errors of queuing. */
