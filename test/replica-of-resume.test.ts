@@ -189,6 +189,10 @@ describe('exact resume (issue 15)', () => {
     await waitInSync(west, 'rdst');
     await expectSameData([await east.sourceUrl('rsrc'), redisUri(ext)], await dbUri(west, 'rdst'));
     const st = await west.replicaStatus('rdst');
-    for (const s of st.sources) expect((s as { resume_mode?: string }).resume_mode).toBe('full');
+    for (const s of st.sources) {
+      expect((s as { resume_mode?: string }).resume_mode).toBe('full');
+      // Issue 15 item 3: the status says why the old data was not kept readable.
+      expect((s as { resume_reason?: string }).resume_reason).toMatch(/emptied first.*does not keep the old data/);
+    }
   });
 });

@@ -550,7 +550,10 @@ export class ReplicaOfSync {
         // A pause or stop that arrived during the flush bumped the generation: start nothing.
         if (!ok || gen !== this.generation || this.pendingRestart) continue;
         if (!syncRuns(this.cfg?.replica_sync ?? 'disabled')) continue;
-        this.lastStart = { mode: 'full', reason: why };
+        this.lastStart = {
+          mode: 'full',
+          reason: `${why}. The destination was emptied first and is reloaded meanwhile: a full resync does not keep the old data readable (a SWAPDB per shard would not be atomic across shards and needs twice the memory; see the syncer README)`,
+        };
         this.startSources();
       }
     })().finally(() => (this.restarting = undefined));
