@@ -36,7 +36,7 @@ import {
   ReplicationLink,
   type ReplicationPosition,
   readInfoFields,
-  readReplicationInfo,
+  ReplicationInfoProbe,
   type SocketFactory,
 } from './replication/index.js';
 import { absoluteExpiryOf, SourceClock, shiftStreamExpiry } from './stream-expiry.js';
@@ -113,6 +113,11 @@ const CHECKPOINT_REFRESH_MS = 500;
 export interface LinkRunnerOptions {
   label: string;
   connect: SocketFactory;
+  /**
+   * The lag probe's connection: like `connect`, without compression and without counting its
+   * bytes as the link's ingress (defaults to `connect`).
+   */
+  probeConnect?: SocketFactory;
   /** AUTH for an external source (minirs sources authenticate in `connect`). */
   username?: string;
   password?: string;
@@ -217,6 +222,8 @@ export class LinkRunner implements ReplicationConsumer {
   private parser?: RdbParser;
   private planner?: RestorePlanner;
   private probeTimer?: NodeJS.Timeout;
+  /** The lag probe's one long-lived connection to the source (opened at the first probe). */
+  private prober?: ReplicationInfoProbe;
   private stopped = false;
   /** In order: offsets of writes not yet answered; skipped commands carry `done`. */
   private readonly order: { offset: number; done: boolean }[] = [];
@@ -431,6 +438,7 @@ export class LinkRunner implements ReplicationConsumer {
   async stop(settle = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.probeTimer);
+    this.prober?.close();
     clearInterval(this.guardTimer);
     this.barrierAbort?.();
     const pipes = this.pipes ?? [];
@@ -464,16 +472,7 @@ export class LinkRunner implements ReplicationConsumer {
    * replica buffers, aside, as Redis itself reckons).
    */
   private async checkSourceMemory(): Promise<void> {
-    const f = await readInfoFields(
-      {
-        connect: this.o.connect,
-        peer: this.o.label,
-        username: this.o.username,
-        password: this.o.password,
-        timeoutMs: 2000,
-      },
-      ['memory'],
-    );
+    const f = await this.prober!.info('memory');
     const used = Number(f.used_memory) - (Number(f.mem_not_counted_for_evict) || 0);
     const max = Number(f.maxmemory);
     if (!(max > 0 && used > max && f.maxmemory_policy === 'noeviction')) return;
@@ -492,14 +491,15 @@ export class LinkRunner implements ReplicationConsumer {
     if (this.probing || this.link.state !== 'streaming') return;
     this.probing = true;
     try {
-      const t = Date.now();
-      const info = await readReplicationInfo({
-        connect: this.o.connect,
+      this.prober ??= new ReplicationInfoProbe({
+        connect: this.o.probeConnect ?? this.o.connect,
         peer: this.o.label,
         username: this.o.username,
         password: this.o.password,
         timeoutMs: 2000,
       });
+      const t = Date.now();
+      const info = await this.prober.read();
       this.lag.sample(info.masterReplOffset, this.link.appliedOffset, t);
       this.clock.note(info.masterReplOffset, t);
       if (t - this.lastMemoryCheck >= MEMORY_CHECK_MS) {
