@@ -249,6 +249,43 @@ export class DestRouter {
     return o < 0 ? `ERR slot ${slot} of this database is not served by any shard; retry later` : o;
   }
 
+  /**
+   * A transaction of the stream (its commands between MULTI and EXEC), checked as the proxy
+   * checks one: on a sharded destination all its keys must hash to one slot, else CROSSSLOT
+   * (the whole transaction is refused). Undefined when it may run; else the error and the
+   * first command that broke the rule.
+   */
+  transactionError(argvs: readonly (readonly Buffer[])[]): { error: string; at: number } | undefined {
+    if (this.shards.length === 1) return undefined;
+    let slot = -1;
+    for (const [at, argv] of argvs.entries()) {
+      const keys = this.keysOf(argv);
+      for (const key of keys) {
+        const s = this.rules.slot(key, 0, key.length);
+        if (s === NO_RULE_MATCHED) return { error: this.slotOwner(key) as string, at };
+        if (slot === -1) slot = s;
+        else if (s !== slot) return { error: "CROSSSLOT Keys in request don't hash to the same slot", at };
+      }
+    }
+    return undefined;
+  }
+
+  /** The keys a command names, by its key specifications (the split commands by their step). */
+  private keysOf(argv: readonly Buffer[]): Buffer[] {
+    const view = new ArgvView(argv);
+    const step = SPLIT.get(view.name);
+    const keys: Buffer[] = [];
+    if (step !== undefined) {
+      for (let i = 1; i + step - 1 < argv.length; i += step) keys.push(argv[i]!);
+      return keys;
+    }
+    const info = this.table.lookup(view as unknown as RequestView);
+    const pos: number[] = [];
+    if (!info || keyPositions(view as unknown as RequestView, info, pos) === 0) return keys;
+    for (const i of pos) keys.push(argv[i]!);
+    return keys;
+  }
+
   route(argv: readonly Buffer[]): Route {
     if (this.shards.length === 1) return { kind: 'one', shard: 0 };
     const view = new ArgvView(argv);

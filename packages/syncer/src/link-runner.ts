@@ -851,8 +851,18 @@ export class LinkRunner implements ReplicationConsumer {
         const exec = argIs(name, 'EXEC');
         if (exec || argIs(name, 'DISCARD') || held.length >= MAX_HELD_TX) {
           this.heldTx = undefined;
-          if (!argIs(name, 'DISCARD'))
-            for (const h of held.slice(1, exec ? -1 : undefined)) this.routeInto(acc, h.cmd);
+          if (!argIs(name, 'DISCARD')) {
+            const body = held.slice(1, exec ? -1 : undefined);
+            // The proxy would refuse the whole transaction (CROSSSLOT): so does the syncer.
+            const bad = this.router!.transactionError(body.map((h) => h.cmd.argv));
+            if (bad)
+              this.handleDestError(
+                bad.error,
+                `MULTI/EXEC of ${body.length} commands (at ${commandLabel(body[bad.at]!.cmd.argv)})`,
+                true,
+              );
+            else for (const h of body) this.routeInto(acc, h.cmd);
+          }
           upTo = cmd.offset;
           upToDb = cmd.db;
         }
