@@ -4,6 +4,7 @@ import {
   maskUri,
   type ReplicaSourceState,
   type ReplicaSync,
+  type ResumeMode,
   type SourceStatus,
   sourceProgress as progressOf,
 } from '@minirs/common';
@@ -33,6 +34,9 @@ export interface SourceStatusView {
   last_error_code: string;
   /** (minirs) replicated writes the destination refused. */
   rejected_writes: number;
+  /** (minirs, issue 15) how the syncer last (re)started this source: exact, partial, full; and why. */
+  resume_mode?: ResumeMode;
+  resume_reason?: string;
 }
 
 export interface ReplicaStatusView {
@@ -63,6 +67,7 @@ export function replicaStatus(bdb: Pick<Bdb, 'uid' | 'replica_sync' | 'replica_s
       last_error: s.last_error ?? '',
       last_error_code: s.last_error_code ?? '',
       rejected_writes: s.rejected_writes ?? 0,
+      ...(s.resume_mode ? { resume_mode: s.resume_mode, resume_reason: s.resume_reason ?? '' } : {}),
     }),
   );
   const replicaSync = bdb.replica_sync ?? 'disabled';
@@ -137,12 +142,22 @@ export function describeAggregate(v: ReplicaStatusView): string {
   }
 }
 
+function describeResume(m: ResumeMode): string {
+  if (m === 'exact') return 'exact resume from the destination checkpoints';
+  if (m === 'partial') return 'partial resync of a dropped source connection';
+  return 'full sync';
+}
+
 /** Human text of one destination: its aggregate line, then one line per source. */
 export function renderReplicaStatus(title: string, v: ReplicaStatusView): string {
   const lines = [`${title}: ${describeAggregate(v)}`];
   const width = Math.max(0, ...v.sources.map((s) => s.uri.length));
   for (const s of v.sources) {
     lines.push(`  source ${s.uid}  ${s.uri.padEnd(width)}  ${describeSource(s, v.replica_sync)}`);
+    if (s.resume_mode && v.replica_sync !== 'disabled')
+      lines.push(
+        `    last (re)start: ${describeResume(s.resume_mode)}${s.resume_reason ? ` (${s.resume_reason})` : ''}`,
+      );
   }
   return lines.join('\n');
 }

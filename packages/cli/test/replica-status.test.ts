@@ -195,4 +195,24 @@ describe('human lines', () => {
       '  source 2  redis://10.0.0.9:6380              Syncing 25%',
     ]);
   });
+
+  it('say under each source how the syncer last (re)started it (issue 15)', () => {
+    const v = replicaStatus(
+      bdb('enabled', [
+        source({ uid: 1, lag: 2, resume_mode: 'exact', resume_reason: 'the syncer started' }),
+        source({
+          uid: 2,
+          uri: 'redis://10.0.0.9:6380',
+          resume_mode: 'full',
+          resume_reason: 'destination shard 3 has no checkpoint',
+        }),
+      ]),
+    );
+    expect(v.sources.map((s) => s.resume_mode)).toEqual(['exact', 'full']);
+    const lines = renderReplicaStatus('west/dest (bdb 7)', v).split('\n');
+    expect(lines[2]).toBe(
+      '    last (re)start: exact resume from the destination checkpoints (the syncer started)',
+    );
+    expect(lines[4]).toBe('    last (re)start: full sync (destination shard 3 has no checkpoint)');
+  });
 });

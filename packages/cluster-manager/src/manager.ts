@@ -540,12 +540,16 @@ export class ClusterManager {
 
   setShard(uid: number, patch: Partial<ShardState>): void {
     if (this.stopping) return;
+    let statusOf: number | undefined;
     this.store.update((s) => {
       const sh = s.shards.find((x) => x.uid === uid);
       if (!sh) return;
+      if (patch.status !== undefined && patch.status !== sh.status && sh.role === 'master') statusOf = sh.bdb_uid;
       Object.assign(sh, patch);
       if (patch.last_event) sh.last_event_time = new Date().toISOString();
     });
+    // A destination's syncer waits for its shards to be active before it reads their checkpoints.
+    if (statusOf !== undefined) this.pushSyncerConfig(statusOf);
   }
 
   shardView(sh: ShardState): ShardState & { stats?: ShardStats } {
@@ -1089,6 +1093,8 @@ export class ClusterManager {
         port: b.port,
         password: b.authentication_redis_pass,
         tls: b.tls_mode === 'enabled',
+        admin_password: b.authentication_admin_pass,
+        shard_key_regex: b.shard_key_regex,
         shards: this.state.shards
           .filter((sh) => sh.bdb_uid === uid && sh.role === 'master')
           .map((sh) => ({
@@ -1166,7 +1172,8 @@ export class ClusterManager {
       const merged = b.replica_sources.map((s) => {
         const r = rep.sources.find((x) => x.uid === s.uid);
         if (!r) return s;
-        if (r.status !== s.status || r.last_error !== s.last_error) statusChanged = true;
+        if (r.status !== s.status || r.last_error !== s.last_error || r.resume_mode !== s.resume_mode)
+          statusChanged = true;
         return {
           ...s,
           status: r.status,
@@ -1177,6 +1184,8 @@ export class ClusterManager {
           rejected_writes: r.rejected_writes ?? 0,
           keys_loaded: r.keys_loaded,
           keys_total: r.keys_total,
+          resume_mode: r.resume_mode,
+          resume_reason: r.resume_reason,
           // A stop keeps its error until the sync is restarted.
           ...(b.replica_sync === 'stopped' && s.last_error && !r.last_error
             ? { last_error: s.last_error, last_error_code: s.last_error_code ?? '' }

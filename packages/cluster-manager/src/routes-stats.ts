@@ -76,6 +76,9 @@ export function registerStatsRoutes(
         other_db_commands: r?.other_db_commands ?? 0,
         rejected_writes: r?.rejected_writes ?? source.rejected_writes ?? 0,
       },
+      // (minirs, issue 15) how the syncer last (re)started this source (exact, partial, full) and why.
+      resume_mode: r?.resume_mode ?? source.resume_mode ?? 'full',
+      resume_reason: r?.resume_reason ?? source.resume_reason ?? '',
       // (minirs) the error that stopped or disturbs this source, and its MINIRS_ERR_ code.
       last_error: source.last_error,
       last_error_code: source.last_error_code ?? '',

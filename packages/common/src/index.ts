@@ -1,5 +1,6 @@
 export * from './atomic.js';
 export * from './control.js';
+export * from './crc16.js';
 export * from './dir-lock.js';
 export * from './errors.js';
 export * from './free-port.js';
@@ -11,5 +12,6 @@ export * from './pki.js';
 export * from './random.js';
 export * from './redis-bin.js';
 export * from './replica-state.js';
+export * from './shard-key.js';
 export * from './source-uri.js';
 export * from './types.js';

@@ -81,6 +81,9 @@ export interface ReplicaSourceState {
   /** (minirs) full sync progress by keys, for sources that stream their RDB without a size. */
   keys_loaded?: number;
   keys_total?: number;
+  /** (minirs, issue 15) How the syncer last (re)started this source: exact, partial or full; and why. */
+  resume_mode?: ResumeMode;
+  resume_reason?: string;
 }
 
 export interface BdbState {
@@ -327,6 +330,14 @@ export interface SyncerRuntimeConfig {
     password: string;
     /** The destination database requires TLS (tls_mode enabled): write over TLS with the syncer's certificate. */
     tls?: boolean;
+    /**
+     * (issue 15) The destination's admin password: the syncer writes its stream through
+     * replication pipes (MINIRS.LINK) to each destination shard, with a checkpoint in the same
+     * MULTI. Absent: the syncer writes through the endpoint and cannot resume exactly.
+     */
+    admin_password?: string;
+    /** (issue 15) The destination's hash policy: the syncer routes its stream to the shards with it. */
+    shard_key_regex?: ShardKeyRule[];
     /** Destination shards with the pid of their redis-server: a new pid means it restarted empty. */
     shards: { uid: number; slot_start: number; slot_end: number; redis_pid: number; status: ShardStatus }[];
   };
@@ -380,7 +391,16 @@ export interface SourceReport {
   /** (minirs) full sync progress by keys (see ReplicaSourceState). */
   keys_loaded?: number;
   keys_total?: number;
+  /**
+   * (minirs, issue 15) How the syncer last (re)started this source's links: `exact` from the
+   * checkpoints on the destination (no write applied twice or skipped), `partial` a PSYNC of a
+   * running syncer after a source connection drop, `full` a flush and full sync; and why.
+   */
+  resume_mode?: ResumeMode;
+  resume_reason?: string;
 }
+
+export type ResumeMode = 'exact' | 'partial' | 'full';
 
 export interface SyncerReport {
   epoch: number;

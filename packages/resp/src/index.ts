@@ -1,5 +1,6 @@
 export { type AskTarget, askRedis } from './ask.js';
-export { readCommand, RequestView, splitInlineArgs } from './command.js';
+export { RequestView, readCommand, splitInlineArgs } from './command.js';
+export { CommandFlag, CommandInfo, CommandTable, type KeySpec, keyPositions } from './command-table.js';
 export { type FrameHandler, RespDecoder, type RespDecoderOptions } from './decoder.js';
 export { isRespProtocolError, RespProtocolError } from './errors.js';
 export { RespFrame } from './frame.js';

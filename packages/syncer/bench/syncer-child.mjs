@@ -24,14 +24,20 @@ export function syncerConfig(dest, sourceUris) {
  * Starts the child; `profileName` (with BENCH_CPU_PROF=<dir>) runs it under --cpu-prof.
  * Returns { pid, readyMem, start(config) -> Promise<{ms, report, mem}>, report(), exit() }.
  */
-export async function startSyncerChild(profileName) {
+export async function startSyncerChild(profileName, env) {
   const execArgv = [];
   const profDir = process.env.BENCH_CPU_PROF;
   if (profDir && profileName) {
     mkdirSync(profDir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${profileName}.cpuprofile`);
   }
-  const child = track(fork(join(here, 'syncer-process.mjs'), [], { execArgv, stdio: 'inherit' }));
+  const child = track(
+    fork(join(here, 'syncer-process.mjs'), [], {
+      execArgv,
+      stdio: 'inherit',
+      env: env ? { ...process.env, ...env } : process.env,
+    }),
+  );
   const next = (type) =>
     new Promise((resolve, reject) => {
       const onMsg = (m) => {
@@ -57,6 +63,13 @@ export async function startSyncerChild(profileName) {
   const ready = await next('ready');
   return {
     pid: child.pid,
+    /** kill -9 (resolves once it is gone). */
+    async kill9() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await gone;
+    },
     readyMem: ready.mem,
     start(config) {
       const done = next('in-sync');

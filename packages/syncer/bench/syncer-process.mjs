@@ -4,7 +4,8 @@
 // {type:'stopped', error}.
 // Run under `node --cpu-prof` (BENCH_CPU_PROF) to see where the syncer's time goes.
 import { createLogger } from '@minirs/common';
-import { ReplicaOfSync } from '../dist/replica-of.js';
+// BENCH_SYNCER_DIST: another build's replica-of.js (e.g. main's, to compare with today's syncer).
+const { ReplicaOfSync } = await import(process.env.BENCH_SYNCER_DIST ?? '../dist/replica-of.js');
 import { procMemory } from './proc.mjs';
 
 const log = createLogger({

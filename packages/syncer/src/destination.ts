@@ -76,6 +76,8 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   private flushScheduled = false;
   private waiters: (() => void)[] = [];
   private drainWaiters: (() => void)[] = [];
+  /** Rejecters of awaitReply() promises not answered yet. */
+  private readonly callers = new Set<(err: MinirsError) => void>();
   private closedError?: MinirsError;
   readonly peer: string;
   private readonly maxInFlight: number;
@@ -258,11 +260,30 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
     if (this.writer.length > 0) this.outbox.push(this.writer.finish());
   }
 
+  /** One command and its reply; rejects when the connection fails first (never left pending). */
   call(args: ReadonlyArray<string | Buffer | number>): Promise<WriteReply> {
+    return this.awaitReply((cb) => this.write(args, cb));
+  }
+
+  /**
+   * The reply of whatever `send` writes with the callback it is given (its last command's);
+   * rejects when the connection fails first: a failed connection never answers its pending
+   * writes, and an await on one would hang whoever waits (a link's stop, a restart).
+   */
+  awaitReply(send: (cb: ReplyCallback) => void): Promise<WriteReply> {
     return new Promise<WriteReply>((resolve, reject) => {
+      if (this.closedError) {
+        reject(this.closedError);
+        return;
+      }
+      this.callers.add(reject);
       try {
-        this.write(args, resolve);
+        send((r) => {
+          this.callers.delete(reject);
+          resolve(r);
+        });
       } catch (err) {
+        this.callers.delete(reject);
         reject(err);
       }
     });
@@ -294,6 +315,9 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
     this.socket?.destroy();
     for (const w of this.waiters.splice(0)) w();
     for (const w of this.drainWaiters.splice(0)) w();
+    const callers = [...this.callers];
+    this.callers.clear();
+    for (const c of callers) c(err);
     this.emit('failed', err);
   }
 

@@ -9,21 +9,24 @@ import { ErrorCodes, MinirsError } from '@minirs/common';
  * made before its flush and before any write after it (an external source has one link and
  * passes straight through).
  */
-export class FlushBarrier {
+export class FlushBarrier<T = undefined> {
   /** Links of the source (set once its shards are known). */
   links = 1;
-  private waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private waiting: { resolve: () => void; reject: (e: Error) => void; mine: T | undefined }[] = [];
   private aborted = false;
 
-  /** Resolves once every link arrived and `send` (of the last to arrive) is done. */
-  arrive(send: () => Promise<void>): Promise<void> {
+  /**
+   * Resolves once every link arrived and `send` (of the last to arrive) is done. `send` gets
+   * what each arrival brought (`mine`: the links' checkpoints, written with the flush).
+   */
+  arrive(send: (all: T[]) => Promise<void>, mine?: T): Promise<void> {
     if (this.aborted) return Promise.reject(closedError());
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      this.waiting.push({ resolve, reject, mine });
       if (this.waiting.length < this.links) return;
       const all = this.waiting;
       this.waiting = [];
-      send().then(
+      send(all.flatMap((w) => (w.mine === undefined ? [] : [w.mine]))).then(
         () => {
           for (const w of all) w.resolve();
         },

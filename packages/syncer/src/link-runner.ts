@@ -11,23 +11,35 @@ import {
   type StopReason,
 } from '@minirs/common';
 import { RdbParser, type RedisCommand, RestorePlanner } from '@minirs/rdb';
+import type { CommandTable } from '@minirs/resp';
+import { RespDecoder } from '@minirs/resp';
+import {
+  CHECKPOINT_DB,
+  CHECKPOINT_KEY,
+  DestRouter,
+  type DestShard,
+  formatCheckpoint,
+  openShardPipe,
+  pipeName,
+} from './dest-shards.js';
 import { DestinationClient, type DestinationTarget, type WriteReply } from './destination.js';
-import { LagTracker } from './lag-tracker.js';
 import { ExpiryGuard } from './expiry-guard.js';
-import { absoluteExpiryOf, SourceClock, shiftStreamExpiry } from './stream-expiry.js';
+import { LagTracker } from './lag-tracker.js';
 import {
   argIs,
+  encodeCommand,
   type FullSyncEnd,
   type FullSyncStart,
   type PartialSync,
   type ReplicationCommand,
   type ReplicationConsumer,
-  encodeCommand,
   ReplicationLink,
+  type ReplicationPosition,
   readInfoFields,
-  readReplicationInfo,
+  ReplicationInfoProbe,
   type SocketFactory,
 } from './replication/index.js';
+import { absoluteExpiryOf, SourceClock, shiftStreamExpiry } from './stream-expiry.js';
 
 /**
  * One replication link (one source shard, or one external Redis) and the destination
@@ -36,11 +48,76 @@ import {
  * partial resync after a source connection error neither skips nor repeats a write.
  */
 
-export type Trouble = { kind: 'stop'; stop: StopReason } | { kind: 'full-resync'; reason: string };
+export type Trouble =
+  | { kind: 'stop'; stop: StopReason }
+  | { kind: 'full-resync'; reason: string }
+  /** The destination's state is known from its checkpoints: resume every link from them. */
+  | { kind: 'resume'; reason: string };
+
+/** How a link writes its stream to the destination's shards (see dest-shards.ts). */
+export interface PipeOptions {
+  bdbUid: number;
+  epoch: number;
+  adminPassword: string;
+  /** The link's field in every shard's checkpoint hash. */
+  linkKey: string;
+  shards: DestShard[];
+  shardKeyRegex: import('@minirs/common').ShardKeyRule[] | undefined;
+  /** The destination's command table (read once per syncer start). */
+  commandTable(): Promise<CommandTable>;
+}
+
+/** Where a resumed link starts: the minimum checkpoint, and each shard's own checkpoint. */
+export interface ResumeFrom {
+  position: ReplicationPosition;
+  skipUpTo: number[];
+}
+
+/** A link's part in a flush its source's links meet at. */
+export interface FlushArrival {
+  linkKey: string;
+  offset: number;
+  value: string;
+  skipUpTo: number[];
+}
+
+interface Item {
+  raw: Buffer;
+  argv: readonly Buffer[];
+  offset: number;
+}
+
+/** What an EXEC without checkpoints "answers" (bench only): an empty array, nothing to judge. */
+const NO_CHECKPOINT_REPLY = (() => {
+  let f: import('@minirs/resp').RespFrame | undefined;
+  new RespDecoder().write(Buffer.from('*0\r\n'), (x) => {
+    f = x;
+  });
+  return f!;
+})();
+
+const MULTI_RAW = encodeCommand([Buffer.from('MULTI')]);
+const EXEC_RAW = encodeCommand([Buffer.from('EXEC')]);
+const SELECT_CK_RAW = encodeCommand([Buffer.from('SELECT'), Buffer.from(String(CHECKPOINT_DB))]);
+const SELECT_0_RAW = encodeCommand([Buffer.from('SELECT'), Buffer.from('0')]);
+/**
+ * Bench only (`packages/syncer/bench/resume.mjs`): MINIRS_BENCH_NO_CHECKPOINTS=1 sends each
+ * batch without its MULTI/EXEC and checkpoint, all else equal, to measure what they cost. Such
+ * a syncer cannot resume exactly; never set it elsewhere.
+ */
+const CHECKPOINTS = process.env.MINIRS_BENCH_NO_CHECKPOINTS !== '1';
+
+/** A shard that got nothing of a link for this long gets the link's checkpoint alone. */
+const CHECKPOINT_REFRESH_MS = 500;
 
 export interface LinkRunnerOptions {
   label: string;
   connect: SocketFactory;
+  /**
+   * The lag probe's connection: like `connect`, without compression and without counting its
+   * bytes as the link's ingress (defaults to `connect`).
+   */
+  probeConnect?: SocketFactory;
   /** AUTH for an external source (minirs sources authenticate in `connect`). */
   username?: string;
   password?: string;
@@ -55,11 +132,16 @@ export interface LinkRunnerOptions {
    * A FLUSHALL/FLUSHDB of the source's stream: resolves once every link of the source reached
    * its copy of it and `send` (run by the last one to arrive) was answered (see FlushBarrier).
    */
-  flushBarrier(send: () => Promise<void>): Promise<void>;
+  flushBarrier(send: (all: FlushArrival[]) => Promise<void>, mine: FlushArrival): Promise<void>;
   /** A full sync of this link failed before it was loaded (the link's error, the source's INFO). */
   onFullSyncFailed(err: MinirsError, evidence: FullSyncEvidence): void;
   /** This link loaded its full sync. */
   onFullSyncLoaded(): void;
+  pipes: PipeOptions;
+  /** Resume from the destination's checkpoints (PSYNC), else a full sync. */
+  resume?: ResumeFrom;
+  /** A partial resync (+CONTINUE) was accepted: `first` on the resumed link's first one. */
+  onPartialSync?(first: boolean): void;
 }
 
 /** What the source's INFO said around a failed full sync (empty when it could not be read). */
@@ -140,6 +222,8 @@ export class LinkRunner implements ReplicationConsumer {
   private parser?: RdbParser;
   private planner?: RestorePlanner;
   private probeTimer?: NodeJS.Timeout;
+  /** The lag probe's one long-lived connection to the source (opened at the first probe). */
+  private prober?: ReplicationInfoProbe;
   private stopped = false;
   /** In order: offsets of writes not yet answered; skipped commands carry `done`. */
   private readonly order: { offset: number; done: boolean }[] = [];
@@ -149,8 +233,6 @@ export class LinkRunner implements ReplicationConsumer {
   partialSyncs = 0;
   /** When this link's last write was confirmed (ms since the epoch; 0 = never). */
   private lastUpdateMs = 0;
-  /** The replicated transaction being written (MULTI seen, EXEC not yet): its queued errors. */
-  private tx?: { errors: { error: string; what: string }[] };
   /**
    * A transaction of the stream being received (MULTI seen, EXEC not yet): nothing of it is
    * written before it is whole, so a link cut inside it leaves the destination connection
@@ -175,6 +257,14 @@ export class LinkRunner implements ReplicationConsumer {
   /** Keys of db 0 at the source when the full sync started (progress of a sizeless RDB). */
   keysTotal?: number;
   private flushWaiting = false;
+  /** Per destination shard: this link's commands at or below this offset are on it already. */
+  private readonly skipUpTo: number[];
+  /** Per destination shard: this link's checkpoint there (written or known), and when written. */
+  private readonly ck: number[];
+  private readonly ckAt: number[];
+  private pipes?: DestinationClient[];
+  private router?: DestRouter;
+  private resumedFirst: boolean;
 
   constructor(private readonly o: LinkRunnerOptions) {
     this.link = new ReplicationLink({
@@ -185,7 +275,16 @@ export class LinkRunner implements ReplicationConsumer {
       ackMode: 'manual',
       logger: o.log,
       readTimeoutMs: 30_000,
+      position: o.resume?.position,
     });
+    const n = o.pipes.shards.length;
+    this.skipUpTo = o.resume ? o.resume.skipUpTo.slice() : new Array<number>(n).fill(-1);
+    this.ck = this.skipUpTo.slice();
+    this.ckAt = new Array<number>(n).fill(0);
+    // A resumed link has its data on the destination: a full sync now needs every source's.
+    if (o.resume) this.everSynced = true;
+    this.resumedFirst = o.resume !== undefined;
+    this.replid = o.resume?.position.replid ?? '';
     this.link.on('retry', (err, delay) => {
       o.log.warn({ link: o.label, err: err.message, delay_ms: delay }, 'link retrying');
       // The full sync did not complete (closed mid-RDB, or the source could not fork): what it
@@ -206,6 +305,11 @@ export class LinkRunner implements ReplicationConsumer {
 
   get state() {
     return this.link.state;
+  }
+
+  /** The link's field in the destination's checkpoints. */
+  get linkKey(): string {
+    return this.o.pipes.linkKey;
   }
 
   /** ISO time of the last write the destination confirmed (formatted on read, not per reply). */
@@ -241,13 +345,27 @@ export class LinkRunner implements ReplicationConsumer {
 
   /** Extends the keys the destination would expire before the stream catches up. */
   private guardExpiries(): void {
+    if (this.stopped || this.expiryGuard.size === 0) return;
+    // The stream's pipes once the load is over (routed to the key's shard; a MULTI is always
+    // written whole within one tick, so this never lands inside one), else the load's connection.
+    // PEXPIREAT ... GT never shortens an expiry: outside the checkpoints, a replay leaves it be.
+    const pipes = this.pipes;
+    const router = this.router;
+    const usePipes = pipes !== undefined && router !== undefined && pipes.every((p) => !p.closed);
     const d = this.dest;
-    // Not inside a transaction being written: the PEXPIREAT would join it (and could cross slots).
-    if (this.stopped || !d || d.closed || this.tx || this.expiryGuard.size === 0) return;
+    if (!usePipes && (!d || d.closed)) return;
     for (const x of this.expiryGuard.due(Date.now(), this.link.appliedOffset)) {
-      d.write(['PEXPIREAT', x.key, String(x.at), 'GT'], (r) => {
-        if (r.kind === 'error') this.o.log.debug({ link: this.o.label, err: r.error }, 'expiry guard write refused');
-      });
+      const argv = [Buffer.from('PEXPIREAT'), x.key, Buffer.from(String(x.at)), Buffer.from('GT')];
+      const onReply = (r: WriteReply) => {
+        if (r.kind === 'error')
+          this.o.log.debug({ link: this.o.label, err: r.error }, 'expiry guard write refused');
+      };
+      if (!usePipes) {
+        d!.write(argv, onReply);
+        continue;
+      }
+      const route = router.route(argv);
+      if (route.kind === 'one') pipes[route.shard]!.write(argv, onReply);
     }
   }
 
@@ -320,15 +438,21 @@ export class LinkRunner implements ReplicationConsumer {
   async stop(settle = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.probeTimer);
+    this.prober?.close();
     clearInterval(this.guardTimer);
     this.barrierAbort?.();
-    if (!settle) this.dest?.close();
+    const pipes = this.pipes ?? [];
+    if (!settle) {
+      this.dest?.close();
+      for (const p of pipes) p.close();
+    }
     await this.link.close();
     const d = this.dest;
-    if (settle && d && !d.closed) {
+    const open = [d, ...pipes].filter((c): c is DestinationClient => c !== undefined && !c.closed);
+    if (settle && open.length > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        d.drain().catch(() => {}),
+        Promise.all(open.map((c) => c.drain().catch(() => {}))),
         new Promise<void>((r) => {
           timer = setTimeout(r, SETTLE_MS);
         }),
@@ -336,6 +460,7 @@ export class LinkRunner implements ReplicationConsumer {
       clearTimeout(timer);
     }
     d?.close();
+    for (const p of pipes) p.close();
   }
 
   private probing = false;
@@ -347,16 +472,7 @@ export class LinkRunner implements ReplicationConsumer {
    * replica buffers, aside, as Redis itself reckons).
    */
   private async checkSourceMemory(): Promise<void> {
-    const f = await readInfoFields(
-      {
-        connect: this.o.connect,
-        peer: this.o.label,
-        username: this.o.username,
-        password: this.o.password,
-        timeoutMs: 2000,
-      },
-      ['memory'],
-    );
+    const f = await this.prober!.info('memory');
     const used = Number(f.used_memory) - (Number(f.mem_not_counted_for_evict) || 0);
     const max = Number(f.maxmemory);
     if (!(max > 0 && used > max && f.maxmemory_policy === 'noeviction')) return;
@@ -375,14 +491,15 @@ export class LinkRunner implements ReplicationConsumer {
     if (this.probing || this.link.state !== 'streaming') return;
     this.probing = true;
     try {
-      const t = Date.now();
-      const info = await readReplicationInfo({
-        connect: this.o.connect,
+      this.prober ??= new ReplicationInfoProbe({
+        connect: this.o.probeConnect ?? this.o.connect,
         peer: this.o.label,
         username: this.o.username,
         password: this.o.password,
         timeoutMs: 2000,
       });
+      const t = Date.now();
+      const info = await this.prober.read();
       this.lag.sample(info.masterReplOffset, this.link.appliedOffset, t);
       this.clock.note(info.masterReplOffset, t);
       if (t - this.lastMemoryCheck >= MEMORY_CHECK_MS) {
@@ -427,6 +544,7 @@ export class LinkRunner implements ReplicationConsumer {
     }
     this.fullSyncs++;
     this.inFullSync = true;
+    this.replid = info.replid;
     this.keysTotal = undefined;
     this.keysLoaded = 0;
     if (info.rdbSize === undefined) {
@@ -567,7 +685,8 @@ export class LinkRunner implements ReplicationConsumer {
     );
   }
 
-  private handleDestError(error: string, what: string): void {
+  /** `resumable`: the write went through a shard pipe with its checkpoint (a resume is exact). */
+  private handleDestError(error: string, what: string, resumable = false): void {
     let rule = classifyReply(error, 'destination');
     const reply = error.replace(/\.*$/, '.');
     const name = what.split(' ')[0] ?? '';
@@ -598,7 +717,10 @@ export class LinkRunner implements ReplicationConsumer {
       case 'full-resync':
       case 'retry':
       case 'partial-resync':
-        this.trouble({ kind: 'full-resync', reason: `destination answered ${error} to ${what}` });
+        this.trouble({
+          kind: resumable ? 'resume' : 'full-resync',
+          reason: `destination answered ${error} to ${what}`,
+        });
         return;
       case 'count':
         // Like a Redis replica: a command the destination rejects is logged and counted, not retried.
@@ -628,6 +750,29 @@ export class LinkRunner implements ReplicationConsumer {
     );
     this.parser = undefined;
     this.planner = undefined;
+    // The load went through the endpoint; the stream goes through the shard pipes, from a
+    // checkpoint on every shard (the snapshot's offset), written after the load was answered.
+    const load = this.dest;
+    this.dest = undefined;
+    load?.removeAllListeners('failed');
+    load?.close();
+    const pipes = await this.ensurePipes();
+    this.replid = info.replid;
+    const value = this.checkpointValue(info.offset, info.streamDb ?? 0);
+    await Promise.all(
+      pipes.map(async (p, s) => {
+        const r = await this.writeCheckpointOnly(p, value);
+        if (r.kind === 'error') {
+          // A stop-worthy refusal (the destination out of memory...) stops the sync and says so;
+          // anything else fails this full sync, which is retried.
+          if (classifyReply(r.error!, 'destination').outcome === 'stop')
+            this.handleDestError(r.error!, 'the checkpoint after the full sync');
+          throw new MinirsError(ErrorCodes.CONNECTION, `checkpoint after the full sync: ${r.error}`);
+        }
+        this.ck[s] = info.offset;
+        this.ckAt[s] = Date.now();
+      }),
+    );
     this.inFullSync = false;
     this.everSynced = true;
     this.o.onFullSyncLoaded();
@@ -637,84 +782,129 @@ export class LinkRunner implements ReplicationConsumer {
 
   partialSync(info: PartialSync): void {
     this.partialSyncs++;
-    this.o.log.info({ link: this.o.label, offset: info.offset }, 'partial resync accepted');
+    if (info.replid) this.replid = info.replid;
+    const first = this.resumedFirst;
+    this.resumedFirst = false;
+    this.o.onPartialSync?.(first);
+    this.o.log.info({ link: this.o.label, offset: info.offset, resumed: first }, 'partial resync accepted');
+  }
+
+  // ---- the stream, through the shard pipes ----
+
+  /** The source's current history (checkpoints carry it; PSYNC asks for it). */
+  private replid = '';
+
+  private checkpointValue(offset: number, db: number): string {
+    const replid = this.replid || this.link.position?.replid || '';
+    return formatCheckpoint({ epoch: this.o.pipes.epoch, replid, offset, db });
+  }
+
+  /** Opens the link's pipe to every destination shard (once; a failed pipe means a resume). */
+  private async ensurePipes(): Promise<DestinationClient[]> {
+    if (this.pipes) {
+      if (this.pipes.every((p) => !p.closed)) return this.pipes;
+      throw new MinirsError(
+        ErrorCodes.CONNECTION,
+        'a destination shard pipe failed; resuming from the checkpoints',
+      );
+    }
+    const po = this.o.pipes;
+    if (!this.router) this.router = new DestRouter(po.shards, po.shardKeyRegex, await po.commandTable());
+    const opened: DestinationClient[] = [];
+    try {
+      for (const sh of po.shards)
+        opened.push(await openShardPipe(this.o.destination, po.adminPassword, sh.uid, pipeName(po.bdbUid)));
+    } catch (err) {
+      for (const p of opened) p.close();
+      throw err;
+    }
+    if (this.stopped) {
+      for (const p of opened) p.close();
+      throw new MinirsError(ErrorCodes.CONNECTION, 'link stopped');
+    }
+    for (const [i, p] of opened.entries()) {
+      p.on('failed', (err) => {
+        if (this.stopped) return;
+        // What this pipe had in flight is on the shard or not, atomically with the checkpoint.
+        this.trouble({
+          kind: 'resume',
+          reason: `the pipe to destination shard ${po.shards[i]!.uid} failed: ${err.message}`,
+        });
+      });
+    }
+    this.pipes = opened;
+    return opened;
   }
 
   async commands(batch: readonly ReplicationCommand[]): Promise<void> {
-    const dest = await this.ensureDest();
+    const pipes = await this.ensurePipes();
+    const acc: Item[][] = pipes.map(() => []);
+    let upTo = -1;
+    let upToDb = 0;
     for (const cmd of batch) {
       const name = cmd.argv[0];
       const held = this.heldTx;
       if (held) {
-        // A transaction of the stream is written only once it is whole (see heldTx).
-        const entry = { offset: cmd.offset, done: false };
-        this.order.push(entry);
-        held.push({ cmd, entry });
-        if (argIs(name, 'EXEC') || argIs(name, 'DISCARD') || held.length >= MAX_HELD_TX) {
+        // A transaction of the stream is routed only once it is whole (see heldTx); it goes
+        // inside the syncer's own MULTI of each shard, without its MULTI/EXEC.
+        held.push({ cmd, entry: { offset: cmd.offset, done: false } });
+        const exec = argIs(name, 'EXEC');
+        if (exec || argIs(name, 'DISCARD') || held.length >= MAX_HELD_TX) {
           this.heldTx = undefined;
-          await this.writeHeldTx(dest, held);
+          if (!argIs(name, 'DISCARD')) {
+            const body = held.slice(1, exec ? -1 : undefined);
+            // The proxy would refuse the whole transaction (CROSSSLOT): so does the syncer.
+            const bad = this.router!.transactionError(body.map((h) => h.cmd.argv));
+            if (bad)
+              this.handleDestError(
+                bad.error,
+                `MULTI/EXEC of ${body.length} commands (at ${commandLabel(body[bad.at]!.cmd.argv)})`,
+                true,
+              );
+            else for (const h of body) this.routeInto(acc, h.cmd);
+          }
+          upTo = cmd.offset;
+          upToDb = cmd.db;
         }
         continue;
       }
-      const flush = this.tx ? undefined : isFlush(name);
+      const flush = isFlush(name);
       // FLUSHALL empties db 0 whatever db the stream is in; FLUSHDB only in db 0.
       if (flush === 'FLUSHALL' || (flush === 'FLUSHDB' && cmd.db === 0)) {
-        await this.replayFlush(dest, cmd);
+        await this.sendAcc(pipes, acc, upTo, upToDb);
+        for (const a of acc) a.length = 0;
+        await this.replayFlush(pipes, cmd);
+        upTo = cmd.offset;
+        upToDb = cmd.db;
         continue;
       }
-      const skip = cmd.db !== 0 || argIs(name, 'SELECT') || argIs(name, 'PING') || argIs(name, 'REPLCONF');
+      // A transaction's EXEC after one too long to hold (MAX_HELD_TX) is dropped, as is MULTI's.
+      const skip =
+        cmd.db !== 0 ||
+        argIs(name, 'SELECT') ||
+        argIs(name, 'PING') ||
+        argIs(name, 'REPLCONF') ||
+        argIs(name, 'EXEC') ||
+        argIs(name, 'DISCARD');
       if (skip) {
         if (cmd.db !== 0 && !argIs(name, 'SELECT')) this.otherDbCommands++;
-        this.order.push({ offset: cmd.offset, done: true });
+      } else if (argIs(name, 'MULTI')) {
+        this.heldTx = [{ cmd, entry: { offset: cmd.offset, done: false } }];
         continue;
+      } else {
+        this.routeInto(acc, cmd);
       }
-      const entry = { offset: cmd.offset, done: false };
-      this.order.push(entry);
-      if (!this.tx && argIs(name, 'MULTI')) {
-        this.heldTx = [{ cmd, entry }];
-        continue;
-      }
-      await this.writeCommand(dest, cmd, entry);
+      upTo = cmd.offset;
+      upToDb = cmd.db;
     }
+    await this.sendAcc(pipes, acc, upTo, upToDb);
+    // Backpressure: the link reads on only when every pipe has room.
+    for (const p of pipes) if (!p.hasRoom()) await p.capacity();
     this.advance();
   }
 
-  /**
-   * A whole transaction of the stream. Redis 7 wraps a command that expired keys on access in
-   * MULTI/EXEC with the DELs of those keys (`MULTI, DEL a, DEL a b c, EXEC` for a client's
-   * `DEL a b c`): a transaction the source's client never wrote, spanning the command's hash
-   * tags, which a sharded destination refuses (CROSSSLOT). Made only of one-key DEL/UNLINKs and
-   * at most one other command, it is written without MULTI/EXEC: the same result, command by
-   * command. Any other transaction goes as it came, whole.
-   */
-  private async writeHeldTx(dest: DestinationClient, held: HeldCommand[]): Promise<void> {
-    const last = held[held.length - 1]!;
-    const inner = held.slice(1, -1);
-    const complete = argIs(last.cmd.argv[0], 'EXEC');
-    const others = inner.filter(
-      (h) => !((argIs(h.cmd.argv[0], 'DEL') || argIs(h.cmd.argv[0], 'UNLINK')) && h.cmd.argv.length === 2),
-    ).length;
-    if (complete && inner.length >= 2 && others <= 1) {
-      held[0]!.entry.done = true;
-      for (const h of inner) await this.writeCommand(dest, h.cmd, h.entry);
-      last.entry.done = true;
-      this.scheduleAdvance();
-      return;
-    }
-    for (const h of held) await this.writeCommand(dest, h.cmd, h.entry);
-  }
-
-  private async writeCommand(
-    dest: DestinationClient,
-    cmd: ReplicationCommand,
-    entry: { offset: number; done: boolean },
-  ): Promise<void> {
-    const name = cmd.argv[0];
-    // Replies inside MULTI ... EXEC are judged together at EXEC (see judgeTransaction).
-    const ends = argIs(name, 'EXEC') || argIs(name, 'DISCARD');
-    if (argIs(name, 'MULTI')) this.tx = { errors: [] };
-    const tx = this.tx;
-    if (ends) this.tx = undefined;
+  /** Adds a command's parts to the shards it goes to, minus the shards that have it already. */
+  private routeInto(acc: Item[][], cmd: ReplicationCommand): void {
     // An absolute expiry the destination would reach before the stream catches up waits for
     // the source's own DEL (see shiftStreamExpiry).
     const now = Date.now();
@@ -726,21 +916,220 @@ export class LinkRunner implements ReplicationConsumer {
     if (expiry) {
       const written = shifted ? absoluteExpiryOf(shifted)!.expireAt : expiry.expireAt;
       this.expiryGuard.note(expiry.key, expiry.expireAt, written);
-    } else if ((argIs(name, 'DEL') || argIs(name, 'UNLINK')) && cmd.argv.length > 1) {
+    } else if ((argIs(cmd.argv[0], 'DEL') || argIs(cmd.argv[0], 'UNLINK')) && cmd.argv.length > 1) {
       this.expiryGuard.forget(cmd.argv.slice(1));
     }
-    if (!dest.hasRoom()) await dest.capacity();
-    dest.writeRaw(shifted ? encodeCommand(shifted) : cmd.raw, (r) => {
-      entry.done = true;
-      // The label is built only for an error (argv stays valid: the reader never reuses bytes).
-      if (r.kind === 'error') {
-        const what = commandLabel(cmd.argv);
-        if (tx && !ends) tx.errors.push({ error: r.error!, what });
-        else if (tx) this.judgeTransaction([...tx.errors, { error: r.error!, what }]);
-        else this.handleDestError(r.error!, what);
-      } else if (tx && ends && tx.errors.length) this.judgeTransaction(tx.errors);
-      this.scheduleAdvance();
+    const argv = shifted ?? cmd.argv;
+    const r = this.router!.route(argv);
+    const skip = this.skipUpTo;
+    const want = (s: number) => cmd.offset > skip[s]!;
+    switch (r.kind) {
+      case 'one':
+        if (want(r.shard))
+          acc[r.shard]!.push({ raw: shifted ? encodeCommand(shifted) : cmd.raw, argv, offset: cmd.offset });
+        return;
+      case 'all': {
+        const raw = shifted ? encodeCommand(shifted) : cmd.raw;
+        for (let s = 0; s < acc.length; s++) if (want(s)) acc[s]!.push({ raw, argv, offset: cmd.offset });
+        return;
+      }
+      case 'split':
+        for (const [s, part] of r.parts)
+          if (want(s)) acc[s]!.push({ raw: encodeCommand(part), argv: part, offset: cmd.offset });
+        return;
+      case 'error':
+        this.handleDestError(r.error, commandLabel(argv), true);
+    }
+  }
+
+  /** Per shard: the link's transaction there not answered yet (one at a time, see sendAcc). */
+  private execWait: (Promise<boolean> | undefined)[] = [];
+  /** A transaction of this link failed: nothing more may commit after it (a resume or stop follows). */
+  private broken = false;
+
+  /**
+   * Writes what each shard got of the batch, with the link's checkpoint `upTo` in the same
+   * MULTI; a shard that got nothing gets the checkpoint alone now and then (so its checkpoint
+   * does not fall out of the source's backlog).
+   *
+   * One transaction per shard at a time: a shard that discards one (a command refused when
+   * queued: EXECABORT; or -NOREPLICAS, -OOM...) must not commit a later one first, whose
+   * checkpoint would claim the discarded writes. The next batch is read and routed meanwhile.
+   */
+  private async sendAcc(pipes: DestinationClient[], acc: Item[][], upTo: number, db: number): Promise<void> {
+    if (upTo < 0) return;
+    const entry = { offset: upTo, done: false };
+    let pending = 0;
+    const value = this.checkpointValue(upTo, db);
+    this.order.push(entry);
+    for (let s = 0; s < pipes.length; s++) {
+      const items = acc[s]!;
+      if (items.length === 0 && !(this.ck[s]! < upTo && Date.now() - this.ckAt[s]! >= CHECKPOINT_REFRESH_MS))
+        continue;
+      const prev = this.execWait[s];
+      if (prev) await prev;
+      if (this.broken || this.stopped)
+        throw new MinirsError(ErrorCodes.CONNECTION, 'a destination transaction failed; the link resumes');
+      pending++;
+      this.ckAt[s] = Date.now();
+      const p = this.execBatch(pipes[s]!, s, items, value, upTo);
+      this.execWait[s] = p;
+      void p.then((ok) => {
+        if (!ok) {
+          this.broken = true;
+          return;
+        }
+        if (--pending === 0) {
+          entry.done = true;
+          this.lastUpdateMs = Date.now();
+          this.scheduleAdvance();
+        }
+      });
+    }
+    if (pending === 0) entry.done = true;
+  }
+
+  /**
+   * The checkpoint alone, in its transaction. A discarded EXEC answers with the error of the
+   * command refused when queued (-OOM, -NOREPLICAS...), not EXECABORT: that error says why.
+   */
+  private async writeCheckpointOnly(pipe: DestinationClient, value: string): Promise<WriteReply> {
+    let queued: string | undefined;
+    const onQueued = (r: WriteReply) => {
+      if (r.kind === 'error' && queued === undefined && !r.error!.startsWith('EXECABORT')) queued = r.error;
+    };
+    const exec = await pipe.awaitReply((cb) => {
+      pipe.writeRaw(MULTI_RAW);
+      pipe.writeRaw(SELECT_CK_RAW, onQueued);
+      pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value], onQueued);
+      pipe.writeRaw(SELECT_0_RAW, onQueued);
+      pipe.writeRaw(EXEC_RAW, cb);
     });
+    return exec.kind === 'error' && queued !== undefined ? { ...exec, error: queued } : exec;
+  }
+
+  /** One MULTI of `items` and the checkpoint; the EXEC's reply and the errors of queuing. */
+  private multi(
+    pipe: DestinationClient,
+    items: Item[],
+    value: string,
+  ): Promise<{ exec?: WriteReply; queued: { i: number; error: string }[] }> {
+    return new Promise((resolve, reject) => {
+      const queued: { i: number; error: string }[] = [];
+      // A pipe that fails leaves the EXEC unanswered: its 'failed' handler resumes the sync.
+      const onFailed = () => resolve({ queued });
+      pipe.once('failed', onFailed);
+      let qi = 0;
+      const onQueued = (r: WriteReply) => {
+        const i = qi++;
+        if (r.kind === 'error') queued.push({ i, error: r.error! });
+      };
+      try {
+        if (!CHECKPOINTS) {
+          // The bench's baseline: the same batch, one reply at a time, no transaction.
+          const last = items.length - 1;
+          if (last < 0) {
+            pipe.off('failed', onFailed);
+            resolve({ exec: { kind: 'ok', frame: NO_CHECKPOINT_REPLY }, queued });
+            return;
+          }
+          for (const [i, it] of items.entries()) {
+            pipe.writeRaw(it.raw, (r) => {
+              if (r.kind === 'error') this.handleDestError(r.error!, commandLabel(it.argv), true);
+              if (i === last) {
+                pipe.off('failed', onFailed);
+                resolve({ exec: { kind: 'ok', frame: NO_CHECKPOINT_REPLY }, queued });
+              }
+            });
+          }
+          return;
+        }
+        pipe.writeRaw(MULTI_RAW);
+        for (const it of items) pipe.writeRaw(it.raw, onQueued);
+        pipe.writeRaw(SELECT_CK_RAW, onQueued);
+        pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value], onQueued);
+        pipe.writeRaw(SELECT_0_RAW, onQueued);
+        pipe.writeRaw(EXEC_RAW, (exec) => {
+          pipe.off('failed', onFailed);
+          resolve({ exec, queued });
+        });
+      } catch (err) {
+        pipe.off('failed', onFailed);
+        reject(err);
+      }
+    });
+  }
+
+  /**
+   * Commits `items` with the checkpoint on shard `s`: true when committed. A transaction the
+   * shard discarded applied nothing: a command refused when queued for good (a Redis replica
+   * counts and skips it) is counted and the rest resent; one refused for a graver cause has
+   * the commands before it resent, then the cause decides (a stop, or a resume from the
+   * checkpoints). Any other discarded EXEC (-NOREPLICAS, -OOM...) is a resume or a stop.
+   */
+  private async execBatch(
+    pipe: DestinationClient,
+    s: number,
+    items: Item[],
+    value: string,
+    upTo: number,
+  ): Promise<boolean> {
+    let r: Awaited<ReturnType<LinkRunner['multi']>>;
+    try {
+      r = await this.multi(pipe, items, value);
+    } catch {
+      return false;
+    }
+    if (!r.exec) return false;
+    const f = r.exec.frame;
+    if (!f.isError) {
+      const els = f.elements;
+      for (let i = 0; i < items.length && i < els.length; i++)
+        if (els[i]!.isError) this.handleDestError(els[i]!.str(), commandLabel(items[i]!.argv), true);
+      for (let i = items.length; i < els.length; i++)
+        if (els[i]!.isError) {
+          this.trouble({
+            kind: 'resume',
+            reason: `destination shard refused the checkpoint: ${els[i]!.str()}`,
+          });
+          return false;
+        }
+      if (this.ck[s]! < upTo) this.ck[s] = upTo;
+      return true;
+    }
+    const bad = r.queued.filter((q) => !q.error.startsWith('EXECABORT') && items[q.i] !== undefined);
+    const forGood = (q: { i: number; error: string }) =>
+      classifyReply(q.error, 'destination').outcome === 'count' &&
+      !(
+        isUnknownCommandReply(q.error) && featureOfCommand(commandLabel(items[q.i]!.argv).split(' ')[0] ?? '')
+      );
+    const grave = bad.find((q) => !forGood(q));
+    if (grave) {
+      const prefix = items.slice(0, grave.i);
+      const last = prefix[prefix.length - 1];
+      if (last && !(await this.execBatch(pipe, s, prefix, this.checkpointValue(last.offset, 0), last.offset)))
+        return false;
+      this.handleDestError(grave.error, commandLabel(items[grave.i]!.argv), true);
+      if (!this.troubled)
+        this.trouble({ kind: 'resume', reason: `destination shard refused a write: ${grave.error}` });
+      return false;
+    }
+    if (bad.length === 0) {
+      // Refused when queued: the checkpoint's own commands (-NOREPLICAS, -OOM...) say why.
+      const error = r.queued.find((q) => !q.error.startsWith('EXECABORT'))?.error ?? f.str();
+      const rule = classifyReply(error, 'destination');
+      if (rule.outcome === 'stop') this.handleDestError(error, 'EXEC', true);
+      else this.trouble({ kind: 'resume', reason: `destination shard discarded a transaction: ${error}` });
+      return false;
+    }
+    for (const q of bad) this.handleDestError(q.error, commandLabel(items[q.i]!.argv), true);
+    return this.execBatch(
+      pipe,
+      s,
+      items.filter((_, i) => !bad.some((q) => q.i === i)),
+      value,
+      upTo,
+    );
   }
 
   private barrierAbort?: () => void;
@@ -749,17 +1138,26 @@ export class LinkRunner implements ReplicationConsumer {
    * A sharded source's FLUSHALL reaches every shard, so every link of the source carries a copy.
    * Applied once per copy, a late copy would erase what another shard's link wrote after the
    * source's flush. So each link settles its earlier writes and waits at the source's barrier;
-   * the last link to arrive sends the flush once, and all go on: the destination is flushed
-   * exactly between the source's writes before the flush and after it.
+   * the last link to arrive sends the flush once, with every arrived link's checkpoint in the
+   * same MULTI of each shard, and all go on: the destination is flushed exactly between the
+   * source's writes before the flush and after it. A source FLUSHALL is sent as FLUSHDB (db 0
+   * is all that is replicated; the checkpoints' db stays).
    */
-  private async replayFlush(dest: DestinationClient, cmd: ReplicationCommand): Promise<void> {
-    const entry = { offset: cmd.offset, done: false };
-    this.order.push(entry);
+  private async replayFlush(pipes: DestinationClient[], cmd: ReplicationCommand): Promise<void> {
     this.expiryGuard.clear();
-    await dest.drain();
+    await Promise.all(pipes.map((p) => p.drain()));
+    // A discarded transaction before the flush: the flush must not commit past it.
+    if (this.broken)
+      throw new MinirsError(ErrorCodes.CONNECTION, 'a destination transaction failed; the link resumes');
     this.advance();
     const what = commandLabel(cmd.argv);
     this.flushWaiting = true;
+    const mine: FlushArrival = {
+      linkKey: this.o.pipes.linkKey,
+      offset: cmd.offset,
+      value: this.checkpointValue(cmd.offset, cmd.db),
+      skipUpTo: this.skipUpTo,
+    };
     // A copy that never comes (a shard flushed alone, outside the proxy) must not wedge the
     // source: after a while only a full resync is exact.
     const timer = setTimeout(
@@ -773,20 +1171,45 @@ export class LinkRunner implements ReplicationConsumer {
     try {
       await new Promise<void>((resolve, reject) => {
         this.barrierAbort = () => reject(new MinirsError(ErrorCodes.CONNECTION, 'link closed at a flush'));
-        this.o
-          .flushBarrier(async () => {
-            const r = await new Promise<WriteReply>((res) => dest.writeRaw(cmd.raw, res));
-            if (r.kind === 'error') this.handleDestError(r.error!, what);
-          })
-          .then(resolve, reject);
+        this.o.flushBarrier((all) => this.sendFlush(pipes, cmd, all), mine).then(resolve, reject);
       });
     } finally {
       clearTimeout(timer);
       this.flushWaiting = false;
       this.barrierAbort = undefined;
     }
-    entry.done = true;
+    const now = Date.now();
+    for (let s = 0; s < pipes.length; s++) {
+      if (this.ck[s]! < cmd.offset) this.ck[s] = cmd.offset;
+      this.ckAt[s] = now;
+    }
+    this.order.push({ offset: cmd.offset, done: true });
     this.advance();
+  }
+
+  /** The flush on every shard that does not have it yet, with the arrived links' checkpoints. */
+  private async sendFlush(
+    pipes: DestinationClient[],
+    cmd: ReplicationCommand,
+    all: FlushArrival[],
+  ): Promise<void> {
+    const args = ['FLUSHDB', ...cmd.argv.slice(1).map((a) => a.toString('latin1'))];
+    await Promise.all(
+      pipes.map(async (p, s) => {
+        const here = all.filter((a) => a.offset > a.skipUpTo[s]!);
+        if (here.length === 0) return;
+        const fields = here.flatMap((a) => [a.linkKey, a.value]);
+        const r = await p.awaitReply((res) => {
+          p.writeRaw(MULTI_RAW);
+          p.write(args);
+          p.writeRaw(SELECT_CK_RAW);
+          p.write(['HSET', CHECKPOINT_KEY, ...fields]);
+          p.writeRaw(SELECT_0_RAW);
+          p.writeRaw(EXEC_RAW, res);
+        });
+        if (r.kind === 'error') this.handleDestError(r.error!, commandLabel(cmd.argv), true);
+      }),
+    );
   }
 
   /** Whether the link waits for the other links of its source at a flush. */
@@ -794,22 +1217,6 @@ export class LinkRunner implements ReplicationConsumer {
     return this.flushWaiting;
   }
 
-  /**
-   * The errors of one replicated transaction, in order. The proxy may answer a queued command
-   * with something incidental (an EXECABORT, a released link) before or after the real cause, so
-   * the gravest wins: a stop-worthy error (CROSSSLOT...) stops the sync, else an error of unknown
-   * fate means a full resync, else the first one is a rejected write.
-   */
-  private judgeTransaction(errors: { error: string; what: string }[]): void {
-    const pick =
-      errors.find((e) => classifyReply(e.error, 'destination').outcome === 'stop') ??
-      errors.find((e) => classifyReply(e.error, 'destination').outcome === 'full-resync') ??
-      errors.find((e) => !e.error.startsWith('EXECABORT')) ??
-      errors[0]!;
-    this.handleDestError(pick.error, pick.what);
-  }
-
-  /** Replies arrive many per socket read: move the applied offset once for all of them. */
   private scheduleAdvance(): void {
     if (this.advanceScheduled) return;
     this.advanceScheduled = true;
@@ -839,13 +1246,9 @@ export class LinkRunner implements ReplicationConsumer {
 
   async drain(): Promise<void> {
     if (this.dest && !this.dest.closed) await this.dest.drain().catch(() => {});
-    const held = this.heldTx;
-    if (held) {
-      // The link was cut inside a transaction it had not written: it resumes at the MULTI.
-      this.heldTx = undefined;
-      const at = this.order.indexOf(held[0]!.entry, this.orderHead);
-      if (at >= 0) this.order.length = at;
-    }
+    if (this.pipes) await Promise.all(this.pipes.map((p) => p.drain().catch(() => {})));
+    // The link was cut inside a transaction it had not written: it resumes at the MULTI.
+    this.heldTx = undefined;
     this.advance();
   }
 }

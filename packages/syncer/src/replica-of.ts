@@ -2,10 +2,11 @@ import {
   ErrorCodes,
   errorRule,
   type Logger,
-  maskUri,
   MinirsError,
+  maskUri,
   outcomeOfCode,
   parseSourceUri,
+  type ResumeMode,
   ruleOfCode,
   type SourceReport,
   type SourceStatus,
@@ -17,10 +18,18 @@ import {
   syncRuns,
 } from '@minirs/common';
 import { rdbVersionForRedis } from '@minirs/rdb';
+import type { CommandTable } from '@minirs/resp';
+import { type DestShard, parseCheckpoint, readCheckpoints, readCommandTable } from './dest-shards.js';
 import { DestinationClient, type DestinationTarget } from './destination.js';
 import { FlushBarrier } from './flush-barrier.js';
 import { LinkFaultState } from './link-faults.js';
-import { type FullSyncEvidence, LinkRunner, type Trouble } from './link-runner.js';
+import {
+  type FlushArrival,
+  type FullSyncEvidence,
+  LinkRunner,
+  type PipeOptions,
+  type Trouble,
+} from './link-runner.js';
 import {
   type Counters,
   openSourceStream,
@@ -55,7 +64,10 @@ class SourceSync {
   lastError = '';
   lastErrorCode = '';
   /** The source's FLUSHALL/FLUSHDB copies, one per shard link, meet here (applied once). */
-  readonly flushes = new FlushBarrier();
+  readonly flushes = new FlushBarrier<FlushArrival>();
+  /** How this source's links were (re)started last, and why (status, sync_source_stats). */
+  resumeMode: ResumeMode = 'full';
+  resumeReason = '';
   private discoveryFailed = false;
   private closed = false;
   private resolveTimer?: NodeJS.Timeout;
@@ -68,6 +80,8 @@ class SourceSync {
     readonly compression: number,
     readonly tls: SourceTls | undefined,
     private readonly owner: ReplicaOfSync,
+    /** Checkpoints of this source's links on the destination (an exact resume), by link key. */
+    private readonly plan: ResumePlan | undefined,
   ) {
     this.faults = new LinkFaultState(uid);
   }
@@ -79,7 +93,7 @@ class SourceSync {
   /** Discover the source's shards (a minirs db through its proxy), then start a link per shard. */
   async start(): Promise<void> {
     if (this.closed) return;
-    let shards: { uid: number }[] | undefined;
+    let shards: { uid: number; slot_start: number; slot_end: number }[] | undefined;
     if (this.uri.admin) {
       try {
         const [raw] = await sourceCommand(this.openOpts(), [['MINIRS.SHARDS']]);
@@ -110,14 +124,37 @@ class SourceSync {
     this.discoveryFailed = false;
     this.lastError = '';
     this.lastErrorCode = '';
-    const list = shards ?? [{ uid: -1 }];
+    const list = shards ?? [{ uid: -1, slot_start: -1, slot_end: -1 }];
+    // A link is known on the destination by its source and slot range (stable through a
+    // source failover, where the shard uid changes).
+    const keyOf = (sh: { uid: number; slot_start: number; slot_end: number }) =>
+      sh.uid >= 0 ? `${this.uid}:${sh.slot_start}-${sh.slot_end}` : `${this.uid}:-`;
+    if (this.plan) {
+      const mine = [...this.plan.links.keys()].filter((k) => k.startsWith(`${this.uid}:`));
+      const keys = list.map(keyOf);
+      if (mine.length !== keys.length || keys.some((k) => !this.plan!.links.has(k))) {
+        this.owner.fullResync(
+          `${this.label}: its shards (${keys.join(', ')}) are not the ones checkpointed on the destination (${mine.join(', ')})`,
+        );
+        return;
+      }
+    }
     this.flushes.links = list.length;
     for (const sh of list) {
       const shardUid = sh.uid >= 0 ? sh.uid : undefined;
       const label = shardUid !== undefined ? `${this.label} shard ${shardUid}` : this.label;
+      const linkKey = keyOf(sh);
       const runner = new LinkRunner({
+        pipes: this.owner.pipeOptions(linkKey),
+        resume: this.plan?.links.get(linkKey),
+        onPartialSync: (first) => {
+          if (first) return;
+          this.resumeMode = 'partial';
+          this.resumeReason = `${label}: the source connection dropped; PSYNC continued where the link stopped`;
+        },
         label,
         connect: () => openSourceStream({ ...this.openOpts(), shardUid, compression: this.compression }),
+        probeConnect: () => openSourceStream({ ...this.openOpts(), shardUid, compression: 0, countIngress: false }),
         username: this.uri.admin ? undefined : this.uri.username,
         password: this.uri.admin ? undefined : this.uri.password,
         destination: this.owner.destination,
@@ -125,7 +162,7 @@ class SourceSync {
         destinationVersion: this.owner.destinationVersion,
         log: this.owner.log,
         onTrouble: (r) => this.onTrouble(r),
-        flushBarrier: (send) => this.flushes.arrive(send),
+        flushBarrier: (send, mine) => this.flushes.arrive(send, mine),
         onFullSyncFailed: (err, ev) => this.owner.fullSyncFailed(this, label, err, ev),
         onFullSyncLoaded: () => this.owner.fullSyncLoaded(this, label),
       });
@@ -141,6 +178,7 @@ class SourceSync {
   private onTrouble(r: Trouble): void {
     if (this.closed) return;
     if (r.kind === 'stop') this.owner.stop(this, r.stop);
+    else if (r.kind === 'resume') this.owner.resumeFromCheckpoints(r.reason);
     else this.owner.fullResync(r.reason);
   }
 
@@ -200,6 +238,11 @@ class SourceSync {
       if (r.lastRejectedWrite) lastRejected = r.lastRejectedWrite;
       samples.push(...r.lag.recentLags().slice(-32));
     }
+    const carried = this.owner.carried.get(this.uid);
+    if (carried) {
+      full += carried.full;
+      partial += carried.partial;
+    }
     this.status = sourceStatusFromLinks(
       this.runners.map((r) => ({ phase: r.state, everSynced: r.everSynced })),
       this.discoveryFailed,
@@ -230,6 +273,8 @@ class SourceSync {
       rejected_writes: rejected,
       keys_loaded: keysLoaded,
       keys_total: sizeKnown ? undefined : keysTotal,
+      resume_mode: this.resumeMode,
+      resume_reason: this.resumeReason,
     };
   }
 }
@@ -244,6 +289,14 @@ export interface ReplicaOfOptions {
   onStop(sourceUid: number, stop: StopReason, epoch: number): void;
 }
 
+/** Per link key: where it resumes (see dest-shards.ts). */
+export interface ResumePlan {
+  links: Map<string, import('./link-runner.js').ResumeFrom>;
+}
+
+/** How long a resume waits for every destination shard to be active (a failover under way). */
+const RESUME_WAIT_ACTIVE_MS = 30_000;
+
 /** Failed full syncs of one link, with the source to blame each time, before the sync stops. */
 const FULL_SYNC_FAILURES_TO_STOP = 3;
 
@@ -254,7 +307,18 @@ export class ReplicaOfSync {
   private generation = 0;
   private restarting?: Promise<void>;
   private pendingRestart?: string;
+  /** The pending restart may resume from the checkpoints (false: a flush and full sync). */
+  private pendingResume = false;
   private destPids = new Map<number, number>();
+  private destMasters = '';
+  /** The destination's command table, read once (routing of the stream to its shards). */
+  private table?: Promise<CommandTable>;
+  /** How the sync last (re)started: for the sources' reports. */
+  private lastStart: { mode: ResumeMode; reason: string } = { mode: 'full', reason: '' };
+  /** Full and partial syncs of links closed by a restart of this epoch (the report's totals go on). */
+  readonly carried = new Map<number, { full: number; partial: number }>();
+  /** Each link's applied offset when its links were last closed by a restart (the resume plan's log). */
+  private readonly appliedBefore = new Map<string, number>();
   /** Per link (source uid + label): consecutive failed full syncs the source is to blame for. */
   private readonly fullSyncFailures = new Map<string, number>();
   targetRdbVersion = 10;
@@ -275,11 +339,44 @@ export class ReplicaOfSync {
     };
   }
 
+  pipeOptions(linkKey: string): PipeOptions {
+    const cfg = this.cfg!;
+    return {
+      bdbUid: cfg.bdb_uid,
+      epoch: cfg.epoch,
+      adminPassword: cfg.destination.admin_password ?? '',
+      linkKey,
+      shards: this.destShards(),
+      shardKeyRegex: cfg.destination.shard_key_regex,
+      commandTable: () => {
+        if (!this.table) {
+          const first = this.destShards()[0];
+          this.table = first
+            ? readCommandTable(this.destination, cfg.destination.admin_password ?? '', first.uid)
+            : Promise.reject(new MinirsError(ErrorCodes.CONNECTION, 'the destination has no shards yet'));
+          this.table.catch(() => (this.table = undefined));
+        }
+        return this.table;
+      },
+    };
+  }
+
+  private destShards(): DestShard[] {
+    // No admin password: the destination is one plain redis-server (tests), one "shard".
+    if (!this.cfg!.destination.admin_password) return [{ uid: -1, slot_start: 0, slot_end: 16383 }];
+    return [...this.cfg!.destination.shards]
+      .sort((a, b) => a.slot_start - b.slot_start)
+      .map((s) => ({ uid: s.uid, slot_start: s.slot_start, slot_end: s.slot_end }));
+  }
+
   /** A new config from the manager. */
   apply(cfg: SyncerRuntimeConfig): void {
     const prev = this.cfg;
     this.cfg = cfg;
-    if (prev && prev.epoch !== cfg.epoch) this.fullSyncFailures.clear();
+    if (prev && prev.epoch !== cfg.epoch) {
+      this.fullSyncFailures.clear();
+      this.carried.clear();
+    }
     if (!syncRuns(cfg.replica_sync)) {
       // Also mid flush: a restart in flight sees the new generation and starts no link.
       this.generation++;
@@ -298,15 +395,36 @@ export class ReplicaOfSync {
       if (sh.redis_pid && before && before !== sh.redis_pid) destRestarted = true;
       if (sh.redis_pid) this.destPids.set(sh.uid, sh.redis_pid);
     }
-    if (!prev || prev.epoch !== cfg.epoch || prev.replica_sync !== 'enabled' || this.sources.length === 0) {
+    // A destination shard that failed over: its new master (a slave) may lag what the syncer
+    // wrote; its checkpoints say exactly what it holds.
+    const masters = cfg.destination.shards
+      .map((s) => `${s.slot_start}:${s.uid}`)
+      .sort()
+      .join(',');
+    const failedOver = this.destMasters !== '' && masters !== this.destMasters;
+    this.destMasters = masters;
+    if (!prev) {
+      this.restart('the syncer started: resuming from the destination checkpoints', true);
+    } else if (prev.epoch !== cfg.epoch) {
       this.restart(`epoch ${cfg.epoch}: full sync of ${cfg.sources.length} source(s)`);
+    } else if (prev.replica_sync !== 'enabled' || (this.sources.length === 0 && !this.restarting)) {
+      this.restart(`replica sync ${cfg.replica_sync}: resuming from the destination checkpoints`, true);
+    } else if (failedOver) {
+      this.restart('a destination shard failed over: resuming from its checkpoints', true);
     } else if (destRestarted) {
-      this.restart('a destination shard restarted empty');
+      this.restart('a destination shard restarted: resuming from its checkpoints', true);
     }
+  }
+
+  /** The destination's state is known from its checkpoints: resume every link from them. */
+  resumeFromCheckpoints(reason: string): void {
+    this.restart(`${reason}: resuming from the destination checkpoints`, true);
   }
 
   /** The destination is being flushed now (tests, status). */
   flushing = false;
+  /** The destination's checkpoints are being read now (tests, status). */
+  readingCheckpoints = false;
 
   /** Resolves when no restart (close, flush, start) is in flight. */
   async idle(): Promise<void> {
@@ -366,25 +484,160 @@ export class ReplicaOfSync {
     this.fullSyncFailures.delete(`${source.uid}:${link}`);
   }
 
-  private restart(reason: string): void {
-    this.pendingRestart = reason;
+  /**
+   * `resume`: the links may start from the destination's checkpoints (exact); when they cannot
+   * (no admin password, a shard without checkpoints, another epoch or history), or a full
+   * resync is pending too, it is a flush and a full sync of every source.
+   */
+  private restart(reason: string, resume = false): void {
+    // A pending full resync wins over a resume.
+    if (!this.pendingRestart) {
+      this.pendingRestart = reason;
+      this.pendingResume = resume;
+    } else if (!resume) {
+      this.pendingRestart = reason;
+      this.pendingResume = false;
+    }
     if (this.restarting) return;
     this.restarting = (async () => {
       while (this.pendingRestart) {
-        const why = this.pendingRestart;
+        let why = this.pendingRestart;
+        const tryResume = this.pendingResume;
         this.pendingRestart = undefined;
+        this.pendingResume = false;
         const gen = ++this.generation;
-        this.log.info({ reason: why }, 'starting full sync');
-        // Settled: no write of the old links may land after the flush.
+        this.log.info(
+          { reason: why, resume: tryResume },
+          tryResume ? 'resuming the sync' : 'starting full sync',
+        );
+        // Where the running links were: a resume from below that replays what a destination
+        // shard lost (a failover to a slave that lagged).
+        const appliedBefore = this.appliedBefore;
+        for (const src of this.sources) {
+          const c = this.carried.get(src.uid) ?? { full: 0, partial: 0 };
+          for (const r of src.runners) {
+            appliedBefore.set(r.linkKey, r.link.appliedOffset);
+            c.full += r.fullSyncs;
+            c.partial += r.partialSyncs;
+          }
+          this.carried.set(src.uid, c);
+        }
+        // Settled: no write of the old links may land after the flush (or the checkpoint read).
         await this.closeAll(true, true);
         if (gen !== this.generation || !syncRuns(this.cfg?.replica_sync ?? 'disabled')) continue;
+        if (tryResume) {
+          const r = await this.loadPlan(gen);
+          if (gen !== this.generation || this.pendingRestart) continue;
+          if (r && 'plan' in r) {
+            for (const [link, from] of r.plan.links)
+              this.log.info(
+                {
+                  link,
+                  applied_before: appliedBefore.get(link),
+                  resume_from: from.position.offset,
+                  shard_checkpoints: from.skipUpTo,
+                },
+                'resume plan',
+              );
+            this.lastStart = { mode: 'exact', reason: why };
+            this.startSources(r.plan);
+            continue;
+          }
+          if (!r) continue;
+          why = `${why}; not possible: ${r.full}`;
+          this.log.info({ reason: why }, 'starting full sync');
+        }
         const ok = await this.flushDestination(gen);
         // A pause or stop that arrived during the flush bumped the generation: start nothing.
         if (!ok || gen !== this.generation || this.pendingRestart) continue;
         if (!syncRuns(this.cfg?.replica_sync ?? 'disabled')) continue;
+        this.lastStart = {
+          mode: 'full',
+          reason: `${why}. The destination was emptied first and is reloaded meanwhile: a full resync does not keep the old data readable (a SWAPDB per shard would not be atomic across shards and needs twice the memory; see the syncer README)`,
+        };
         this.startSources();
       }
     })().finally(() => (this.restarting = undefined));
+  }
+
+  /**
+   * Reads every destination shard's checkpoints: a plan to resume each link from them, or why
+   * only a full resync is exact; undefined when superseded.
+   */
+  private async loadPlan(gen: number): Promise<{ plan: ResumePlan } | { full: string } | undefined> {
+    const waitUntil = Date.now() + RESUME_WAIT_ACTIVE_MS;
+    for (let attempt = 0; gen === this.generation; attempt++) {
+      const cfg = this.cfg!;
+      // A failover or restart under way: the shard about to serve is the one to read.
+      if (cfg.destination.shards.some((s) => s.status !== 'active') && Date.now() < waitUntil) {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      const shards = this.destShards();
+      this.readingCheckpoints = true;
+      try {
+        const cps = await readCheckpoints(
+          this.destination,
+          cfg.destination.admin_password ?? '',
+          cfg.bdb_uid,
+          shards,
+        );
+        this.table = Promise.resolve(cps.table);
+        return this.planFrom(cfg, shards, cps.perShard);
+      } catch (err) {
+        const e = err as MinirsError;
+        if (e.code === ErrorCodes.AUTH) return { full: e.message };
+        const delay = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
+        this.log.warn({ err: e.message, delay_ms: delay }, 'cannot read the destination checkpoints yet');
+        await new Promise((r) => setTimeout(r, delay));
+      } finally {
+        this.readingCheckpoints = false;
+      }
+    }
+    return undefined;
+  }
+
+  private planFrom(
+    cfg: SyncerRuntimeConfig,
+    shards: DestShard[],
+    perShard: Map<string, string>[],
+  ): { plan: ResumePlan } | { full: string } {
+    const keys = new Set<string>();
+    for (const m of perShard) for (const k of m.keys()) keys.add(k);
+    if (keys.size === 0) return { full: 'the destination holds no checkpoint' };
+    const links = new Map<string, import('./link-runner.js').ResumeFrom>();
+    for (const k of keys) {
+      const offsets: number[] = [];
+      let replid = '';
+      let min = -1;
+      let minDb = 0;
+      for (const [i, m] of perShard.entries()) {
+        const raw = m.get(k);
+        const c = raw === undefined ? undefined : parseCheckpoint(raw);
+        if (!c)
+          return {
+            full: `destination shard ${shards[i]!.uid} has no checkpoint of link ${k} (restarted empty, or a full sync did not finish)`,
+          };
+        if (c.epoch !== cfg.epoch)
+          return { full: `the checkpoints are of epoch ${c.epoch}, the sync is at ${cfg.epoch}` };
+        if (replid && c.replid !== replid)
+          return { full: `link ${k}'s checkpoints name two source histories` };
+        replid = c.replid;
+        offsets.push(c.offset);
+        if (min < 0 || c.offset < min) {
+          min = c.offset;
+          minDb = c.db;
+        }
+      }
+      links.set(k, { position: { replid, offset: min, db: minDb }, skipUpTo: offsets });
+    }
+    const uids = new Set([...keys].map((k) => Number(k.split(':')[0])));
+    for (const s of cfg.sources)
+      if (!uids.has(s.uid)) return { full: `source ${s.uid} has no checkpoint on the destination` };
+    for (const u of uids)
+      if (!cfg.sources.some((s) => s.uid === u))
+        return { full: `the checkpoints name source ${u}, no longer a source` };
+    return { plan: { links } };
   }
 
   /** Empties the destination (all shards, through the proxy); retries until it works or is superseded. */
@@ -423,7 +676,7 @@ export class ReplicaOfSync {
     return false;
   }
 
-  private startSources(): void {
+  private startSources(plan?: ResumePlan): void {
     const cfg = this.cfg!;
     this.sources = cfg.sources.map((s) => {
       const uri = parseSourceUri(s.uri);
@@ -436,8 +689,10 @@ export class ReplicaOfSync {
               servername: s.replication_tls_sni,
             }
           : undefined;
-      const src = new SourceSync(s.uid, uri, s.uri, s.compression, tls, this);
+      const src = new SourceSync(s.uid, uri, s.uri, s.compression, tls, this, plan);
       src.faults.update(cfg.faults);
+      src.resumeMode = this.lastStart.mode;
+      src.resumeReason = this.lastStart.reason;
       return src;
     });
     for (const s of this.sources) void s.start();

@@ -40,6 +40,8 @@ export interface OpenOptions {
   shardUid?: number;
   compression?: number;
   timeoutMs?: number;
+  /** Count the connection's bytes as the link's ingress (default true; the lag probe's are not). */
+  countIngress?: boolean;
 }
 
 function rawConnect(o: OpenOptions): Promise<Socket> {
@@ -253,10 +255,11 @@ export async function openSourceStream(o: OpenOptions): Promise<Duplex> {
     if (rest.length) socket.unshift(rest);
   }
   socket.resume();
-  stream = counting(stream, (n) => {
-    o.counters.ingressBytes += n;
-    if (!o.compression || o.shardUid === undefined) o.counters.ingressBytesDecompressed += n;
-  });
+  if (o.countIngress !== false)
+    stream = counting(stream, (n) => {
+      o.counters.ingressBytes += n;
+      if (!o.compression || o.shardUid === undefined) o.counters.ingressBytesDecompressed += n;
+    });
   if (o.compression && o.shardUid !== undefined) {
     stream = new GunzipDuplex(stream, (n) => (o.counters.ingressBytesDecompressed += n));
   }

@@ -424,3 +424,26 @@ describe('shiftStreamExpiry', () => {
     expect(shiftStreamExpiry(b('INCR', 'k'), now, delay)).toBeUndefined();
   });
 });
+
+describe('checker seed 44: the destination out of memory between the load and the checkpoint', () => {
+  it('stops the sync with the out-of-memory cause, not a discarded transaction', async () => {
+    const src = await redis();
+    const dst = await redis();
+    // An empty source: the load writes nothing, so the first write the destination refuses is
+    // the checkpoint that follows it (a used memory above 1 byte refuses every write).
+    await dst.client().call('CONFIG', 'SET', 'maxmemory', '1');
+    const stops: { code: string; error: string }[] = [];
+    const s = new ReplicaOfSync({
+      log: createLogger({ name: 'syncer-test', level: 'info', file: process.env.SYNC_TEST_LOG ?? '/dev/null' }),
+      onStop: (_uid, stop) => {
+        stops.push(stop);
+      },
+    });
+    syncs.push(s);
+    s.apply(config(dst, src.port));
+    const stop = await until(async () => stops[0], 'the sync to stop');
+    expect(stop.code).toBe('MINIRS_ERR_OOM');
+    expect(stop.error).toMatch(/OOM command not allowed/);
+    expect(stop.error).toMatch(/checkpoint after the full sync/);
+  });
+});

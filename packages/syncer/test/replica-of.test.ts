@@ -131,6 +131,35 @@ describe('ReplicaOfSync', () => {
     expect(rep.partial_syncs).toBeGreaterThanOrEqual(1);
   });
 
+  it('probes the lag over one long-lived connection, whose bytes are not ingress (issue 12)', async () => {
+    const src = await redis({ password: 'pw' });
+    const dst = await redis();
+    const s = src.client();
+    const sync = newSync([]);
+    sync.apply(config(dst, [{ uid: 1, uri: `redis://:pw@127.0.0.1:${src.port}` }]));
+    await until(() => inSync(sync)(), 'in-sync');
+    const stat = async (section: string, field: string): Promise<number> => {
+      const text = await s.info(section);
+      mine++;
+      return Number(new RegExp(`${field}[:=](?:calls=)?(\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    let mine = 0;
+    const conns = await stat('stats', 'total_connections_received');
+    const ingress = sync.report().sources[0]!.ingress_bytes;
+    const infos = await stat('commandstats', 'cmdstat_info');
+    const mineAt = mine;
+    // The probe asks every 100 ms: wait for 15 of its INFO calls (not counting this test's own).
+    await until(
+      async () => (await stat('commandstats', 'cmdstat_info')) - infos - (mine - mineAt - 1) >= 15,
+      '15 lag probes',
+    );
+    // One connection at most (the probe's, opened at its first probe), not one per probe.
+    expect((await stat('stats', 'total_connections_received')) - conns).toBeLessThanOrEqual(1);
+    // 15 INFO replies (hundreds of bytes each) are not the link's ingress.
+    expect(sync.report().sources[0]!.ingress_bytes - ingress).toBeLessThan(500);
+    expect(sync.report().sources[0]!.status).toBe('in-sync');
+  });
+
   it('stops on an authentication error, naming the source and what to do', async () => {
     const src = await redis({ password: 'right' });
     const dst = await redis();

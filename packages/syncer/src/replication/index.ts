@@ -17,6 +17,7 @@ export { EOF_MARK_BYTES, type RdbTransferHeader, RdbTransferReader } from './rdb
 export {
   readInfoFields,
   readReplicationInfo,
+  ReplicationInfoProbe,
   type ReplicationInfo,
   type ReplicationInfoOptions,
 } from './replication-info.js';

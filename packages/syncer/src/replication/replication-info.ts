@@ -36,36 +36,115 @@ export async function readReplicationInfo(opts: ReplicationInfoOptions): Promise
   }
   try {
     const io = new HandshakeIO(socket, new SocketReader(socket, peer), peer, opts.timeoutMs ?? 10_000);
-    if (opts.preamble) await opts.preamble(io);
-    if (opts.password)
-      await io.expect('AUTH', ...(opts.username ? [opts.username, opts.password] : [opts.password]));
-    const reply = await io.call('INFO', 'replication');
-    if (reply instanceof ErrorReply) throw errorFromReply(reply.message, 'INFO replication', peer);
-    if (!Buffer.isBuffer(reply)) {
-      throw protocolError(`${peer} answered INFO replication with something other than a bulk string.`, {
-        op: 'INFO replication',
-        peer,
-      });
-    }
-    const fields: Record<string, string> = {};
-    for (const line of reply.toString('utf8').split('\r\n')) {
-      const colon = line.indexOf(':');
-      if (colon > 0 && !line.startsWith('#')) fields[line.slice(0, colon)] = line.slice(colon + 1);
-    }
-    const offset = Number(fields.master_repl_offset);
-    if (fields.role === undefined || !Number.isSafeInteger(offset)) {
-      throw new ReplicationError(
-        ErrorCodes.PROTOCOL,
-        `INFO replication of ${peer} lacks role or master_repl_offset.`,
-        {
-          op: 'INFO replication',
-          peer,
-        },
-      );
-    }
-    return { role: fields.role, masterReplid: fields.master_replid ?? '', masterReplOffset: offset, fields };
+    await startSession(io, opts);
+    return await askReplicationInfo(io, peer);
   } finally {
     socket.destroy();
+  }
+}
+
+async function startSession(io: HandshakeIO, opts: ReplicationInfoOptions): Promise<void> {
+  if (opts.preamble) await opts.preamble(io);
+  if (opts.password)
+    await io.expect('AUTH', ...(opts.username ? [opts.username, opts.password] : [opts.password]));
+}
+
+/** The fields of `INFO <section>` on an open session. */
+async function askInfo(io: HandshakeIO, peer: string, section: string): Promise<Record<string, string>> {
+  const op = `INFO ${section}`;
+  const reply = await io.call('INFO', section);
+  if (reply instanceof ErrorReply) throw errorFromReply(reply.message, op, peer);
+  if (!Buffer.isBuffer(reply)) {
+    throw protocolError(`${peer} answered ${op} with something other than a bulk string.`, { op, peer });
+  }
+  const fields: Record<string, string> = {};
+  for (const line of reply.toString('utf8').split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !line.startsWith('#')) fields[line.slice(0, colon)] = line.slice(colon + 1);
+  }
+  return fields;
+}
+
+async function askReplicationInfo(io: HandshakeIO, peer: string): Promise<ReplicationInfo> {
+  const fields = await askInfo(io, peer, 'replication');
+  const offset = Number(fields.master_repl_offset);
+  if (fields.role === undefined || !Number.isSafeInteger(offset)) {
+    throw new ReplicationError(ErrorCodes.PROTOCOL, `INFO replication of ${peer} lacks role or master_repl_offset.`, {
+      op: 'INFO replication',
+      peer,
+    });
+  }
+  return { role: fields.role, masterReplid: fields.master_replid ?? '', masterReplOffset: offset, fields };
+}
+
+/**
+ * `INFO replication` again and again over one long-lived connection (the lag probe asks every
+ * 100 ms: a connection, an AUTH and a TLS handshake each time would load the source and its
+ * counters). The connection opens on the first read and after any failure; `close()` ends it.
+ */
+export class ReplicationInfoProbe {
+  private socket?: Awaited<ReturnType<SocketFactory>>;
+  private io?: HandshakeIO;
+  private closed = false;
+  /** Connections opened so far (tests, diagnostics). */
+  connections = 0;
+
+  constructor(private readonly opts: ReplicationInfoOptions) {}
+
+  /** `INFO replication`: the source's offset (the lag) and role. */
+  read(): Promise<ReplicationInfo> {
+    return this.ask((io, peer) => askReplicationInfo(io, peer));
+  }
+
+  /** The fields of `INFO <section>` (e.g. `memory`) over the same connection. */
+  info(section: string): Promise<Record<string, string>> {
+    return this.ask((io, peer) => askInfo(io, peer, section));
+  }
+
+  private async ask<T>(fn: (io: HandshakeIO, peer: string) => Promise<T>): Promise<T> {
+    const peer = this.opts.peer ?? 'source';
+    if (this.closed) throw new ReplicationError(ErrorCodes.CONNECTION, `the probe of ${peer} is closed`, { peer });
+    try {
+      if (!this.io) {
+        let socket: Awaited<ReturnType<SocketFactory>>;
+        try {
+          socket = await this.opts.connect();
+        } catch (err) {
+          throw errorFromSocket(err, 'connect to', peer);
+        }
+        this.connections++;
+        this.socket = socket;
+        // A connection that ends between reads is opened again at the next one.
+        socket.once('close', () => {
+          if (this.socket === socket) this.drop();
+        });
+        socket.on('error', () => {});
+        const io = new HandshakeIO(socket, new SocketReader(socket, peer), peer, this.opts.timeoutMs ?? 10_000);
+        await startSession(io, this.opts);
+        if (this.closed || this.socket !== socket) {
+          socket.destroy();
+          throw new ReplicationError(ErrorCodes.CONNECTION, `the probe of ${peer} was closed`, { peer });
+        }
+        this.io = io;
+      }
+      return await fn(this.io, peer);
+    } catch (err) {
+      // After a timeout or a bad reply the connection's framing is unknown: start over.
+      this.drop();
+      throw err;
+    }
+  }
+
+  private drop(): void {
+    const s = this.socket;
+    this.socket = undefined;
+    this.io = undefined;
+    s?.destroy();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.drop();
   }
 }
 
