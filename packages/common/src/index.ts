@@ -2,6 +2,7 @@ export * from './atomic.js';
 export * from './control.js';
 export * from './dir-lock.js';
 export * from './errors.js';
+export * from './fifo.js';
 export * from './free-port.js';
 export * from './logger.js';
 export * from './mask-uri.js';
