@@ -97,4 +97,21 @@ describe('import graph of packages/proxy/src', () => {
     const named = cycles(g).map((scc) => scc.map((f) => relative(SRC, f)));
     expect(named).toEqual([]);
   });
+
+  it('command handlers know the session only through session.ts', () => {
+    const files = sourceFiles(SRC);
+    const g = importGraph(files, (f) => readFileSync(f, 'utf8'));
+    const above = new Set(
+      ['client-session.ts', 'endpoint.ts', 'proxy-process.ts', 'main.ts', 'index.ts'].map((f) =>
+        join(SRC, f),
+      ),
+    );
+    const wrong: string[] = [];
+    for (const [f, deps] of g) {
+      if (!f.startsWith(join(SRC, 'commands'))) continue;
+      for (const d of deps) if (above.has(d)) wrong.push(`${relative(SRC, f)} -> ${relative(SRC, d)}`);
+    }
+    expect(files.some((f) => f.startsWith(join(SRC, 'commands')))).toBe(true);
+    expect(wrong).toEqual([]);
+  });
 });
