@@ -190,14 +190,19 @@ export class Transaction implements TxnCommands {
     this.releaseIfIdle();
   }
 
+  /**
+   * WATCH or MULTI inside MULTI: Redis answers it with an error without aborting the
+   * transaction; the shard does once MULTI is on the link, else the proxy (`error`).
+   */
+  private insideMulti(frame: RespFrame, error: string): boolean {
+    if (this.onLink) this.send(frame);
+    else this.c.replyError(error);
+    return true;
+  }
+
   watch(frame: RespFrame): boolean {
     const c = this.c;
-    if (this.inMulti) {
-      // Redis answers this without aborting the transaction.
-      if (this.onLink) this.send(frame);
-      else c.replyError('ERR WATCH inside MULTI is not allowed');
-      return true;
-    }
+    if (this.inMulti) return this.insideMulti(frame, 'ERR WATCH inside MULTI is not allowed');
     const info = c.endpoint.commands?.lookup(c.view);
     if (info && !info.arityOk(c.view.argc)) {
       c.replyError("ERR wrong number of arguments for 'watch' command");
@@ -231,12 +236,7 @@ export class Transaction implements TxnCommands {
 
   multi(frame: RespFrame): boolean {
     const c = this.c;
-    if (this.inMulti) {
-      // Redis answers this without aborting the transaction.
-      if (this.onLink) this.send(frame);
-      else c.replyError('ERR MULTI calls can not be nested');
-      return true;
-    }
+    if (this.inMulti) return this.insideMulti(frame, 'ERR MULTI calls can not be nested');
     if (this.watching) {
       this.inMulti = true;
       this.onLink = true;
