@@ -3,6 +3,7 @@ export * from './control.js';
 export * from './crc16.js';
 export * from './dir-lock.js';
 export * from './errors.js';
+export * from './fifo.js';
 export * from './free-port.js';
 export * from './logger.js';
 export * from './mask-uri.js';

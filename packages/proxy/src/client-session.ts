@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { Fifo } from '@minirs/common';
 import {
   encodeCommand,
   isRespProtocolError,
@@ -10,19 +11,15 @@ import {
 } from '@minirs/resp';
 import { BatchWriter } from './batch-writer.js';
 import { clock } from './clock.js';
-import { type CommandInfo, CommandFlag, keyPositions } from './command-table.js';
-import { LOCAL_COMMANDS, NO_AUTH_NEEDED } from './local-commands.js';
-import type { DbEndpoint } from './endpoint.js';
-import { enterPubSub, type PubSubPipe, SUBSCRIBE_COMMANDS } from './pubsub.js';
-import { Fifo } from './fifo.js';
-import type { MonitorPipe } from './monitor.js';
-import { type Entry, type EntryOwner, ForwardEntry, LocalEntry } from './reply-entry.js';
+import type { CommandInfo } from './command-table.js';
+import { dispatchCommand } from './commands/dispatch.js';
+import { Transaction } from './commands/transaction.js';
 import { redisInlineError, redisProtocolError } from './protocol-errors.js';
-import { NO_RULE_MATCHED } from './shard-key.js';
+import { type Entry, ForwardEntry, LocalEntry } from './reply-entry.js';
+import { KeyRouter } from './routing.js';
+import type { BlockingLink, ReplyMode, Session, SessionHost, SessionMode } from './session.js';
 import type { ShardLink } from './shard-link.js';
-import { SPECIAL_COMMANDS } from './special-commands.js';
 import type { TlsInfo } from './tls.js';
-import { Transaction, TXN_CONTROL } from './transaction.js';
 
 /** The reply queue; entries pushed while `mute` is set are dropped instead of written. */
 export class ReplyQueue extends Fifo<Entry> {
@@ -34,41 +31,26 @@ export class ReplyQueue extends Fifo<Entry> {
   }
 }
 
-/** route() results that are not a pool index. */
-export const KEYLESS = -2;
-export const CROSSSLOT = -3;
-export const NO_RULE = -4;
-export const NO_SHARD = -5;
-
-export const CROSSSLOT_ERROR = "CROSSSLOT Keys in request don't hash to the same slot";
-
-/**
- * Commands that run a script or function. They may run for long (a busy loop until SCRIPT KILL),
- * so they run like blocking commands, on a private link with no shard timeout: other clients'
- * commands still reach the shard and get its own answers (BUSY past its busy-reply-threshold,
- * as from redis-server), and SCRIPT KILL / FUNCTION KILL reach it.
- */
-const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
-
 /** Replies a client may have outstanding before we stop reading its commands. */
 const MAX_IN_FLIGHT = 4096;
 /** Output a slow client may leave unread before we stop reading its commands. */
 const OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 
 /**
- * One client connection to a database endpoint.
+ * One client connection to a database endpoint, and the one place its state changes (the
+ * Session intents the command handlers of src/commands/ call).
  *
- * Commands are decoded as views of the bytes received and dispatched one by one: answered here
- * (AUTH, HELLO, PING...), forwarded byte for byte to the shard their keys hash to, split over
- * shards (MGET, DEL...), spread over all shards (KEYS, SCAN, DBSIZE...), or run on a private
- * link (MULTI, WATCH, blocking commands, pub/sub). Each gets an entry in the reply queue;
- * replies are written in command order as entries complete.
+ * Commands are decoded as views of the bytes received and dispatched one by one (see
+ * commands/dispatch.ts): answered here (AUTH, HELLO, PING...), forwarded byte for byte to the
+ * shard their keys hash to, split over shards (MGET, DEL...), spread over all shards (KEYS, SCAN,
+ * DBSIZE...), or run on a private link (MULTI, WATCH, blocking commands, pub/sub). Each gets an
+ * entry in the reply queue; replies are written in command order as entries complete.
  *
  * Backpressure: dispatching stops (and the socket is paused) while too many replies are
  * outstanding, the client has not read its output, a target shard link is congested, or a
  * command must finish before the next may start (a barrier).
  */
-export class ClientSession implements EntryOwner {
+export class ClientSession implements Session {
   proto: 2 | 3 = 2;
   authed: boolean;
   admin = false;
@@ -86,22 +68,11 @@ export class ClientSession implements EntryOwner {
   /** The socket now belongs to a raw pipe (MINIRS.LINK): no RESP processing. */
   detached = false;
   txn: Transaction | null = null;
-  pubsub: PubSubPipe | null = null;
-  monitor: MonitorPipe | null = null;
+  pubsub: SessionMode | null = null;
+  monitor: SessionMode | null = null;
   /** Private link of an in-flight blocking command. */
-  blockingLink: {
-    link: ShardLink;
-    release: (clean: boolean) => void;
-    /** Pool index of the link's shard, and whether it runs a script (not a blocked command). */
-    index: number;
-    script: boolean;
-    /** The other shards' private links of a WAIT on a sharded database (released with it). */
-    more?: { link: ShardLink; index: number }[];
-  } | null = null;
-  /** Slot found by the last route(); the key that matched no rule. */
-  routedSlot = -1;
-  badKey = -1;
-  readonly keyPos: number[] = [];
+  blockingLink: BlockingLink | null = null;
+  private readonly router = new KeyRouter();
   /** When this client started waiting for the command table (ms), 0 when it is not. */
   tableWaitSince = 0;
 
@@ -121,7 +92,7 @@ export class ClientSession implements EntryOwner {
   private readonly onFrame = (f: RespFrame) => this.inbox.push(f);
 
   constructor(
-    readonly endpoint: DbEndpoint,
+    readonly endpoint: SessionHost,
     readonly socket: Socket,
     readonly id: number,
     readonly tls: TlsInfo,
@@ -233,94 +204,31 @@ export class ClientSession implements EntryOwner {
       return true;
     }
     if (v.argc === 0) return true;
-    const name = v.name;
     this.lastCommandAt = clock.now;
-    this.lastCommand = name;
+    this.lastCommand = v.name;
 
-    if (!this.authed && !NO_AUTH_NEEDED.has(name)) {
-      this.replyError('NOAUTH Authentication required.');
-      return true;
-    }
-    if (this.monitor) return this.monitor.dispatch(frame);
-    if (this.pubsub) return this.pubsub.dispatch(frame);
-    const queued = this.txn?.inMulti === true && !TXN_CONTROL.has(name);
-    if (!queued) {
-      const local = LOCAL_COMMANDS.get(name);
-      if (local) return local(this, frame);
-    }
-
-    const ready = this.endpoint.awaitCommands(this);
-    if (ready !== true) {
-      if (ready === false) return false;
-      this.replyError(ready);
-      return true;
-    }
-    if (queued) return this.txn!.queue(frame);
-    const info = this.endpoint.commands!.lookup(v);
-
-    const special = SPECIAL_COMMANDS.get(name);
-    if (special) return special(this, frame, info);
-    if (SUBSCRIBE_COMMANDS.has(name)) return enterPubSub(this, frame, info);
-    if (info && (info.flags & CommandFlag.Blocking) !== 0) return this.runBlocking(frame, info);
-    if (SCRIPT_COMMANDS.has(name)) {
-      if ((name === 'eval' || name === 'eval_ro') && v.argc >= 3) this.endpoint.loadEverywhere(this, v.arg(1));
-      return this.runBlocking(frame, info, true);
-    }
-    return this.forwardRouted(frame, info);
+    return dispatchCommand(this, frame);
   }
 
-  /**
-   * The pool index the keys of the current command hash to: every key must be in one slot
-   * (sharded databases), else CROSSSLOT. KEYLESS when the command has no keys.
-   */
+  // ---- routing (routing.ts)
+
+  get routedSlot(): number {
+    return this.router.slot;
+  }
+
   route(info: CommandInfo | undefined): number {
-    const ep = this.endpoint;
-    if (!ep.sharded) return ep.pools.length > 0 ? 0 : NO_SHARD;
-    const pos = this.keyPos;
-    pos.length = 0;
-    if (!info || keyPositions(this.view, info, pos) === 0) return KEYLESS;
-    const v = this.view;
-    const rules = ep.rules;
-    let slot = -1;
-    for (let i = 0; i < pos.length; i++) {
-      const a = pos[i]!;
-      const s = rules.slot(v.buf, v.argStart(a), v.argEnd(a));
-      if (s === NO_RULE_MATCHED) {
-        this.badKey = a;
-        return NO_RULE;
-      }
-      if (slot === -1) slot = s;
-      else if (s !== slot) return CROSSSLOT;
-    }
-    this.routedSlot = slot;
-    const owner = ep.slotOwner[slot]!;
-    return owner < 0 ? NO_SHARD : owner;
+    return this.router.route(this.endpoint, this.view, info);
   }
 
-  /** Reply with the error of a failed route(); true when `target` is a pool index. */
   routeOk(target: number): boolean {
-    if (target >= 0 || target === KEYLESS) return true;
-    if (target === CROSSSLOT) this.replyError(CROSSSLOT_ERROR);
-    else if (target === NO_RULE) this.replyError(this.noRuleError());
-    else if (this.endpoint.pools.length === 0)
-      this.replyError('ERR this database has no shards yet; retry later');
-    else
-      this.replyError(`ERR slot ${this.routedSlot} of this database is not served by any shard; retry later`);
+    const err = this.router.error(this.endpoint, this.view, target);
+    if (err === null) return true;
+    this.replyError(err);
     return false;
   }
 
-  noRuleError(): string {
-    const key = this.view
-      .argString(this.badKey)
-      .slice(0, 64)
-      .replace(/[^\x20-\x7e]/g, '?');
-    return `ERR key '${key}' matches no shard_key_regex rule of this database`;
-  }
-
-  private forwardRouted(frame: RespFrame, info: CommandInfo | undefined): boolean {
-    const target = this.route(info);
-    if (!this.routeOk(target)) return true;
-    return this.forward(frame, target === KEYLESS ? 0 : target);
+  commandsReady(): true | false | string {
+    return this.endpoint.awaitCommands(this);
   }
 
   /**
@@ -348,48 +256,6 @@ export class ClientSession implements EntryOwner {
     const e = new ForwardEntry(this);
     this.replies.push(e);
     link.send(buf, start, end, e);
-    return true;
-  }
-
-  /**
-   * A blocking command (BLPOP, XREAD BLOCK, WAIT...) runs on a private link so it cannot stall
-   * other clients; nothing else of this client is dispatched until it answers, as in Redis.
-   */
-  runBlocking(frame: RespFrame, info: CommandInfo | undefined, script = false, prefix?: Buffer): boolean {
-    if (this.replies.length > 0) return false; // its earlier commands first
-    const target = this.route(info);
-    if (!this.routeOk(target)) return true;
-    const pool = this.endpoint.pools[target === KEYLESS ? 0 : target]!;
-    // In a transaction context (WATCH) the command runs on that link, in order.
-    const txnLink = script ? this.txn?.linkFor(pool) : null;
-    if (script) pool.scriptStarted();
-    const e = new ForwardEntry(this);
-    e.sentAt = -1;
-    if (txnLink) {
-      e.after = () => pool.scriptEnded();
-      this.replies.push(e);
-      txnLink.send(frame.buf, frame.start, frame.end, e);
-      return true;
-    }
-    const link = pool.acquirePrivate(this.proto);
-    // A command sent first on the private link, its reply dropped (WAIT's offset marker).
-    if (prefix) link.send(prefix, 0, prefix.length, { sentAt: -1, onReply: () => {}, onError: () => {} });
-    this.barrier = true;
-    this.blockingLink = {
-      link,
-      release: (clean) => pool.release(link, clean),
-      index: target === KEYLESS ? 0 : target,
-      script,
-    };
-    e.after = () => {
-      const b = this.blockingLink;
-      this.blockingLink = null;
-      this.barrier = false;
-      if (script) pool.scriptEnded();
-      b?.release(e.error === null);
-    };
-    this.replies.push(e);
-    link.send(frame.buf, frame.start, frame.end, e);
     return true;
   }
 
@@ -470,9 +336,89 @@ export class ClientSession implements EntryOwner {
     this.blockingLink = null;
   }
 
+  // ---- intents (see Session)
+
   /** A transaction context, created on first MULTI/WATCH. */
   transaction(): Transaction {
     this.txn ??= new Transaction(this);
     return this.txn;
+  }
+
+  authenticate(admin: boolean): void {
+    this.authed = true;
+    this.admin = admin;
+  }
+
+  setName(name: string): void {
+    this.name = name;
+  }
+
+  setProtocol(proto: 2 | 3): void {
+    this.proto = proto;
+  }
+
+  setReplyMode(mode: ReplyMode): void {
+    // Redis: ON answers +OK; OFF and SKIP answer nothing (SKIP drops the next reply too).
+    if (mode === 'on') {
+      this.replyOff = false;
+      this.replySkip = 0;
+      this.replies.mute = false;
+    } else if (mode === 'off') this.replyOff = true;
+    else if (!this.replyOff) this.replySkip = 1;
+  }
+
+  holdBarrier(): void {
+    this.barrier = true;
+  }
+
+  releaseBarrier(): void {
+    this.barrier = false;
+  }
+
+  holdBlocking(b: BlockingLink): void {
+    this.barrier = true;
+    this.blockingLink = b;
+  }
+
+  endBlocking(): BlockingLink | null {
+    const b = this.blockingLink;
+    this.blockingLink = null;
+    this.barrier = false;
+    return b;
+  }
+
+  enterPubSub(mode: SessionMode): void {
+    this.pubsub = mode;
+  }
+
+  enterMonitor(mode: SessionMode): void {
+    this.monitor = mode;
+  }
+
+  leaveMode(mode: SessionMode): void {
+    if (this.pubsub === mode) this.pubsub = null;
+    if (this.monitor === mode) this.monitor = null;
+  }
+
+  /** The shards of the database changed: a mode that holds a link to every shard cannot follow. */
+  shardsChanged(uids: number[]): void {
+    this.pubsub?.shardsChanged(uids);
+    this.monitor?.shardsChanged(uids);
+  }
+
+  /** RESET: back to a fresh connection's state (false: not yet, earlier replies first). */
+  reset(): boolean {
+    // Earlier commands first: dropping a private link under them would fail their replies.
+    if (this.replies.length > 0 && !this.pubsub && !this.monitor) return false;
+    this.txn?.abandon();
+    this.txn = null;
+    this.pubsub?.close();
+    this.monitor?.close();
+    this.proto = 2;
+    this.name = '';
+    this.admin = false;
+    this.authed = !this.endpoint.config.redis_pass;
+    this.replyBytes(Buffer.from('+RESET\r\n'));
+    return true;
   }
 }

@@ -7,6 +7,7 @@ import { onTick } from './clock.js';
 import { CommandTable } from './command-table.js';
 import { SLOTS } from './crc16.js';
 import { ShardKeyRules } from './shard-key.js';
+import type { Session, SessionHost, TableWaiter } from './session.js';
 import type { ShardLink } from './shard-link.js';
 import { type PoolContext, ShardPool } from './shard-pool.js';
 import type { TlsAcceptor } from './tls.js';
@@ -45,7 +46,7 @@ export interface EndpointStats {
  * links to every shard. Config updates apply in place: clients stay connected while routes,
  * passwords and rules change under them.
  */
-export class DbEndpoint {
+export class DbEndpoint implements SessionHost {
   config: ProxyDbConfig;
   rules: ShardKeyRules;
   pools: ShardPool[] = [];
@@ -62,7 +63,7 @@ export class DbEndpoint {
   ready = false;
 
   private server: Server | null = null;
-  private readonly tableWaiters = new Set<ClientSession>();
+  private readonly tableWaiters = new Set<TableWaiter>();
   private readonly poolCtx: PoolContext;
   private readonly stopTick: () => void;
   private lastOps = 0;
@@ -163,10 +164,7 @@ export class DbEndpoint {
     this.applyShards(config);
     // Subscribers and monitors hold a link to every shard: they cannot follow a change of shards.
     const uids = this.pools.map((p) => p.uid);
-    for (const c of this.clients) {
-      c.pubsub?.shardsChanged(uids);
-      c.monitor?.shardsChanged(uids);
-    }
+    for (const c of this.clients) c.shardsChanged(uids);
     this.checkReady();
   }
 
@@ -238,7 +236,7 @@ export class DbEndpoint {
    * Sent once per script until SCRIPT FLUSH or a shard link goes down (a restarted shard has
    * no scripts).
    */
-  loadEverywhere(c: ClientSession, body: Buffer): void {
+  loadEverywhere(c: Session, body: Buffer): void {
     if (this.pools.length <= 1) return;
     if (!this.scriptLoaded(body)) return;
     const cmd = encodeCommand(['SCRIPT', 'LOAD', body]);
@@ -253,6 +251,10 @@ export class DbEndpoint {
     if (this.loadedScripts.size >= MAX_LOADED_SCRIPTS) this.loadedScripts.clear();
     this.loadedScripts.add(sha);
     return true;
+  }
+
+  configSet(settings: Record<string, string>): void {
+    this.ctx.onConfigSet?.(this, settings);
   }
 
   /** SCRIPT FLUSH went to every shard. */
@@ -281,7 +283,7 @@ export class DbEndpoint {
    * Is the command table known? If not, the client is woken when it is, or, once it has
    * waited the shard timeout for a shard to answer, told to retry (TRYAGAIN).
    */
-  awaitCommands(client: ClientSession): true | false | string {
+  awaitCommands(client: TableWaiter): true | false | string {
     if (this.commands) {
       client.tableWaitSince = 0;
       return true;

@@ -8,4 +8,4 @@ export {
   type ProxyStats,
 } from './proxy-process.js';
 export { DEFAULT_SHARD_KEY_REGEX, NO_RULE_MATCHED, ShardKeyRules } from './shard-key.js';
-export { SHARD_RADIX } from './span.js';
+export { SHARD_RADIX } from './commands/span.js';

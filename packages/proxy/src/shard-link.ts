@@ -1,9 +1,8 @@
 import { createConnection, type Socket } from 'node:net';
-import type { Logger } from '@minirs/common';
+import { Fifo, type Logger } from '@minirs/common';
 import { encodeCommand, RespDecoder, type RespFrame, RespType } from '@minirs/resp';
 import { BatchWriter } from './batch-writer.js';
 import { clock } from './clock.js';
-import { Fifo } from './fifo.js';
 
 /** Receives the reply to one command sent on a shard link. */
 export interface ReplySink {

@@ -1,9 +1,10 @@
 import type { RespFrame } from '@minirs/resp';
-import type { BatchWriter } from './batch-writer.js';
-import type { ClientSession } from './client-session.js';
-import { FanoutEntry, firstError, type PartReply, writePart } from './reply-entry.js';
-import { NO_RULE_MATCHED } from './shard-key.js';
-import type { ShardLink } from './shard-link.js';
+import type { BatchWriter } from '../batch-writer.js';
+import { FanoutEntry, firstError, type PartReply, writePart } from '../reply-entry.js';
+import { noRuleError } from '../routing.js';
+import { NO_RULE_MATCHED } from '../shard-key.js';
+import type { Session } from '../session.js';
+import type { ShardLink } from '../shard-link.js';
 
 export type Merge = (parts: PartReply[], out: BatchWriter) => void;
 
@@ -11,7 +12,7 @@ export type Merge = (parts: PartReply[], out: BatchWriter) => void;
  * The shared link of each pool, or null after registering a wake-up when one is congested (the
  * whole command waits: a fan-out goes out to all its shards or to none).
  */
-function linksOrWait(c: ClientSession, pools: number[]): ShardLink[] | null {
+function linksOrWait(c: Session, pools: number[]): ShardLink[] | null {
   const links = pools.map((i) => c.linkFor(i));
   for (const l of links) {
     if (l.congested) {
@@ -23,7 +24,7 @@ function linksOrWait(c: ClientSession, pools: number[]): ShardLink[] | null {
 }
 
 /** Send the client's frame unchanged to every shard and merge the replies into one. */
-export function broadcast(c: ClientSession, frame: RespFrame, merge: Merge): boolean {
+export function broadcast(c: Session, frame: RespFrame, merge: Merge): boolean {
   const n = c.endpoint.pools.length;
   if (n === 0) {
     c.replyError('ERR this database has no shards yet; retry later');
@@ -42,7 +43,7 @@ export function broadcast(c: ClientSession, frame: RespFrame, merge: Merge): boo
 }
 
 /** Send to the first shard (keyless commands that are not spread). */
-export function forwardFirst(c: ClientSession, frame: RespFrame): boolean {
+export function forwardFirst(c: Session, frame: RespFrame): boolean {
   if (c.endpoint.pools.length > 0) return c.forward(frame, 0);
   c.replyError('ERR this database has no shards yet; retry later');
   return true;
@@ -108,7 +109,7 @@ export type SplitKind = 'mget' | 'mset' | 'sum';
  * (MSET; not atomic across shards) or into a sum (DEL, UNLINK, EXISTS, TOUCH). Keys may be in
  * different slots; when they all live on one shard the client's bytes go there untouched.
  */
-export function splitKeys(c: ClientSession, frame: RespFrame, kind: SplitKind): boolean {
+export function splitKeys(c: Session, frame: RespFrame, kind: SplitKind): boolean {
   const ep = c.endpoint;
   const v = c.view;
   if (ep.pools.length === 0) {
@@ -126,8 +127,7 @@ export function splitKeys(c: ClientSession, frame: RespFrame, kind: SplitKind): 
     const a = 1 + k * step;
     const slot = ep.rules.slot(v.buf, v.argStart(a), v.argEnd(a));
     if (slot === NO_RULE_MATCHED) {
-      c.badKey = a;
-      c.replyError(c.noRuleError());
+      c.replyError(noRuleError(v, a));
       return true;
     }
     const owner = ep.slotOwner[slot]!;

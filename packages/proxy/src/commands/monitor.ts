@@ -1,10 +1,8 @@
+import { Fifo } from '@minirs/common';
 import { type RespFrame, RespType } from '@minirs/resp';
-import type { ClientSession } from './client-session.js';
-import { Fifo } from './fifo.js';
-import { resetClient } from './local-commands.js';
-import { StreamEntry } from './reply-entry.js';
-import { INTERNAL_PREFIX, linkAddresses, type ShardLink } from './shard-link.js';
-import type { ShardPool } from './shard-pool.js';
+import type { Session } from '../session.js';
+import { INTERNAL_PREFIX, linkAddresses } from '../shard-link.js';
+import { ShardStream } from './shard-stream.js';
 
 const MONITOR = Buffer.from('*1\r\n$7\r\nMONITOR\r\n');
 const INTERNAL_ARG = Buffer.from(`"${INTERNAL_PREFIX}`, 'latin1');
@@ -44,11 +42,7 @@ const NOT_ON_MONITOR = new Set([
  * monitor link (so the shard answers as it answers a monitor: no keyspace access), and their
  * replies come in order among the lines. QUIT and RESET end it.
  */
-export class MonitorPipe {
-  private readonly pools: ShardPool[];
-  private readonly links: ShardLink[];
-  private readonly uids: number[];
-  private readonly entry: StreamEntry;
+export class MonitorPipe extends ShardStream {
   /** Links whose MONITOR answered +OK. */
   private oks = 0;
   private started = false;
@@ -56,43 +50,19 @@ export class MonitorPipe {
   private held: Buffer[] = [];
   /** Replies owed to the client, in order: null = the first shard's, a Buffer = the proxy's. */
   private readonly owed = new Fifo<Buffer | null>();
-  private closed = false;
 
-  constructor(private readonly c: ClientSession) {
-    this.pools = c.endpoint.pools;
-    this.uids = this.pools.map((p) => p.uid);
-    this.links = this.pools.map((pool, i) => {
-      const link = pool.dedicated(c.proto, (reason) => this.lost(reason));
-      link.pipe = (f) => this.onFrame(i, f);
-      link.sendRaw(MONITOR, 0, MONITOR.length);
-      return link;
-    });
-    this.entry = new StreamEntry(c, c.out);
-    c.replies.push(this.entry);
-    if (c.replies.peek() === this.entry) this.entry.atHead(c.out);
+  constructor(c: Session) {
+    super(c, 'monitor link lost; closing the monitor', MONITOR);
     // The client's next commands wait for the +OK.
-    c.barrier = true;
-  }
-
-  shardsChanged(uids: number[]): void {
-    if (uids.length === this.uids.length && uids.every((u, i) => u === this.uids[i])) return;
-    this.lost('the shards of the database changed');
+    c.holdBarrier();
   }
 
   /** A command from the monitoring client. */
   dispatch(frame: RespFrame): boolean {
     const c = this.c;
     const name = c.view.name;
-    if (name === 'quit') {
-      this.local(Buffer.from('+OK\r\n'));
-      this.close();
-      c.endWhenFlushed();
-      return true;
-    }
-    if (name === 'reset') {
-      this.close();
-      return resetClient(c);
-    }
+    const ended = this.ending(name);
+    if (ended !== null) return ended;
     // redis-server ignores MONITOR on a monitor (no reply).
     if (name === 'monitor') return true;
     if (NOT_ON_MONITOR.has(name)) {
@@ -111,12 +81,12 @@ export class MonitorPipe {
     return true;
   }
 
-  private local(bytes: Buffer): void {
+  protected local(bytes: Buffer): void {
     if (this.owed.length === 0) this.entry.emit(bytes);
     else this.owed.push(bytes);
   }
 
-  private onFrame(i: number, f: RespFrame): void {
+  protected onFrame(i: number, f: RespFrame): void {
     if (this.closed) return;
     if (!this.started) {
       this.handshake(i, f);
@@ -152,27 +122,8 @@ export class MonitorPipe {
     this.entry.emit(f.raw());
     for (const b of this.held) this.entry.emit(b);
     this.held = [];
-    this.c.barrier = false;
+    this.c.releaseBarrier();
     this.c.pump();
-  }
-
-  private lost(reason: string): void {
-    if (this.closed) return;
-    this.c.endpoint.log.warn({ client: this.c.id, reason }, 'monitor link lost; closing the monitor');
-    this.close();
-    this.c.destroy();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.links.forEach((link, i) => {
-      link.pipe = null;
-      this.pools[i]!.release(link, false);
-    });
-    if (this.c.monitor === this) this.c.monitor = null;
-    this.c.barrier = false;
-    this.entry.finish();
   }
 }
 
@@ -203,7 +154,7 @@ function shown(f: RespFrame): boolean {
 }
 
 /** MONITOR: every shard's commands on this connection from now on. */
-export function enterMonitor(c: ClientSession): boolean {
+export function monitor(c: Session): boolean {
   const v = c.view;
   if (v.argc !== 1) {
     c.replyError("ERR wrong number of arguments for 'monitor' command");
@@ -218,6 +169,6 @@ export function enterMonitor(c: ClientSession): boolean {
     return true;
   }
   if (c.replies.length > 0) return false; // earlier replies first
-  c.monitor = new MonitorPipe(c);
+  c.enterMonitor(new MonitorPipe(c));
   return true;
 }

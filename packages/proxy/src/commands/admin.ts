@@ -1,7 +1,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { createGzip, type Gzip, constants as zlibConstants } from 'node:zlib';
 import { encodeCommand, RespDecoder, type RespFrame } from '@minirs/resp';
-import type { ClientSession } from './client-session.js';
+import type { Session } from '../session.js';
 
 /**
  * Replication support for `AUTH admin <admin pass>` connections (the syncer of a destination
@@ -13,7 +13,7 @@ import type { ClientSession } from './client-session.js';
 const NOPERM = 'NOPERM this command is reserved for replication links (AUTH admin <admin pass>)';
 
 /** MINIRS.SHARDS -> [[shard uid, slot_start, slot_end], ...] in slot order. */
-export function minirsShards(c: ClientSession): boolean {
+export function minirsShards(c: Session): boolean {
   if (!c.admin) {
     c.replyError(NOPERM);
     return true;
@@ -30,7 +30,7 @@ export function minirsShards(c: ClientSession): boolean {
  * that shard. With COMPRESS, what the shard sends (the RDB and the stream) is gzipped, flushed per
  * chunk so the stream's latency stays low; what the client sends (REPLCONF ACKs) is not.
  */
-export function minirsLink(c: ClientSession): boolean {
+export function minirsLink(c: Session): boolean {
   if (!c.admin) {
     c.replyError(NOPERM);
     return true;
@@ -56,7 +56,7 @@ export function minirsLink(c: ClientSession): boolean {
     return true;
   }
   if (c.replies.length > 0) return false; // replies to earlier commands go out first
-  c.barrier = true;
+  c.holdBarrier();
   const { host, port } = pool.route;
   const label = pool.label;
   const shard = createConnection({ host, port, localAddress: process.env.MINIRS_NODE_ADDR || undefined });
@@ -74,7 +74,7 @@ export function minirsLink(c: ClientSession): boolean {
     settled = true;
     clearTimeout(timer);
     shard.destroy();
-    c.barrier = false;
+    c.releaseBarrier();
     c.replyError(`${transient ? 'TRYAGAIN' : 'ERR'} MINIRS.LINK to ${label} failed: ${why}`);
     c.pump();
   };
@@ -114,7 +114,7 @@ export function minirsLink(c: ClientSession): boolean {
 }
 
 /** From now on the client's socket and the shard's are one pipe. */
-function splice(c: ClientSession, shard: Socket, fromShard: Buffer, level: number): void {
+function splice(c: Session, shard: Socket, fromShard: Buffer, level: number): void {
   const client = c.socket;
   const ok = Buffer.from('+OK\r\n');
   // +OK must reach the client before any shard byte: write it straight, after queued output.

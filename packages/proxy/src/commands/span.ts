@@ -1,8 +1,8 @@
 import type { RespFrame } from '@minirs/resp';
-import type { BatchWriter } from './batch-writer.js';
-import type { ClientSession } from './client-session.js';
+import type { BatchWriter } from '../batch-writer.js';
+import type { Session } from '../session.js';
 import { broadcast, forwardFirst, type Merge } from './fanout.js';
-import { firstError, ForwardEntry, writePart } from './reply-entry.js';
+import { firstError, ForwardEntry, writePart } from '../reply-entry.js';
 
 /**
  * SCAN over a sharded database walks the shards one after the other. The cursor handed to the
@@ -13,7 +13,7 @@ export const SHARD_RADIX = 1024n;
 
 class ScanEntry extends ForwardEntry {
   constructor(
-    owner: ClientSession,
+    owner: Session,
     private readonly index: number,
     private readonly shards: number,
   ) {
@@ -39,7 +39,7 @@ class ScanEntry extends ForwardEntry {
   }
 }
 
-export function scan(c: ClientSession, frame: RespFrame): boolean {
+export function scan(c: Session, frame: RespFrame): boolean {
   const pools = c.endpoint.pools;
   const v = c.view;
   if (pools.length <= 1 || v.argc < 2) return forwardFirst(c, frame);
@@ -141,7 +141,7 @@ const UNION_SECTIONS = new Set(['commandstats', 'errorstats']);
  * or-ed (MAX_FIELDS), and the Commandstats / Errorstats lines of every shard, summed per
  * command or error. Everything else (server, memory, replication...) is the first shard's.
  */
-export function info(c: ClientSession, frame: RespFrame): boolean {
+export function info(c: Session, frame: RespFrame): boolean {
   const v = c.view;
   let spans = v.argc === 1;
   for (let i = 1; i < v.argc && !spans; i++)

@@ -1,7 +1,8 @@
 import { encodeCommand, type RespFrame } from '@minirs/resp';
-import type { ClientSession } from './client-session.js';
-import type { CommandInfo } from './command-table.js';
-import { FanoutEntry, firstError, type PartReply, writePart } from './reply-entry.js';
+import type { CommandInfo } from '../command-table.js';
+import { FanoutEntry, firstError, type PartReply, writePart } from '../reply-entry.js';
+import type { BlockingLink, Session } from '../session.js';
+import { runBlocking } from './blocking.js';
 
 /**
  * WAIT runs on a private link, whose own write offset would be 0 (WAIT would not wait): a
@@ -29,29 +30,27 @@ function mergeMin(parts: PartReply[], out: Parameters<typeof writePart>[0]): voi
  * a private link of its own, and the answer is the smallest count. Nothing else of the client
  * runs meanwhile, as with any blocking command.
  */
-export function waitEveryShard(c: ClientSession, frame: RespFrame, info: CommandInfo | undefined): boolean {
+export function waitEveryShard(c: Session, frame: RespFrame, info: CommandInfo | undefined): boolean {
   const pools = c.endpoint.pools;
-  if (pools.length <= 1) return c.runBlocking(frame, info, false, WAIT_MARKER);
+  if (pools.length <= 1) return runBlocking(c, frame, info, false, WAIT_MARKER);
   if (c.replies.length > 0) return false; // its earlier commands first
   const links = pools.map((pool, index) => ({ pool, index, link: pool.acquirePrivate(c.proto) }));
   const e = new FanoutEntry(c, links.length, mergeMin);
-  c.barrier = true;
   let released = false;
   const release = (clean: boolean) => {
     if (released) return;
     released = true;
     for (const l of links) l.pool.release(l.link, clean);
   };
-  c.blockingLink = {
+  c.holdBlocking({
     link: links[0]!.link,
     index: 0,
     script: false,
     more: links.slice(1).map((l) => ({ link: l.link, index: l.index })),
     release,
-  };
+  });
   e.after = () => {
-    c.blockingLink = null;
-    c.barrier = false;
+    c.endBlocking();
     release(!e.parts.some((p) => typeof p === 'string'));
   };
   c.replies.push(e);
@@ -79,11 +78,7 @@ function mergeAny(parts: PartReply[], out: Parameters<typeof writePart>[0]): voi
  * CLIENT UNBLOCK of a client in a WAIT on a sharded database: the same command to every shard,
  * for that shard's private link (the shards that already answered say 0), :1 when one did.
  */
-export function unblockEveryShard(
-  c: ClientSession,
-  b: NonNullable<ClientSession['blockingLink']>,
-  mode: string,
-): boolean {
+export function unblockEveryShard(c: Session, b: BlockingLink, mode: string): boolean {
   const all = [{ link: b.link, index: b.index }, ...(b.more ?? [])].filter(
     (l) => l.link.state === 'ready' && l.link.redisClientId !== 0,
   );

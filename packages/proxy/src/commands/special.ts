@@ -1,6 +1,6 @@
 import { type RespFrame, RespType } from '@minirs/resp';
-import type { ClientSession } from './client-session.js';
-import type { CommandInfo } from './command-table.js';
+import type { CommandInfo } from '../command-table.js';
+import type { Session } from '../session.js';
 import {
   broadcast,
   forwardFirst,
@@ -11,13 +11,13 @@ import {
   mergeSum,
   splitKeys,
 } from './fanout.js';
-import { firstError, type PartReply, writePart } from './reply-entry.js';
-import { NO_RULE_MATCHED } from './shard-key.js';
+import { firstError, type PartReply, writePart } from '../reply-entry.js';
+import { NO_RULE_MATCHED } from '../shard-key.js';
 import { info, scan } from './span.js';
 import { waitEveryShard } from './wait-all.js';
 
 /** Commands whose routing is not "all keys in one slot, to that slot's shard". */
-export type SpecialHandler = (c: ClientSession, frame: RespFrame, info: CommandInfo | undefined) => boolean;
+export type SpecialHandler = (c: Session, frame: RespFrame, info: CommandInfo | undefined) => boolean;
 
 const SCRIPT_BROADCAST = new Set(['load', 'flush']);
 const FUNCTION_BROADCAST = new Set(['load', 'delete', 'flush', 'restore']);
@@ -32,7 +32,7 @@ function mergeKill(parts: PartReply[], out: Parameters<typeof writePart>[0]): vo
   writePart(out, ok ?? parts.find((p) => !isNotBusy(p)) ?? parts[0]!);
 }
 
-function publish(c: ClientSession, f: RespFrame): boolean {
+function publish(c: Session, f: RespFrame): boolean {
   const ep = c.endpoint;
   const v = c.view;
   if (ep.pools.length <= 1 || v.argc !== 3) return forwardFirst(c, f);
@@ -64,7 +64,7 @@ const mergeNumsub = (parts: PartReply[], out: Parameters<typeof writePart>[0]): 
   out.schedule();
 };
 
-function subcommand(c: ClientSession): string {
+function subcommand(c: Session): string {
   return c.view.argc >= 2 ? c.view.argString(1, 'latin1').toLowerCase() : '';
 }
 

@@ -1,10 +1,11 @@
 import type { RespFrame } from '@minirs/resp';
-import { CROSSSLOT_ERROR, type ClientSession, KEYLESS } from './client-session.js';
-import { CommandFlag } from './command-table.js';
-import { notAllowedMessage } from './local-commands.js';
-import { ForwardEntry } from './reply-entry.js';
-import { DISCARD_REPLY, type ShardLink } from './shard-link.js';
-import type { ShardPool } from './shard-pool.js';
+import { CommandFlag } from '../command-table.js';
+import { ForwardEntry } from '../reply-entry.js';
+import { CROSSSLOT_ERROR, KEYLESS, NO_SHARDS_YET } from '../routing.js';
+import type { Session, TxnCommands } from '../session.js';
+import { DISCARD_REPLY, type ShardLink } from '../shard-link.js';
+import type { ShardPool } from '../shard-pool.js';
+import { notAllowedMessage } from './not-allowed.js';
 
 /** Commands that act on the transaction itself instead of being queued in it (as in Redis). */
 export const TXN_CONTROL = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
@@ -53,12 +54,12 @@ const NOT_QUEUEABLE = new Set([
  *
  * Ordering: while the client holds the private link of a shard (during WATCH/MULTI, and after
  * EXEC, DISCARD or UNWATCH until every reply on it is in), all its commands to that shard go on
- * that link (see ClientSession.linkFor), so nothing overtakes the transaction. A private link
+ * that link (see Session.linkFor), so nothing overtakes the transaction. A private link
  * is taken only once every earlier command of the client has been answered, unless the one it
  * already holds is to the same shard; pipelined transactions on one shard therefore flow
  * without a round trip between them.
  */
-export class Transaction {
+export class Transaction implements TxnCommands {
   /** The client is inside MULTI. */
   inMulti = false;
   /** MULTI has been sent on the link (else the proxy is queueing keyless commands). */
@@ -74,7 +75,7 @@ export class Transaction {
   private localQueue: RespFrame[] = [];
   private sentCount = 0;
 
-  constructor(private readonly c: ClientSession) {}
+  constructor(private readonly c: Session) {}
 
   get queuedCount(): number {
     return this.localQueue.length + this.sentCount;
@@ -172,8 +173,8 @@ export class Transaction {
     this.onLink = true;
   }
 
-  /** EXEC or DISCARD dispatched: no MULTI and no WATCH any more (Redis unwatches on both). */
-  private ended(): void {
+  /** No MULTI and no WATCH any more. */
+  private clear(): void {
     this.inMulti = false;
     this.onLink = false;
     this.watching = false;
@@ -181,17 +182,27 @@ export class Transaction {
     this.slot = -1;
     this.localQueue = [];
     this.sentCount = 0;
+  }
+
+  /** EXEC or DISCARD dispatched (Redis unwatches on both). */
+  private ended(): void {
+    this.clear();
     this.releaseIfIdle();
+  }
+
+  /**
+   * WATCH or MULTI inside MULTI: Redis answers it with an error without aborting the
+   * transaction; the shard does once MULTI is on the link, else the proxy (`error`).
+   */
+  private insideMulti(frame: RespFrame, error: string): boolean {
+    if (this.onLink) this.send(frame);
+    else this.c.replyError(error);
+    return true;
   }
 
   watch(frame: RespFrame): boolean {
     const c = this.c;
-    if (this.inMulti) {
-      // Redis answers this without aborting the transaction.
-      if (this.onLink) this.send(frame);
-      else c.replyError('ERR WATCH inside MULTI is not allowed');
-      return true;
-    }
+    if (this.inMulti) return this.insideMulti(frame, 'ERR WATCH inside MULTI is not allowed');
     const info = c.endpoint.commands?.lookup(c.view);
     if (info && !info.arityOk(c.view.argc)) {
       c.replyError("ERR wrong number of arguments for 'watch' command");
@@ -225,12 +236,7 @@ export class Transaction {
 
   multi(frame: RespFrame): boolean {
     const c = this.c;
-    if (this.inMulti) {
-      // Redis answers this without aborting the transaction.
-      if (this.onLink) this.send(frame);
-      else c.replyError('ERR MULTI calls can not be nested');
-      return true;
-    }
+    if (this.inMulti) return this.insideMulti(frame, 'ERR MULTI calls can not be nested');
     if (this.watching) {
       this.inMulti = true;
       this.onLink = true;
@@ -333,7 +339,7 @@ export class Transaction {
     }
     if (!this.onLink) {
       if (c.endpoint.pools.length === 0) {
-        c.replyError('ERR this database has no shards yet; retry later');
+        c.replyError(NO_SHARDS_YET);
         this.ended();
         return true;
       }
@@ -359,19 +365,13 @@ export class Transaction {
 
   /** The client is gone or reset: the private link may hold MULTI/WATCH state, so it is closed. */
   abandon(): void {
-    this.inMulti = false;
-    this.onLink = false;
-    this.watching = false;
-    this.dirty = false;
-    this.slot = -1;
-    this.localQueue = [];
-    this.sentCount = 0;
+    this.clear();
     this.drop(false);
   }
 }
 
 /** Redis 7's reply to a command it does not know (processCommand's wording, args included). */
-function unknownCommand(c: ClientSession): string {
+function unknownCommand(c: Session): string {
   const v = c.view;
   let args = '';
   for (let i = 1; i < v.argc && args.length < 128; i++) {

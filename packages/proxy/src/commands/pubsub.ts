@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { Fifo } from '@minirs/common';
 import { encodeCommand, type RespFrame, RespType } from '@minirs/resp';
-import { type ClientSession, KEYLESS } from './client-session.js';
-import type { CommandInfo } from './command-table.js';
-import { Fifo } from './fifo.js';
-import { resetClient } from './local-commands.js';
-import { StreamEntry } from './reply-entry.js';
-import { INTERNAL_PREFIX, type ShardLink } from './shard-link.js';
-import type { ShardPool } from './shard-pool.js';
+import type { CommandInfo } from '../command-table.js';
+import { CROSSSLOT_ERROR, KEYLESS, NO_SHARDS_YET } from '../routing.js';
+import type { ReplyMode, Session } from '../session.js';
+import { INTERNAL_PREFIX } from '../shard-link.js';
+import { ShardStream } from './shard-stream.js';
 
 /** Commands that put a connection in pub/sub mode. */
 export const SUBSCRIBE_COMMANDS = new Set(['subscribe', 'psubscribe', 'ssubscribe']);
@@ -56,15 +55,11 @@ interface Slot {
  * are released; their subscription counts say whether any subscription is left. If none is, the
  * links close and the client is an ordinary client again.
  */
-export class PubSubPipe {
-  private readonly pools: ShardPool[];
-  private readonly links: ShardLink[];
-  private readonly uids: number[];
+export class PubSubPipe extends ShardStream {
   /** Per link: the commands sent to it whose marker has not come back. */
   private readonly queues: Fifo<Slot>[];
   /** Per link: seq of the last command whose marker it answered. */
   private readonly lastDone: number[];
-  private readonly entry: StreamEntry;
   /** Unreleased commands, in order. */
   private readonly slots = new Fifo<Slot>();
   private nextSeq = 0;
@@ -75,62 +70,33 @@ export class PubSubPipe {
   /** The link of the client's shard channels (-1: none yet). */
   private shardedLink = -1;
   private pendingSharded = 0;
-  private closed = false;
 
   constructor(
-    private readonly c: ClientSession,
+    c: Session,
     /** The link whose confirmations and replies the client gets for commands sent to every link. */
     readonly primary: number,
   ) {
-    const pools = c.endpoint.pools;
-    this.pools = pools;
-    this.uids = pools.map((p) => p.uid);
-    this.links = pools.map((pool, i) => {
-      const link = pool.dedicated(c.proto, (reason) => this.lost(reason));
-      link.pipe = (f) => this.onFrame(i, f);
-      return link;
-    });
+    super(c, 'pub/sub link lost; closing the subscriber');
     this.queues = this.links.map(() => new Fifo<Slot>());
     this.lastDone = this.links.map(() => -1);
-    this.entry = new StreamEntry(c, c.out);
-    c.replies.push(this.entry);
-    if (c.replies.peek() === this.entry) this.entry.atHead(c.out);
-  }
-
-  /** The shards of the database changed: subscriptions cannot follow, so the subscriber is closed (it resubscribes). */
-  shardsChanged(uids: number[]): void {
-    if (uids.length === this.uids.length && uids.every((u, i) => u === this.uids[i])) return;
-    this.lost('the shards of the database changed');
   }
 
   /** A command while in pub/sub mode. */
   dispatch(frame: RespFrame): boolean {
     const c = this.c;
     const name = c.view.name;
-    if (name === 'quit') {
-      this.local(Buffer.from('+OK\r\n'));
-      this.close();
-      c.endWhenFlushed();
-      return true;
-    }
+    const ended = this.ending(name);
+    if (ended !== null) return ended;
     if (name === 'client' && c.view.argc === 3 && c.view.argString(1, 'latin1').toLowerCase() === 'reply') {
       // Answered here: sent to a shard it would mute the markers this pipe waits for.
       // Pub/sub messages and (un)subscribe confirmations are pushes: redis-server delivers them
       // whatever CLIENT REPLY says, and so does this stream.
       const mode = c.view.argString(2, 'latin1').toLowerCase();
-      if (mode === 'on') {
-        c.replyOff = false;
-        c.replySkip = 0;
-        this.local(Buffer.from('+OK\r\n'));
-      } else if (mode === 'off') c.replyOff = true;
-      else if (mode === 'skip') {
-        if (!c.replyOff) c.replySkip = 1;
+      if (mode === 'on' || mode === 'off' || mode === 'skip') {
+        c.setReplyMode(mode as ReplyMode);
+        if (mode === 'on') this.local(Buffer.from('+OK\r\n'));
       } else this.local(c.writer().error('ERR syntax error').finish());
       return true;
-    }
-    if (name === 'reset') {
-      this.close();
-      return resetClient(c);
     }
     if (name === 'monitor') {
       this.local(
@@ -156,7 +122,7 @@ export class PubSubPipe {
         return true;
       }
       if (t < 0) {
-        this.local(c.writer().error("CROSSSLOT Keys in request don't hash to the same slot").finish());
+        this.local(c.writer().error(CROSSSLOT_ERROR).finish());
         return true;
       }
       if (this.shardedLink >= 0 && t !== this.shardedLink && (this.sharded > 0 || this.pendingSharded > 0)) {
@@ -182,7 +148,7 @@ export class PubSubPipe {
       const t = c.route(c.endpoint.commands?.lookup(c.view));
       if (t >= 0) to = t;
       else if (t !== KEYLESS) {
-        this.local(c.writer().error("CROSSSLOT Keys in request don't hash to the same slot").finish());
+        this.local(c.writer().error(CROSSSLOT_ERROR).finish());
         return true;
       }
     }
@@ -215,11 +181,10 @@ export class PubSubPipe {
       this.queues[i]!.push(s);
     }
     // Nothing else of the client runs until an unsubscribe's outcome is known.
-    if (unsubscribe) this.c.barrier = true;
+    if (unsubscribe) this.c.holdBarrier();
   }
 
-  /** A reply the proxy makes, in its place among the others. */
-  private local(bytes: Buffer): void {
+  protected local(bytes: Buffer): void {
     const s: Slot = {
       seq: this.nextSeq++,
       emitter: -1,
@@ -234,7 +199,7 @@ export class PubSubPipe {
     this.release();
   }
 
-  private onFrame(i: number, f: RespFrame): void {
+  protected onFrame(i: number, f: RespFrame): void {
     if (this.closed) return;
     if (isMarker(f)) {
       const s = this.queues[i]!.shift();
@@ -295,7 +260,7 @@ export class PubSubPipe {
           this.exit();
           return;
         }
-        this.c.barrier = false;
+        this.c.releaseBarrier();
         this.c.pump();
       }
       s = this.slots.peek();
@@ -306,26 +271,6 @@ export class PubSubPipe {
   private exit(): void {
     this.close();
     this.c.pump();
-  }
-
-  /** A shard went away: like a Redis server going down, the subscriber's connection closes. */
-  private lost(reason: string): void {
-    if (this.closed) return;
-    this.c.endpoint.log.warn({ client: this.c.id, reason }, 'pub/sub link lost; closing the subscriber');
-    this.close();
-    this.c.destroy();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.links.forEach((link, i) => {
-      link.pipe = null;
-      this.pools[i]!.release(link, false);
-    });
-    if (this.c.pubsub === this) this.c.pubsub = null;
-    this.c.barrier = false;
-    this.entry.finish();
   }
 }
 
@@ -352,10 +297,10 @@ function isMarker(f: RespFrame): boolean {
 }
 
 /** Enter pub/sub mode with a SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE. */
-export function enterPubSub(c: ClientSession, frame: RespFrame, info: CommandInfo | undefined): boolean {
+export function subscribe(c: Session, frame: RespFrame, info: CommandInfo | undefined): boolean {
   const pools = c.endpoint.pools;
   if (pools.length === 0) {
-    c.replyError('ERR this database has no shards yet; retry later');
+    c.replyError(NO_SHARDS_YET);
     return true;
   }
   if (c.txn?.active) {
@@ -367,6 +312,6 @@ export function enterPubSub(c: ClientSession, frame: RespFrame, info: CommandInf
   if (info && !info.arityOk(c.view.argc)) return c.forward(frame, 0);
   if (c.view.name === 'ssubscribe' && !c.routeOk(c.route(info))) return true;
   const pipe = new PubSubPipe(c, c.id % pools.length);
-  c.pubsub = pipe;
+  c.enterPubSub(pipe);
   return pipe.dispatch(frame);
 }

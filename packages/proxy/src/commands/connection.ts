@@ -1,20 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { encodeCommand, type RespFrame } from '@minirs/resp';
-import { minirsLink, minirsShards } from './admin.js';
-import type { ClientSession } from './client-session.js';
-import { configCommand } from './config-command.js';
-import { enterMonitor } from './monitor.js';
+import type { ReplyMode, Session } from '../session.js';
+import { arityError } from './not-allowed.js';
 import { unblockEveryShard } from './wait-all.js';
 
-/** Commands the proxy answers itself. Return false to be retried later (see dispatch). */
-export type LocalHandler = (c: ClientSession, frame: RespFrame) => boolean;
-
-/** What an unauthenticated client may send. */
-export const NO_AUTH_NEEDED = new Set(['auth', 'hello', 'quit']);
-
-function arityError(name: string): string {
-  return `ERR wrong number of arguments for '${name}' command`;
-}
+/** The commands of a connection itself: AUTH, HELLO, PING, ECHO, SELECT, QUIT, RESET, CLIENT. */
 
 function samePassword(given: Buffer, expected: string): boolean {
   const e = Buffer.from(expected);
@@ -27,7 +17,7 @@ const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.
  * Check credentials; on success marks the client authenticated (as admin for the admin user).
  * Returns an error message, or null.
  */
-function authenticate(c: ClientSession, user: Buffer | null, pass: Buffer): string | null {
+function checkCredentials(c: Session, user: Buffer | null, pass: Buffer): string | null {
   const db = c.endpoint.config;
   const name = user?.toString('latin1');
   if (name === 'admin') {
@@ -35,8 +25,7 @@ function authenticate(c: ClientSession, user: Buffer | null, pass: Buffer): stri
     if (db.tls_mode === 'replica_ssl' && !c.tls.encrypted) {
       return 'ERR this database accepts replication links over TLS only';
     }
-    c.authed = true;
-    c.admin = true;
+    c.authenticate(true);
     return null;
   }
   if (name !== undefined && name !== 'default') return WRONGPASS;
@@ -44,23 +33,21 @@ function authenticate(c: ClientSession, user: Buffer | null, pass: Buffer): stri
     if (name === undefined) {
       return 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?';
     }
-    c.authed = true;
-    c.admin = false;
+    c.authenticate(false);
     return null;
   }
   if (!samePassword(pass, db.redis_pass)) return WRONGPASS;
-  c.authed = true;
-  c.admin = false;
+  c.authenticate(false);
   return null;
 }
 
-function auth(c: ClientSession): boolean {
+export function auth(c: Session): boolean {
   const v = c.view;
   if (v.argc !== 2 && v.argc !== 3) {
     c.replyError(arityError('auth'));
     return true;
   }
-  const err = v.argc === 2 ? authenticate(c, null, v.arg(1)) : authenticate(c, v.arg(1), v.arg(2));
+  const err = v.argc === 2 ? checkCredentials(c, null, v.arg(1)) : checkCredentials(c, v.arg(1), v.arg(2));
   if (err) c.replyError(err);
   else c.replyBytes(Buffer.from('+OK\r\n'));
   return true;
@@ -74,7 +61,7 @@ function validClientName(name: Buffer): boolean {
 const BAD_NAME = 'ERR Client names cannot contain spaces, newlines or special characters.';
 
 /** HELLO [protover [AUTH user pass] [SETNAME name]] */
-function hello(c: ClientSession): boolean {
+export function hello(c: Session): boolean {
   const v = c.view;
   let proto = c.proto;
   let i = 1;
@@ -104,7 +91,7 @@ function hello(c: ClientSession): boolean {
     }
   }
   if (pass) {
-    const err = authenticate(c, user, pass);
+    const err = checkCredentials(c, user, pass);
     if (err) {
       c.replyError(err);
       return true;
@@ -121,9 +108,9 @@ function hello(c: ClientSession): boolean {
       c.replyError(BAD_NAME);
       return true;
     }
-    c.name = setName.toString();
+    c.setName(setName.toString());
   }
-  c.proto = proto;
+  c.setProtocol(proto);
   const w = c.writer();
   if (proto === 3) w.map(7);
   else w.array(14);
@@ -138,7 +125,7 @@ function hello(c: ClientSession): boolean {
   return true;
 }
 
-function redisVersion(c: ClientSession): string {
+function redisVersion(c: Session): string {
   for (const p of c.endpoint.pools) if (p.primary.redisVersion) return p.primary.redisVersion;
   return c.endpoint.commands?.version || '7.0.0';
 }
@@ -148,10 +135,10 @@ function redisVersion(c: ClientSession): string {
  * would: BUSY while a script runs past its threshold, LOADING... Answered here only when the
  * database has no shard to ask.
  */
-function ping(c: ClientSession, frame: RespFrame): boolean {
+export function ping(c: Session, frame: RespFrame): boolean {
   const v = c.view;
   if (c.endpoint.pools.length > 0 && v.argc <= 2) {
-    const ready = c.endpoint.awaitCommands(c);
+    const ready = c.commandsReady();
     if (ready === false) return false;
     if (ready === true) return c.forward(frame, 0);
     c.replyError(ready);
@@ -163,14 +150,14 @@ function ping(c: ClientSession, frame: RespFrame): boolean {
   return true;
 }
 
-function echo(c: ClientSession): boolean {
+export function echo(c: Session): boolean {
   const v = c.view;
   if (v.argc !== 2) c.replyError(arityError('echo'));
   else c.replyBytes(c.writer().bulkBytes(v.buf, v.argStart(1), v.argEnd(1)).finish());
   return true;
 }
 
-function select(c: ClientSession): boolean {
+export function select(c: Session): boolean {
   const v = c.view;
   if (v.argc !== 2) c.replyError(arityError('select'));
   else if (Number.isNaN(v.argInt(1))) c.replyError('ERR value is not an integer or out of range');
@@ -179,29 +166,18 @@ function select(c: ClientSession): boolean {
   return true;
 }
 
-function quit(c: ClientSession): boolean {
+export function quit(c: Session): boolean {
   c.replyBytes(Buffer.from('+OK\r\n'));
   c.endWhenFlushed();
   return true;
 }
 
-export function resetClient(c: ClientSession): boolean {
-  // Earlier commands first: dropping a private link under them would fail their replies.
-  if (c.replies.length > 0 && !c.pubsub && !c.monitor) return false;
-  c.txn?.abandon();
-  c.txn = null;
-  c.pubsub?.close();
-  c.monitor?.close();
-  c.proto = 2;
-  c.name = '';
-  c.admin = false;
-  c.authed = !c.endpoint.config.redis_pass;
-  c.replyBytes(Buffer.from('+RESET\r\n'));
-  return true;
+export function reset(c: Session): boolean {
+  return c.reset();
 }
 
 /** The line CLIENT INFO / CLIENT LIST print for a client (Redis's field names, a subset). */
-export function clientInfoLine(c: ClientSession, now: number): string {
+export function clientInfoLine(c: Session, now: number): string {
   const flags =
     `${c.txn?.inMulti ? 'x' : ''}${c.pubsub ? 'P' : ''}${c.monitor ? 'O' : ''}${c.blockingLink ? 'b' : ''}` || 'N';
   return [
@@ -222,7 +198,7 @@ export function clientInfoLine(c: ClientSession, now: number): string {
   ].join(' ');
 }
 
-function infoText(c: ClientSession, text: string): Buffer {
+function infoText(c: Session, text: string): Buffer {
   const w = c.writer();
   return (c.proto === 3 ? w.verbatim('txt', text) : w.bulk(text)).finish();
 }
@@ -232,7 +208,7 @@ function infoText(c: ClientSession, text: string): Buffer {
  * client blocked on a shard (BLPOP, XREAD BLOCK, WAIT... on its private link) is unblocked by
  * the same command sent to that shard for that link's own client id. :0 when it is not blocked.
  */
-function clientUnblock(c: ClientSession): boolean {
+function clientUnblock(c: Session): boolean {
   const v = c.view;
   if (v.argc !== 3 && v.argc !== 4) {
     c.replyError(arityError('client|unblock'));
@@ -248,7 +224,7 @@ function clientUnblock(c: ClientSession): boolean {
     c.replyError('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
     return true;
   }
-  let target: ClientSession | undefined;
+  let target: Session | undefined;
   for (const x of c.endpoint.clients) if (x.id === id) target = x;
   const b = target?.blockingLink;
   // A WAIT on a sharded database blocks on every shard: unblock it on each.
@@ -260,7 +236,7 @@ function clientUnblock(c: ClientSession): boolean {
   return c.forwardBytes(encodeCommand(['CLIENT', 'UNBLOCK', String(b.link.redisClientId), mode]), b.index);
 }
 
-function client(c: ClientSession): boolean {
+export function client(c: Session): boolean {
   const v = c.view;
   if (v.argc < 2) {
     c.replyError(arityError('client'));
@@ -276,7 +252,7 @@ function client(c: ClientSession): boolean {
       if (v.argc !== 3) c.replyError(arityError('client|setname'));
       else if (!validClientName(v.arg(2))) c.replyError(BAD_NAME);
       else {
-        c.name = v.argString(2);
+        c.setName(v.argString(2));
         c.replyBytes(Buffer.from('+OK\r\n'));
       }
       return true;
@@ -300,15 +276,9 @@ function client(c: ClientSession): boolean {
         return true;
       }
       const mode = v.argString(2, 'latin1').toLowerCase();
-      if (mode === 'on') {
-        c.replyOff = false;
-        c.replySkip = 0;
-        c.replies.mute = false;
-        c.replyBytes(Buffer.from('+OK\r\n'));
-      } else if (mode === 'off') {
-        c.replyOff = true;
-      } else if (mode === 'skip') {
-        if (!c.replyOff) c.replySkip = 1;
+      if (mode === 'on' || mode === 'off' || mode === 'skip') {
+        c.setReplyMode(mode as ReplyMode);
+        if (mode === 'on') c.replyBytes(Buffer.from('+OK\r\n'));
       } else {
         c.replyError('ERR syntax error');
       }
@@ -328,7 +298,7 @@ function client(c: ClientSession): boolean {
 }
 
 /** UNSUBSCRIBE and friends outside pub/sub mode: what Redis answers a connection with no subscriptions. */
-function unsubscribeNothing(c: ClientSession): boolean {
+export function unsubscribeNothing(c: Session): boolean {
   const v = c.view;
   const kind = v.name;
   const w = c.writer();
@@ -345,133 +315,3 @@ function unsubscribeNothing(c: ClientSession): boolean {
   c.replyBytes(w.finish());
   return true;
 }
-
-/** ACL subcommands RS's compatibility table refuses (users are managed by the cluster). */
-const ACL_REFUSED = new Set(['setuser', 'deluser', 'genpass', 'load', 'save', 'log']);
-/** ACL subcommands whose answer does not depend on the user: the shard's own. */
-const ACL_FROM_SHARD = new Set(['cat', 'help', 'dryrun']);
-
-/**
- * ACL as RS's table has it (commands/server.md): CAT, HELP and DRYRUN answered by a shard
- * (DRYRUN: the endpoint's only user, default, has every permission, as the shard's has);
- * WHOAMI, USERS, LIST and GETUSER describe the endpoint's users, not the shard's (whose
- * password is the internal one); SETUSER, DELUSER, GENPASS, LOAD, SAVE and LOG are refused.
- */
-function acl(c: ClientSession, frame: RespFrame): boolean {
-  const v = c.view;
-  if (v.argc < 2) {
-    c.replyError(arityError('acl'));
-    return true;
-  }
-  const sub = v.argString(1, 'latin1').toLowerCase();
-  if (ACL_FROM_SHARD.has(sub)) {
-    if (c.endpoint.pools.length === 0) c.replyError('ERR this database has no shards yet; retry later');
-    else return c.forward(frame, 0);
-    return true;
-  }
-  if (ACL_REFUSED.has(sub)) {
-    c.replyError(
-      `ERR ACL ${sub.toUpperCase()} is not supported through a database endpoint: users and their ACLs are managed by the cluster`,
-    );
-    return true;
-  }
-  const want = sub === 'getuser' ? 3 : 2;
-  if (!['whoami', 'users', 'list', 'getuser'].includes(sub)) {
-    c.replyError(`ERR unknown subcommand '${v.argString(1).slice(0, 128)}'. Try ACL HELP.`);
-    return true;
-  }
-  if (v.argc !== want) {
-    c.replyError(arityError(`acl|${sub}`));
-    return true;
-  }
-  const pass = c.endpoint.config.redis_pass;
-  const hash = pass ? createHash('sha256').update(pass).digest('hex') : null;
-  const w = c.writer();
-  switch (sub) {
-    case 'whoami':
-      w.bulk(c.admin ? 'admin' : 'default');
-      break;
-    case 'users':
-      w.array(1).bulk('default');
-      break;
-    case 'list':
-      w.array(1).bulk(`user default on ${hash ? `#${hash}` : 'nopass'} ~* &* +@all`);
-      break;
-    default: {
-      if (v.argString(2) !== 'default') {
-        c.replyBytes(Buffer.from(c.proto === 3 ? '_\r\n' : '$-1\r\n'));
-        return true;
-      }
-      if (c.proto === 3) w.map(6);
-      else w.array(12);
-      // RESP3: flags are a set, as redis-server sends them.
-      w.bulk('flags');
-      if (c.proto === 3) w.set(hash ? 1 : 2);
-      else w.array(hash ? 1 : 2);
-      w.bulk('on');
-      if (!hash) w.bulk('nopass');
-      w.bulk('passwords');
-      if (hash) w.array(1).bulk(hash);
-      else w.array(0);
-      w.bulk('commands').bulk('+@all');
-      w.bulk('keys').bulk('~*');
-      w.bulk('channels').bulk('&*');
-      w.bulk('selectors').array(0);
-    }
-  }
-  c.replyBytes(w.finish());
-  return true;
-}
-
-/** Commands that would break a shared shard connection or reach past the database. */
-const NOT_ALLOWED = [
-  'sync',
-  'psync',
-  'replconf',
-  'replicaof',
-  'slaveof',
-  'shutdown',
-  'debug',
-  'module',
-  'failover',
-  'save',
-  'bgsave',
-  'bgrewriteaof',
-  'swapdb',
-  'move',
-  'migrate',
-];
-
-const NOT_ALLOWED_SET = new Set(NOT_ALLOWED);
-
-/** The refusal of a command no client may send through an endpoint, or null. */
-export function notAllowedMessage(name: string): string | null {
-  return NOT_ALLOWED_SET.has(name)
-    ? `ERR command '${name.toUpperCase()}' is not allowed through a database endpoint`
-    : null;
-}
-
-function notAllowed(c: ClientSession): boolean {
-  c.replyError(notAllowedMessage(c.view.name)!);
-  return true;
-}
-
-export const LOCAL_COMMANDS = new Map<string, LocalHandler>([
-  ['auth', auth],
-  ['hello', hello],
-  ['ping', ping],
-  ['echo', echo],
-  ['select', select],
-  ['quit', quit],
-  ['reset', resetClient],
-  ['client', client],
-  ['unsubscribe', unsubscribeNothing],
-  ['punsubscribe', unsubscribeNothing],
-  ['sunsubscribe', unsubscribeNothing],
-  ['config', configCommand],
-  ['monitor', (c) => enterMonitor(c)],
-  ['acl', acl],
-  ['minirs.shards', minirsShards],
-  ['minirs.link', minirsLink],
-  ...NOT_ALLOWED.map((n) => [n, notAllowed] as [string, LocalHandler]),
-]);

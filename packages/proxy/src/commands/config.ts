@@ -1,7 +1,7 @@
 import type { RespFrame } from '@minirs/resp';
-import type { ClientSession } from './client-session.js';
+import type { Session } from '../session.js';
 import { mergeFirst } from './fanout.js';
-import { FanoutEntry, firstError } from './reply-entry.js';
+import { FanoutEntry, firstError } from '../reply-entry.js';
 
 /**
  * CONFIG through a database endpoint, as RS documents it (redis/docs, operate/rs/references/
@@ -42,7 +42,7 @@ export function unsupportedSetting(name: string): string {
   return `ERR unsupported CONFIG parameter '${name.slice(0, 64)}': this database supports only the settings of Redis Enterprise's compatibility table (${NAMES.join(', ')})`;
 }
 
-export function configCommand(c: ClientSession, frame: RespFrame): boolean {
+export function configCommand(c: Session, frame: RespFrame): boolean {
   const v = c.view;
   const sub = v.argc >= 2 ? v.argString(1, 'latin1').toLowerCase() : '';
   if (c.endpoint.pools.length === 0) {
@@ -68,7 +68,7 @@ export function configCommand(c: ClientSession, frame: RespFrame): boolean {
 }
 
 /** CONFIG GET pattern [pattern ...]: the supported settings that match, read from the first shard. */
-function configGet(c: ClientSession): boolean {
+function configGet(c: Session): boolean {
   const v = c.view;
   if (v.argc < 3) {
     c.replyError("ERR wrong number of arguments for 'config|get' command");
@@ -99,7 +99,7 @@ function configGet(c: ClientSession): boolean {
 }
 
 /** CONFIG SET name value [name value ...]: checked against RS's table and limits, then every shard. */
-function configSet(c: ClientSession, frame: RespFrame): boolean {
+function configSet(c: Session, frame: RespFrame): boolean {
   const v = c.view;
   if (v.argc < 4 || v.argc % 2 !== 0) {
     c.replyError("ERR wrong number of arguments for 'config|set' command");
@@ -140,7 +140,7 @@ function configSet(c: ClientSession, frame: RespFrame): boolean {
   }
   const e = new FanoutEntry(c, links.length, mergeFirst);
   e.after = () => {
-    if (!firstError(e.parts as Parameters<typeof firstError>[0])) ep.ctx.onConfigSet?.(ep, settings);
+    if (!firstError(e.parts as Parameters<typeof firstError>[0])) ep.configSet(settings);
   };
   c.replies.push(e);
   for (let i = 0; i < links.length; i++) links[i]!.send(frame.buf, frame.start, frame.end, e.sink(i));

@@ -1,6 +1,7 @@
 /**
  * A first-in first-out queue over an array with a moving head: push and shift are O(1)
- * amortised without Array#shift's copying. Hot path of every shard link and client.
+ * amortised without Array#shift's copying. Hot path of every shard link and client of the proxy;
+ * the one queue of this kind the other packages are meant to share (issue 14).
  */
 export class Fifo<T> {
   private items: (T | undefined)[] = [];
