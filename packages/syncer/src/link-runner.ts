@@ -756,23 +756,33 @@ export class LinkRunner implements ReplicationConsumer {
     this.dest = undefined;
     load?.removeAllListeners('failed');
     load?.close();
-    const pipes = await this.ensurePipes();
     this.replid = info.replid;
     const value = this.checkpointValue(info.offset, info.streamDb ?? 0);
-    await Promise.all(
-      pipes.map(async (p, s) => {
-        const r = await this.writeCheckpointOnly(p, value);
-        if (r.kind === 'error') {
-          // A stop-worthy refusal (the destination out of memory...) stops the sync and says so;
-          // anything else fails this full sync, which is retried.
-          if (classifyReply(r.error!, 'destination').outcome === 'stop')
-            this.handleDestError(r.error!, 'the checkpoint after the full sync');
-          throw new MinirsError(ErrorCodes.CONNECTION, `checkpoint after the full sync: ${r.error}`);
-        }
-        this.ck[s] = info.offset;
-        this.ckAt[s] = Date.now();
-      }),
-    );
+    try {
+      const pipes = await this.ensurePipes();
+      await Promise.all(
+        pipes.map(async (p, s) => {
+          const r = await this.writeCheckpointOnly(p, value);
+          if (r.kind === 'error') {
+            // A stop-worthy refusal (the destination out of memory...) stops the sync and says so.
+            if (classifyReply(r.error!, 'destination').outcome === 'stop')
+              this.handleDestError(r.error!, 'the checkpoint after the full sync');
+            throw new MinirsError(ErrorCodes.CONNECTION, `checkpoint after the full sync: ${r.error}`);
+          }
+          this.ck[s] = info.offset;
+          this.ckAt[s] = Date.now();
+        }),
+      );
+    } catch (err) {
+      // Anything else (a shard restarting or failing over: its pipe does not open, -TRYAGAIN,
+      // -READONLY...) is not a person's problem: the sync resumes from the checkpoints, which
+      // lack this link's first one on some shard, so that means a full resync (checker seed 12).
+      this.trouble({
+        kind: 'resume',
+        reason: `the link's first checkpoint after its full sync failed: ${(err as Error).message}`,
+      });
+      throw err;
+    }
     this.inFullSync = false;
     this.everSynced = true;
     this.o.onFullSyncLoaded();
@@ -816,6 +826,11 @@ export class LinkRunner implements ReplicationConsumer {
         opened.push(await openShardPipe(this.o.destination, po.adminPassword, sh.uid, pipeName(po.bdbUid)));
     } catch (err) {
       for (const p of opened) p.close();
+      // A shard restarting or failing over (-TRYAGAIN, refused) is no person's problem: resume
+      // from the checkpoints once it serves again. A refused AUTH is (the link's stop says it).
+      const e = err as MinirsError;
+      if (!this.stopped && e.code !== ErrorCodes.AUTH)
+        this.trouble({ kind: 'resume', reason: `a pipe to the destination shards did not open: ${e.message}` });
       throw err;
     }
     if (this.stopped) {

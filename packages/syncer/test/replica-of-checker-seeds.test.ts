@@ -447,3 +447,58 @@ describe('checker seed 44: the destination out of memory between the load and th
     expect(stop.error).toMatch(/checkpoint after the full sync/);
   });
 });
+
+describe('checker seed 12: a destination shard that does not take the pipe right after the load', () => {
+  it('resumes (here: a full resync) instead of stopping the sync', async () => {
+    const src = await redis();
+    const dst = await redis();
+    const s = src.client();
+    for (let i = 0; i < 50; i++) await s.set(`k:${i}`, String(i));
+    // A relay to the destination that cuts the shard pipes (the connections the syncer names
+    // with CLIENT SETNAME) while `refuse` holds: a shard restarting after the load went in.
+    const sockets = new Set<Socket>();
+    let refuse = true;
+    let refused = 0;
+    const server = createServer((client) => {
+      const up = connect(dst.port, dst.host);
+      sockets.add(client);
+      sockets.add(up);
+      const end = () => {
+        client.destroy();
+        up.destroy();
+      };
+      client.on('data', (d: Buffer) => {
+        if (refuse && d.includes('SETNAME')) {
+          refused++;
+          end();
+          return;
+        }
+        up.write(d);
+      });
+      up.on('data', (d) => client.write(d));
+      client.on('error', end).on('close', end);
+      up.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    relays.push({ server, sockets });
+    const stops: { code: string; error: string }[] = [];
+    const sync = new ReplicaOfSync({
+      log: createLogger({ name: 'syncer-test', level: 'info', file: process.env.SYNC_TEST_LOG ?? '/dev/null' }),
+      onStop: (_uid, stop) => {
+        stops.push(stop);
+      },
+    });
+    syncs.push(sync);
+    const cfg = config(dst, src.port);
+    cfg.destination.port = (server.address() as { port: number }).port;
+    sync.apply(cfg);
+    await until(async () => refused >= 2 || stops.length > 0, 'the shard pipe to be refused twice');
+    refuse = false;
+    await s.set('marker', 'end');
+    const d = dst.client();
+    await until(async () => stops.length > 0 || (await d.get('marker')) === 'end', 'the marker on the destination');
+    expect(stops).toEqual([]);
+    expect(await d.dbsize()).toBe(51);
+    expect(await d.get('k:49')).toBe('49');
+  });
+});
