@@ -475,17 +475,33 @@ export class LinkRunner implements ReplicationConsumer {
     const f = await this.prober!.info('memory');
     const used = Number(f.used_memory) - (Number(f.mem_not_counted_for_evict) || 0);
     const max = Number(f.maxmemory);
-    if (!(max > 0 && used > max && f.maxmemory_policy === 'noeviction')) return;
+    // The OOM errors the source answered (INFO errorstats, Redis 6.2+): at the limit, used
+    // memory goes just above maxmemory and back below as buffers come and go, but every write
+    // it refused meanwhile is counted. New ones since the last check mean it refuses writes now.
+    const oom = /count=(\d+)/.exec((await this.prober!.info('errorstats')).errorstat_OOM ?? '');
+    const refused = oom ? Number(oom[1]) : 0;
+    const before = this.sourceOomErrors;
+    this.sourceOomErrors = refused;
+    if (!(max > 0 && f.maxmemory_policy === 'noeviction')) return;
+    const over = used > max;
+    const refusing = before !== undefined && refused > before;
+    if (!over && !refusing) return;
     const rule = errorRule('oom');
+    const what = over
+      ? `used_memory ${used} > maxmemory ${max}`
+      : `it answered ${refused - before!} write(s) with -OOM in the last second, used_memory ${used} of maxmemory ${max}`;
     this.trouble({
       kind: 'stop',
       stop: {
         code: rule.code,
         class: rule.class,
-        error: `${this.o.label} is out of memory (used_memory ${used} > maxmemory ${max}, maxmemory-policy noeviction): it refuses writes. ${rule.remedy}`,
+        error: `${this.o.label} is out of memory (${what}, maxmemory-policy noeviction): it refuses writes. ${rule.remedy}`,
       },
     });
   }
+
+  /** The source's count of -OOM replies at the last memory check (undefined before the first). */
+  private sourceOomErrors?: number;
 
   private async probe(): Promise<void> {
     if (this.probing || this.link.state !== 'streaming') return;

@@ -45,7 +45,7 @@ type Stop = { uid: number; error: string; code: string };
 
 function newSync(stops: Stop[]): ReplicaOfSync {
   const s = new ReplicaOfSync({
-    log: createLogger({ name: 'syncer-test', level: 'warn', file: '/dev/null' }),
+    log: createLogger({ name: 'syncer-test', level: 'warn', file: process.env.SYNC_TEST_LOG ?? '/dev/null' }),
     onStop: (uid, stop) => stops.push({ uid, error: stop.error, code: stop.code }),
   });
   syncs.push(s);
