@@ -55,7 +55,17 @@ function otherManagerRunning(paths: ClusterPaths): number | undefined {
   return undefined;
 }
 
+/**
+ * (minirs) Where a create's time goes (ms since the process started, see bench/create-breakdown.mjs):
+ * logged once as 'create timings'.
+ */
+const marks: Record<string, number> = {};
+const mark = (what: string) => {
+  marks[what] = Math.round(performance.now());
+};
+
 async function main(): Promise<void> {
+  mark('main');
   const { positionals, values } = parseArgs({
     allowPositionals: true,
     options: {
@@ -94,6 +104,8 @@ async function main(): Promise<void> {
       }),
       probeNft(),
     ]);
+    mark('init');
+    Object.assign(marks, init.timings);
     paths = init.paths;
     store = new StateStore(paths, init.state);
   } else {
@@ -142,7 +154,7 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     log.info({ signal }, 'stopping cluster');
-    await app.close().catch(() => {});
+    await app?.close().catch(() => {});
     sampler.stop();
     await exporter?.close().catch(() => {});
     await faults.shutdown().catch((err) => log.warn({ err }, 'removing kernel faults failed'));
@@ -169,17 +181,32 @@ async function main(): Promise<void> {
   const faults = new FaultInjector(mgr);
   const sampler = startStatsSampler(mgr);
   let exporter: StartedExporter | undefined;
-  const app = await buildApi(mgr, creds, {
-    register: (a) => {
-      registerExtraRoutes(a, mgr, faults, sampler.history);
-      registerUiRoutes(a, mgr, faults, creds);
-    },
-    isPublic: isUiPublicPath,
-  });
   const c = store.get().cluster;
+  // A new cluster has no shards and no faults: its proxies start now, loading while this process
+  // builds the API and the CLI prints (the machine's other cores), and are up by the time the
+  // first database is created. A restarted manager adopts its children below, after the faults.
+  if (cmd === 'create') mgr.start().catch((err) => log.error({ err }, 'starting children failed'));
+  let app: Awaited<ReturnType<typeof buildApi>> | undefined;
+  try {
+    app = await buildApi(mgr, creds, {
+      register: (a) => {
+        registerExtraRoutes(a, mgr, faults, sampler.history);
+        registerUiRoutes(a, mgr, faults, creds);
+      },
+      isPublic: isUiPublicPath,
+    });
+  } catch (err) {
+    if (cmd === 'create') {
+      await mgr.shutdown().catch(() => {});
+      if (c.net === 'netns') teardownClusterNetns(c.index);
+      rmSync(paths.dir, { recursive: true, force: true });
+    }
+    throw err;
+  }
+  mark('api_built');
   try {
     try {
-      await app.listen({ host: clusterApiAddr(c), port: c.api_port });
+      await app!.listen({ host: clusterApiAddr(c), port: c.api_port });
     } catch (err) {
       throw new MinirsError(
         ErrorCodes.PORT_IN_USE,
@@ -187,6 +214,7 @@ async function main(): Promise<void> {
         { cause: err },
       );
     }
+    mark('listening');
     try {
       exporter = await startExporter(mgr, sampler.history, Number(values['metrics-port']));
       mgr.metricsExporterUrl = exporter.url;
@@ -200,7 +228,7 @@ async function main(): Promise<void> {
       // A new cluster has no faults; what loadAndPrepare() does for it (empty the kernel table an
       // earlier cluster of this index may have left, an `nft` process) waits until the ready
       // line is out, as do new keys for the next create's pool. No database exists before then.
-      mgr.start().catch((err) => log.error({ err }, 'starting children failed'));
+      // Its proxies were started above.
     } else {
       // Persisted faults: paused processes resume for adoption, crashed nodes stay down, the
       // kernel table of a crashed manager is emptied; then every active fault is applied again.
@@ -210,14 +238,18 @@ async function main(): Promise<void> {
     }
   } catch (err) {
     // A create that cannot finish leaves nothing behind; a start keeps the cluster's files.
-    await app.close().catch(() => {});
+    await app!.close().catch(() => {});
     await mgr.shutdown().catch(() => {});
     if (c.net === 'netns') teardownClusterNetns(c.index);
     if (cmd === 'create') rmSync(paths.dir, { recursive: true, force: true });
     else rmSync(paths.managerPid, { force: true });
     throw err;
   }
-  log.info({ api_url: creds.api_url, pid: process.pid, mode: cmd }, 'manager ready');
+  mark('ready');
+  log.info(
+    { api_url: creds.api_url, pid: process.pid, mode: cmd, process_start: Math.round(performance.timeOrigin), marks },
+    'manager ready',
+  );
   ready({
     ok: true,
     name: c.name,
