@@ -105,13 +105,15 @@ function breakdown(dir, t) {
   const spawned = mgr.filter((j) => j.msg === 'spawned child' && /^shard-/.test(j.child)).map((j) => j.t);
   const active = mgr.filter((j) => j.msg === 'shard active').map((j) => j.t);
   const epReady = mgr.filter((j) => j.msg === 'child event' && j.event === 'ready' && j.proxy === 1).map((j) => j.t);
+  const shardStart = [];
   const shardUp = [];
   const shardReady = [];
   for (let n = 1; n <= spawned.length; n++) {
     const sl = logLines(join(dir, 'logs', `shard-${n}.log`));
     const up = sl.find((j) => j.msg === 'shard process up');
     const rd = sl.find((j) => j.msg === 'shard ready');
-    if (up?.process_start) shardUp.push(up.process_start);
+    if (up?.process_start) shardStart.push(up.process_start);
+    if (up) shardUp.push(up.t);
     if (rd) shardReady.push(rd.t);
   }
   const max = (xs) => (xs.length ? Math.max(...xs) : undefined);
@@ -126,8 +128,9 @@ function breakdown(dir, t) {
     ['cli create: prints and exits', t.created],
     ['cli db: node start + CLI load + request', requested],
     ['manager: plan, state, shards spawned', max(spawned)],
-    ['shards: node start + module load', max(shardUp)],
-    ['shards: redis-server start until PING', max(shardReady)],
+    ['shards: node process started', max(shardStart)],
+    ['shards: module load', max(shardUp)],
+    ['shards: redis-server start until PING, control socket', max(shardReady)],
     ['manager: shard control link, shards active', max(active)],
     ['proxy 1: links to the shards, endpoint ready', max(epReady)],
     ['bench: endpoint answers PING', t.end],
