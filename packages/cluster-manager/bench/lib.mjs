@@ -119,10 +119,11 @@ function breakdown(dir, t) {
   const max = (xs) => (xs.length ? Math.max(...xs) : undefined);
   const points = [
     ['cli create: node start + CLI load, manager spawned', ps],
-    ['manager: node start + module load', ps + m.main],
+    ['manager: node start + first modules', ps + m.main],
     ['manager: index claim + netns setup', ps + m.main + (m.netns_done ?? 0)],
     ['manager: keys + certificates (what is left of them)', ps + m.main + (m.certs_done ?? 0)],
     ['manager: rest of init (files, probes)', ps + m.init],
+    ['manager: what is left of loading fastify + control plane', ps + (m.loaded ?? m.init)],
     ['manager: API built (fastify, routes)', ps + m.api_built],
     ['manager: API listen + exporter, ready line', ps + m.ready],
     ['cli create: prints and exits', t.created],

@@ -14,14 +14,8 @@ import {
   teardownClusterNetns,
   writeFileAtomic,
 } from '@minirs/common';
-import { buildApi } from './api.js';
 import { RS_EXPORTER_PORT, type StartedExporter, startExporter } from './exporter.js';
-import { FaultInjector } from './faults.js';
-import { registerExtraRoutes } from './routes-extra.js';
-import { startStatsSampler } from './routes-stats.js';
-import { isUiPublicPath, registerUiRoutes } from './ui-routes.js';
 import { initCluster, readCredentials } from './cluster-init.js';
-import { ClusterManager } from './manager.js';
 import { describeNetwork, nftAvailable, probeNft } from './nft.js';
 import { StateStore } from './state-store.js';
 import { pidAlive, pidCmdline, readPid } from './supervisor.js';
@@ -66,6 +60,9 @@ const mark = (what: string) => {
 
 async function main(): Promise<void> {
   mark('main');
+  // Loads while a create makes its keys and probes its ports (see server.ts).
+  const server = import('./server.js');
+  server.catch(() => {}); // awaited below
   const { positionals, values } = parseArgs({
     allowPositionals: true,
     options: {
@@ -138,6 +135,16 @@ async function main(): Promise<void> {
       }
     }
   }
+  const {
+    buildApi,
+    ClusterManager,
+    FaultInjector,
+    isUiPublicPath,
+    registerExtraRoutes,
+    registerUiRoutes,
+    startStatsSampler,
+  } = await server;
+  mark('loaded');
   writeFileAtomic(paths.managerPid, `${process.pid}\n`, 0o644);
   const log = createLogger({ name: 'manager', file: paths.managerLog });
   const mgr = new ClusterManager(paths, store, log);
@@ -186,7 +193,7 @@ async function main(): Promise<void> {
   // builds the API and the CLI prints (the machine's other cores), and are up by the time the
   // first database is created. A restarted manager adopts its children below, after the faults.
   if (cmd === 'create') mgr.start().catch((err) => log.error({ err }, 'starting children failed'));
-  let app: Awaited<ReturnType<typeof buildApi>> | undefined;
+  let app: Awaited<ReturnType<typeof import('./server.js').buildApi>> | undefined;
   try {
     app = await buildApi(mgr, creds, {
       register: (a) => {
