@@ -4,6 +4,8 @@
 // network modes (netns namespaces, loopback addresses), against a baseline measured in the same
 // run: 4 bare redis-servers started in parallel until each answers PING. Bounded: RUNS (3)
 // rounds, each create with its own MINIRS_HOME. NETS=netns,loopback chooses the modes.
+// BENCH_BEFORE=<another checkout, built> runs its CLI in every round too (interleaved, same
+// load) and prints its totals beside these: a before/after in one run.
 import { loadavg } from 'node:os';
 import { baseline, minirs } from './lib.mjs';
 
@@ -16,11 +18,21 @@ const load = () =>
     .join(' ');
 
 console.log(`load average at the start: ${load()} (${RUNS} rounds, modes ${NETS.join(', ')})`);
+const BEFORE = process.env.BENCH_BEFORE;
+const beforeCli = BEFORE ? `${BEFORE}/packages/cli/dist/main.js` : undefined;
 const base = [];
 const res = Object.fromEntries(NETS.map((n) => [n, []]));
+const before = Object.fromEntries(NETS.map((n) => [n, []]));
 for (let i = 0; i < RUNS; i++) {
   base.push(await baseline());
   for (const net of NETS) {
+    if (beforeCli) {
+      const r0 = await minirs(i + 1000, net, beforeCli);
+      before[net].push(r0);
+      console.log(
+        `round ${i + 1} ${net.padEnd(8)} BEFORE total ${r0.total.toFixed(0)} ms (create ${r0.create.toFixed(0)}, db ${r0.db.toFixed(0)}; load ${loadavg()[0].toFixed(2)})`,
+      );
+    }
     const r = await minirs(i, net);
     res[net].push(r);
     console.log(
@@ -35,6 +47,12 @@ for (const net of NETS) {
   const tot = median(rs.map((r) => r.total));
   console.log(`\n${net}: cluster create (3 nodes) + 4-shard db until the endpoint answers PING: median ${tot.toFixed(0)} ms (goal < 1500), ${(tot / b).toFixed(1)}x the baseline`);
   console.log(`  median create ${median(rs.map((r) => r.create)).toFixed(0)} ms, db create ${median(rs.map((r) => r.db)).toFixed(0)} ms`);
+  if (beforeCli) {
+    const bt = median(before[net].map((r) => r.total));
+    console.log(
+      `  BEFORE (${BEFORE}): median ${bt.toFixed(0)} ms (create ${median(before[net].map((r) => r.create)).toFixed(0)}, db ${median(before[net].map((r) => r.db)).toFixed(0)}), ${(bt / b).toFixed(1)}x the baseline; after/before ${(tot / bt).toFixed(2)}`,
+    );
+  }
   const names = rs[0].steps?.map((s) => s.step) ?? [];
   for (const name of names) {
     const xs = rs.map((r) => r.steps?.find((s) => s.step === name)?.ms).filter((x) => x !== undefined);

@@ -153,11 +153,11 @@ function breakdown(dir, t) {
  * One `cluster create` (3 nodes) + `db create --shards 4`, until the endpoint answers PING.
  * `net`: the --net of the create (default: the CLI's, MINIRS_NET or auto).
  */
-export async function minirs(i, net) {
+export async function minirs(i, net, cliPath = cli) {
   const home = mkdtempSync('/tmp/mrs-bench-');
   const env = { ...process.env, MINIRS_HOME: home };
   const run = (...args) => {
-    const r = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [cliPath, ...args], { env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`minirs ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
@@ -186,7 +186,7 @@ export async function minirs(i, net) {
     const network = state.cluster?.net;
     return { total, create: tCreated - t0, db: tDb - tCreated, home, name, steps, network };
   } finally {
-    spawnSync(process.execPath, [cli, 'cluster', 'delete', name], { env, encoding: 'utf8' });
+    spawnSync(process.execPath, [cliPath, 'cluster', 'delete', name], { env, encoding: 'utf8' });
     rmSync(home, { recursive: true, force: true });
   }
 }
