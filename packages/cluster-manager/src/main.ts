@@ -270,10 +270,18 @@ async function main(): Promise<void> {
   if (cmd === 'create') {
     faults.loadAndPrepare();
     // Background work of a manager that is up: keys for the next cluster create (see pki.ts),
-    // a few seconds on, so they do not compete with this cluster's first database.
-    setTimeout(() => {
+    // a few seconds on, so they do not compete with this cluster's first database; while a
+    // database is still being created (its shards loading on a busy machine) it waits on, up to
+    // 30 s in all.
+    const refillAt = Date.now() + 30_000;
+    const refill = () => {
+      if (store.get().bdbs.some((b) => b.status === 'pending') && Date.now() < refillAt) {
+        setTimeout(refill, 1000).unref();
+        return;
+      }
       refillKeyPool().catch((err) => log.warn({ err }, 'refilling the key pool failed'));
-    }, 5000).unref();
+    };
+    setTimeout(refill, 5000).unref();
   }
 }
 
