@@ -153,7 +153,9 @@ export function validateCreate(o: CreateOptions): void {
  */
 export async function initCluster(
   o: CreateOptions,
-): Promise<{ paths: ClusterPaths; state: ClusterState; credentials: Credentials }> {
+): Promise<{ paths: ClusterPaths; state: ClusterState; credentials: Credentials; timings: Record<string, number> }> {
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
   validateCreate(o);
   redisServerBinary(); // fail early, before any file exists
   const home = minirsHome();
@@ -173,10 +175,20 @@ export async function initCluster(
   }
   let index: number | undefined;
   let netMade = false;
+  // The two RSA keys (the CA's and one the cluster's leaves share; RSA key generation dominates
+  // the certificates, and a simulator's identities need not differ in key) are made on libuv's
+  // thread pool while this thread claims the index and makes the namespaces (synchronous `ip`
+  // processes): neither depends on the other. The leaves, which name the node addresses, wait.
+  const tCerts = performance.now();
+  const keys = Promise.all([createCa(`minirs ${o.name} CA`), newRsaKey()]);
+  keys.catch(() => {}); // awaited below; a failure meanwhile is not unhandled
   try {
     index = claimIndex(home, resolve(paths.dir));
     const uids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+    const tNet = performance.now();
     const { net, reason } = chooseNet(o.net ?? 'auto', index, uids);
+    timings.netns_ms = Math.round(performance.now() - tNet);
+    timings.netns_done = Math.round(performance.now() - t0);
     netMade = net === 'netns';
 
     // Loopback mode: node N of cluster C is 127.0.C.N; any 127/8 address is loopback on Linux,
@@ -197,9 +209,9 @@ export async function initCluster(
     }
     for (const p of ['run', 'logs', 'data', 'certs'] as const) mkdirSync(paths[p], { recursive: true });
 
-    // Two RSA keys, made in parallel: the CA's and one the cluster's leaves share (RSA key
-    // generation dominates cluster creation; a simulator's identities need not differ in key).
-    const [ca, leafKey] = await Promise.all([createCa(`minirs ${o.name} CA`), newRsaKey()]);
+    const tKeys = performance.now();
+    const [ca, leafKey] = await keys;
+    timings.keys_wait_ms = Math.round(performance.now() - tKeys);
     const ips = [...new Set([...nodes.map((n) => n.addr), apiAddr])];
     const [api, proxy, syncer] = await Promise.all([
       createLeaf(ca, { commonName: `api.${o.name}.minirs.local`, ips, dns: ['localhost'] }, leafKey),
@@ -210,6 +222,9 @@ export async function initCluster(
       ),
       createLeaf(ca, { commonName: `syncer.${o.name}.minirs.local`, client: true, server: false }, leafKey),
     ]);
+    // From the start of the key generation: it overlaps the index claim and the namespaces.
+    timings.certs_ms = Math.round(performance.now() - tCerts);
+    timings.certs_done = Math.round(performance.now() - t0);
     writeFileAtomic(paths.caCert, ca.cert, 0o644);
     writeFileAtomic(join(paths.certs, 'ca.key'), ca.key);
     for (const [n, kp] of Object.entries({ api, proxy, syncer })) {
@@ -241,7 +256,8 @@ export async function initCluster(
       bdbs: [],
       shards: [],
     };
-    return { paths, state, credentials };
+    timings.init_ms = Math.round(performance.now() - t0);
+    return { paths, state, credentials, timings };
   } catch (err) {
     if (netMade && index !== undefined) teardownClusterNetns(index);
     rmSync(paths.dir, { recursive: true, force: true });

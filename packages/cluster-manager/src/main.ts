@@ -14,14 +14,8 @@ import {
   teardownClusterNetns,
   writeFileAtomic,
 } from '@minirs/common';
-import { buildApi } from './api.js';
 import { RS_EXPORTER_PORT, type StartedExporter, startExporter } from './exporter.js';
-import { FaultInjector } from './faults.js';
-import { registerExtraRoutes } from './routes-extra.js';
-import { startStatsSampler } from './routes-stats.js';
-import { isUiPublicPath, registerUiRoutes } from './ui-routes.js';
 import { initCluster, readCredentials } from './cluster-init.js';
-import { ClusterManager } from './manager.js';
 import { describeNetwork, nftAvailable, probeNft } from './nft.js';
 import { StateStore } from './state-store.js';
 import { pidAlive, pidCmdline, readPid } from './supervisor.js';
@@ -55,7 +49,20 @@ function otherManagerRunning(paths: ClusterPaths): number | undefined {
   return undefined;
 }
 
+/**
+ * (minirs) Where a create's time goes (ms since the process started, see bench/create-breakdown.mjs):
+ * logged once as 'create timings'.
+ */
+const marks: Record<string, number> = {};
+const mark = (what: string) => {
+  marks[what] = Math.round(performance.now());
+};
+
 async function main(): Promise<void> {
+  mark('main');
+  // Loads while a create makes its keys and probes its ports (see server.ts).
+  const server = import('./server.js');
+  server.catch(() => {}); // awaited below
   const { positionals, values } = parseArgs({
     allowPositionals: true,
     options: {
@@ -94,6 +101,8 @@ async function main(): Promise<void> {
       }),
       probeNft(),
     ]);
+    mark('init');
+    Object.assign(marks, init.timings);
     paths = init.paths;
     store = new StateStore(paths, init.state);
   } else {
@@ -126,6 +135,16 @@ async function main(): Promise<void> {
       }
     }
   }
+  const {
+    buildApi,
+    ClusterManager,
+    FaultInjector,
+    isUiPublicPath,
+    registerExtraRoutes,
+    registerUiRoutes,
+    startStatsSampler,
+  } = await server;
+  mark('loaded');
   writeFileAtomic(paths.managerPid, `${process.pid}\n`, 0o644);
   const log = createLogger({ name: 'manager', file: paths.managerLog });
   const mgr = new ClusterManager(paths, store, log);
@@ -142,7 +161,7 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     log.info({ signal }, 'stopping cluster');
-    await app.close().catch(() => {});
+    await app?.close().catch(() => {});
     sampler.stop();
     await exporter?.close().catch(() => {});
     await faults.shutdown().catch((err) => log.warn({ err }, 'removing kernel faults failed'));
@@ -169,17 +188,28 @@ async function main(): Promise<void> {
   const faults = new FaultInjector(mgr);
   const sampler = startStatsSampler(mgr);
   let exporter: StartedExporter | undefined;
-  const app = await buildApi(mgr, creds, {
-    register: (a) => {
-      registerExtraRoutes(a, mgr, faults, sampler.history);
-      registerUiRoutes(a, mgr, faults, creds);
-    },
-    isPublic: isUiPublicPath,
-  });
   const c = store.get().cluster;
+  let app: Awaited<ReturnType<typeof import('./server.js').buildApi>> | undefined;
+  try {
+    app = await buildApi(mgr, creds, {
+      register: (a) => {
+        registerExtraRoutes(a, mgr, faults, sampler.history);
+        registerUiRoutes(a, mgr, faults, creds);
+      },
+      isPublic: isUiPublicPath,
+    });
+  } catch (err) {
+    if (cmd === 'create') {
+      await mgr.shutdown().catch(() => {});
+      if (c.net === 'netns') teardownClusterNetns(c.index);
+      rmSync(paths.dir, { recursive: true, force: true });
+    }
+    throw err;
+  }
+  mark('api_built');
   try {
     try {
-      await app.listen({ host: clusterApiAddr(c), port: c.api_port });
+      await app!.listen({ host: clusterApiAddr(c), port: c.api_port });
     } catch (err) {
       throw new MinirsError(
         ErrorCodes.PORT_IN_USE,
@@ -187,6 +217,7 @@ async function main(): Promise<void> {
         { cause: err },
       );
     }
+    mark('listening');
     try {
       exporter = await startExporter(mgr, sampler.history, Number(values['metrics-port']));
       mgr.metricsExporterUrl = exporter.url;
@@ -200,6 +231,9 @@ async function main(): Promise<void> {
       // A new cluster has no faults; what loadAndPrepare() does for it (empty the kernel table an
       // earlier cluster of this index may have left, an `nft` process) waits until the ready
       // line is out, as do new keys for the next create's pool. No database exists before then.
+      // Its proxies start now, not before the API is built: on a busy machine three loading
+      // proxies took the CPU from this process and made `cluster create` slower (measured),
+      // while the first database waits for its shards anyway.
       mgr.start().catch((err) => log.error({ err }, 'starting children failed'));
     } else {
       // Persisted faults: paused processes resume for adoption, crashed nodes stay down, the
@@ -210,14 +244,18 @@ async function main(): Promise<void> {
     }
   } catch (err) {
     // A create that cannot finish leaves nothing behind; a start keeps the cluster's files.
-    await app.close().catch(() => {});
+    await app!.close().catch(() => {});
     await mgr.shutdown().catch(() => {});
     if (c.net === 'netns') teardownClusterNetns(c.index);
     if (cmd === 'create') rmSync(paths.dir, { recursive: true, force: true });
     else rmSync(paths.managerPid, { force: true });
     throw err;
   }
-  log.info({ api_url: creds.api_url, pid: process.pid, mode: cmd }, 'manager ready');
+  mark('ready');
+  log.info(
+    { api_url: creds.api_url, pid: process.pid, mode: cmd, process_start: Math.round(performance.timeOrigin), marks },
+    'manager ready',
+  );
   ready({
     ok: true,
     name: c.name,
@@ -231,10 +269,18 @@ async function main(): Promise<void> {
   if (cmd === 'create') {
     faults.loadAndPrepare();
     // Background work of a manager that is up: keys for the next cluster create (see pki.ts),
-    // a few seconds on, so they do not compete with this cluster's first database.
-    setTimeout(() => {
+    // a few seconds on, so they do not compete with this cluster's first database; while a
+    // database is still being created (its shards loading on a busy machine) it waits on, up to
+    // 30 s in all.
+    const refillAt = Date.now() + 30_000;
+    const refill = () => {
+      if (store.get().bdbs.some((b) => b.status === 'pending') && Date.now() < refillAt) {
+        setTimeout(refill, 1000).unref();
+        return;
+      }
       refillKeyPool().catch((err) => log.warn({ err }, 'refilling the key pool failed'));
-    }, 5000).unref();
+    };
+    setTimeout(refill, 5000).unref();
   }
 }
 

@@ -440,6 +440,7 @@ export class ClusterManager {
         status: 'active',
         last_event: sh.status === 'active' ? sh.last_event : `shard ${what}; redis-server answers PING`,
       });
+      this.log.info({ shard: uid }, 'shard active');
       this.pushProxyConfig();
       for (const w of this.shardWaiters.get(uid)?.splice(0) ?? []) w();
     } catch (err) {
@@ -819,6 +820,7 @@ export class ClusterManager {
   }
 
   private async createBdbNow(body: BdbCreateRequest): Promise<BdbState> {
+    this.log.info({ name: body.name }, 'database create requested');
     const { bdb, shards: newShards } = await this.planBdb(body);
     const bdbUid = bdb.uid;
     if (this.bdb(bdbUid) || this.state.bdbs.some((b) => b.name === bdb.name)) {

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { Packr } from 'msgpackr';
+import { createRequire } from 'node:module';
+import type { Packr } from 'msgpackr';
 import { ErrorCodes, MinirsError } from './errors.js';
 
 /**
@@ -22,10 +23,19 @@ export type ControlMessage =
   | { type: 'shutdown' };
 
 const MAX_FRAME = 64 * 1024 * 1024;
-const packr = new Packr({ useRecords: false, moreTypes: false });
+// msgpackr loads with the first frame: a process that never opens a control channel (a CLI
+// command talking to the REST API) does not pay for it on its start.
+let packrInst: Packr | undefined;
+function packer(): Packr {
+  if (!packrInst) {
+    const { Packr: P } = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
+    packrInst = new P({ useRecords: false, moreTypes: false });
+  }
+  return packrInst;
+}
 
 export function encodeFrame(msg: ControlMessage): Buffer {
-  const body = packr.pack(msg);
+  const body = packer().pack(msg);
   const frame = Buffer.allocUnsafe(4 + body.length);
   frame.writeUInt32BE(body.length, 0);
   body.copy(frame, 4);
@@ -45,7 +55,7 @@ export class FrameDecoder {
         throw new MinirsError(ErrorCodes.PROTOCOL, `control frame of ${len} bytes exceeds ${MAX_FRAME}`);
       }
       if (this.buf.length < 4 + len) break;
-      const msg = packr.unpack(this.buf.subarray(4, 4 + len)) as ControlMessage;
+      const msg = packer().unpack(this.buf.subarray(4, 4 + len)) as ControlMessage;
       if (!msg || typeof msg !== 'object' || typeof (msg as { type?: unknown }).type !== 'string') {
         throw new MinirsError(ErrorCodes.PROTOCOL, 'control frame is not a message object');
       }

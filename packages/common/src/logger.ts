@@ -1,5 +1,14 @@
-import pino, { type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { default as PinoFn, Logger } from 'pino';
 import { maskUri } from './mask-uri.js';
+
+// pino (and its dependencies) load on the first createLogger: a process that never logs (a CLI
+// command talking to the REST API) does not pay for them on its start.
+let pinoMod: typeof PinoFn | undefined;
+function pinoLib(): typeof PinoFn {
+  pinoMod ??= createRequire(import.meta.url)('pino') as typeof PinoFn;
+  return pinoMod;
+}
 
 export type { Logger } from 'pino';
 
@@ -41,6 +50,7 @@ export interface LoggerOptions {
 
 /** pino JSON, one line per event, secrets redacted (fields by name, URIs by shape). */
 export function createLogger(opts: LoggerOptions): Logger {
+  const pino = pinoLib();
   const destination = opts.file
     ? pino.destination({ dest: opts.file, mkdir: true, sync: false })
     : pino.destination(1);

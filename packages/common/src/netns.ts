@@ -236,8 +236,8 @@ export function nodeMac(index: number, uid: number): string {
  */
 export function setupClusterNetns(index: number, uids: number[], fresh: boolean): number[] {
   return withNetLock(() => {
+    if (fresh) return setupFreshLocked(index, uids);
     const made: number[] = [];
-    if (fresh) teardownLocked(index, false);
     ensureSwitch();
     const have = hostAddrs();
     ipBatch(
@@ -254,6 +254,63 @@ export function setupClusterNetns(index: number, uids: number[], fresh: boolean)
     }
     return made;
   });
+}
+
+/**
+ * A new cluster's namespaces with few `ip` processes (each costs tens of ms on a busy machine,
+ * and they are on every `cluster create`'s path): the state is listed once, what an earlier
+ * cluster of this index left is removed, then one batch on the host (addresses, namespaces), one
+ * in the switch (all ports), one per node (its eth0) and one for the neighbour cache.
+ */
+function setupFreshLocked(index: number, uids: number[]): number[] {
+  const nsList = listNetns();
+  const swUp = nsList.includes(NETNS_SWITCH);
+  const swPorts = swUp ? linkNames(NETNS_SWITCH) : [];
+  const hostLinks = linkNames();
+  const addrs = hostLinks.includes(NETNS_HOST_LINK) ? hostAddrs() : [];
+  // What an earlier cluster of this index left (a killed manager): as teardownLocked removes it.
+  const portRe = new RegExp(`^c${index}-n\\d+$`);
+  for (const l of swPorts.filter((x) => portRe.test(x))) ipOk(['-n', NETNS_SWITCH, 'link', 'del', l]);
+  const nsRe = new RegExp(`^minirs-${index}-\\d+$`);
+  for (const ns of nsList.filter((n) => nsRe.test(n))) ipOk(['netns', 'del', ns]);
+  const prefix = `198.19.${index}.`;
+  for (const a of addrs.filter((x) => x.startsWith(prefix))) {
+    ipOk(['addr', 'del', `${a}/32`, 'dev', NETNS_HOST_LINK]);
+  }
+  if (!(swUp && hostLinks.includes(NETNS_HOST_LINK))) ensureSwitch();
+  ipBatch([
+    ...([1, 250, 254] as const).map((slot) => `addr add ${netnsHostAddr(index, slot)}/32 dev ${NETNS_HOST_LINK}`),
+    ...uids.map((uid) => `netns add ${netnsName(index, uid)}`),
+  ]);
+  ipBatch(
+    uids.flatMap((uid) => {
+      const port = `c${index}-n${uid}`;
+      return [
+        `link add ${port} type veth peer name eth0 netns ${netnsName(index, uid)}`,
+        `link set ${port} master br0`,
+        `link set ${port} up`,
+      ];
+    }),
+    NETNS_SWITCH,
+  );
+  for (const uid of uids) {
+    ipBatch(
+      [
+        `link set eth0 address ${nodeMac(index, uid)}`,
+        `addr add ${netnsNodeAddr(index, uid)}/15 dev eth0`,
+        'link set eth0 up',
+        'link set lo up',
+      ],
+      netnsName(index, uid),
+    );
+  }
+  // See createNode: the host must not keep an old node's MAC for these addresses.
+  spawnSync('ip', ['-force', '-batch', '-'], {
+    input: `${uids.map((uid) => `neigh flush to ${netnsNodeAddr(index, uid)} dev ${NETNS_HOST_LINK}`).join('\n')}\n`,
+    stdio: ['pipe', 'ignore', 'ignore'],
+    timeout: 10_000,
+  });
+  return [...uids];
 }
 
 function teardownLocked(index: number, dropSwitch: boolean): string[] {

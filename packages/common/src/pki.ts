@@ -204,8 +204,11 @@ function validity(cert: forgeNs.pki.Certificate, years: number): void {
 }
 
 export async function createCa(commonName: string): Promise<KeyPairPem> {
+  // The key first: its generation runs on the thread pool while forge loads.
+  const key = rsaKey();
+  key.catch(() => {}); // awaited below
   const forge = await forgeLib();
-  const k = await rsaKey();
+  const k = await key;
   const cert = forge.pki.createCertificate();
   cert.publicKey = k.forgePub;
   cert.serialNumber = serial();

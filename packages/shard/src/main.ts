@@ -67,6 +67,8 @@ async function run(): Promise<ShardExitCode> {
     );
     return ShardExitCodes.CONFIG;
   }
+  // (minirs) When this process started: the create benchmark's breakdown reads it.
+  log.info({ process_start: Math.round(performance.timeOrigin) }, 'shard process up');
   const shard = new Shard(cfg, log);
 
   // A stop request during startup waits for the start to settle, so no redis-server is orphaned.

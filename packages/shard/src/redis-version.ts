@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { ErrorCodes, MinirsError } from '@minirs/common';
 
 export const MIN_REDIS_MAJOR = 7;
@@ -26,14 +26,41 @@ export function checkRedisServer(bin: string): RedisServerVersion {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new MinirsError(
-      ErrorCodes.REDIS_SERVER_MISSING,
-      `redis-server binary ${bin} ${code === 'ENOENT' ? 'does not exist' : `cannot be run (${code ?? (err as Error).message})`}; ` +
-        'install redis-server >= 7 (apt-get install -y redis-server) or set MINIRS_REDIS_SERVER',
-      { field: 'redis_server', op: 'check redis-server', cause: err },
-    );
+    throw cannotRun(bin, err);
   }
+  return versionOf(bin, out);
+}
+
+/**
+ * checkRedisServer without blocking: a shard runs it beside the start of its redis-server (the
+ * check is a process of its own; waiting for it first put it on every shard start's path).
+ */
+export function checkRedisServerAsync(bin: string): Promise<RedisServerVersion> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, ['--version'], { encoding: 'utf8', timeout: 5000 }, (err, out) => {
+      if (err) reject(cannotRun(bin, err));
+      else {
+        try {
+          resolve(versionOf(bin, out));
+        } catch (e) {
+          reject(e);
+        }
+      }
+    });
+  });
+}
+
+function cannotRun(bin: string, err: unknown): MinirsError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new MinirsError(
+    ErrorCodes.REDIS_SERVER_MISSING,
+    `redis-server binary ${bin} ${code === 'ENOENT' ? 'does not exist' : `cannot be run (${code ?? (err as Error).message})`}; ` +
+      'install redis-server >= 7 (apt-get install -y redis-server) or set MINIRS_REDIS_SERVER',
+    { field: 'redis_server', op: 'check redis-server', cause: err },
+  );
+}
+
+function versionOf(bin: string, out: string): RedisServerVersion {
   const v = parseRedisVersion(out);
   if (!v) {
     throw new MinirsError(

@@ -10,6 +10,7 @@ import {
   type ShardProcessConfig,
   type ShardStats,
 } from '@minirs/common';
+import { askRedis } from '@minirs/resp';
 import type { Redis } from 'ioredis';
 import { type ShardExitCode, ShardExitCodes } from './exit-codes.js';
 import { tryAdopt } from './redis-adopt.js';
@@ -17,7 +18,7 @@ import { parsePersistence, persistenceDirectives } from './persistence.js';
 import { launchRedis } from './redis-launch.js';
 import { parseReplication, roleCommands } from './replication.js';
 import type { RedisExit, RedisProcess } from './redis-process.js';
-import { checkRedisServer } from './redis-version.js';
+import { checkRedisServerAsync, type RedisServerVersion } from './redis-version.js';
 import { statsFromInfo } from './stats.js';
 import { openStatsClient } from './stats-client.js';
 
@@ -35,6 +36,8 @@ export const SHARD_OPS = [
 export type ShardOp = (typeof SHARD_OPS)[number];
 
 export const STATS_INTERVAL_MS = 1000;
+/** The stats client's command timeout, for the ping that does not use it. */
+const PING_TIMEOUT_MS = 2000;
 /** Each step of stopping redis-server: SHUTDOWN NOSAVE, then SIGTERM, then SIGKILL. */
 const STOP_STEP_MS = 2000;
 const EVENT_FLUSH_MS = 1000;
@@ -81,16 +84,28 @@ export class Shard {
 
   /** Throws (exit 2) when redis-server cannot be found, started or adopted, or the socket not bound. */
   async start(): Promise<void> {
-    const version = checkRedisServer(this.cfg.redis_server);
+    // The version check runs beside the adoption or start; a server too old (or no binary) fails
+    // the start all the same, and a server started meanwhile goes with abortStart().
+    const versionCheck = checkRedisServerAsync(this.cfg.redis_server);
+    versionCheck.catch(() => {}); // awaited below; an early failure is not unhandled meanwhile
+    let version: RedisServerVersion;
     const adoption = await tryAdopt(this.cfg, this.log);
     if (adoption.adopted) {
       this.redis = adoption.redis;
       this.adopted = true;
       this.paused = adoption.paused;
       this.log.info({ redis_pid: this.redis.pid, paused: this.paused }, 'adopted running redis-server');
+      version = await versionCheck;
     } else {
-      this.log.info({ reason: adoption.reason, version: version.version }, 'starting a fresh redis-server');
-      this.redis = await launchRedis(this.cfg, this.log);
+      this.log.info({ reason: adoption.reason }, 'starting a fresh redis-server');
+      try {
+        this.redis = await launchRedis(this.cfg, this.log);
+      } catch (err) {
+        // A missing or unrunnable binary is said the way the check says it.
+        await versionCheck;
+        throw err;
+      }
+      version = await versionCheck;
     }
     const redis = this.redis;
     redis.once('exit', (e: RedisExit) => void this.onRedisExit(e));
@@ -114,7 +129,11 @@ export class Shard {
     control.on('message', (m: ControlMessage) => {
       if (m.type === 'shutdown') void this.shutdown('shutdown message');
     });
-    control.on('connection', () => void this.pushStats());
+    // A new connection gets stats at once when the stats client is up (a reconnecting manager);
+    // a new shard's first ones follow its first ping.
+    control.on('connection', () => {
+      if (this.clientReady) void this.pushStats();
+    });
     control.on('protocol-error', (err: Error) => this.log.warn({ err: err.message }, 'bad control frame'));
     this.control = control;
     try {
@@ -126,24 +145,14 @@ export class Shard {
         { field: 'socket', op: 'listen', cause: err },
       );
     }
-    const clientReady = openStatsClient(this.cfg, this.log, () => this.stopping !== undefined).then(
-      (client) => {
-        this.client = client;
-        if (this.stopping) client.disconnect();
-        return client;
-      },
-    );
-    // Requests and pushes await it. Failing to load ioredis is a broken install: exit 1 and
-    // leave redis-server running for the next shard to adopt.
-    clientReady.catch((err: Error) => {
-      this.log.error({ err: err.message }, 'cannot open the stats connection');
-      this.finish(ShardExitCodes.INTERNAL);
-    });
-    this.clientReady = clientReady;
+    // The stats client (ioredis) loads once the manager's first ping is answered, or at the
+    // first stats tick, or with the first request that needs it, whichever comes first: loading
+    // ioredis keeps this thread busy for hundreds of ms on a busy machine, and that ping is on
+    // every database create's path (the manager marks the shard active when it is answered).
     // An adopted redis-server keeps whatever role it had; the config says what it must be now.
     if (this.adopted && this.cfg.replication) {
       const r = this.cfg.replication;
-      clientReady.then(
+      this.loadStatsClient().then(
         () => this.applyRole(r),
         () => {},
       ).catch((err: Error) => this.log.warn({ err: err.message }, 'could not apply the replication role to the adopted redis-server'));
@@ -156,6 +165,7 @@ export class Shard {
         addr: this.cfg.addr,
         port: this.cfg.port,
         socket: this.cfg.socket,
+        version: version.version,
       },
       'shard ready',
     );
@@ -177,16 +187,18 @@ export class Shard {
   async handleRequest(op: string, args: unknown): Promise<unknown> {
     if (this.stopping) throw new MinirsError(ErrorCodes.CONFLICT, `shard ${this.cfg.uid} is shutting down`);
     const redis = this.redis!;
+    if (op === 'ping') {
+      this.assertRunning(op);
+      const pong = await this.rawPing();
+      // Answered: now the stats client may load (setImmediate: after the reply is written).
+      if (!this.clientReady && !this.stopping) setImmediate(() => void this.pushStats());
+      return pong;
+    }
     const client = await this.statsClient();
     switch (op as ShardOp) {
       case 'stats':
         this.assertRunning(op);
         return this.collectStats();
-      case 'ping': {
-        this.assertRunning(op);
-        const pong = await this.redisCall(op, () => client.ping());
-        return pong;
-      }
       case 'set-maxmemory': {
         const bytes = (args as { bytes?: unknown } | null | undefined)?.bytes;
         if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) {
@@ -254,10 +266,27 @@ export class Shard {
   }
 
   private statsClient(): Promise<Redis> {
-    // Set right after the socket listens, before any connection can be served; kept explicit.
-    if (!this.clientReady)
-      throw new MinirsError(ErrorCodes.CONFLICT, `shard ${this.cfg.uid} is still starting`);
-    return this.clientReady;
+    return this.loadStatsClient();
+  }
+
+  /** Opens the stats client on first use (see start()). */
+  private loadStatsClient(): Promise<Redis> {
+    if (this.clientReady) return this.clientReady;
+    const clientReady = openStatsClient(this.cfg, this.log, () => this.stopping !== undefined).then(
+      (client) => {
+        this.client = client;
+        if (this.stopping) client.disconnect();
+        return client;
+      },
+    );
+    // Requests and pushes await it. Failing to load ioredis is a broken install: exit 1 and
+    // leave redis-server running for the next shard to adopt.
+    clientReady.catch((err: Error) => {
+      this.log.error({ err: err.message }, 'cannot open the stats connection');
+      this.finish(ShardExitCodes.INTERNAL);
+    });
+    this.clientReady = clientReady;
+    return clientReady;
   }
 
   private goneError(op: string): MinirsError {
@@ -276,6 +305,20 @@ export class Shard {
         { op, peer: `${this.cfg.addr}:${this.cfg.port}` },
       );
     }
+  }
+
+  /**
+   * PING on a connection of its own (AUTH + PING), not the stats client: the manager pings a
+   * shard as soon as its control socket answers, and a new shard's stats client waits for
+   * ioredis to load (hundreds of ms on a busy machine, on every database create's path).
+   */
+  private rawPing(): Promise<string> {
+    return this.redisCall('ping', async () => {
+      const r = await askRedis({ host: this.cfg.addr, port: this.cfg.port, password: this.cfg.password }, [['PING']], PING_TIMEOUT_MS);
+      if ('error' in r) throw new Error(r.error);
+      for (const f of r.replies) if (f.isError) throw new Error(f.str());
+      return r.replies[r.replies.length - 1]!.str();
+    });
   }
 
   /** Runs one redis command; its failure becomes a MinirsError with a stable code. */
