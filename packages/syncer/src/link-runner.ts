@@ -324,6 +324,15 @@ export class LinkRunner implements ReplicationConsumer {
         if (this.stopped) return;
         const e = err as MinirsError;
         this.o.log.error({ link: this.o.label, err: e.message, code: e.code }, 'link failed');
+        // The destination's connections failing under the link (its proxy or a shard killed,
+        // restarting, failing over) are no person's problem: resume from the checkpoints once
+        // it serves again (checker seed 33: the proxy killed while a resumed link opened its
+        // pipes). A refused AUTH is, like anything the source did.
+        const d = this.o.destination;
+        if (e.peer === `${d.host}:${d.port}` && e.code !== ErrorCodes.AUTH) {
+          this.trouble({ kind: 'resume', reason: `the destination failed under the link: ${e.message}` });
+          return;
+        }
         // last_error must say which source: the library's message names only host:port.
         const code: ErrorCode = e.code ?? ErrorCodes.INTERNAL;
         const rule = ruleOfCode(code, 'source');
