@@ -91,6 +91,11 @@ export interface DestinationCheckpoints {
   /** Per shard (config order): link key -> raw checkpoint value. */
   perShard: Map<string, string>[];
   table: CommandTable;
+  /**
+   * Per shard (config order): keys with a TTL in db 0 now (`INFO keyspace` expires) and keys
+   * it has expired since its redis-server started (`INFO stats` expired_keys).
+   */
+  expiry: { expires: number; expiredKeys: number }[];
 }
 
 /**
@@ -130,6 +135,7 @@ async function readAll(
   opened: DestinationClient[],
 ): Promise<DestinationCheckpoints> {
   const perShard: Map<string, string>[] = [];
+  const expiry: { expires: number; expiredKeys: number }[] = [];
   let table: CommandTable | undefined;
   for (const sh of shards) {
     const d = await openShardPipe(target, adminPassword, sh.uid, undefined);
@@ -151,6 +157,14 @@ async function readAll(
       const els = all.frame.elements;
       for (let i = 0; i + 1 < els.length; i += 2) m.set(els[i]!.str(), els[i + 1]!.str());
       perShard.push(m);
+      const ks = await d.call(['INFO', 'keyspace']);
+      const st = await d.call(['INFO', 'stats']);
+      if (ks.kind === 'error' || st.kind === 'error')
+        throw new MinirsError(ErrorCodes.CONNECTION, `INFO: ${ks.error ?? st.error}`);
+      expiry.push({
+        expires: Number(/^db0:.*expires=(\d+)/m.exec(ks.frame.str())?.[1] ?? 0),
+        expiredKeys: Number(/^expired_keys:(\d+)/m.exec(st.frame.str())?.[1] ?? 0),
+      });
       if (!table) {
         const c = await d.call(['COMMAND']);
         if (c.kind === 'error') throw new MinirsError(ErrorCodes.CONNECTION, `COMMAND: ${c.error}`);
@@ -161,7 +175,7 @@ async function readAll(
     }
   }
   if (!table) throw new MinirsError(ErrorCodes.CONNECTION, 'the destination has no shards yet');
-  return { perShard, table };
+  return { perShard, table, expiry };
 }
 
 /** Reads the command table of the first shard (a full sync's router). */

@@ -140,6 +140,11 @@ export interface LinkRunnerOptions {
   pipes: PipeOptions;
   /** Resume from the destination's checkpoints (PSYNC), else a full sync. */
   resume?: ResumeFrom;
+  /**
+   * The expiry guard and source clock of this link's previous runner in this process (an exact
+   * resume goes on guarding what that runner wrote; see ReplicaOfSync.guards).
+   */
+  carry?: { clock: SourceClock; guard: ExpiryGuard };
   /** A partial resync (+CONTINUE) was accepted: `first` on the resumed link's first one. */
   onPartialSync?(first: boolean): void;
 }
@@ -215,9 +220,9 @@ export class LinkRunner implements ReplicationConsumer {
   private dest?: DestinationClient;
   readonly lag = new LagTracker();
   /** When the source ran the commands of its stream (bounded from below). */
-  private readonly clock = new SourceClock();
+  readonly clock: SourceClock;
   /** Keeps keys from expiring on the destination before the stream catches up (see ExpiryGuard). */
-  readonly expiryGuard = new ExpiryGuard(this.clock);
+  readonly expiryGuard: ExpiryGuard;
   private guardTimer?: NodeJS.Timeout;
   private parser?: RdbParser;
   private planner?: RestorePlanner;
@@ -278,6 +283,8 @@ export class LinkRunner implements ReplicationConsumer {
       position: o.resume?.position,
     });
     const n = o.pipes.shards.length;
+    this.clock = o.carry?.clock ?? new SourceClock();
+    this.expiryGuard = o.carry?.guard ?? new ExpiryGuard(this.clock);
     this.skipUpTo = o.resume ? o.resume.skipUpTo.slice() : new Array<number>(n).fill(-1);
     this.ck = this.skipUpTo.slice();
     this.ckAt = new Array<number>(n).fill(0);

@@ -147,6 +147,7 @@ class SourceSync {
       const runner = new LinkRunner({
         pipes: this.owner.pipeOptions(linkKey),
         resume: this.plan?.links.get(linkKey),
+        carry: this.plan ? this.owner.guards.get(linkKey) : undefined,
         onPartialSync: (first) => {
           if (first) return;
           this.resumeMode = 'partial';
@@ -167,6 +168,7 @@ class SourceSync {
         onFullSyncLoaded: () => this.owner.fullSyncLoaded(this, label),
       });
       this.runners.push(runner);
+      this.owner.guards.set(linkKey, { clock: runner.clock, guard: runner.expiryGuard });
       runner.start();
     }
   }
@@ -421,6 +423,15 @@ export class ReplicaOfSync {
     this.restart(`${reason}: resuming from the destination checkpoints`, true);
   }
 
+  /**
+   * Per link key: the expiry guard and source clock of its latest runner in this process, handed
+   * to the next runner of an exact resume so it keeps guarding the expiries already written.
+   */
+  readonly guards = new Map<
+    string,
+    { clock: import('./stream-expiry.js').SourceClock; guard: import('./expiry-guard.js').ExpiryGuard }
+  >();
+
   /** The destination is being flushed now (tests, status). */
   flushing = false;
   /** The destination's checkpoints are being read now (tests, status). */
@@ -583,7 +594,23 @@ export class ReplicaOfSync {
           shards,
         );
         this.table = Promise.resolve(cps.table);
-        return this.planFrom(cfg, shards, cps.perShard);
+        const r = this.planFrom(cfg, shards, cps.perShard);
+        if (!('plan' in r)) return r;
+        // While no syncer ran, the destination went on expiring keys at the deadlines it was
+        // given, while the source may have extended or persisted them (the stream that says so
+        // is what the resume is about to replay): the key would be gone, and a later APPEND or
+        // LPUSH would rebuild it as its last write alone (checker seeds 22 and 35). A syncer that
+        // ran here hands its links' expiry guards on (this.guards); a new process has none,
+        // so it resumes exactly only where no key has a TTL and none has expired.
+        const unguarded = [...r.plan.links.keys()].filter((k) => !this.guards.has(k));
+        const ttl = cps.expiry.findIndex((e) => e.expires > 0 || e.expiredKeys > 0);
+        if (unguarded.length > 0 && ttl >= 0) {
+          const e = cps.expiry[ttl]!;
+          return {
+            full: `destination shard ${shards[ttl]!.uid} holds ${e.expires} key(s) with a TTL and has expired ${e.expiredKeys}: while no syncer ran it may have expired a key the source kept alive, so only a full resync is exact`,
+          };
+        }
+        return r;
       } catch (err) {
         const e = err as MinirsError;
         if (e.code === ErrorCodes.AUTH) return { full: e.message };

@@ -502,3 +502,41 @@ describe('checker seed 12: a destination shard that does not take the pipe right
     expect(await d.get('k:49')).toBe('49');
   });
 });
+
+describe('checker seeds 22 and 35: a new syncer process and keys with a TTL', () => {
+  async function restartOnce(withTtl: boolean) {
+    const src = await redis();
+    const dst = await redis();
+    const s = src.client();
+    const d = dst.client();
+    await s.set('k:plain', '1');
+    if (withTtl) await s.set('k:ttl', '1', 'PX', 600_000);
+    const first = newSync();
+    first.apply(config(dst, src.port));
+    await until(async () => first.report().sources[0]?.status === 'in-sync', 'the first syncer in sync');
+    await s.append('k:plain', '2');
+    await until(async () => (await d.get('k:plain')) === '12', 'the append on the destination');
+    await first.closeAll();
+    // A new process: no expiry guard carried over from the one that wrote the checkpoints.
+    const second = newSync();
+    second.apply(config(dst, src.port));
+    const rep = await until(async () => {
+      const r = second.report().sources[0];
+      return r?.status === 'in-sync' && r.resume_mode ? r : undefined;
+    }, 'the second syncer in sync');
+    await s.append('k:plain', '3');
+    await until(async () => (await d.get('k:plain')) === '123', 'the next append on the destination');
+    return rep;
+  }
+
+  it('resumes exactly where no destination key has a TTL', async () => {
+    const rep = await restartOnce(false);
+    expect(rep.resume_mode).toBe('exact');
+  });
+
+  it('resyncs in full where one has: it may have expired a key the source kept alive while no syncer ran', async () => {
+    const rep = await restartOnce(true);
+    expect(rep.resume_mode).toBe('full');
+    expect(rep.resume_reason).toMatch(/key\(s\) with a TTL.*only a full resync is exact/);
+  });
+});
