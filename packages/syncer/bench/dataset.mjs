@@ -17,7 +17,9 @@ function rng(seed) {
  * hashes (8 fields), lists (8 elements), sets (8 members), zsets (8 members).
  * Returns the counts per type.
  */
-export async function populateMixed(client, keys) {
+/** `opts.ttl` (default true): 1 string in 20 gets a TTL. */
+export async function populateMixed(client, keys, opts = {}) {
+  const withTtl = opts.ttl ?? true;
   const rnd = rng(7);
   const value = () => {
     const b = Buffer.allocUnsafe(100);
@@ -48,7 +50,7 @@ export async function populateMixed(client, keys) {
         for (let k = 0; k < 8; k++) z.push(k * 1.5, `member${k}:${j}`);
         p.zadd(`zset:${j}`, ...z);
         counts.zset++;
-      } else if (j % 20 === 1) {
+      } else if (withTtl && j % 20 === 1) {
         p.set(`key:${j}`, value(), 'EX', 3600 + (j % 1000));
         counts.string++;
       } else {

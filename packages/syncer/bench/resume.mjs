@@ -12,7 +12,8 @@
 //     equal) and against BENCH_BASELINE_DIST (default /work/main's syncer, if built): redis-benchmark at
 //     full rate on the source (BENCH_STREAM_N requests of SET, INCR, LPUSH), replicated ops/s.
 // Run: pnpm build && node packages/syncer/bench/resume.mjs
-// Env: BENCH_KEYS (100000), BENCH_RATE (2000), BENCH_STREAM_N (100000), BENCH_PHASES (resume,cost).
+// Env: BENCH_KEYS (100000), BENCH_RATE (2000), BENCH_STREAM_N (100000), BENCH_PHASES (resume,cost),
+// BENCH_TTL=1 (1 string in 20 with a TTL: then the kill -9 resume is a full resync, by design).
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { populateMixed } from './dataset.mjs';
@@ -23,6 +24,7 @@ import { startSyncerChild, syncerConfig } from './syncer-child.mjs';
 const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
 const STREAM_N = Number(process.env.BENCH_STREAM_N ?? 100_000);
+const TTL = process.env.BENCH_TTL === '1';
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'resume,cost').split(','));
 const BASELINE = process.env.BENCH_BASELINE_DIST ?? '/work/main/packages/syncer/dist/replica-of.js';
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
@@ -103,9 +105,11 @@ async function resumeSection() {
   let child;
   const w = { stop: async () => {} };
   try {
-    await populateMixed(s, KEYS);
+    // Without TTLs unless BENCH_TTL=1: a new syncer process resumes exactly only where the
+    // destination has no key with a TTL (see the syncer README, "Keys with a TTL").
+    await populateMixed(s, KEYS, { ttl: TTL });
     const keys = await s.dbsize();
-    console.log(`dataset: ${fmt(keys)} keys (bench/dataset.mjs populateMixed); load ${load()}`);
+    console.log(`dataset: ${fmt(keys)} keys (bench/dataset.mjs populateMixed, ${TTL ? '1 string in 20 with a TTL' : 'no TTLs'}); load ${load()}`);
     child = await startSyncerChild('first');
     const first = await child.start(cfg);
     console.log(`first full sync: ${secs(first.ms)}`);
