@@ -33,9 +33,14 @@ describe('replication: true', () => {
     const shards = await waitFor(
       async () => {
         const list = await c.api.bdbShards(created.uid);
-        return list.filter(linkUp).length === 2 ? list : undefined;
+        // A master's redis_info comes with its shard's first stats report, which may follow
+        // the shard's first answer to the manager (the shard answers it before its stats client).
+        const mastersReported = list.filter(
+          (s) => s.role === 'master' && (s.redis_info as Record<string, unknown>)?.role === 'master',
+        ).length;
+        return list.filter(linkUp).length === 2 && mastersReported === 2 ? list : undefined;
       },
-      'both slaves linked to their masters',
+      'both slaves linked to their masters, and both masters reporting',
       30_000,
     );
     const masters = shards.filter((s) => s.role === 'master');
