@@ -69,15 +69,21 @@ export async function openShardPipe(
     if (!direct) {
       const auth = await d.call(['AUTH', 'admin', adminPassword]);
       if (auth.kind === 'error')
-        throw new MinirsError(ErrorCodes.AUTH, `destination refused the admin password: ${auth.error}`);
+        throw new MinirsError(ErrorCodes.AUTH, `destination refused the admin password: ${auth.error}`, {
+          peer: d.peer,
+        });
       const link = await d.call(['MINIRS.LINK', String(shardUid)]);
       if (link.kind === 'error')
-        throw new MinirsError(ErrorCodes.CONNECTION, `destination shard ${shardUid}: ${link.error}`);
+        throw new MinirsError(ErrorCodes.CONNECTION, `destination shard ${shardUid}: ${link.error}`, {
+          peer: d.peer,
+        });
     }
     if (name) {
       const r = await d.call(['CLIENT', 'SETNAME', name]);
       if (r.kind === 'error')
-        throw new MinirsError(ErrorCodes.CONNECTION, `destination shard ${shardUid}: ${r.error}`);
+        throw new MinirsError(ErrorCodes.CONNECTION, `destination shard ${shardUid}: ${r.error}`, {
+          peer: d.peer,
+        });
     }
     return d;
   } catch (err) {

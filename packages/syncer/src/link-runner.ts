@@ -332,9 +332,9 @@ export class LinkRunner implements ReplicationConsumer {
         const e = err as MinirsError;
         this.o.log.error({ link: this.o.label, err: e.message, code: e.code }, 'link failed');
         // The destination's connections failing under the link (its proxy or a shard killed,
-        // restarting, failing over) are no person's problem: resume from the checkpoints once
-        // it serves again (checker seed 33: the proxy killed while a resumed link opened its
-        // pipes). A refused AUTH is, like anything the source did.
+        // restarting, failing over: a pipe that does not open, a first checkpoint refused) are
+        // no person's problem: resume from the checkpoints once it serves again (checker seeds
+        // 12 and 33). A refused AUTH is, like anything the source did.
         const d = this.o.destination;
         if (e.peer === `${d.host}:${d.port}` && e.code !== ErrorCodes.AUTH) {
           this.trouble({ kind: 'resume', reason: `the destination failed under the link: ${e.message}` });
@@ -790,31 +790,25 @@ export class LinkRunner implements ReplicationConsumer {
     load?.close();
     this.replid = info.replid;
     const value = this.checkpointValue(info.offset, info.streamDb ?? 0);
-    try {
-      const pipes = await this.ensurePipes();
-      await Promise.all(
-        pipes.map(async (p, s) => {
-          const r = await this.writeCheckpointOnly(p, value);
-          if (r.kind === 'error') {
-            // A stop-worthy refusal (the destination out of memory...) stops the sync and says so.
-            if (classifyReply(r.error!, 'destination').outcome === 'stop')
-              this.handleDestError(r.error!, 'the checkpoint after the full sync');
-            throw new MinirsError(ErrorCodes.CONNECTION, `checkpoint after the full sync: ${r.error}`);
-          }
-          this.ck[s] = info.offset;
-          this.ckAt[s] = Date.now();
-        }),
-      );
-    } catch (err) {
-      // Anything else (a shard restarting or failing over: its pipe does not open, -TRYAGAIN,
-      // -READONLY...) is not a person's problem: the sync resumes from the checkpoints, which
-      // lack this link's first one on some shard, so that means a full resync (checker seed 12).
-      this.trouble({
-        kind: 'resume',
-        reason: `the link's first checkpoint after its full sync failed: ${(err as Error).message}`,
-      });
-      throw err;
-    }
+    // A failure here (a shard restarting or failing over: its pipe does not open, -TRYAGAIN,
+    // -READONLY...) is the destination's: the link's failure handler resumes from the
+    // checkpoints, which lack this link's first one on some shard, so a full resync (seed 12).
+    const pipes = await this.ensurePipes();
+    await Promise.all(
+      pipes.map(async (p, s) => {
+        const r = await this.writeCheckpointOnly(p, value);
+        if (r.kind === 'error') {
+          // A stop-worthy refusal (the destination out of memory...) stops the sync and says so.
+          if (classifyReply(r.error!, 'destination').outcome === 'stop')
+            this.handleDestError(r.error!, 'the checkpoint after the full sync');
+          throw new MinirsError(ErrorCodes.CONNECTION, `checkpoint after the full sync: ${r.error}`, {
+            peer: p.peer,
+          });
+        }
+        this.ck[s] = info.offset;
+        this.ckAt[s] = Date.now();
+      }),
+    );
     this.inFullSync = false;
     this.everSynced = true;
     this.o.onFullSyncLoaded();
@@ -858,11 +852,7 @@ export class LinkRunner implements ReplicationConsumer {
         opened.push(await openShardPipe(this.o.destination, po.adminPassword, sh.uid, pipeName(po.bdbUid)));
     } catch (err) {
       for (const p of opened) p.close();
-      // A shard restarting or failing over (-TRYAGAIN, refused) is no person's problem: resume
-      // from the checkpoints once it serves again. A refused AUTH is (the link's stop says it).
-      const e = err as MinirsError;
-      if (!this.stopped && e.code !== ErrorCodes.AUTH)
-        this.trouble({ kind: 'resume', reason: `a pipe to the destination shards did not open: ${e.message}` });
+      // Its errors name the destination (peer): the link's failure handler resumes, or stops on AUTH.
       throw err;
     }
     if (this.stopped) {
