@@ -191,7 +191,11 @@ describe.skipIf(!HAVE_MANAGER)('minirs demo --quick (real clusters, redis-server
     expect(r.stdout).toContain('== Kept: everything is still running ==');
     expect(r.stdout).not.toContain('== Clean up ==');
     expect(existsSync(r.home)).toBe(true);
-    const externalPid = Number(/^ {4}kill (\d+) {3}# the external redis-server$/m.exec(r.stdout)?.[1]);
+    const externalPid = Number(
+      /^ {4}kill (\d+) && while kill -0 \1 2>\/dev\/null; do sleep 0\.1; done {3}# the external redis-server$/m.exec(
+        r.stdout,
+      )?.[1],
+    );
     expect(pidAlive(externalPid)).toBe(true);
     const running = leftovers(r.home);
     expect(running.filter((l) => l.includes('cluster-manager/dist/main.js'))).toHaveLength(2);

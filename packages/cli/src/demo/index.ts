@@ -1,4 +1,3 @@
-
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -627,7 +626,13 @@ class Demo {
     }
     say.line('Clean up:');
     say.line(`  ${minirs} cluster delete west; ${minirs} cluster delete east`);
-    if (this.redisPid !== undefined) say.line(`  kill ${this.redisPid}   # the external redis-server`);
+    if (this.redisPid !== undefined) {
+      // Waits for it to exit: a redis-server on SIGTERM still writes its log on the way out, which
+      // would race the rm -rf below.
+      say.line(
+        `  kill ${this.redisPid} && while kill -0 ${this.redisPid} 2>/dev/null; do sleep 0.1; done   # the external redis-server`,
+      );
+    }
     say.line(`  rm -rf ${home}`);
   }
 
