@@ -51,9 +51,24 @@ const BIG_WRITE = 64 * 1024;
 /** The write buffer is cut into segments of about this size. */
 const SEGMENT = 1024 * 1024;
 
+const ERROR_START = Buffer.from('\r\n-');
+const BLOB_ERROR_START = Buffer.from('\r\n!');
+
+/**
+ * Whether an aggregate's bytes may hold an error element: every element starts right after a
+ * CRLF (the header's or the previous element's), so without a CRLF followed by '-' or '!' none is
+ * an error. A bulk string may hold those bytes too: then the elements are walked.
+ */
+function mayHoldError(f: RespFrame): boolean {
+  const bytes = f.buf.subarray(f.valueStart - 2, f.valueEnd);
+  return bytes.indexOf(ERROR_START) !== -1 || bytes.indexOf(BLOB_ERROR_START) !== -1;
+}
+
 /** The first error reply within a frame: top level, or an element of an EXEC reply. */
-function firstError(f: RespFrame, depth = 0): string | undefined {
+export function firstError(f: RespFrame, depth = 0): string | undefined {
   if (f.isError) return f.str();
+  // An EXEC's reply has one element per command of the transaction: most hold no error at all.
+  if (depth === 0 && f.isAggregate && f.length > 0 && !mayHoldError(f)) return undefined;
   if (depth < 2 && f.isAggregate && f.length > 0) {
     for (const e of f.elements) {
       const err = firstError(e, depth + 1);

@@ -114,8 +114,8 @@ export interface LinkRunnerOptions {
   label: string;
   connect: SocketFactory;
   /**
-   * The lag probe's connection: like `connect`, without compression and without counting its
-   * bytes as the link's ingress (defaults to `connect`).
+   * The connection of the lag probe and of the source's INFO: like `connect`, without
+   * compression and without counting its bytes as the link's ingress (defaults to `connect`).
    */
   probeConnect?: SocketFactory;
   /** AUTH for an external source (minirs sources authenticate in `connect`). */
@@ -426,7 +426,8 @@ export class LinkRunner implements ReplicationConsumer {
     try {
       return await readInfoFields(
         {
-          connect: this.o.connect,
+          // Not the link's ingress: a diskless full sync's progress asks this while it streams.
+          connect: this.o.probeConnect ?? this.o.connect,
           peer: this.o.label,
           username: this.o.username,
           password: this.o.password,
@@ -897,7 +898,8 @@ export class LinkRunner implements ReplicationConsumer {
             // DEL/UNLINKs and at most one other command, it goes command by command (each
             // routed, and checked, on its own): the same result.
             const others = body.filter(
-              (h) => !((argIs(h.cmd.argv[0], 'DEL') || argIs(h.cmd.argv[0], 'UNLINK')) && h.cmd.argv.length === 2),
+              (h) =>
+                !((argIs(h.cmd.argv[0], 'DEL') || argIs(h.cmd.argv[0], 'UNLINK')) && h.cmd.argv.length === 2),
             ).length;
             const bad =
               exec && others <= 1 ? undefined : this.router!.transactionError(body.map((h) => h.cmd.argv));
@@ -1128,6 +1130,11 @@ export class LinkRunner implements ReplicationConsumer {
     }
     if (!r.exec) return false;
     const f = r.exec.frame;
+    // No error anywhere in the EXEC's reply (see firstError): committed, nothing to count.
+    if (r.exec.kind === 'ok') {
+      if (this.ck[s]! < upTo) this.ck[s] = upTo;
+      return true;
+    }
     if (!f.isError) {
       const els = f.elements;
       for (let i = 0; i < items.length && i < els.length; i++)

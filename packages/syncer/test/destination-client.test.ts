@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DestinationClient } from '../src/destination.js';
+import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { DestinationClient, firstError } from '../src/destination.js';
 
 /**
  * A destination connection that fails must not leave awaited replies pending: checker seed 8
@@ -11,7 +12,11 @@ import { DestinationClient } from '../src/destination.js';
 let server: Server | undefined;
 const sockets: Socket[] = [];
 
+let redis: StartedRedis | undefined;
+
 afterEach(async () => {
+  await redis?.stop();
+  redis = undefined;
   for (const s of sockets.splice(0)) s.destroy();
   await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
   server = undefined;
@@ -42,6 +47,45 @@ describe('DestinationClient', () => {
     await expect(call).rejects.toThrow(/closed the connection|ECONNRESET|EPIPE/);
     // Once failed, a new call is refused at once.
     await expect(d.call(['PING'])).rejects.toThrow();
+    d.close();
+  });
+
+  it("finds the error element of a real EXEC reply, and none where a value only holds '\\r\\n-'", async () => {
+    redis = await startRedis();
+    const d = new DestinationClient({ host: redis.host, port: redis.port });
+    await d.connect();
+    const exec = (cmds: string[][]) =>
+      d.awaitReply((cb) => {
+        d.write(['MULTI']);
+        for (const c of cmds) d.write(c);
+        d.write(['EXEC'], cb);
+      });
+    // A value whose bytes look like an error element after a CRLF, read back inside EXEC.
+    const tricky = 'a\r\n-ERR not an error\r\n!5\r\n';
+    const clean = await exec([
+      ['SET', 'k', tricky],
+      ['GET', 'k'],
+      ['INCR', 'n'],
+    ]);
+    expect(clean.kind).toBe('ok');
+    expect(clean.error).toBeUndefined();
+    expect(clean.frame.elements[1]!.str()).toBe(tricky);
+    // A runtime error inside the transaction (INCR of a non-integer) is found among the elements.
+    const failed = await exec([
+      ['SET', 's', 'x'],
+      ['INCR', 's'],
+      ['GET', 'k'],
+    ]);
+    expect(failed.kind).toBe('error');
+    expect(failed.error).toMatch(/^ERR value is not an integer/);
+    expect(firstError(failed.frame.elements[0]!)).toBeUndefined();
+    // Nested one level down (an EXEC's element that is an array) stays found too.
+    const nested = await exec([
+      ['RPUSH', 'l', 'a'],
+      ['LRANGE', 'l', '0', '-1'],
+      ['LPUSH', 's', 'y'],
+    ]);
+    expect(nested.error).toMatch(/^WRONGTYPE/);
     d.close();
   });
 });
