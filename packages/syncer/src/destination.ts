@@ -44,7 +44,18 @@ export interface DestinationOptions extends DestinationTarget {
 interface Pending {
   cb: ReplyCallback | undefined;
   bytes: number;
+  /**
+   * A transaction (`writeTransaction`) is one entry for all its replies: MULTI's, one per
+   * queued command, then EXEC's, which goes to `cb`. `left` counts the replies still due.
+   */
+  left?: number;
+  /** Queued replies seen so far (the index of the next queued command). */
+  seen?: number;
+  onQueuedError?: (i: number, error: string) => void;
 }
+
+const MULTI = Buffer.from('*1\r\n$5\r\nMULTI\r\n');
+const EXEC = Buffer.from('*1\r\n$4\r\nEXEC\r\n');
 
 /** A raw command this big is sent as it is rather than copied into the write buffer. */
 const BIG_WRITE = 64 * 1024;
@@ -83,6 +94,8 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   private readonly decoder = new RespDecoder();
   private readonly pending: Pending[] = [];
   private head = 0;
+  /** Replies due (a transaction counts all of its replies): what the window bounds. */
+  private due = 0;
   private inFlightBytes = 0;
   /** Commands of this tick are encoded into one buffer (no allocation or copy per command). */
   private readonly writer = new RespWriter(64 * 1024);
@@ -105,8 +118,9 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
     this.maxInFlightBytes = opts.maxInFlightBytes ?? 16 * 1024 * 1024;
   }
 
+  /** Replies still due (each command of a transaction counts, and its MULTI and EXEC). */
   get inFlight(): number {
-    return this.pending.length - this.head;
+    return this.due;
   }
 
   get closed(): boolean {
@@ -204,6 +218,13 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
       );
       return;
     }
+    this.due--;
+    if (p.left !== undefined && --p.left > 0) {
+      // MULTI's +OK, then one +QUEUED (or the error it was refused with) per command.
+      const i = p.seen!++ - 1;
+      if (frame.isError && i >= 0) p.onQueuedError?.(i, frame.str());
+      return;
+    }
     this.pending[this.head++] = undefined as unknown as Pending;
     if (this.head > 1024 && this.head * 2 > this.pending.length) {
       this.pending.splice(0, this.head);
@@ -255,6 +276,37 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
     this.sent(raw.length, cb);
   }
 
+  /**
+   * `MULTI`, the raw commands `parts` (each exactly one command), `EXEC`: one pending entry for
+   * all their replies. A command refused when queued reports its index in `parts` and the error
+   * to `onQueuedError`; `cb` gets EXEC's reply.
+   */
+  writeTransaction(
+    parts: readonly Buffer[],
+    onQueuedError: (i: number, error: string) => void,
+    cb: ReplyCallback,
+  ): void {
+    if (this.closedError) throw this.closedError;
+    let bytes = MULTI.length + EXEC.length;
+    this.writer.raw(MULTI);
+    for (const raw of parts) {
+      if (raw.length >= BIG_WRITE) {
+        this.cut();
+        this.outbox.push(raw);
+      } else {
+        this.writer.raw(raw);
+        if (this.writer.length >= SEGMENT) this.cut();
+      }
+      bytes += raw.length;
+    }
+    this.writer.raw(EXEC);
+    this.pending.push({ cb, bytes, left: parts.length + 2, seen: 0, onQueuedError });
+    this.due += parts.length + 2;
+    this.inFlightBytes += bytes;
+    if (this.writer.length >= SEGMENT) this.cut();
+    this.scheduleFlush();
+  }
+
   write(args: ReadonlyArray<string | Buffer | number>, cb?: ReplyCallback): void {
     if (this.closedError) throw this.closedError;
     const before = this.writer.length;
@@ -264,6 +316,7 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
 
   private sent(bytes: number, cb: ReplyCallback | undefined): void {
     this.pending.push({ cb, bytes });
+    this.due++;
     this.inFlightBytes += bytes;
     // Bounded segments keep the writer's buffer small however much one tick writes.
     if (this.writer.length >= SEGMENT) this.cut();

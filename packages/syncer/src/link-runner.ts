@@ -1043,17 +1043,24 @@ export class LinkRunner implements ReplicationConsumer {
    */
   private async writeCheckpointOnly(pipe: DestinationClient, value: string): Promise<WriteReply> {
     let queued: string | undefined;
-    const onQueued = (r: WriteReply) => {
-      if (r.kind === 'error' && queued === undefined && !r.error!.startsWith('EXECABORT')) queued = r.error;
+    const onQueued = (_i: number, error: string) => {
+      if (queued === undefined && !error.startsWith('EXECABORT')) queued = error;
     };
-    const exec = await pipe.awaitReply((cb) => {
-      pipe.writeRaw(MULTI_RAW);
-      pipe.writeRaw(SELECT_CK_RAW, onQueued);
-      pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value], onQueued);
-      pipe.writeRaw(SELECT_0_RAW, onQueued);
-      pipe.writeRaw(EXEC_RAW, cb);
-    });
+    const exec = await pipe.awaitReply((cb) =>
+      pipe.writeTransaction(this.checkpointParts(value), onQueued, cb),
+    );
     return exec.kind === 'error' && queued !== undefined ? { ...exec, error: queued } : exec;
+  }
+
+  /** SELECT of the checkpoints' db, the link's checkpoint, SELECT 0: the end of every transaction. */
+  private checkpointParts(value: string): Buffer[] {
+    const hset = encodeCommand([
+      Buffer.from('HSET'),
+      Buffer.from(CHECKPOINT_KEY),
+      Buffer.from(this.o.pipes.linkKey),
+      Buffer.from(value),
+    ]);
+    return [SELECT_CK_RAW, hset, SELECT_0_RAW];
   }
 
   /** One MULTI of `items` and the checkpoint; the EXEC's reply and the errors of queuing. */
@@ -1067,11 +1074,7 @@ export class LinkRunner implements ReplicationConsumer {
       // A pipe that fails leaves the EXEC unanswered: its 'failed' handler resumes the sync.
       const onFailed = () => resolve({ queued });
       pipe.once('failed', onFailed);
-      let qi = 0;
-      const onQueued = (r: WriteReply) => {
-        const i = qi++;
-        if (r.kind === 'error') queued.push({ i, error: r.error! });
-      };
+      const onQueued = (i: number, error: string) => queued.push({ i, error });
       try {
         if (!CHECKPOINTS) {
           // The bench's baseline: the same batch, one reply at a time, no transaction.
@@ -1092,12 +1095,9 @@ export class LinkRunner implements ReplicationConsumer {
           }
           return;
         }
-        pipe.writeRaw(MULTI_RAW);
-        for (const it of items) pipe.writeRaw(it.raw, onQueued);
-        pipe.writeRaw(SELECT_CK_RAW, onQueued);
-        pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value], onQueued);
-        pipe.writeRaw(SELECT_0_RAW, onQueued);
-        pipe.writeRaw(EXEC_RAW, (exec) => {
+        const parts = items.map((it) => it.raw);
+        parts.push(...this.checkpointParts(value));
+        pipe.writeTransaction(parts, onQueued, (exec) => {
           pipe.off('failed', onFailed);
           resolve({ exec, queued });
         });

@@ -88,4 +88,34 @@ describe('DestinationClient', () => {
     expect(nested.error).toMatch(/^WRONGTYPE/);
     d.close();
   });
+
+  it('writeTransaction: one entry for MULTI, the queued commands and EXEC; queue-time errors by index', async () => {
+    redis = await startRedis();
+    const d = new DestinationClient({ host: redis.host, port: redis.port });
+    await d.connect();
+    const raw = (...a: string[]) =>
+      Buffer.from(`*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`);
+    const tx = (parts: Buffer[]) => {
+      const queued: [number, string][] = [];
+      const reply = d.awaitReply((cb) => d.writeTransaction(parts, (i, e) => queued.push([i, e]), cb));
+      return { queued, reply };
+    };
+    const ok = tx([raw('SET', 'a', '1'), raw('INCR', 'a'), raw('GET', 'a')]);
+    // Every reply of the transaction counts against the window until it arrives.
+    expect(d.inFlight).toBe(5);
+    const r = await ok.reply;
+    expect(r.kind).toBe('ok');
+    expect(r.frame.elements.map((e) => e.str())).toEqual(['OK', '2', '2']);
+    expect(ok.queued).toEqual([]);
+    expect(d.inFlight).toBe(0);
+    // A command refused when queued (wrong arity) names its index; EXEC is discarded.
+    const bad = tx([raw('INCR', 'a'), raw('SET', 'only-a-key'), raw('INCR', 'a')]);
+    const b = await bad.reply;
+    expect(b.kind).toBe('error');
+    expect(b.error).toMatch(/^EXECABORT/);
+    expect(bad.queued).toEqual([[1, expect.stringMatching(/wrong number of arguments/)]]);
+    // Nothing of the discarded transaction applied; the connection goes on in order.
+    expect((await d.call(['GET', 'a'])).frame.str()).toBe('2');
+    d.close();
+  });
 });
