@@ -1,7 +1,7 @@
 import { ErrorCodes } from '@minirs/common';
+import { ErrorReply } from '@minirs/resp';
 import { errorFromReply, errorFromSocket, protocolError, ReplicationError } from './errors.js';
 import { HandshakeIO, type HandshakeSession } from './handshake-io.js';
-import { ErrorReply } from './reply.js';
 import type { SocketFactory } from './socket-factory.js';
 import { SocketReader } from './socket-reader.js';
 
