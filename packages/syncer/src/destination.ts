@@ -54,8 +54,9 @@ interface Pending {
   onQueuedError?: (i: number, error: string) => void;
 }
 
-const MULTI = Buffer.from('*1\r\n$5\r\nMULTI\r\n');
-const EXEC = Buffer.from('*1\r\n$4\r\nEXEC\r\n');
+/** `MULTI` and `EXEC` as sent. */
+export const MULTI_RAW = Buffer.from('*1\r\n$5\r\nMULTI\r\n');
+export const EXEC_RAW = Buffer.from('*1\r\n$4\r\nEXEC\r\n');
 
 /** A raw command this big is sent as it is rather than copied into the write buffer. */
 const BIG_WRITE = 64 * 1024;
@@ -267,13 +268,19 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   /** Send bytes that are exactly one command (e.g. a replication stream command's raw view). */
   writeRaw(raw: Buffer, cb?: ReplyCallback): void {
     if (this.closedError) throw this.closedError;
+    this.append(raw);
+    this.sent(raw.length, cb);
+  }
+
+  /** Queues one raw command's bytes: copied into the writer, or (big) sent as it is. */
+  private append(raw: Buffer): void {
     if (raw.length >= BIG_WRITE) {
       this.cut();
       this.outbox.push(raw);
     } else {
       this.writer.raw(raw);
+      if (this.writer.length >= SEGMENT) this.cut();
     }
-    this.sent(raw.length, cb);
   }
 
   /**
@@ -287,19 +294,13 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
     cb: ReplyCallback,
   ): void {
     if (this.closedError) throw this.closedError;
-    let bytes = MULTI.length + EXEC.length;
-    this.writer.raw(MULTI);
+    let bytes = MULTI_RAW.length + EXEC_RAW.length;
+    this.writer.raw(MULTI_RAW);
     for (const raw of parts) {
-      if (raw.length >= BIG_WRITE) {
-        this.cut();
-        this.outbox.push(raw);
-      } else {
-        this.writer.raw(raw);
-        if (this.writer.length >= SEGMENT) this.cut();
-      }
+      this.append(raw);
       bytes += raw.length;
     }
-    this.writer.raw(EXEC);
+    this.writer.raw(EXEC_RAW);
     this.pending.push({ cb, bytes, left: parts.length + 2, seen: 0, onQueuedError });
     this.due += parts.length + 2;
     this.inFlightBytes += bytes;

@@ -22,7 +22,13 @@ import {
   openShardPipe,
   pipeName,
 } from './dest-shards.js';
-import { DestinationClient, type DestinationTarget, type WriteReply } from './destination.js';
+import {
+  DestinationClient,
+  type DestinationTarget,
+  EXEC_RAW,
+  MULTI_RAW,
+  type WriteReply,
+} from './destination.js';
 import { ExpiryGuard } from './expiry-guard.js';
 import { LagTracker } from './lag-tracker.js';
 import {
@@ -96,8 +102,6 @@ const NO_CHECKPOINT_REPLY = (() => {
   return f!;
 })();
 
-const MULTI_RAW = encodeCommand([Buffer.from('MULTI')]);
-const EXEC_RAW = encodeCommand([Buffer.from('EXEC')]);
 const SELECT_CK_RAW = encodeCommand([Buffer.from('SELECT'), Buffer.from(String(CHECKPOINT_DB))]);
 const SELECT_0_RAW = encodeCommand([Buffer.from('SELECT'), Buffer.from('0')]);
 /**
