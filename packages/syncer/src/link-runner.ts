@@ -10,7 +10,7 @@ import {
   ruleOfCode,
   type StopReason,
 } from '@minirs/common';
-import { RdbParser, type RedisCommand, RestorePlanner } from '@minirs/rdb';
+import { describeLoadWrite, type RdbParser, RdbLoader, type RestorePlanner } from '@minirs/rdb';
 import type { CommandTable } from '@minirs/resp';
 import { RespDecoder } from '@minirs/resp';
 import {
@@ -167,18 +167,12 @@ export interface FullSyncEvidence {
   redisVersion?: string;
 }
 
-/**
- * A full-sync MSET carries at most this many keys or about this many bytes. Measured on 1M
- * keys into minirs dbs: 14-16% less CPU in the proxies and shards than one SET per key.
- */
-const MSET_KEYS = 128;
 /** How long a stopping link waits for the destination to answer its writes in flight. */
 const SETTLE_MS = 10_000;
 /** How often a streaming link checks whether its source is out of memory. */
 const MEMORY_CHECK_MS = 1000;
 /** How long a link waits at a flush for the other links of its source before a full resync. */
 const FLUSH_BARRIER_MS = 60_000;
-const MSET_BYTES = 256 * 1024;
 /** A transaction longer than this goes out before its EXEC (bounded memory). */
 const MAX_HELD_TX = 4096;
 
@@ -199,12 +193,6 @@ interface HeldCommand {
 export function shiftedExpireAt(expireAt: number, snapshotAt: number, now: number): number {
   const delay = Math.max(0, now - snapshotAt);
   return expireAt < now + delay ? expireAt + delay : expireAt;
-}
-
-function sameKey(a: string | Buffer | undefined, b: string | Buffer): boolean {
-  if (a === undefined) return false;
-  if (typeof a === 'string' || typeof b === 'string') return String(a) === String(b);
-  return a.equals(b);
 }
 
 function isFlush(name: Buffer | undefined): 'FLUSHALL' | 'FLUSHDB' | undefined {
@@ -256,9 +244,8 @@ export class LinkRunner implements ReplicationConsumer {
   keysLoaded = 0;
   /** redis-ver of the source's RDB (for messages about what the destination cannot hold). */
   private sourceVersion = '';
-  /** Key/value pairs of plain strings waiting to go out as one MSET (full sync only). */
-  private msetArgs: (string | Buffer)[] = [];
-  private msetBytes = 0;
+  /** The full sync's loader (@minirs/rdb): its parser and planner are `parser` and `planner`. */
+  private loader?: RdbLoader;
   /** Writes the destination refused (counted, like a Redis replica, not retried); the last one. */
   rejectedWrites = 0;
   lastRejectedWrite = '';
@@ -591,29 +578,35 @@ export class LinkRunner implements ReplicationConsumer {
         this.keysTotal = m ? Number(m[1]) : f.redis_version ? 0 : undefined;
       });
     }
-    this.msetArgs = [];
-    this.msetBytes = 0;
     // The source's snapshot is taken when it answers +FULLRESYNC (the fork starts then).
     const snapshotAt = info.snapshotAt;
     this.clock.anchor(info.offset, snapshotAt);
     this.expiryGuard.clear();
-    this.parser = new RdbParser();
-    this.planner = new RestorePlanner({
-      targetRdbVersion: this.o.targetRdbVersion,
-      now: Date.now,
-      mapExpireAt: (t, key) => {
-        const at = shiftedExpireAt(t, snapshotAt, Date.now());
-        this.expiryGuard.note(key, t, at);
-        return at;
+    // The loader's rules (MSET batching, values over 1 MiB as commands, waits only on a full
+    // window) are in @minirs/rdb's loader.ts; only db 0 is loaded.
+    this.loader = new RdbLoader({
+      planner: {
+        targetRdbVersion: this.o.targetRdbVersion,
+        now: Date.now,
+        mapExpireAt: (t, key) => {
+          const at = shiftedExpireAt(t, snapshotAt, Date.now());
+          this.expiryGuard.note(key, t, at);
+          return at;
+        },
+        modules: 'error',
+        onLoss: (key, what) => this.onLoss(String(key.key), what),
       },
-      modules: 'error',
-      onLoss: (key, what) => this.onLoss(String(key.key), what),
-      // The planner holds a value's parsed chunks until its payload is complete, and they take
-      // many times their byte size on the heap (an object per element): at the default 8 MiB
-      // restoring a 3M-element list used 150-200 MB of heap, at 1 MiB about 40 MB. Bigger
-      // values stream as commands instead.
-      maxPayloadBytes: 1024 * 1024,
+      onEvent: (ev) => {
+        if (ev.kind === 'aux' && ev.key === 'redis-ver') this.sourceVersion = ev.value.toString('latin1');
+      },
+      onKey: (_key, outcome) => {
+        if (outcome === 'load') this.keysLoaded++;
+        else this.otherDbKeys++;
+      },
+      onWriteError: (error, write) => this.handleDestError(error, describeLoadWrite(write)),
     });
+    this.parser = this.loader.parser;
+    this.planner = this.loader.planner;
     await this.ensureDest();
     this.o.log.info(
       { link: this.o.label, replid: info.replid, offset: info.offset, rdb_size: info.rdbSize },
@@ -648,78 +641,7 @@ export class LinkRunner implements ReplicationConsumer {
   }
 
   private async drainParser(): Promise<void> {
-    const parser = this.parser!;
-    const planner = this.planner!;
-    const dest = this.dest!;
-    // Await only a full window: an await yields to the destination's flush microtask, and a
-    // flush per command is a syscall per command. The writes of a whole RDB chunk leave together.
-    for (let ev = parser.read(); ev; ev = parser.read()) {
-      if (ev.kind === 'aux' && ev.key === 'redis-ver') this.sourceVersion = ev.value.toString('latin1');
-      if (ev.kind === 'keyStart' && ev.key.db !== 0) this.otherDbKeys++;
-      const db = ev.kind === 'keyStart' || ev.kind === 'chunk' || ev.kind === 'keyEnd' ? ev.key.db : 0;
-      if (db !== 0) continue;
-      if (ev.kind === 'keyStart') this.keysLoaded++;
-      for (const cmd of planner.push(ev)) {
-        if (cmd.length === 3 && cmd[0] === 'SET') {
-          this.msetArgs.push(cmd[1]!, cmd[2]!);
-          this.msetBytes += cmd[1]!.length + cmd[2]!.length;
-          if (this.msetArgs.length >= 2 * MSET_KEYS || this.msetBytes >= MSET_BYTES) {
-            if (!dest.hasRoom()) await dest.capacity();
-            this.sendMset(dest);
-          }
-          continue;
-        }
-        if (!dest.hasRoom()) await dest.capacity();
-        // The planner's commands concern the key being read only, so just a command on the
-        // last batched key (PEXPIREAT after its SET) must wait for the MSET; commands on other
-        // keys may overtake it, as every key comes once in a full sync.
-        if (this.msetArgs.length > 0 && sameKey(cmd[1], this.msetArgs[this.msetArgs.length - 2]!)) {
-          this.sendMset(dest);
-          if (!dest.hasRoom()) await dest.capacity();
-        }
-        this.send(dest, cmd, 1);
-      }
-    }
-    if (this.msetArgs.length > 0) {
-      if (!dest.hasRoom()) await dest.capacity();
-      this.sendMset(dest);
-    }
-  }
-
-  /**
-   * Plain strings (the bulk of most keyspaces) load as MSETs of up to MSET_KEYS keys: the
-   * destination (proxy and shard) parses, routes and answers one command instead of one per
-   * key. Safe during a full sync: the destination was flushed, every key comes once, and a
-   * key's own later commands are sent after its MSET.
-   */
-  private sendMset(dest: DestinationClient): void {
-    const args = this.msetArgs;
-    this.msetArgs = [];
-    this.msetBytes = 0;
-    const keys = args.length / 2;
-    this.send(dest, keys === 1 ? ['SET', args[0]!, args[1]!] : ['MSET', ...args], keys);
-  }
-
-  private send(dest: DestinationClient, cmd: RedisCommand, keys: number): void {
-    // The reply callback keeps only the name and first key: holding the whole command until
-    // its reply would keep every element of a window of RPUSH/HSET chunks on the heap.
-    const name = cmd[0];
-    const key = cmd[1];
-    dest.write(cmd as (string | Buffer)[], (r) => this.onLoadReply(r, name, key, keys));
-  }
-
-  private onLoadReply(
-    r: WriteReply,
-    name: RedisCommand[number],
-    key: RedisCommand[number] | undefined,
-    keys: number,
-  ): void {
-    if (r.kind === 'ok') return;
-    const first = String(key ?? '').slice(0, 80);
-    this.handleDestError(
-      r.error!,
-      keys > 1 ? `${String(name)} of ${keys} keys from ${first}` : `${String(name)} ${first}`,
-    );
+    await this.loader!.load(this.dest!);
   }
 
   /** `resumable`: the write went through a shard pipe with its checkpoint (a resume is exact). */
@@ -787,6 +709,7 @@ export class LinkRunner implements ReplicationConsumer {
     );
     this.parser = undefined;
     this.planner = undefined;
+    this.loader = undefined;
     // The load went through the endpoint; the stream goes through the shard pipes, from a
     // checkpoint on every shard (the snapshot's offset), written after the load was answered.
     const load = this.dest;
