@@ -7,6 +7,7 @@ import {
   invalid,
   type LinkFault,
   MinirsError,
+  procState,
   netnsHostAddr,
   writeFileAtomic,
 } from '@minirs/common';
@@ -38,16 +39,10 @@ const STOP_WAIT_MS = 2000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Whether a process is stopped (state T or t in /proc/<pid>/stat), or gone. */
+/** Whether a process is stopped (state T or t), or gone or dead (nothing left to stop). */
 function isStopped(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return true; // gone: nothing left to stop
-  }
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state === 'T' || state === 't' || state === 'Z' || state === 'X';
+  const state = procState(pid);
+  return state === undefined || state === 'T' || state === 't' || state === 'Z' || state === 'X';
 }
 
 /** Does the path carry packets to or from host:port (on either side)? */
@@ -433,19 +428,29 @@ export class FaultInjector {
       st.filter = filterRules(path, dir, `numgen random mod 100 < ${rec.percent} drop`, tag);
       st.cut = { path, verdict: `numgen random mod 100 < ${rec.percent} drop`, tag };
       rec.mechanism = `nftables (numgen random drop)${this.where}`;
-    } else if (rec.kind === 'bandwidth' && this.mgr.state.cluster.net === 'netns' && nodeTarget(rec.target) !== undefined) {
+    } else if (
+      rec.kind === 'bandwidth' &&
+      this.mgr.state.cluster.net === 'netns' &&
+      nodeTarget(rec.target) !== undefined
+    ) {
       // A node is a host with its own link: shape the link itself (tbf on both ends of its veth).
       const c = this.mgr.state.cluster;
       const uid = nodeTarget(rec.target)!;
       if (!c.nodes.some((n) => n.uid === uid)) {
-        throw new MinirsError(ErrorCodes.NOT_FOUND, `node ${uid} does not exist; list them with GET /v1/nodes`);
+        throw new MinirsError(
+          ErrorCodes.NOT_FOUND,
+          `node ${uid} does not exist; list them with GET /v1/nodes`,
+        );
       }
       st.tbf = nodeVeths(c.index, uid, dir);
       try {
         setTbf(st.tbf, rec.kbps!);
       } catch (err) {
         clearTbf(st.tbf);
-        throw new MinirsError(ErrorCodes.INTERNAL, `tc refused the tbf: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`);
+        throw new MinirsError(
+          ErrorCodes.INTERNAL,
+          `tc refused the tbf: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`,
+        );
       }
       rec.mechanism = `tc tbf (${rec.kbps} kbit/s on ${st.tbf.map((d) => `${d.dev} in ${d.ns}`).join(' and ')})`;
     } else {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { ErrorCodes, MinirsError } from '@minirs/common';
+import { ErrorCodes, Fifo, MinirsError } from '@minirs/common';
 import { type RespFrame, RespDecoder, RespWriter } from '@minirs/resp';
 import { nodeLocalAddress, watchSilentPeer } from './liveness.js';
 
@@ -93,8 +93,7 @@ export function firstError(f: RespFrame, depth = 0): string | undefined {
 export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   private socket?: Socket;
   private readonly decoder = new RespDecoder();
-  private readonly pending: Pending[] = [];
-  private head = 0;
+  private readonly pending = new Fifo<Pending>();
   /** Replies due (a transaction counts all of its replies): what the window bounds. */
   private due = 0;
   private inFlightBytes = 0;
@@ -212,7 +211,7 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
 
   private onReply(frame: RespFrame): void {
     if (frame.type === 0x3e /* '>' push */) return;
-    const p = this.pending[this.head];
+    const p = this.pending.peek();
     if (!p) {
       this.fail(
         new MinirsError(ErrorCodes.PROTOCOL, `destination ${this.peer} sent a reply nobody asked for`),
@@ -226,11 +225,7 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
       if (frame.isError && i >= 0) p.onQueuedError?.(i, frame.str());
       return;
     }
-    this.pending[this.head++] = undefined as unknown as Pending;
-    if (this.head > 1024 && this.head * 2 > this.pending.length) {
-      this.pending.splice(0, this.head);
-      this.head = 0;
-    }
+    this.pending.shift();
     this.inFlightBytes -= p.bytes;
     const error = firstError(frame);
     p.cb?.({ kind: error ? 'error' : 'ok', error, frame });
