@@ -242,7 +242,7 @@ export class HaController {
     const s = slaveOf(this.mgr.state.shards, m.uid);
     const synced =
       !!s &&
-      !!this.mgr.children.get(`shard-${s.uid}`)?.conn &&
+      !!this.mgr.shardConn(s.uid) &&
       this.reachable(s.uid, now, FENCE_STALE_MS) &&
       now - (this.linkUpAt.get(s.uid) ?? 0) <= FENCE_STALE_MS;
     const want = synced ? 1 : 0;
@@ -257,7 +257,7 @@ export class HaController {
   /** Applies a master's role and fence to its running redis-server (and its process config). */
   private setFence(masterUid: number, want: number): void {
     const m = this.mgr.shard(masterUid);
-    const conn = this.mgr.children.get(`shard-${masterUid}`)?.conn;
+    const conn = this.mgr.shardConn(masterUid);
     this.fence.set(masterUid, want);
     this.mgr.refreshShardSpec(masterUid);
     // Not now: the next tick tries again (applied differs from wanted); a restart takes the config.
@@ -327,7 +327,7 @@ export class HaController {
     const st = this.mgr.shardStatsOf(s.uid);
     if (!st || st.role === 'slave' || this.applying.has(s.uid)) return;
     if (!this.reachable(s.uid, now, 2 * PROBE_INTERVAL_MS + PROBE_TIMEOUT_MS)) return;
-    const conn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
+    const conn = this.mgr.shardConn(s.uid);
     const want = this.replicationOf(s);
     if (!conn || !want) return;
     this.applying.add(s.uid);
@@ -389,8 +389,8 @@ export class HaController {
       new MinirsError(ErrorCodes.CONFLICT, `cannot fail over shard ${m.uid}: ${why}; nothing was changed for it`);
     if (!s) throw refuse('it has no slave');
     if (this.busy.has(m.uid) || this.busy.has(s.uid)) throw refuse('a failover of it is already under way; retry');
-    const sConn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
-    const mConn = this.mgr.children.get(`shard-${m.uid}`)?.conn;
+    const sConn = this.mgr.shardConn(s.uid);
+    const mConn = this.mgr.shardConn(m.uid);
     if (!sConn || !mConn || this.mgr.downNodes.has(s.node_uid) || this.mgr.downNodes.has(m.node_uid))
       throw refuse('it or its slave is not running');
     const pw = this.mgr.state.internal_password;
@@ -433,9 +433,9 @@ export class HaController {
       this.mgr.pushProxyConfig();
       await Promise.all(
         [s.uid, m.uid].map((u) =>
-          this.mgr.children
-            .get(`shard-${u}`)
-            ?.conn?.request('set-role', this.replicationOf(this.mgr.shard(u)!), 5000)
+          this.mgr
+            .shardConn(u)
+            ?.request('set-role', this.replicationOf(this.mgr.shard(u)!), 5000)
             .then(() => u === s.uid && this.fenceApplied.set(u, 0))
             .catch((err: Error) => this.mgr.log.warn({ shard: u, err: err.message }, 'set-role after FAILOVER failed')),
         ),
@@ -503,7 +503,7 @@ export class HaController {
     const s = slaveOf(this.mgr.state.shards, m.uid);
     const now = Date.now();
     if (!s) return false;
-    const conn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
+    const conn = this.mgr.shardConn(s.uid);
     // Not s.status: a slave whose first PING met -LOADING (a full sync) may still say restarting;
     // its link being up recently is what proves it runs and holds the data.
     const fit =

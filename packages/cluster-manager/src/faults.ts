@@ -31,7 +31,7 @@ import {
   writeNftTable,
 } from './nft.js';
 import { DelayRelay } from './relay.js';
-import { pidAlive, readPid } from './supervisor.js';
+import { childOf, pidAlive, readPid } from './supervisor.js';
 
 /** Does the path carry packets to or from host:port (on either side)? */
 function pathCovers(path: NetPath, host: string, port: number): boolean {
@@ -540,7 +540,7 @@ export class FaultInjector {
   }
 
   private async setMaxmemory(shardUid: number, bytes: number): Promise<void> {
-    const conn = this.mgr.children.get(`shard-${shardUid}`)?.conn;
+    const conn = childOf(this.mgr.children, 'shard', shardUid)?.conn;
     if (!conn) throw new MinirsError(ErrorCodes.CONFLICT, `shard ${shardUid} is not running; retry shortly`);
     await conn.request('set-maxmemory', { bytes });
   }

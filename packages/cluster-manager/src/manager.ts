@@ -6,7 +6,7 @@ import {
   type BdbState,
   type ClusterPaths,
   type ShardPersistence,
-  type ControlMessage,
+  type ChildControl,
   canTransition,
   ErrorCodes,
   errorRule,
@@ -19,7 +19,12 @@ import {
   parseSourceUri,
   type ProxyDbConfig,
   type ProxyProcessConfig,
-  type ProxyRuntimeConfig,
+  type ProxyConfigMessage,
+  type ProxyEvents,
+  type ProxyStats,
+  type ProxyUpMessage,
+  type ProcessRole,
+  type ShardUpMessage,
   type ReReplicationRecord,
   randomPassword,
   redisServerBinary,
@@ -32,6 +37,7 @@ import {
   type SyncerProcessConfig,
   type SyncerReport,
   type SyncerRuntimeConfig,
+  type SyncerUpMessage,
 } from '@minirs/common';
 import { replicaPatch } from './replica.js';
 import { HaController } from './failover.js';
@@ -51,7 +57,7 @@ const SHARD_PORT_MIN = 20000;
 const SHARD_PORT_MAX = 29999;
 import { unsupportedField } from './rs-errors.js';
 import type { StateStore } from './state-store.js';
-import { Child, type ChildHooks, pidAlive, pidCmdline, readPid } from './supervisor.js';
+import { Child, type ChildHooks, childOf, pidAlive, pidCmdline, readPid } from './supervisor.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const SCRIPTS = {
@@ -87,7 +93,7 @@ export class ClusterManager {
   private readonly shardStats = new Map<number, ShardStats>();
   /** When each shard last reported its stats (RS's shard report_timestamp). */
   private readonly shardStatsTime = new Map<number, number>();
-  private readonly proxyStats = new Map<number, unknown>();
+  private readonly proxyStats = new Map<number, ProxyStats>();
   private readonly shardWaiters = new Map<number, (() => void)[]>();
   private readonly syncerReports = new Map<number, SyncerReport>();
   /** When each syncer last reported (ms): a syncer that stops reporting is noticed (watchSyncers). */
@@ -167,62 +173,82 @@ export class ClusterManager {
     rmSync(file, { force: true });
   }
 
-  private hooks(kind: 'shard' | 'proxy' | 'syncer', id: number): ChildHooks {
+  private shardHooks(id: number): ChildHooks<'shard'> {
     return {
-      onConnected: (child) => {
-        if (kind === 'proxy') child.send({ type: 'config', config: this.proxyConfig() });
-        else if (kind === 'syncer') {
-          this.syncerReportAt.set(id, Date.now());
-          this.pushSyncerConfig(id);
-        }
-        else void this.shardConnected(id, child);
-      },
-      onMessage: (child, msg) => this.onChildMessage(kind, id, child, msg),
+      onConnected: (child) => void this.shardConnected(id, child),
+      onMessage: (_child, msg) => this.onShardMessage(id, msg),
       onExit: (_child, info) => {
-        if (kind === 'syncer') {
-          this.syncerReportAt.delete(id);
-          // A restarted syncer starts over with a full sync: say so now, not when it reports.
-          const b = this.bdb(id);
-          if (b && b.replica_sync === 'enabled') {
-            b.replica_sources = b.replica_sources.map((src) => ({
-              ...src,
-              status: 'syncing',
-              lag: 0,
-              rdb_transferred: 0,
-              last_error: `syncer exited (${info.signal ?? `code ${info.code ?? '?'}`}); restarting`,
-            }));
-          }
-        }
-        if (kind === 'shard') {
-          // A shard process killed alone leaves its redis-server (and its data) for the next one.
-          this.ha.shardLost(
-            id,
-            `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`})`,
-            !this.redisAlive(id),
-          );
-          this.setShard(id, {
-            status: 'restarting',
-            restarts: (this.shard(id)?.restarts ?? 0) + 1,
-            last_event: `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`}); restarting`,
-          });
-          this.shardStats.delete(id);
+        // A shard process killed alone leaves its redis-server (and its data) for the next one.
+        this.ha.shardLost(
+          id,
+          `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`})`,
+          !this.redisAlive(id),
+        );
+        this.setShard(id, {
+          status: 'restarting',
+          restarts: (this.shard(id)?.restarts ?? 0) + 1,
+          last_event: `shard process exited (${info.signal ?? `code ${info.code ?? '?'}`}); restarting`,
+        });
+        this.shardStats.delete(id);
+      },
+    };
+  }
+
+  private proxyHooks(id: number): ChildHooks<'proxy'> {
+    return {
+      onConnected: (child) => child.send({ type: 'config', config: this.proxyConfig() }),
+      onMessage: (_child, msg) => this.onProxyMessage(id, msg),
+      onExit: () => {},
+    };
+  }
+
+  private syncerHooks(id: number): ChildHooks<'syncer'> {
+    return {
+      onConnected: () => {
+        this.syncerReportAt.set(id, Date.now());
+        this.pushSyncerConfig(id);
+      },
+      onMessage: (_child, msg) => this.onSyncerMessage(id, msg),
+      onExit: (_child, info) => {
+        this.syncerReportAt.delete(id);
+        // A restarted syncer starts over with a full sync: say so now, not when it reports.
+        const b = this.bdb(id);
+        if (b && b.replica_sync === 'enabled') {
+          b.replica_sources = b.replica_sources.map((src) => ({
+            ...src,
+            status: 'syncing',
+            lag: 0,
+            rdb_transferred: 0,
+            last_error: `syncer exited (${info.signal ?? `code ${info.code ?? '?'}`}); restarting`,
+          }));
         }
       },
     };
   }
 
-  private async ensureChild(
+  /** The running child `${role}-${id}`. */
+  child<R extends ProcessRole>(role: R, id: number): Child<R> | undefined {
+    return childOf(this.children, role, id);
+  }
+
+  /** The control connection of a running shard. */
+  shardConn(uid: number): ChildControl<'shard'> | undefined {
+    return childOf(this.children, 'shard', uid)?.conn;
+  }
+
+  private async ensureChild<R extends ProcessRole>(
     name: string,
-    role: 'shard' | 'proxy' | 'syncer',
+    role: R,
     id: number,
     config: object,
-  ): Promise<Child> {
-    let child = this.children.get(name);
-    if (child) return child;
+    hooks: ChildHooks<R>,
+  ): Promise<Child<R>> {
+    const running = this.child(role, id);
+    if (running) return running;
     if (this.stopping) throw new Error(`cluster is stopping; not starting ${name}`);
     const node = this.nodeOf(role, id);
     if (this.downNodes.has(node)) throw new Error(`node ${node} is down; not starting ${name}`);
-    child = new Child(
+    const child = new Child<R>(
       {
         name,
         role,
@@ -235,10 +261,10 @@ export class ClusterManager {
         // Outgoing connections leave from the node's address: packets say which node sent them.
         ...this.placement(role, id, node),
       },
-      this.hooks(role, id),
+      hooks,
       this.log,
     );
-    this.children.set(name, child);
+    this.children.set(name, child as Child);
     await child.start();
     return child;
   }
@@ -392,7 +418,7 @@ export class ClusterManager {
       tls_key: join(this.paths.certs, 'proxy.key'),
       ca_cert: this.paths.caCert,
     };
-    return this.ensureChild(`proxy-${nodeUid}`, 'proxy', nodeUid, cfg);
+    return this.ensureChild(`proxy-${nodeUid}`, 'proxy', nodeUid, cfg, this.proxyHooks(nodeUid));
   }
 
   private shardConfig(sh: ShardState): ShardProcessConfig {
@@ -426,10 +452,10 @@ export class ClusterManager {
 
   private ensureShard(uid: number): Promise<Child> {
     const sh = this.shard(uid)!;
-    return this.ensureChild(`shard-${uid}`, 'shard', uid, this.shardConfig(sh));
+    return this.ensureChild(`shard-${uid}`, 'shard', uid, this.shardConfig(sh), this.shardHooks(uid));
   }
 
-  private async shardConnected(uid: number, child: Child, attempt = 0): Promise<void> {
+  private async shardConnected(uid: number, child: Child<'shard'>, attempt = 0): Promise<void> {
     const conn = child.conn;
     try {
       await conn?.request('ping', undefined, 15_000);
@@ -454,43 +480,24 @@ export class ClusterManager {
     }
   }
 
-  private onChildMessage(
-    kind: 'shard' | 'proxy' | 'syncer',
-    id: number,
-    _child: Child,
-    msg: ControlMessage,
-  ): void {
-    if (kind === 'syncer') {
-      this.onSyncerMessage(id, msg);
-      return;
-    }
+  private onShardMessage(id: number, msg: ShardUpMessage): void {
     if (msg.type === 'stats') {
-      if (kind === 'shard') {
-        const st = msg.stats as ShardStats;
-        const before = this.shardStats.get(id)?.redis_pid;
-        this.shardStats.set(id, st);
-        this.shardStatsTime.set(id, Date.now());
-        this.ha.onStats(id);
-        // A destination shard whose redis-server changed restarted empty: its syncer must know.
-        if (before !== st.redis_pid) {
-          const sh = this.shard(id);
-          if (sh) this.pushSyncerConfig(sh.bdb_uid);
-        }
-      } else this.proxyStats.set(id, msg.stats);
+      const st = msg.stats;
+      const before = this.shardStats.get(id)?.redis_pid;
+      this.shardStats.set(id, st);
+      this.shardStatsTime.set(id, Date.now());
+      this.ha.onStats(id);
+      // A destination shard whose redis-server changed restarted empty: its syncer must know.
+      if (before !== st.redis_pid) {
+        const sh = this.shard(id);
+        if (sh) this.pushSyncerConfig(sh.bdb_uid);
+      }
       return;
     }
     if (msg.type === 'event') {
-      this.log.info({ [kind]: id, event: msg.event, detail: msg.detail }, 'child event');
-      if (kind === 'proxy' && (msg.event === 'ready' || msg.event === 'not-ready')) {
-        const d = (msg.detail ?? {}) as { bdb_uid?: number; port?: number };
-        const key = `${id}:${d.bdb_uid}:${d.port}`;
-        if (msg.event === 'ready') this.endpointsUp.add(key);
-        else this.endpointsUp.delete(key);
-        for (const w of this.endpointWaiters.splice(0)) w();
-      }
-      if (kind === 'proxy' && msg.event === 'config-set') this.keepConfigSet(msg.detail);
-      if (kind === 'shard' && msg.event === 'redis-exited') {
-        const d = msg.detail ?? {};
+      this.log.info({ shard: id, event: msg.event, detail: msg.detail }, 'child event');
+      if (msg.event === 'redis-exited') {
+        const d = msg.detail;
         const how = d.signal ? `killed by ${String(d.signal)}` : `exited with code ${String(d.code)}`;
         this.ha.shardLost(id, `redis-server ${how}`, true);
         this.setShard(id, { status: 'restarting', last_event: `redis-server ${how}; restarting the shard` });
@@ -498,13 +505,31 @@ export class ClusterManager {
     }
   }
 
+  private onProxyMessage(id: number, msg: ProxyUpMessage): void {
+    if (msg.type === 'stats') {
+      this.proxyStats.set(id, msg.stats);
+      return;
+    }
+    if (msg.type === 'event') {
+      this.log.info({ proxy: id, event: msg.event, detail: msg.detail }, 'child event');
+      if (msg.event === 'ready' || msg.event === 'not-ready') {
+        const d = msg.detail;
+        const key = `${id}:${d.bdb_uid}:${d.port}`;
+        if (msg.event === 'ready') this.endpointsUp.add(key);
+        else this.endpointsUp.delete(key);
+        for (const w of this.endpointWaiters.splice(0)) w();
+      }
+      if (msg.event === 'config-set') this.keepConfigSet(msg.detail);
+    }
+  }
+
   /**
    * A proxy applied CONFIG SET on every shard of a bdb: keep the settings (under Redis's
    * canonical names, so an alias set later replaces them) for the shards' next starts.
    */
-  private keepConfigSet(detail: Record<string, unknown> | undefined): void {
-    const uid = Number(detail?.bdb_uid);
-    const settings = detail?.settings;
+  private keepConfigSet(detail: ProxyEvents['config-set']): void {
+    const uid = Number(detail.bdb_uid);
+    const settings: unknown = detail.settings;
     if (!this.bdb(uid) || typeof settings !== 'object' || settings === null) return;
     const kept: Record<string, string> = { ...(this.bdb(uid)!.redis_config ?? {}) };
     for (const [name, value] of Object.entries(settings as Record<string, unknown>)) {
@@ -557,7 +582,7 @@ export class ClusterManager {
     return { ...sh, stats: this.shardStats.get(sh.uid) };
   }
 
-  proxyConfig(): ProxyRuntimeConfig {
+  proxyConfig(): ProxyConfigMessage {
     const s = this.state;
     const dbs: ProxyDbConfig[] = s.bdbs
       .filter((b) => b.status !== 'delete-pending')
@@ -590,8 +615,8 @@ export class ClusterManager {
   }
 
   pushProxyConfig(): void {
-    const msg: ControlMessage = { type: 'config', config: this.proxyConfig() };
-    for (const n of this.state.cluster.nodes) this.children.get(`proxy-${n.uid}`)?.send(msg);
+    const config = this.proxyConfig();
+    for (const n of this.state.cluster.nodes) this.child('proxy', n.uid)?.send({ type: 'config', config });
   }
 
   private waitShardActive(uid: number, timeoutMs: number): Promise<boolean> {
@@ -945,7 +970,7 @@ export class ClusterManager {
       const persistence = persistenceOf(this.bdb(uid)!);
       for (const su of b.shard_list) {
         this.refreshShardSpec(su);
-        const conn = this.children.get(`shard-${su}`)?.conn;
+        const conn = this.shardConn(su);
         if (!conn) continue; // a shard that is down starts with the new config
         if (patch.memory_size !== undefined) jobs.push(conn.request('set-maxmemory', { bytes: per }));
         if (persistenceChanged) jobs.push(conn.request('set-persistence', persistence));
@@ -1047,9 +1072,8 @@ export class ClusterManager {
     await Promise.all(
       masters.map((m) => {
         this.refreshShardSpec(m.uid);
-        return this.children
-          .get(`shard-${m.uid}`)
-          ?.conn?.request('set-role', { role: 'master', min_replicas_to_write: 0 }, 5000)
+        return this.shardConn(m.uid)
+          ?.request('set-role', { role: 'master', min_replicas_to_write: 0 }, 5000)
           .catch((err: Error) => this.log.warn({ shard: m.uid, err: err.message }, 'could not drop the write fence'));
       }),
     );
@@ -1123,7 +1147,7 @@ export class ClusterManager {
 
   pushSyncerConfig(uid: number): void {
     const cfg = this.syncerConfig(uid);
-    if (cfg) this.children.get(`syncer-${uid}`)?.send({ type: 'config', config: cfg });
+    if (cfg) this.child('syncer', uid)?.send({ type: 'config', config: cfg });
   }
 
   /** Start, reconfigure or stop the bdb's syncer to match its Replica Of settings. */
@@ -1159,15 +1183,15 @@ export class ClusterManager {
       tls_key: join(this.paths.certs, 'syncer.key'),
       proxy_cert: join(this.paths.certs, 'proxy.pem'),
     };
-    await this.ensureChild(name, 'syncer', uid, cfg);
+    await this.ensureChild(name, 'syncer', uid, cfg, this.syncerHooks(uid));
   }
 
-  private onSyncerMessage(uid: number, msg: ControlMessage): void {
+  private onSyncerMessage(uid: number, msg: SyncerUpMessage): void {
     const b = this.bdb(uid);
     if (!b) return;
     if (msg.type === 'stats') {
       this.syncerReportAt.set(uid, Date.now());
-      const rep = msg.stats as SyncerReport;
+      const rep = msg.stats;
       if (rep.epoch !== b.sync_epoch) return; // a report about a sync that has been restarted since
       this.syncerReports.set(uid, rep);
       let statusChanged = false;
@@ -1200,7 +1224,7 @@ export class ClusterManager {
       return;
     }
     if (msg.type === 'event' && msg.event === 'sync-stopped') {
-      const d = (msg.detail ?? {}) as { source_uid?: number; error?: string; code?: string; epoch?: number };
+      const d = msg.detail;
       if (d.epoch !== undefined && d.epoch !== b.sync_epoch) return;
       // Only a running sync stops (a paused or stopped one has nothing to stop).
       if (!syncRuns(b.replica_sync) || !canTransition(b.replica_sync, 'stopped')) return;
@@ -1279,7 +1303,7 @@ export class ClusterManager {
     const masters = b.shard_list.filter((su) => this.shard(su)?.role !== 'slave');
     await Promise.all(
       masters.map((su) => {
-        const conn = this.children.get(`shard-${su}`)?.conn;
+        const conn = this.shardConn(su);
         if (!conn)
           throw new MinirsError(
             ErrorCodes.CONFLICT,
@@ -1307,7 +1331,7 @@ export class ClusterManager {
     return this.shardStatsTime.get(uid);
   }
 
-  proxyStatsOf(node: number): unknown {
+  proxyStatsOf(node: number): ProxyStats | undefined {
     return this.proxyStats.get(node);
   }
 
