@@ -33,6 +33,23 @@ import {
 import { DelayRelay } from './relay.js';
 import { childOf, pidAlive, readPid } from './supervisor.js';
 
+/** How long a pause waits for its SIGSTOP to take effect. */
+const STOP_WAIT_MS = 2000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether a process is stopped (state T or t in /proc/<pid>/stat), or gone. */
+function isStopped(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return true; // gone: nothing left to stop
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'T' || state === 't' || state === 'Z' || state === 'X';
+}
+
 /** Does the path carry packets to or from host:port (on either side)? */
 function pathCovers(path: NetPath, host: string, port: number): boolean {
   return path.pairs.some(({ a, b }) => {
@@ -198,6 +215,21 @@ export class FaultInjector {
       .filter((p): p is number => p !== undefined && pidAlive(p));
   }
 
+  /**
+   * A SIGSTOP takes effect when the kernel next schedules the process, not when kill() returns:
+   * on a busy machine a process read right after could still be running. A pause answers once
+   * every process is stopped (or gone), up to STOP_WAIT_MS.
+   */
+  private async stopped(pids: number[]): Promise<void> {
+    const deadline = Date.now() + STOP_WAIT_MS;
+    let left = pids.filter((p) => !isStopped(p));
+    while (left.length > 0 && Date.now() < deadline) {
+      await sleep(2);
+      left = left.filter((p) => !isStopped(p));
+    }
+    if (left.length > 0) this.mgr.log.warn({ pids: left }, `SIGSTOP not in effect after ${STOP_WAIT_MS} ms`);
+  }
+
   private signal(pids: number[], sig: NodeJS.Signals): void {
     for (const p of pids) {
       try {
@@ -267,6 +299,7 @@ export class FaultInjector {
           rec.mechanism = 'signal (SIGSTOP every process of the node)';
           rec.pids = this.nodePids(node);
           this.signal(rec.pids, 'SIGSTOP');
+          await this.stopped(rec.pids);
           return;
         }
         if (!proc)
@@ -277,6 +310,7 @@ export class FaultInjector {
         rec.mechanism = 'signal (SIGSTOP until healed)';
         rec.pid = this.processPid(proc);
         process.kill(rec.pid, 'SIGSTOP');
+        await this.stopped([rec.pid]);
         return;
       case 'oom':
         if (!rec.bytes)
@@ -673,6 +707,7 @@ export class FaultInjector {
         rec.pids = node !== undefined ? this.nodePids(node) : proc ? [this.processPid(proc)] : [];
         if (proc) rec.pid = rec.pids[0];
         this.signal(rec.pids, 'SIGSTOP');
+        await this.stopped(rec.pids);
         return;
       }
       case 'oom':
