@@ -209,7 +209,7 @@ export class FaultInjector {
   }
 
   private nodePids(node: number): number[] {
-    return this.mgr
+    return this.mgr.procs
       .nodeProcessNames(node)
       .map((n) => readPid(this.mgr.paths.pidFile(n)))
       .filter((p): p is number => p !== undefined && pidAlive(p));
@@ -274,7 +274,7 @@ export class FaultInjector {
       case 'kill':
         if (node !== undefined) {
           rec.mechanism = 'node-crash (SIGKILL every process of the node; none restarts until healed)';
-          rec.pids = await this.mgr.crashNode(node, `node ${node} crashed (fault ${rec.id})`);
+          rec.pids = await this.mgr.procs.crashNode(node, `node ${node} crashed (fault ${rec.id})`);
           return;
         }
         if (!proc)
@@ -290,8 +290,8 @@ export class FaultInjector {
       case 'restart':
         if (node === undefined) throw invalid('target', 'restart takes node:N');
         rec.mechanism = 'node-crash then start';
-        rec.pids = await this.mgr.crashNode(node, `node ${node} restarting (fault ${rec.id})`);
-        await this.mgr.startNode(node);
+        rec.pids = await this.mgr.procs.crashNode(node, `node ${node} restarting (fault ${rec.id})`);
+        await this.mgr.procs.startNode(node);
         rec.active = false;
         return;
       case 'pause':
@@ -398,7 +398,7 @@ export class FaultInjector {
       kbps: rec.kbps,
     };
     this.mgr.linkFaults.push({ bdb_uid: bdbUid, fault });
-    this.mgr.pushSyncerConfig(bdbUid);
+    this.mgr.replicaOf.pushSyncerConfig(bdbUid);
     if (rec.kind === 'reset') {
       // A reset acts once; the syncer has seen it once the config is delivered.
       rec.active = false;
@@ -583,7 +583,7 @@ export class FaultInjector {
     const i = this.mgr.linkFaults.findIndex((f) => f.fault.id === id);
     if (i >= 0) {
       this.mgr.linkFaults.splice(i, 1);
-      this.mgr.pushSyncerConfig(bdbUid);
+      this.mgr.replicaOf.pushSyncerConfig(bdbUid);
     }
   }
 
@@ -623,7 +623,7 @@ export class FaultInjector {
     const node = nodeTarget(rec.target);
     switch (rec.kind) {
       case 'kill':
-        if (node !== undefined) await this.mgr.startNode(node);
+        if (node !== undefined) await this.mgr.procs.startNode(node);
         return;
       case 'pause':
         this.signal(rec.pids ?? (rec.pid ? [rec.pid] : []), 'SIGCONT');
@@ -662,7 +662,7 @@ export class FaultInjector {
       if (f.kind === 'pause') this.signal(f.pids ?? (f.pid ? [f.pid] : []), 'SIGCONT');
       const node = nodeTarget(f.target);
       if (f.kind === 'kill' && node !== undefined)
-        this.mgr.markNodeDown(node, `node ${node} crashed (fault ${f.id})`);
+        this.mgr.procs.markNodeDown(node, `node ${node} crashed (fault ${f.id})`);
     }
     // Leftovers of a crashed manager go; the active kernel faults are written again in restore().
     if (nftAvailable()) writeNftTable(this.mgr.state.cluster.index, { filter: [], nat: [] }, this.places);

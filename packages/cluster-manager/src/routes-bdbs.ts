@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Action, ActionRegistry } from './actions.js';
 import type { ClusterManager } from './manager.js';
 import { checkBdbFields } from './rs-fields.js';
-import { bdbCreateSchema, bdbUpdateSchema } from './schemas.js';
+import { type BdbUpdateRequest, bdbCreateSchema, bdbUpdateSchema } from './schemas.js';
 import { bdbView, parseFields, pickFields, shardView } from './views.js';
 
 const uidParams = {
@@ -47,7 +47,7 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
   const shards = (bdbUid?: number) =>
     mgr.state.shards
       .filter((s) => bdbUid === undefined || s.bdb_uid === bdbUid)
-      .map((s) => shardView(s, mgr.shardStatsOf(s.uid), mgr.shardStatsTimeOf(s.uid)));
+      .map((s) => shardView(s, mgr.procs.shardStatsOf(s.uid), mgr.procs.shardStatsTimeOf(s.uid)));
   const notFound = (what: string, uid: number | string) =>
     new MinirsError(ErrorCodes.NOT_FOUND, `${what} ${uid} does not exist`);
 
@@ -86,26 +86,26 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
     { schema: { body: bdbCreateSchema }, preValidation: checkCreate },
     async (req) => {
       if (isDryRun(req)) {
-        const { bdb } = await mgr.planBdb(req.body);
+        const { bdb } = await mgr.bdbs.plan(req.body);
         return view(bdb);
       }
-      const b = await mgr.createBdb(req.body);
-      actions.track(actions.start('SMCreateBDB', b.uid), mgr.whenActive(b.uid));
+      const b = await mgr.bdbs.create(req.body);
+      actions.track(actions.start('SMCreateBDB', b.uid), mgr.bdbs.whenActive(b.uid));
       // RS answers 200 (not 201): the database is being created; poll the action or the bdb.
       return view(mgr.bdb(b.uid) ?? b);
     },
   );
 
-  app.put<{ Params: { uid: number }; Body: Record<string, unknown> | undefined }>(
+  app.put<{ Params: { uid: number }; Body: BdbUpdateRequest | undefined }>(
     '/v1/bdbs/:uid',
     { schema: { params: uidParams, body: bdbUpdateSchema }, preValidation: checkUpdate },
     async (req) => {
       const body = req.body ?? {};
       if (isDryRun(req)) {
         const b = mgr.requireBdb(req.params.uid);
-        return view({ ...b, ...mgr.planUpdate(b.uid, body) });
+        return view({ ...b, ...mgr.bdbs.planUpdate(b.uid, body) });
       }
-      const { bdb, applied } = await mgr.updateBdbTracked(req.params.uid, body);
+      const { bdb, applied } = await mgr.bdbs.update(req.params.uid, body);
       actions.track(actions.start('SMUpdateBDB', bdb.uid), applied);
       return view(bdb);
     },
@@ -116,7 +116,7 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
     if (isDryRun(req)) return { uid: req.params.uid, deleted: false, dry_run: true };
     const a = actions.start('SMDeleteBDB', req.params.uid);
     try {
-      await mgr.deleteBdb(req.params.uid);
+      await mgr.bdbs.delete(req.params.uid);
     } catch (err) {
       actions.fail(a, err);
       throw err;
@@ -127,7 +127,7 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
 
   // PUT /v1/bdbs/{uid}/{action}: RS updates the bdb with the body's fields, then performs the action.
   const withAction = (name: 'flush' | 'reset_admin_pass') =>
-    app.put<{ Params: { uid: number }; Body: Record<string, unknown> | undefined }>(
+    app.put<{ Params: { uid: number }; Body: BdbUpdateRequest | undefined }>(
       `/v1/bdbs/:uid/${name}`,
       {
         schema: { params: uidParams, body: bdbUpdateSchema },
@@ -141,13 +141,13 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
         const uid = req.params.uid;
         const body = req.body ?? {};
         const b = mgr.requireBdb(uid);
-        if (isDryRun(req)) return view({ ...b, ...mgr.planUpdate(uid, body) });
+        if (isDryRun(req)) return view({ ...b, ...mgr.bdbs.planUpdate(uid, body) });
         const a = actions.start('SMUpdateBDB', uid);
         try {
           let applied: Promise<unknown> = Promise.resolve();
-          if (Object.keys(body).length > 0) applied = (await mgr.updateBdbTracked(uid, body)).applied;
-          if (name === 'flush') await mgr.flushBdb(uid);
-          else mgr.resetAdminPass(uid);
+          if (Object.keys(body).length > 0) applied = (await mgr.bdbs.update(uid, body)).applied;
+          if (name === 'flush') await mgr.bdbs.flush(uid);
+          else mgr.bdbs.resetAdminPass(uid);
           actions.track(a, applied);
         } catch (err) {
           actions.fail(a, err);
@@ -201,7 +201,7 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
   app.get<{ Params: { uid: number } }>('/v1/shards/:uid', { schema: { params: uidParams } }, async (req) => {
     const s = mgr.shard(req.params.uid);
     if (!s) throw notFound('shard', req.params.uid);
-    return shardView(s, mgr.shardStatsOf(s.uid), mgr.shardStatsTimeOf(s.uid));
+    return shardView(s, mgr.procs.shardStatsOf(s.uid), mgr.procs.shardStatsTimeOf(s.uid));
   });
 
   app.get('/v1/actions', async () => ({ actions: [], 'state-machines': actions.list() }));
