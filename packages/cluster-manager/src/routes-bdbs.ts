@@ -1,16 +1,10 @@
 import { type BdbCreateRequest, type BdbState, ErrorCodes, MinirsError } from '@minirs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Action, ActionRegistry } from './actions.js';
+import type { ActionRegistry } from './actions.js';
 import type { ClusterManager } from './manager.js';
 import { checkBdbFields } from './rs-fields.js';
-import { type BdbUpdateRequest, bdbCreateSchema, bdbUpdateSchema } from './schemas.js';
-import { bdbView, parseFields, pickFields, shardView } from './views.js';
-
-const uidParams = {
-  type: 'object',
-  required: ['uid'],
-  properties: { uid: { type: 'integer', minimum: 1 } },
-};
+import { type BdbUpdateRequest, bdbCreateSchema, bdbUpdateSchema, uidParams } from './schemas.js';
+import { bdbView, parseFields, pickFields } from './views.js';
 
 type Query = { fields?: string; dry_run?: string };
 
@@ -21,35 +15,13 @@ function isDryRun(req: FastifyRequest): boolean {
   return !/^(false|0|no)$/i.test(String(q.dry_run));
 }
 
-function actionV2(a: Action): Record<string, unknown> {
-  const [object_type, object_uid] = a.object_name.split(':');
-  return {
-    action_uid: a.action_uid,
-    action_type: 'state-machine',
-    creation_time: a.creation_time,
-    name: a.name,
-    progress: a.progress,
-    status: a.status === 'pending' ? 'queued' : a.status === 'active' ? 'running' : a.status,
-    additional_info: {
-      object_type,
-      object_uid,
-      ...(a.error_message ? { error: a.error_message } : {}),
-    },
-  };
-}
-
 /**
- * The bdb, shard and action requests of RS's REST API: fields honored or refused by name
- * (rs-fields.ts), `dry_run`, `fields`, and an `action_uid` for every change that RS tracks.
+ * The bdb requests of RS's REST API: fields honored or refused by name (rs-fields.ts),
+ * `dry_run`, `fields`, and an `action_uid` for every change that RS tracks; the coordinated
+ * failover of a bdb's shards.
  */
 export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, actions: ActionRegistry): void {
   const view = (b: BdbState) => bdbView(b, actions);
-  const shards = (bdbUid?: number) =>
-    mgr.state.shards
-      .filter((s) => bdbUid === undefined || s.bdb_uid === bdbUid)
-      .map((s) => shardView(s, mgr.procs.shardStatsOf(s.uid), mgr.procs.shardStatsTimeOf(s.uid)));
-  const notFound = (what: string, uid: number | string) =>
-    new MinirsError(ErrorCodes.NOT_FOUND, `${what} ${uid} does not exist`);
 
   // Field checks come before the schema, so an unknown or unimplemented field is what the 400 names.
   const checkCreate = async (req: FastifyRequest) => checkBdbFields(req.body, undefined);
@@ -67,20 +39,6 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
   app.get<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) =>
     pickFields(view(mgr.requireBdb(req.params.uid)), parseFields((req.query as Query).fields)),
   );
-  app.get<{ Params: { uid: number }; Querystring: { extra_info_keys?: string | string[] } }>(
-    '/v1/bdbs/:uid/shards',
-    { schema: { params: uidParams } },
-    async (req) => {
-      mgr.requireBdb(req.params.uid);
-      // RS: extra_info_keys (repeatable) picks the redis_info keys to return.
-      const q = req.query.extra_info_keys;
-      const keys = q === undefined ? undefined : (Array.isArray(q) ? q : [q]).flatMap((k) => k.split(','));
-      return shards(req.params.uid).map((s) =>
-        keys ? { ...s, redis_info: pickFields(s.redis_info as Record<string, unknown>, keys) } : s,
-      );
-    },
-  );
-
   app.post<{ Body: BdbCreateRequest }>(
     '/v1/bdbs',
     { schema: { body: bdbCreateSchema }, preValidation: checkCreate },
@@ -196,24 +154,4 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
       }
     },
   );
-
-  app.get('/v1/shards', async () => shards());
-  app.get<{ Params: { uid: number } }>('/v1/shards/:uid', { schema: { params: uidParams } }, async (req) => {
-    const s = mgr.shard(req.params.uid);
-    if (!s) throw notFound('shard', req.params.uid);
-    return shardView(s, mgr.procs.shardStatsOf(s.uid), mgr.procs.shardStatsTimeOf(s.uid));
-  });
-
-  app.get('/v1/actions', async () => ({ actions: [], 'state-machines': actions.list() }));
-  app.get<{ Params: { uid: string } }>('/v1/actions/:uid', async (req) => {
-    const a = actions.get(req.params.uid);
-    if (!a) throw notFound('action', req.params.uid);
-    return a;
-  });
-  app.get('/v2/actions', async () => actions.list().map(actionV2));
-  app.get<{ Params: { uid: string } }>('/v2/actions/:uid', async (req) => {
-    const a = actions.get(req.params.uid);
-    if (!a) throw notFound('action', req.params.uid);
-    return actionV2(a);
-  });
 }

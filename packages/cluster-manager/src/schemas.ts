@@ -57,6 +57,13 @@ const persistence = {
   },
 };
 
+/** `:uid` of a path: a positive integer (fastify coerces it). */
+export const uidParams = {
+  type: 'object',
+  required: ['uid'],
+  properties: { uid: { type: 'integer', minimum: 1 } },
+};
+
 export const bdbCreateSchema = {
   type: 'object',
   required: ['name'],
