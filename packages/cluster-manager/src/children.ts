@@ -3,9 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type ChildControl,
-  ErrorCodes,
   inNodeNet,
-  MinirsError,
   NETNS_ROUTE,
   netnsHostAddr,
   netnsName,
@@ -29,9 +27,9 @@ import { Child, type ChildHooks, childOf, pidAlive, pidCmdline, readPid } from '
 /**
  * The children of the manager and their supervision: every shard, proxy and syncer process
  * (placed on its node, adopted or spawned, restarted by supervisor.ts), what shards and proxies
- * report (stats, events, ready endpoints), who waits for a shard or an endpoint, and the machine
- * faults of a node (crash, start again). The syncers' own messages are Replica Of's
- * (replica-of.ts); this file starts them.
+ * report (stats, events, ready endpoints), who waits for a shard or an endpoint. The syncers'
+ * own messages are Replica Of's (replica-of.ts); this file starts them. A node's crash and start
+ * are nodes.ts.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -199,99 +197,6 @@ export class Children {
 
   private nodeAddr(uid: number): string {
     return (this.mgr.state.cluster.nodes.find((n) => n.uid === uid) ?? this.mgr.state.cluster.nodes[0]!).addr;
-  }
-
-  /** Pid-file names of every process of a node (redis-servers included). */
-  nodeProcessNames(node: number): string[] {
-    const names = [`proxy-${node}`];
-    for (const sh of this.mgr.state.shards) if (sh.node_uid === node) names.push(`shard-${sh.uid}`, `redis-${sh.uid}`);
-    if (this.nodeOf('syncer', 0) === node) for (const b of this.mgr.state.bdbs) names.push(`syncer-${b.uid}`);
-    return names;
-  }
-
-  /** SIGKILLs what runs of a node by its pid files (before adoption; see main.ts). Returns the pids. */
-  killNodeProcesses(node: number): number[] {
-    const pids: number[] = [];
-    for (const name of this.nodeProcessNames(node)) {
-      const pid = readPid(this.mgr.paths.pidFile(name));
-      if (!pid || !pidAlive(pid)) continue;
-      try {
-        process.kill(pid, 'SIGKILL');
-        pids.push(pid);
-      } catch {
-        // gone
-      }
-    }
-    return pids;
-  }
-
-  markNodeDown(node: number, why: string): void {
-    if (!this.mgr.state.cluster.nodes.some((n) => n.uid === node)) {
-      throw new MinirsError(ErrorCodes.NOT_FOUND, `node ${node} does not exist; list them with GET /v1/nodes`);
-    }
-    this.mgr.downNodes.add(node);
-    this.mgr.store.update((s) => {
-      const n = s.cluster.nodes.find((x) => x.uid === node);
-      if (n) n.status = 'down';
-      for (const sh of s.shards) {
-        if (sh.node_uid !== node) continue;
-        sh.status = 'down';
-        sh.last_event = why;
-        sh.last_event_time = new Date().toISOString();
-      }
-    });
-  }
-
-  /** A machine crash: every process of the node SIGKILLed, none restarted. Returns their pids. */
-  async crashNode(node: number, why: string): Promise<number[]> {
-    this.markNodeDown(node, why);
-    const pids: number[] = [];
-    for (const name of this.nodeProcessNames(node)) {
-      const pid = readPid(this.mgr.paths.pidFile(name));
-      if (pid && pidAlive(pid)) pids.push(pid);
-    }
-    await Promise.all(
-      this.nodeProcessNames(node).map(async (name) => {
-        const child = this.children.get(name);
-        this.children.delete(name);
-        if (child) await child.crash();
-      }),
-    );
-    for (const sh of this.mgr.state.shards) {
-      if (sh.node_uid !== node) continue;
-      this.killStrayRedis(sh.uid);
-      this.shardStats.delete(sh.uid);
-    }
-    this.mgr.ha.nodeLost(node, why);
-    // A crash is over when nothing of the node runs any more (SIGKILL is not instant).
-    const deadline = Date.now() + 5000;
-    while (pids.some((p) => pidAlive(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const k of [...this.endpointsUp]) if (k.startsWith(`${node}:`)) this.endpointsUp.delete(k);
-    this.mgr.pushProxyConfig();
-    return pids;
-  }
-
-  /** Brings a crashed node back: its proxy, its shards, and the syncers when it is the first node. */
-  async startNode(node: number): Promise<void> {
-    this.mgr.downNodes.delete(node);
-    this.mgr.store.update((s) => {
-      const n = s.cluster.nodes.find((x) => x.uid === node);
-      if (n) n.status = 'active';
-    });
-    const jobs: Promise<unknown>[] = [this.ensureProxy(node)];
-    for (const sh of this.mgr.state.shards) {
-      if (sh.node_uid !== node) continue;
-      this.mgr.setShard(sh.uid, { status: 'starting', last_event: `node ${node} started again` });
-      jobs.push(this.ensureShard(sh.uid));
-    }
-    await Promise.all(jobs);
-    // Healed means back: the node's shards answer again (bounded; a shard that does not come
-    // up says so in its status).
-    await Promise.all(
-      this.mgr.state.shards.filter((sh) => sh.node_uid === node).map((sh) => this.waitShardActive(sh.uid, 30_000)),
-    );
-    if (this.nodeOf('syncer', 0) === node) for (const b of this.mgr.state.bdbs) await this.mgr.replicaOf.applyReplicaOf(b.uid);
-    this.mgr.pushProxyConfig();
   }
 
   ensureProxy(nodeUid: number): Promise<Child> {
@@ -474,6 +379,11 @@ export class Children {
     this.shardStats.delete(uid);
     rmSync(this.mgr.paths.shardData(uid), { recursive: true, force: true });
     rmSync(this.mgr.paths.socket(`shard-${uid}`), { force: true });
+  }
+
+  /** Forget the endpoints a node's proxy reported ready (the node crashed). */
+  forgetEndpointsOf(node: number): void {
+    for (const k of [...this.endpointsUp]) if (k.startsWith(`${node}:`)) this.endpointsUp.delete(k);
   }
 
   /** Forget a shard's last stats (it is gone or restarting). */

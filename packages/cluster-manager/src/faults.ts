@@ -11,6 +11,7 @@ import {
   writeFileAtomic,
 } from '@minirs/common';
 import type { ClusterManager } from './manager.js';
+import { crashNode, markNodeDown, nodeProcessNames, startNode } from './nodes.js';
 import {
   type Direction,
   filterRules,
@@ -209,8 +210,7 @@ export class FaultInjector {
   }
 
   private nodePids(node: number): number[] {
-    return this.mgr.procs
-      .nodeProcessNames(node)
+    return nodeProcessNames(this.mgr, node)
       .map((n) => readPid(this.mgr.paths.pidFile(n)))
       .filter((p): p is number => p !== undefined && pidAlive(p));
   }
@@ -274,7 +274,7 @@ export class FaultInjector {
       case 'kill':
         if (node !== undefined) {
           rec.mechanism = 'node-crash (SIGKILL every process of the node; none restarts until healed)';
-          rec.pids = await this.mgr.procs.crashNode(node, `node ${node} crashed (fault ${rec.id})`);
+          rec.pids = await crashNode(this.mgr, node, `node ${node} crashed (fault ${rec.id})`);
           return;
         }
         if (!proc)
@@ -290,8 +290,8 @@ export class FaultInjector {
       case 'restart':
         if (node === undefined) throw invalid('target', 'restart takes node:N');
         rec.mechanism = 'node-crash then start';
-        rec.pids = await this.mgr.procs.crashNode(node, `node ${node} restarting (fault ${rec.id})`);
-        await this.mgr.procs.startNode(node);
+        rec.pids = await crashNode(this.mgr, node, `node ${node} restarting (fault ${rec.id})`);
+        await startNode(this.mgr, node);
         rec.active = false;
         return;
       case 'pause':
@@ -623,7 +623,7 @@ export class FaultInjector {
     const node = nodeTarget(rec.target);
     switch (rec.kind) {
       case 'kill':
-        if (node !== undefined) await this.mgr.procs.startNode(node);
+        if (node !== undefined) await startNode(this.mgr, node);
         return;
       case 'pause':
         this.signal(rec.pids ?? (rec.pid ? [rec.pid] : []), 'SIGCONT');
@@ -662,7 +662,7 @@ export class FaultInjector {
       if (f.kind === 'pause') this.signal(f.pids ?? (f.pid ? [f.pid] : []), 'SIGCONT');
       const node = nodeTarget(f.target);
       if (f.kind === 'kill' && node !== undefined)
-        this.mgr.procs.markNodeDown(node, `node ${node} crashed (fault ${f.id})`);
+        markNodeDown(this.mgr, node, `node ${node} crashed (fault ${f.id})`);
     }
     // Leftovers of a crashed manager go; the active kernel faults are written again in restore().
     if (nftAvailable()) writeNftTable(this.mgr.state.cluster.index, { filter: [], nat: [] }, this.places);
