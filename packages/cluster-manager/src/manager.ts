@@ -27,10 +27,9 @@ export type BdbView = BdbState & Record<string, unknown>;
  * The cluster's control plane: owns the state, turns REST requests into state changes and
  * children, and keeps every child running. The concerns live in their own files, each holding
  * this manager: its children and their supervision (children.ts, `procs`; a node's crash and
- * start in nodes.ts), databases
- * (bdbs.ts, `bdbs`; slave shards in slaves.ts), Replica Of's syncers (replica-of.ts,
- * `replicaOf`), failover (failover.ts, `ha`). Here: the state and what every concern reads of
- * it, the proxies' config, start and shutdown.
+ * start in nodes.ts), databases (bdbs.ts, `bdbs`; slave shards in slaves.ts), Replica Of's
+ * syncers (replica-of.ts, `replicaOf`), failover (failover.ts, `ha`). Here: the state and what
+ * every concern reads of it, the proxies' config, start and shutdown.
  */
 export class ClusterManager {
   /** Link faults (partition, latency, ...) currently injected into syncers. */
