@@ -110,7 +110,9 @@ export class Bdbs {
     if (replication) {
       checkReplicationPossible(nodes);
       newShards.push(
-        ...(await planSlaves(newShards, nodes, uidBase + shards, (addr, taken) => pickShardPort(this.mgr.state, addr, taken))),
+        ...(await planSlaves(newShards, nodes, uidBase + shards, (addr, taken) =>
+          pickShardPort(this.mgr.state, addr, taken),
+        )),
       );
     }
     const now = new Date().toISOString();
@@ -149,7 +151,10 @@ export class Bdbs {
     if (body.replica_sources !== undefined || body.replica_sync !== undefined) {
       Object.assign(
         bdb,
-        replicaPatch(this.mgr.state, bdb, { replica_sources: body.replica_sources, replica_sync: body.replica_sync }),
+        replicaPatch(this.mgr.state, bdb, {
+          replica_sources: body.replica_sources,
+          replica_sync: body.replica_sync,
+        }),
       );
     }
     return { bdb, shards: newShards };
@@ -186,7 +191,9 @@ export class Bdbs {
     });
     this.mgr.pushProxyConfig();
     for (const sh of newShards) {
-      this.mgr.procs.ensureShard(sh.uid).catch((err) => this.mgr.log.error({ shard: sh.uid, err }, 'shard start failed'));
+      this.mgr.procs
+        .ensureShard(sh.uid)
+        .catch((err) => this.mgr.log.error({ shard: sh.uid, err }, 'shard start failed'));
     }
     void this.activateWhenShardsUp(bdbUid);
     if (bdb.replica_sources.length > 0) void this.mgr.replicaOf.applyReplicaOf(bdbUid);
@@ -208,10 +215,9 @@ export class Bdbs {
     }
   }
 
-
   /**
    * Validates an update and returns the bdb fields it changes, changing nothing (dry_run answers
-   * from this); updateTracked applies it.
+   * from this); update applies it.
    */
   planUpdate(uid: number, body: BdbUpdateRequest): Partial<BdbState> {
     const b = this.mgr.requireBdb(uid);
@@ -239,7 +245,8 @@ export class Bdbs {
       validateShardKeyRegex(body.shard_key_regex);
       patch.shard_key_regex = body.shard_key_regex;
     }
-    if (body.authentication_redis_pass !== undefined) patch.authentication_redis_pass = body.authentication_redis_pass;
+    if (body.authentication_redis_pass !== undefined)
+      patch.authentication_redis_pass = body.authentication_redis_pass;
     if (body.tls_mode !== undefined) patch.tls_mode = body.tls_mode;
     if (body.enforce_client_authentication !== undefined) {
       patch.enforce_client_authentication = body.enforce_client_authentication;

@@ -294,7 +294,10 @@ export class Children {
         const d = msg.detail;
         const how = d.signal ? `killed by ${String(d.signal)}` : `exited with code ${String(d.code)}`;
         this.mgr.ha.shardLost(id, `redis-server ${how}`, true);
-        this.mgr.setShard(id, { status: 'restarting', last_event: `redis-server ${how}; restarting the shard` });
+        this.mgr.setShard(id, {
+          status: 'restarting',
+          last_event: `redis-server ${how}; restarting the shard`,
+        });
       }
     }
   }

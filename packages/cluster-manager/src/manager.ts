@@ -74,7 +74,8 @@ export class ClusterManager {
     const s = this.state;
     const jobs: Promise<unknown>[] = [];
     for (const n of s.cluster.nodes) if (!this.downNodes.has(n.uid)) jobs.push(this.procs.ensureProxy(n.uid));
-    for (const sh of s.shards) if (!this.downNodes.has(sh.node_uid)) jobs.push(this.procs.ensureShard(sh.uid));
+    for (const sh of s.shards)
+      if (!this.downNodes.has(sh.node_uid)) jobs.push(this.procs.ensureShard(sh.uid));
     await Promise.all(jobs);
     for (const b of s.bdbs) void this.replicaOf.applyReplicaOf(b.uid);
     this.replicaOf.start();
@@ -118,7 +119,8 @@ export class ClusterManager {
     this.store.update((s) => {
       const sh = s.shards.find((x) => x.uid === uid);
       if (!sh) return;
-      if (patch.status !== undefined && patch.status !== sh.status && sh.role === 'master') statusOf = sh.bdb_uid;
+      if (patch.status !== undefined && patch.status !== sh.status && sh.role === 'master')
+        statusOf = sh.bdb_uid;
       Object.assign(sh, patch);
       if (patch.last_event) sh.last_event_time = new Date().toISOString();
     });
@@ -164,7 +166,8 @@ export class ClusterManager {
 
   pushProxyConfig(): void {
     const config = this.proxyConfig();
-    for (const n of this.state.cluster.nodes) this.procs.child('proxy', n.uid)?.send({ type: 'config', config });
+    for (const n of this.state.cluster.nodes)
+      this.procs.child('proxy', n.uid)?.send({ type: 'config', config });
   }
 
   readCaCert(): string {

@@ -10,7 +10,8 @@ import { pidAlive, readPid } from './supervisor.js';
 /** Pid-file names of every process of a node (redis-servers included). */
 export function nodeProcessNames(mgr: ClusterManager, node: number): string[] {
   const names = [`proxy-${node}`];
-  for (const sh of mgr.state.shards) if (sh.node_uid === node) names.push(`shard-${sh.uid}`, `redis-${sh.uid}`);
+  for (const sh of mgr.state.shards)
+    if (sh.node_uid === node) names.push(`shard-${sh.uid}`, `redis-${sh.uid}`);
   if (mgr.procs.nodeOf('syncer', 0) === node) for (const b of mgr.state.bdbs) names.push(`syncer-${b.uid}`);
   return names;
 }
@@ -94,8 +95,11 @@ export async function startNode(mgr: ClusterManager, node: number): Promise<void
   // Healed means back: the node's shards answer again (bounded; a shard that does not come
   // up says so in its status).
   await Promise.all(
-    mgr.state.shards.filter((sh) => sh.node_uid === node).map((sh) => mgr.procs.waitShardActive(sh.uid, 30_000)),
+    mgr.state.shards
+      .filter((sh) => sh.node_uid === node)
+      .map((sh) => mgr.procs.waitShardActive(sh.uid, 30_000)),
   );
-  if (mgr.procs.nodeOf('syncer', 0) === node) for (const b of mgr.state.bdbs) await mgr.replicaOf.applyReplicaOf(b.uid);
+  if (mgr.procs.nodeOf('syncer', 0) === node)
+    for (const b of mgr.state.bdbs) await mgr.replicaOf.applyReplicaOf(b.uid);
   mgr.pushProxyConfig();
 }

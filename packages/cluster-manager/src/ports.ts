@@ -18,7 +18,11 @@ function canBindOnNode(s: ClusterState, addr: string, port: number): Promise<boo
 }
 
 /** The endpoint port of a database: the requested one when free (else 409), or the first free one. */
-export async function pickDbPort(s: ClusterState, requested: number | undefined, ignoreBdb?: number): Promise<number> {
+export async function pickDbPort(
+  s: ClusterState,
+  requested: number | undefined,
+  ignoreBdb?: number,
+): Promise<number> {
   const taken = new Set(s.bdbs.filter((b) => b.uid !== ignoreBdb).map((b) => b.port));
   for (const sh of s.shards) taken.add(sh.port);
   const addrs = [...new Set(s.cluster.nodes.map((n) => n.addr))];

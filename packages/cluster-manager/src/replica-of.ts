@@ -61,7 +61,6 @@ export class ReplicaOf {
     };
   }
 
-
   private syncerConfig(uid: number): SyncerRuntimeConfig | undefined {
     const b = this.mgr.bdb(uid);
     if (!b) return undefined;
@@ -120,7 +119,11 @@ export class ReplicaOf {
       return;
     }
     const running = this.mgr.procs.children.get(name);
-    if (running && this.mgr.state.cluster.net === 'netns' && (running.spec.netns === undefined) !== this.mgr.procs.syncerOnHost(uid)) {
+    if (
+      running &&
+      this.mgr.state.cluster.net === 'netns' &&
+      (running.spec.netns === undefined) !== this.mgr.procs.syncerOnHost(uid)
+    ) {
       // The sources moved in or out of the node network: the syncer runs elsewhere now.
       this.mgr.procs.children.delete(name);
       await running.stop();
@@ -183,7 +186,10 @@ export class ReplicaOf {
       if (d.epoch !== undefined && d.epoch !== b.sync_epoch) return;
       // Only a running sync stops (a paused or stopped one has nothing to stop).
       if (!syncRuns(b.replica_sync) || !canTransition(b.replica_sync, 'stopped')) return;
-      this.mgr.log.warn({ bdb: uid, source: d.source_uid, error: d.error }, 'replica sync stopped by an error');
+      this.mgr.log.warn(
+        { bdb: uid, source: d.source_uid, error: d.error },
+        'replica sync stopped by an error',
+      );
       this.mgr.store.update((st) => {
         const x = st.bdbs.find((y) => y.uid === uid)!;
         x.replica_sync = 'stopped';
@@ -211,7 +217,9 @@ export class ReplicaOf {
       const rule = errorRule('syncer-unresponsive');
       const secs = Math.round((now - at) / 1000);
       const error = `the syncer of database ${b.name} has not reported for ${secs} s (stopped, frozen or overloaded); its status is unknown. ${rule.remedy}`;
-      const stale = b.replica_sources.some((s) => s.status !== 'out-of-sync' || s.last_error_code !== rule.code);
+      const stale = b.replica_sources.some(
+        (s) => s.status !== 'out-of-sync' || s.last_error_code !== rule.code,
+      );
       const next = b.replica_sources.map((s) => ({
         ...s,
         status: 'out-of-sync' as const,
@@ -219,7 +227,8 @@ export class ReplicaOf {
         last_error: error,
         last_error_code: rule.code,
       }));
-      if (stale) this.mgr.store.update((st) => (st.bdbs.find((x) => x.uid === b.uid)!.replica_sources = next));
+      if (stale)
+        this.mgr.store.update((st) => (st.bdbs.find((x) => x.uid === b.uid)!.replica_sources = next));
       else (b as BdbState).replica_sources = next;
     }
   }

@@ -70,7 +70,10 @@ export async function replaceSlave(
     b.shard_list = [...b.shard_list.filter((su) => su !== lostUid), slave.uid];
     b.rereplications = [...(b.rereplications ?? []), rec].slice(-50);
   });
-  mgr.log.warn({ bdb: m.bdb_uid, ...rec }, 're-replication: a new slave on another node; the lost one discarded');
+  mgr.log.warn(
+    { bdb: m.bdb_uid, ...rec },
+    're-replication: a new slave on another node; the lost one discarded',
+  );
   // Its node is down: none of its processes runs. Only its files are left (never kill by a
   // stale pid file: the pid may be someone else's process by now).
   mgr.procs.forgetStats(lostUid);
@@ -88,8 +91,11 @@ export async function setReplication(mgr: ClusterManager, uid: number, on: boole
   mgr.requireBdb(uid);
   const masters = mgr.state.shards.filter((sh) => sh.bdb_uid === uid && sh.role === 'master');
   if (on) {
-    const slaves = await planSlaves(masters, mgr.state.cluster.nodes, mgr.state.next_shard_uid, (addr, taken) =>
-      pickShardPort(mgr.state, addr, taken),
+    const slaves = await planSlaves(
+      masters,
+      mgr.state.cluster.nodes,
+      mgr.state.next_shard_uid,
+      (addr, taken) => pickShardPort(mgr.state, addr, taken),
     );
     mgr.store.update((s) => {
       s.shards.push(...slaves);
@@ -104,9 +110,12 @@ export async function setReplication(mgr: ClusterManager, uid: number, on: boole
   await Promise.all(
     masters.map((m) => {
       mgr.procs.refreshShardSpec(m.uid);
-      return mgr.procs.shardConn(m.uid)
+      return mgr.procs
+        .shardConn(m.uid)
         ?.request('set-role', { role: 'master', min_replicas_to_write: 0 }, 5000)
-        .catch((err: Error) => mgr.log.warn({ shard: m.uid, err: err.message }, 'could not drop the write fence'));
+        .catch((err: Error) =>
+          mgr.log.warn({ shard: m.uid, err: err.message }, 'could not drop the write fence'),
+        );
     }),
   );
   const slaves = mgr.state.shards.filter((sh) => sh.bdb_uid === uid && sh.role === 'slave');
