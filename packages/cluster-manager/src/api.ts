@@ -2,13 +2,15 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { type Credentials, ErrorCodes, invalid, isMinirsError, MinirsError } from '@minirs/common';
+import { type Credentials, ErrorCodes, invalid, isMinirsError, type MinirsError } from '@minirs/common';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ActionRegistry } from './actions.js';
 import type { ClusterManager } from './manager.js';
+import { registerActionRoutes } from './routes-actions.js';
 import { registerBdbRoutes } from './routes-bdbs.js';
+import { registerClusterRoutes } from './routes-cluster.js';
+import { registerShardRoutes } from './routes-shards.js';
 import { errorBody, RsApiError } from './rs-errors.js';
-import { describeNetwork, nftAvailable } from './nft.js';
 
 /** How much of a refused oversized body is read and dropped so that the 413 reaches the client. */
 const DRAIN_LIMIT = 64 * 1024 * 1024;
@@ -51,12 +53,6 @@ function safeEqual(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
-
-const uidParams = {
-  type: 'object',
-  required: ['uid'],
-  properties: { uid: { type: 'integer', minimum: 1 } },
-};
 
 export interface ApiExtensions {
   /** Extra routes (Replica Of, faults, metrics) registered by later modules. */
@@ -156,57 +152,12 @@ export async function buildApi(
       .send({ error_code: ErrorCodes.NOT_FOUND, message: `no such endpoint: ${req.method} ${req.url}` });
   });
 
-  const clusterView = () => {
-    const c = mgr.state.cluster;
-    return {
-      name: c.name,
-      api_port: c.api_port,
-      api_url: creds.api_url,
-      db_port_base: c.db_port_base,
-      created_time: c.created_time,
-      nodes: c.nodes,
-      loopback_fallback: c.loopback_fallback,
-      // (minirs) How nodes are hosts: netns (a namespace per node) or loopback (127.0.C.N).
-      network: describeNetwork(c, nftAvailable()),
-      // (minirs) RS's exporter: v1 names at /, v2 at /v2 (RS: port 8070).
-      metrics_exporter_url: mgr.metricsExporterUrl,
-    };
-  };
-
-  app.get('/v1/cluster', async () => clusterView());
-  app.get('/v1/cluster/certificates', async () => ({
-    proxy_cert: readFileSync(join(certs, 'proxy.pem'), 'utf8'),
-    syncer_cert: readFileSync(join(certs, 'syncer.pem'), 'utf8'),
-  }));
-
-  app.get('/v1/nodes', async () => mgr.state.cluster.nodes.map((n) => nodeView(mgr, n.uid)));
-  app.get<{ Params: { uid: number } }>('/v1/nodes/:uid', { schema: { params: uidParams } }, async (req) => {
-    if (!mgr.state.cluster.nodes.some((n) => n.uid === req.params.uid))
-      throw notFound('node', req.params.uid);
-    return nodeView(mgr, req.params.uid);
-  });
-
+  registerClusterRoutes(app, mgr, creds);
   const actions = new ActionRegistry();
   registerBdbRoutes(app, mgr, actions);
+  registerShardRoutes(app, mgr);
+  registerActionRoutes(app, actions);
 
   ext.register?.(app, actions);
   return app;
-}
-
-function notFound(what: string, uid: number): MinirsError {
-  return new MinirsError(ErrorCodes.NOT_FOUND, `${what} ${uid} does not exist`);
-}
-
-function nodeView(mgr: ClusterManager, uid: number) {
-  const n = mgr.state.cluster.nodes.find((x) => x.uid === uid)!;
-  const shards = mgr.state.shards.filter((s) => s.node_uid === uid);
-  const proxy = mgr.children.get(`proxy-${uid}`);
-  return {
-    uid: n.uid,
-    addr: n.addr,
-    status: n.status,
-    shard_count: shards.length,
-    shard_list: shards.map((s) => s.uid),
-    proxy_status: proxy?.conn ? 'active' : 'down',
-  };
 }

@@ -88,13 +88,12 @@ export function validateTls(b: Partial<BdbState> | BdbCreateRequest): void {
  * values. Snapshot persistence needs a snapshot_policy (RS: "must be provided").
  */
 export function validatePersistence(
-  body: Record<string, unknown> | BdbCreateRequest,
+  body: Pick<BdbCreateRequest, 'data_persistence' | 'aof_policy' | 'snapshot_policy'>,
   current: BdbState | undefined,
 ): { data_persistence: DataPersistence; aof_policy: AofPolicy; snapshot_policy: SnapshotRule[] } {
-  const b = body as Record<string, unknown>;
-  const mode = (b.data_persistence ?? current?.data_persistence ?? 'disabled') as DataPersistence;
-  const aof = (b.aof_policy ?? current?.aof_policy ?? 'appendfsync-every-sec') as AofPolicy;
-  const rules = (b.snapshot_policy ?? current?.snapshot_policy ?? []) as SnapshotRule[];
+  const mode = body.data_persistence ?? current?.data_persistence ?? 'disabled';
+  const aof = body.aof_policy ?? current?.aof_policy ?? 'appendfsync-every-sec';
+  const rules = body.snapshot_policy ?? current?.snapshot_policy ?? [];
   rules.forEach((r, i) => {
     if (!Number.isSafeInteger(r.secs) || r.secs < 1 || !Number.isSafeInteger(r.writes) || r.writes < 1) {
       throw invalid(

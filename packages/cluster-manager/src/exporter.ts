@@ -70,9 +70,9 @@ export function renderV1(mgr: ClusterManager, history: SyncStatsHistory, now = D
   for (const b of mgr.state.bdbs) {
     const l = { cluster, bdb: String(b.uid) };
     const shards = mgr.state.shards.filter((s) => s.bdb_uid === b.uid);
-    const stats = shards.map((s) => mgr.shardStatsOf(s.uid));
+    const stats = shards.map((s) => mgr.procs.shardStatsOf(s.uid));
     // Keys and ops of the database are its masters' (a slave holds copies); memory counts both (RS).
-    const masterStats = shards.filter((s) => s.role === 'master').map((s) => mgr.shardStatsOf(s.uid));
+    const masterStats = shards.filter((s) => s.role === 'master').map((s) => mgr.procs.shardStatsOf(s.uid));
     p.add('bdb_up', l, b.status === 'active' && shards.every((s) => s.status === 'active') ? 1 : 0);
     p.add('bdb_memory_limit', l, b.memory_size);
     p.add(
@@ -111,7 +111,7 @@ export function renderV1(mgr: ClusterManager, history: SyncStatsHistory, now = D
       shard: String(sh.uid),
       role: sh.role,
     };
-    const st = mgr.shardStatsOf(sh.uid);
+    const st = mgr.procs.shardStatsOf(sh.uid);
     p.add('redis_up', l, sh.status === 'active' ? 1 : 0);
     if (!st) continue;
     p.add('redis_used_memory', l, st.used_memory);
@@ -203,7 +203,7 @@ export function renderV2(mgr: ClusterManager): string {
     p.add('db_status', l, DB_STATUS[b.status] ?? 99);
     p.add('db_config', { ...l, db_name: b.name, db_port: String(b.port), tls_mode: b.tls_mode }, 1);
     p.add('db_memory_limit_bytes', l, b.memory_size);
-    const rep = mgr.syncerReport(b.uid);
+    const rep = mgr.replicaOf.syncerReport(b.uid);
     for (const s of b.replica_sources) {
       const sl = { ...l, syncer_type: 'replicaof', source: String(s.uid) };
       const r = rep?.sources.find((x) => x.uid === s.uid);
@@ -230,7 +230,7 @@ export function renderV2(mgr: ClusterManager): string {
       shard: String(sh.uid),
       role: sh.role,
     };
-    const st = mgr.shardStatsOf(sh.uid);
+    const st = mgr.procs.shardStatsOf(sh.uid);
     p.add('redis_server_up', l, sh.status === 'active' ? 1 : 0);
     if (!st) continue;
     p.add('redis_server_used_memory', l, st.used_memory);

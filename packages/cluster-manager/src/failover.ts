@@ -10,6 +10,7 @@
 import { ErrorCodes, type FailoverRecord, MinirsError, type ShardState } from '@minirs/common';
 import { askRedis, isBlobType } from '@minirs/resp';
 import type { ClusterManager } from './manager.js';
+import { replaceSlave } from './slaves.js';
 import { reReplicationNode, shardReplication, slaveOf } from './replication.js';
 
 /** How often the manager probes every shard of a replicated database over TCP. */
@@ -158,9 +159,9 @@ export class HaController {
   beforeStart(): void {
     for (const m of [...this.mgr.state.shards]) {
       if (m.role !== 'master' || !this.replicated(m) || this.mgr.downNodes.has(m.node_uid)) continue;
-      if (this.mgr.redisAlive(m.uid)) continue;
+      if (this.mgr.procs.redisAlive(m.uid)) continue;
       const s = slaveOf(this.mgr.state.shards, m.uid);
-      if (!s || this.mgr.downNodes.has(s.node_uid) || !this.mgr.redisAlive(s.uid)) continue;
+      if (!s || this.mgr.downNodes.has(s.node_uid) || !this.mgr.procs.redisAlive(s.uid)) continue;
       this.swapRoles(m, s, `the master's redis-server was gone when the manager started`, false);
     }
   }
@@ -182,7 +183,7 @@ export class HaController {
 
   /** Stats of a shard arrived (every second). */
   onStats(uid: number): void {
-    const st = this.mgr.shardStatsOf(uid);
+    const st = this.mgr.procs.shardStatsOf(uid);
     if (st?.role === 'slave' && st.master_link_status === 'up') this.linkUpAt.set(uid, Date.now());
   }
 
@@ -251,14 +252,14 @@ export class HaController {
     const s = slaveOf(this.mgr.state.shards, m.uid);
     const synced =
       !!s &&
-      !!this.mgr.children.get(`shard-${s.uid}`)?.conn &&
+      !!this.mgr.procs.shardConn(s.uid) &&
       this.reachable(s.uid, now, FENCE_STALE_MS) &&
       now - (this.linkUpAt.get(s.uid) ?? 0) <= FENCE_STALE_MS;
     const want = synced ? 1 : 0;
     if (
       want !== this.fenceOf(m.uid) ||
       this.fenceApplied.get(m.uid) !== want ||
-      this.mgr.shardStatsOf(m.uid)?.role === 'slave'
+      this.mgr.procs.shardStatsOf(m.uid)?.role === 'slave'
     )
       this.setFence(m.uid, want);
   }
@@ -266,9 +267,9 @@ export class HaController {
   /** Applies a master's role and fence to its running redis-server (and its process config). */
   private setFence(masterUid: number, want: number): void {
     const m = this.mgr.shard(masterUid);
-    const conn = this.mgr.children.get(`shard-${masterUid}`)?.conn;
+    const conn = this.mgr.procs.shardConn(masterUid);
     this.fence.set(masterUid, want);
-    this.mgr.refreshShardSpec(masterUid);
+    this.mgr.procs.refreshShardSpec(masterUid);
     // Not now: the next tick tries again (applied differs from wanted); a restart takes the config.
     if (m?.role !== 'master' || !conn || this.busy.has(masterUid) || this.applying.has(masterUid)) return;
     if (want === 0 && !this.reachable(masterUid, Date.now(), FENCE_LOWER_REACH_MS)) return;
@@ -291,7 +292,7 @@ export class HaController {
   /**
    * Re-replication: a master whose slave's node has stayed down for REREPLICATE_AFTER_MS gets a
    * new slave on a live node that is neither its own nor the lost slave's; the lost slave is
-   * discarded (manager.replaceSlave). A 2-node cluster has nowhere to go: it waits.
+   * discarded (slaves.ts replaceSlave). A 2-node cluster has nowhere to go: it waits.
    */
   private keepSlave(m: ShardState, now: number): void {
     const s = slaveOf(this.mgr.state.shards, m.uid);
@@ -317,8 +318,7 @@ export class HaController {
     }
     this.replacing.add(m.uid);
     const reason = `node ${s.node_uid} of slave shard ${s.uid} down for ${Math.round((now - since) / 1000)} s`;
-    this.mgr
-      .replaceSlave(m.uid, s.uid, node.uid, reason)
+    replaceSlave(this.mgr, m.uid, s.uid, node.uid, reason)
       .catch((err: Error) =>
         this.mgr.log.error({ shard: m.uid, node: node.uid, err: err.message }, 're-replication failed; trying again'),
       )
@@ -333,10 +333,10 @@ export class HaController {
    * freeze, a manager restarted mid-failover) is made a slave of its master once it is reachable.
    */
   private keepRole(s: ShardState, now: number): void {
-    const st = this.mgr.shardStatsOf(s.uid);
+    const st = this.mgr.procs.shardStatsOf(s.uid);
     if (!st || st.role === 'slave' || this.applying.has(s.uid)) return;
     if (!this.reachable(s.uid, now, 2 * PROBE_INTERVAL_MS + PROBE_TIMEOUT_MS)) return;
-    const conn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
+    const conn = this.mgr.procs.shardConn(s.uid);
     const want = this.replicationOf(s);
     if (!conn || !want) return;
     this.applying.add(s.uid);
@@ -398,8 +398,8 @@ export class HaController {
       new MinirsError(ErrorCodes.CONFLICT, `cannot fail over shard ${m.uid}: ${why}; nothing was changed for it`);
     if (!s) throw refuse('it has no slave');
     if (this.busy.has(m.uid) || this.busy.has(s.uid)) throw refuse('a failover of it is already under way; retry');
-    const sConn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
-    const mConn = this.mgr.children.get(`shard-${m.uid}`)?.conn;
+    const sConn = this.mgr.procs.shardConn(s.uid);
+    const mConn = this.mgr.procs.shardConn(m.uid);
     if (!sConn || !mConn || this.mgr.downNodes.has(s.node_uid) || this.mgr.downNodes.has(m.node_uid))
       throw refuse('it or its slave is not running');
     const pw = this.mgr.state.internal_password;
@@ -442,9 +442,9 @@ export class HaController {
       this.mgr.pushProxyConfig();
       await Promise.all(
         [s.uid, m.uid].map((u) =>
-          this.mgr.children
-            .get(`shard-${u}`)
-            ?.conn?.request('set-role', this.replicationOf(this.mgr.shard(u)!), 5000)
+          this.mgr.procs
+            .shardConn(u)
+            ?.request('set-role', this.replicationOf(this.mgr.shard(u)!), 5000)
             .then(() => u === s.uid && this.fenceApplied.set(u, 0))
             .catch((err: Error) => this.mgr.log.warn({ shard: u, err: err.message }, 'set-role after FAILOVER failed')),
         ),
@@ -454,7 +454,7 @@ export class HaController {
       this.busy.delete(m.uid);
       this.busy.delete(s.uid);
       this.mgr.pushProxyConfig();
-      this.mgr.pushSyncerConfig(m.bdb_uid);
+      this.mgr.replicaOf.pushSyncerConfig(m.bdb_uid);
     }
   }
 
@@ -492,8 +492,8 @@ export class HaController {
     this.fence.delete(m.uid);
     this.fenceApplied.delete(m.uid);
     this.lastOk.set(s.uid, Date.now());
-    this.mgr.refreshShardSpec(m.uid);
-    this.mgr.refreshShardSpec(s.uid);
+    this.mgr.procs.refreshShardSpec(m.uid);
+    this.mgr.procs.refreshShardSpec(s.uid);
     this.mgr.log.warn({ bdb: b.uid, ...rec }, 'failover: promoting the slave');
     return rec;
   }
@@ -512,7 +512,7 @@ export class HaController {
     const s = slaveOf(this.mgr.state.shards, m.uid);
     const now = Date.now();
     if (!s) return false;
-    const conn = this.mgr.children.get(`shard-${s.uid}`)?.conn;
+    const conn = this.mgr.procs.shardConn(s.uid);
     // Not s.status: a slave whose first PING met -LOADING (a full sync) may still say restarting;
     // its link being up recently is what proves it runs and holds the data.
     const fit =
@@ -520,7 +520,7 @@ export class HaController {
       !this.mgr.downNodes.has(s.node_uid) &&
       this.reachable(s.uid, now, SLAVE_REACHABLE_MS) &&
       (this.linkUpAt.get(s.uid) ?? 0) >= lostAt - LINK_FRESH_MS;
-    const holdsData = dataLost && !this.mgr.downNodes.has(s.node_uid) && (!!conn || this.mgr.redisAlive(s.uid));
+    const holdsData = dataLost && !this.mgr.downNodes.has(s.node_uid) && (!!conn || this.mgr.procs.redisAlive(s.uid));
     if (!fit && !holdsData) {
       this.mgr.log.warn(
         { shard: m.uid, slave: s.uid, reason, slave_status: s.status, link_up_at: this.linkUpAt.get(s.uid) },
@@ -550,7 +550,7 @@ export class HaController {
       this.busy.delete(m.uid);
       this.busy.delete(s.uid);
       this.mgr.pushProxyConfig();
-      this.mgr.pushSyncerConfig(b.uid);
+      this.mgr.replicaOf.pushSyncerConfig(b.uid);
       return true;
     }
     conn
@@ -567,7 +567,7 @@ export class HaController {
         this.busy.delete(s.uid);
         // Routing follows the state: every proxy now sends the slot range to the new master.
         this.mgr.pushProxyConfig();
-        this.mgr.pushSyncerConfig(b.uid);
+        this.mgr.replicaOf.pushSyncerConfig(b.uid);
       });
     return true;
   }

@@ -12,6 +12,7 @@ import {
   writeFileAtomic,
 } from '@minirs/common';
 import type { ClusterManager } from './manager.js';
+import { crashNode, markNodeDown, nodeProcessNames, startNode } from './nodes.js';
 import {
   type Direction,
   filterRules,
@@ -32,7 +33,7 @@ import {
   writeNftTable,
 } from './nft.js';
 import { DelayRelay } from './relay.js';
-import { pidAlive, readPid } from './supervisor.js';
+import { childOf, pidAlive, readPid } from './supervisor.js';
 
 /** How long a pause waits for its SIGSTOP to take effect. */
 const STOP_WAIT_MS = 2000;
@@ -208,8 +209,7 @@ export class FaultInjector {
   }
 
   private nodePids(node: number): number[] {
-    return this.mgr
-      .nodeProcessNames(node)
+    return nodeProcessNames(this.mgr, node)
       .map((n) => readPid(this.mgr.paths.pidFile(n)))
       .filter((p): p is number => p !== undefined && pidAlive(p));
   }
@@ -273,7 +273,7 @@ export class FaultInjector {
       case 'kill':
         if (node !== undefined) {
           rec.mechanism = 'node-crash (SIGKILL every process of the node; none restarts until healed)';
-          rec.pids = await this.mgr.crashNode(node, `node ${node} crashed (fault ${rec.id})`);
+          rec.pids = await crashNode(this.mgr, node, `node ${node} crashed (fault ${rec.id})`);
           return;
         }
         if (!proc)
@@ -289,8 +289,8 @@ export class FaultInjector {
       case 'restart':
         if (node === undefined) throw invalid('target', 'restart takes node:N');
         rec.mechanism = 'node-crash then start';
-        rec.pids = await this.mgr.crashNode(node, `node ${node} restarting (fault ${rec.id})`);
-        await this.mgr.startNode(node);
+        rec.pids = await crashNode(this.mgr, node, `node ${node} restarting (fault ${rec.id})`);
+        await startNode(this.mgr, node);
         rec.active = false;
         return;
       case 'pause':
@@ -397,7 +397,7 @@ export class FaultInjector {
       kbps: rec.kbps,
     };
     this.mgr.linkFaults.push({ bdb_uid: bdbUid, fault });
-    this.mgr.pushSyncerConfig(bdbUid);
+    this.mgr.replicaOf.pushSyncerConfig(bdbUid);
     if (rec.kind === 'reset') {
       // A reset acts once; the syncer has seen it once the config is delivered.
       rec.active = false;
@@ -583,7 +583,7 @@ export class FaultInjector {
   }
 
   private async setMaxmemory(shardUid: number, bytes: number): Promise<void> {
-    const conn = this.mgr.children.get(`shard-${shardUid}`)?.conn;
+    const conn = childOf(this.mgr.children, 'shard', shardUid)?.conn;
     if (!conn) throw new MinirsError(ErrorCodes.CONFLICT, `shard ${shardUid} is not running; retry shortly`);
     await conn.request('set-maxmemory', { bytes });
   }
@@ -592,7 +592,7 @@ export class FaultInjector {
     const i = this.mgr.linkFaults.findIndex((f) => f.fault.id === id);
     if (i >= 0) {
       this.mgr.linkFaults.splice(i, 1);
-      this.mgr.pushSyncerConfig(bdbUid);
+      this.mgr.replicaOf.pushSyncerConfig(bdbUid);
     }
   }
 
@@ -632,7 +632,7 @@ export class FaultInjector {
     const node = nodeTarget(rec.target);
     switch (rec.kind) {
       case 'kill':
-        if (node !== undefined) await this.mgr.startNode(node);
+        if (node !== undefined) await startNode(this.mgr, node);
         return;
       case 'pause':
         this.signal(rec.pids ?? (rec.pid ? [rec.pid] : []), 'SIGCONT');
@@ -671,7 +671,7 @@ export class FaultInjector {
       if (f.kind === 'pause') this.signal(f.pids ?? (f.pid ? [f.pid] : []), 'SIGCONT');
       const node = nodeTarget(f.target);
       if (f.kind === 'kill' && node !== undefined)
-        this.mgr.markNodeDown(node, `node ${node} crashed (fault ${f.id})`);
+        markNodeDown(this.mgr, node, `node ${node} crashed (fault ${f.id})`);
     }
     // Leftovers of a crashed manager go; the active kernel faults are written again in restore().
     if (nftAvailable()) writeNftTable(this.mgr.state.cluster.index, { filter: [], nat: [] }, this.places);

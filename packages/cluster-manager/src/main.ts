@@ -140,6 +140,7 @@ async function main(): Promise<void> {
     ClusterManager,
     FaultInjector,
     isUiPublicPath,
+    killNodeProcesses,
     registerExtraRoutes,
     registerUiRoutes,
     startStatsSampler,
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
   // A node whose namespace had to be made again: what still runs of it sits in the old one, cut
   // off; it goes, and mgr.start() starts it afresh in the new namespace.
   for (const uid of remadeNodes) {
-    const pids = mgr.killNodeProcesses(uid);
+    const pids = killNodeProcesses(mgr, uid);
     if (pids.length) log.warn({ node: uid, pids }, 'node namespace was made again; its old processes were killed');
   }
   const creds = readCredentials(paths);

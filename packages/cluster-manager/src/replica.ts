@@ -6,11 +6,11 @@ import {
   parseSourceUri,
   type ReplicaSourceRequest,
   type ReplicaSourceState,
-  type ReplicaSync,
   redactForError,
   type SourceUri,
   transitionRestartsSync,
 } from '@minirs/common';
+import type { BdbUpdateRequest } from './schemas.js';
 
 /** RS's limit on sources per destination. */
 export const MAX_SOURCES = 32;
@@ -74,14 +74,14 @@ function freshSource(uid: number, input: ReplicaSourceRequest, uri: string): Rep
 export function replicaPatch(
   state: ClusterState,
   b: BdbState,
-  body: Record<string, unknown>,
+  body: Pick<BdbUpdateRequest, 'replica_sources' | 'replica_sync'>,
 ): Partial<BdbState> {
   const patch: Partial<BdbState> = {};
   let restart = false;
   let sources = b.replica_sources;
 
   if (body.replica_sources !== undefined) {
-    const inputs = body.replica_sources as ReplicaSourceRequest[];
+    const inputs: ReplicaSourceRequest[] = body.replica_sources;
     if (!Array.isArray(inputs))
       throw invalid('replica_sources', 'replica_sources must be an array of {uri, ...}');
     if (inputs.length > MAX_SOURCES) {
@@ -162,7 +162,7 @@ export function replicaPatch(
   }
 
   if (body.replica_sync !== undefined) {
-    const to = body.replica_sync as ReplicaSync;
+    const to = body.replica_sync;
     const from = b.replica_sync;
     if (to !== from) {
       checkTransition(from, to);

@@ -32,7 +32,7 @@ export function checkReplicationPossible(nodes: NodeState[], field = 'replicatio
 }
 
 /** The replication field of a create or update body: undefined when absent, else a boolean. */
-export function replicationField(body: Record<string, unknown>): boolean | undefined {
+export function replicationField(body: { replication?: unknown }): boolean | undefined {
   const v = body.replication;
   if (v === undefined) return undefined;
   if (typeof v !== 'boolean') {

@@ -1,16 +1,10 @@
 import { type BdbCreateRequest, type BdbState, ErrorCodes, MinirsError } from '@minirs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Action, ActionRegistry } from './actions.js';
+import type { ActionRegistry } from './actions.js';
 import type { ClusterManager } from './manager.js';
 import { checkBdbFields } from './rs-fields.js';
-import { bdbCreateSchema, bdbUpdateSchema } from './schemas.js';
-import { bdbView, parseFields, pickFields, shardView } from './views.js';
-
-const uidParams = {
-  type: 'object',
-  required: ['uid'],
-  properties: { uid: { type: 'integer', minimum: 1 } },
-};
+import { type BdbUpdateRequest, bdbCreateSchema, bdbUpdateSchema, uidParams } from './schemas.js';
+import { bdbView, parseFields, pickFields } from './views.js';
 
 type Query = { fields?: string; dry_run?: string };
 
@@ -21,35 +15,13 @@ function isDryRun(req: FastifyRequest): boolean {
   return !/^(false|0|no)$/i.test(String(q.dry_run));
 }
 
-function actionV2(a: Action): Record<string, unknown> {
-  const [object_type, object_uid] = a.object_name.split(':');
-  return {
-    action_uid: a.action_uid,
-    action_type: 'state-machine',
-    creation_time: a.creation_time,
-    name: a.name,
-    progress: a.progress,
-    status: a.status === 'pending' ? 'queued' : a.status === 'active' ? 'running' : a.status,
-    additional_info: {
-      object_type,
-      object_uid,
-      ...(a.error_message ? { error: a.error_message } : {}),
-    },
-  };
-}
-
 /**
- * The bdb, shard and action requests of RS's REST API: fields honored or refused by name
- * (rs-fields.ts), `dry_run`, `fields`, and an `action_uid` for every change that RS tracks.
+ * The bdb requests of RS's REST API: fields honored or refused by name (rs-fields.ts),
+ * `dry_run`, `fields`, and an `action_uid` for every change that RS tracks; the coordinated
+ * failover of a bdb's shards.
  */
 export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, actions: ActionRegistry): void {
   const view = (b: BdbState) => bdbView(b, actions);
-  const shards = (bdbUid?: number) =>
-    mgr.state.shards
-      .filter((s) => bdbUid === undefined || s.bdb_uid === bdbUid)
-      .map((s) => shardView(s, mgr.shardStatsOf(s.uid), mgr.shardStatsTimeOf(s.uid)));
-  const notFound = (what: string, uid: number | string) =>
-    new MinirsError(ErrorCodes.NOT_FOUND, `${what} ${uid} does not exist`);
 
   // Field checks come before the schema, so an unknown or unimplemented field is what the 400 names.
   const checkCreate = async (req: FastifyRequest) => checkBdbFields(req.body, undefined);
@@ -67,45 +39,31 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
   app.get<{ Params: { uid: number } }>('/v1/bdbs/:uid', { schema: { params: uidParams } }, async (req) =>
     pickFields(view(mgr.requireBdb(req.params.uid)), parseFields((req.query as Query).fields)),
   );
-  app.get<{ Params: { uid: number }; Querystring: { extra_info_keys?: string | string[] } }>(
-    '/v1/bdbs/:uid/shards',
-    { schema: { params: uidParams } },
-    async (req) => {
-      mgr.requireBdb(req.params.uid);
-      // RS: extra_info_keys (repeatable) picks the redis_info keys to return.
-      const q = req.query.extra_info_keys;
-      const keys = q === undefined ? undefined : (Array.isArray(q) ? q : [q]).flatMap((k) => k.split(','));
-      return shards(req.params.uid).map((s) =>
-        keys ? { ...s, redis_info: pickFields(s.redis_info as Record<string, unknown>, keys) } : s,
-      );
-    },
-  );
-
   app.post<{ Body: BdbCreateRequest }>(
     '/v1/bdbs',
     { schema: { body: bdbCreateSchema }, preValidation: checkCreate },
     async (req) => {
       if (isDryRun(req)) {
-        const { bdb } = await mgr.planBdb(req.body);
+        const { bdb } = await mgr.bdbs.plan(req.body);
         return view(bdb);
       }
-      const b = await mgr.createBdb(req.body);
-      actions.track(actions.start('SMCreateBDB', b.uid), mgr.whenActive(b.uid));
+      const b = await mgr.bdbs.create(req.body);
+      actions.track(actions.start('SMCreateBDB', b.uid), mgr.bdbs.whenActive(b.uid));
       // RS answers 200 (not 201): the database is being created; poll the action or the bdb.
       return view(mgr.bdb(b.uid) ?? b);
     },
   );
 
-  app.put<{ Params: { uid: number }; Body: Record<string, unknown> | undefined }>(
+  app.put<{ Params: { uid: number }; Body: BdbUpdateRequest | undefined }>(
     '/v1/bdbs/:uid',
     { schema: { params: uidParams, body: bdbUpdateSchema }, preValidation: checkUpdate },
     async (req) => {
       const body = req.body ?? {};
       if (isDryRun(req)) {
         const b = mgr.requireBdb(req.params.uid);
-        return view({ ...b, ...mgr.planUpdate(b.uid, body) });
+        return view({ ...b, ...mgr.bdbs.planUpdate(b.uid, body) });
       }
-      const { bdb, applied } = await mgr.updateBdbTracked(req.params.uid, body);
+      const { bdb, applied } = await mgr.bdbs.update(req.params.uid, body);
       actions.track(actions.start('SMUpdateBDB', bdb.uid), applied);
       return view(bdb);
     },
@@ -116,7 +74,7 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
     if (isDryRun(req)) return { uid: req.params.uid, deleted: false, dry_run: true };
     const a = actions.start('SMDeleteBDB', req.params.uid);
     try {
-      await mgr.deleteBdb(req.params.uid);
+      await mgr.bdbs.delete(req.params.uid);
     } catch (err) {
       actions.fail(a, err);
       throw err;
@@ -127,7 +85,7 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
 
   // PUT /v1/bdbs/{uid}/{action}: RS updates the bdb with the body's fields, then performs the action.
   const withAction = (name: 'flush' | 'reset_admin_pass') =>
-    app.put<{ Params: { uid: number }; Body: Record<string, unknown> | undefined }>(
+    app.put<{ Params: { uid: number }; Body: BdbUpdateRequest | undefined }>(
       `/v1/bdbs/:uid/${name}`,
       {
         schema: { params: uidParams, body: bdbUpdateSchema },
@@ -141,13 +99,13 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
         const uid = req.params.uid;
         const body = req.body ?? {};
         const b = mgr.requireBdb(uid);
-        if (isDryRun(req)) return view({ ...b, ...mgr.planUpdate(uid, body) });
+        if (isDryRun(req)) return view({ ...b, ...mgr.bdbs.planUpdate(uid, body) });
         const a = actions.start('SMUpdateBDB', uid);
         try {
           let applied: Promise<unknown> = Promise.resolve();
-          if (Object.keys(body).length > 0) applied = (await mgr.updateBdbTracked(uid, body)).applied;
-          if (name === 'flush') await mgr.flushBdb(uid);
-          else mgr.resetAdminPass(uid);
+          if (Object.keys(body).length > 0) applied = (await mgr.bdbs.update(uid, body)).applied;
+          if (name === 'flush') await mgr.bdbs.flush(uid);
+          else mgr.bdbs.resetAdminPass(uid);
           actions.track(a, applied);
         } catch (err) {
           actions.fail(a, err);
@@ -196,24 +154,4 @@ export function registerBdbRoutes(app: FastifyInstance, mgr: ClusterManager, act
       }
     },
   );
-
-  app.get('/v1/shards', async () => shards());
-  app.get<{ Params: { uid: number } }>('/v1/shards/:uid', { schema: { params: uidParams } }, async (req) => {
-    const s = mgr.shard(req.params.uid);
-    if (!s) throw notFound('shard', req.params.uid);
-    return shardView(s, mgr.shardStatsOf(s.uid), mgr.shardStatsTimeOf(s.uid));
-  });
-
-  app.get('/v1/actions', async () => ({ actions: [], 'state-machines': actions.list() }));
-  app.get<{ Params: { uid: string } }>('/v1/actions/:uid', async (req) => {
-    const a = actions.get(req.params.uid);
-    if (!a) throw notFound('action', req.params.uid);
-    return a;
-  });
-  app.get('/v2/actions', async () => actions.list().map(actionV2));
-  app.get<{ Params: { uid: string } }>('/v2/actions/:uid', async (req) => {
-    const a = actions.get(req.params.uid);
-    if (!a) throw notFound('action', req.params.uid);
-    return actionV2(a);
-  });
 }

@@ -82,7 +82,7 @@ export function registerExtraRoutes(
     registry.resetMetrics();
     const cluster = mgr.state.cluster.name;
     for (const b of mgr.state.bdbs) {
-      const rep = mgr.syncerReport(b.uid);
+      const rep = mgr.replicaOf.syncerReport(b.uid);
       for (const s of b.replica_sources) {
         const l = { cluster, bdb: String(b.uid), source: String(s.uid) };
         const r = rep?.sources.find((x) => x.uid === s.uid);
@@ -95,7 +95,7 @@ export function registerExtraRoutes(
     }
     for (const sh of mgr.state.shards) {
       const l = { cluster, bdb: String(sh.bdb_uid), shard: String(sh.uid) };
-      const st = mgr.shardStatsOf(sh.uid);
+      const st = mgr.procs.shardStatsOf(sh.uid);
       shardUp.set(l, sh.status === 'active' ? 1 : 0);
       if (st) {
         shardMem.set(l, st.used_memory);

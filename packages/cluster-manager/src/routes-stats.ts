@@ -15,7 +15,7 @@ export function startStatsSampler(mgr: ClusterManager): { history: SyncStatsHist
         b.uid,
         b.replica_sources.map((s) => s.uid),
       );
-      const rep = mgr.syncerReport(b.uid);
+      const rep = mgr.replicaOf.syncerReport(b.uid);
       if (!rep || rep.epoch !== b.sync_epoch) continue;
       history.sample(b.uid, rep.epoch, rep.sources, new Map(b.replica_sources.map((s) => [s.uid, s.lag])));
     }
@@ -59,7 +59,7 @@ export function registerStatsRoutes(
     if (stime !== undefined && etime !== undefined && stime > etime) {
       throw invalid('stime', `stime ${q.stime} is after etime ${q.etime}`);
     }
-    const r = mgr.syncerReport(bdbUid)?.sources.find((x) => x.uid === source.uid);
+    const r = mgr.replicaOf.syncerReport(bdbUid)?.sources.find((x) => x.uid === source.uid);
     return {
       uid: String(source.uid),
       status: source.status,

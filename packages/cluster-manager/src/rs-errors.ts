@@ -75,3 +75,8 @@ export function errorBody(err: MinirsError): Record<string, unknown> {
   }
   return { ...base, minirs_error_code: err.code };
 }
+
+/** A 404 for a path naming a node, shard, action ... that does not exist. */
+export function notFound(what: string, uid: number | string): MinirsError {
+  return new MinirsError(ErrorCodes.NOT_FOUND, `${what} ${uid} does not exist`);
+}

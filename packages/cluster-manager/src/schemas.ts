@@ -1,5 +1,16 @@
 /** JSON schemas of the REST bodies; fastify validates them and we turn failures into 400s naming the field. */
 
+import type { BdbCreateRequest } from '@minirs/common';
+
+/**
+ * Body of `PUT /v1/bdbs/{uid}` (and of `.../flush`, `.../reset_admin_pass`) once bdbUpdateSchema
+ * validated it: the create fields minus those fixed at creation. The schema's `properties` must
+ * name exactly these keys (checked by `satisfies` below), so the type and the schema cannot drift.
+ * A body may also repeat read-only and fixed fields (rs-fields.ts checks them); the manager reads
+ * only these.
+ */
+export type BdbUpdateRequest = Partial<Omit<BdbCreateRequest, 'uid' | 'type' | 'sharding' | 'port'>>;
+
 const shardKeyRegex = {
   type: 'array',
   items: {
@@ -46,6 +57,13 @@ const persistence = {
   },
 };
 
+/** `:uid` of a path: a positive integer (fastify coerces it). */
+export const uidParams = {
+  type: 'object',
+  required: ['uid'],
+  properties: { uid: { type: 'integer', minimum: 1 } },
+};
+
 export const bdbCreateSchema = {
   type: 'object',
   required: ['name'],
@@ -67,7 +85,7 @@ export const bdbCreateSchema = {
     type: { type: 'string', enum: ['redis'] },
     uid: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1 },
     ...persistence,
-  },
+  } satisfies Record<keyof BdbCreateRequest | 'hash_slots_policy', object>,
 };
 
 export const bdbUpdateSchema = {
@@ -85,7 +103,7 @@ export const bdbUpdateSchema = {
     replica_sync: { type: 'string', enum: ['disabled', 'enabled', 'paused', 'stopped'] },
     replication: { type: 'boolean' },
     ...persistence,
-  },
+  } satisfies Record<keyof BdbUpdateRequest, object>,
 };
 
 export const faultSchema = {

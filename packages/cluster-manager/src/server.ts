@@ -6,6 +6,7 @@
 export { buildApi } from './api.js';
 export { FaultInjector } from './faults.js';
 export { ClusterManager } from './manager.js';
+export { killNodeProcesses } from './nodes.js';
 export { registerExtraRoutes } from './routes-extra.js';
 export { startStatsSampler } from './routes-stats.js';
 export { isUiPublicPath, registerUiRoutes } from './ui-routes.js';

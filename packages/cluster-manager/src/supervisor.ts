@@ -1,13 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import {
-  type ControlConnection,
-  type ControlMessage,
+  type ChildControl,
   connectControl,
+  type DownMessage,
   type Logger,
   type ProcessRole,
   pidAlive,
   pidCmdline,
+  type RequestsOf,
+  type UpMessage,
   writeFileAtomic,
 } from '@minirs/common';
 
@@ -17,9 +19,9 @@ import {
  * a restarted manager adopts the ones whose pid file names a live process of the right script.
  */
 
-export interface ChildSpec {
+export interface ChildSpec<R extends ProcessRole = ProcessRole> {
   name: string;
-  role: ProcessRole;
+  role: R;
   id: number;
   script: string;
   config: object;
@@ -32,12 +34,12 @@ export interface ChildSpec {
   netns?: string;
 }
 
-export interface ChildHooks {
+export interface ChildHooks<R extends ProcessRole> {
   /** A control connection is up (after spawn, restart or adoption): push config here. */
-  onConnected(child: Child): void;
-  onMessage(child: Child, msg: ControlMessage): void;
+  onConnected(child: Child<R>): void;
+  onMessage(child: Child<R>, msg: UpMessage<R>): void;
   /** The process is gone; `restarting` says whether the supervisor will start it again. */
-  onExit(child: Child, info: { code: number | null; signal: string | null; restarting: boolean }): void;
+  onExit(child: Child<R>, info: { code: number | null; signal: string | null; restarting: boolean }): void;
 }
 
 // The process-table rules are common's (one helper for the manager, its faults and the CLI).
@@ -54,9 +56,21 @@ export function readPid(file: string): number | undefined {
 
 const RESTART_DELAYS_MS = [0, 100, 300, 700, 1500];
 
-export class Child {
+/**
+ * The child `${role}-${id}` of a name -> child table. Names carry the role (the manager names
+ * every child so), which is what gives the child found its role's typed connection.
+ */
+export function childOf<R extends ProcessRole>(
+  children: ReadonlyMap<string, Child>,
+  role: R,
+  id: number,
+): Child<R> | undefined {
+  return children.get(`${role}-${id}`) as Child<R> | undefined;
+}
+
+export class Child<R extends ProcessRole = ProcessRole> {
   pid = 0;
-  conn?: ControlConnection;
+  conn?: ChildControl<R>;
   proc?: ChildProcess;
   restarts = 0;
   adopted = false;
@@ -67,17 +81,21 @@ export class Child {
   private stopWaiters: (() => void)[] = [];
 
   constructor(
-    public spec: ChildSpec,
-    private readonly hooks: ChildHooks,
+    public spec: ChildSpec<R>,
+    private readonly hooks: ChildHooks<R>,
     private readonly log: Logger,
   ) {}
+
+  get role(): R {
+    return this.spec.role;
+  }
 
   /** Adopt the running process named by the pid file, or spawn a new one. */
   async start(): Promise<void> {
     const pid = readPid(this.spec.pidFile);
     if (pid && pidAlive(pid) && pidCmdline(pid).includes(this.spec.script)) {
       try {
-        const conn = await connectWithRetry(this.spec.socket, () => pidAlive(pid), 1500);
+        const conn = await connectWithRetry<R>(this.spec.socket, () => pidAlive(pid), 1500);
         this.pid = pid;
         this.adopted = true;
         this.exitHandled = false;
@@ -131,7 +149,7 @@ export class Child {
     try {
       // Generous: a node process on a loaded machine (or a cold container) can take 10 s and more
       // to load its modules, and killing a slow child only starts the wait over.
-      const conn = await connectWithRetry(this.spec.socket, () => !this.exitHandled && pidAlive(pid), 30_000);
+      const conn = await connectWithRetry<R>(this.spec.socket, () => !this.exitHandled && pidAlive(pid), 30_000);
       if (this.pid !== pid) {
         conn.close();
         return;
@@ -149,9 +167,9 @@ export class Child {
     }
   }
 
-  private attach(conn: ControlConnection): void {
+  private attach(conn: ChildControl<R>): void {
     this.conn = conn;
-    conn.on('message', (m: ControlMessage) => this.hooks.onMessage(this, m));
+    conn.onMessage((m) => this.hooks.onMessage(this, m));
     conn.on('socket-error', () => {});
     conn.on('close', () => {
       if (this.conn === conn) this.conn = undefined;
@@ -173,7 +191,7 @@ export class Child {
     }
     if (!this.conn && !this.stopping) {
       const pid = this.pid;
-      connectWithRetry(this.spec.socket, () => pidAlive(pid), 1000).then(
+      connectWithRetry<R>(this.spec.socket, () => pidAlive(pid), 1000).then(
         (c) => (this.pid === pid && !this.conn ? this.attach(c) : c.close()),
         () => {},
       );
@@ -206,7 +224,7 @@ export class Child {
     }, delay).unref();
   }
 
-  send(msg: ControlMessage): boolean {
+  send(msg: DownMessage<R>): boolean {
     return this.conn?.send(msg) ?? false;
   }
 
@@ -268,16 +286,16 @@ export class Child {
   }
 }
 
-async function connectWithRetry(
+async function connectWithRetry<R extends ProcessRole>(
   socket: string,
   stillWorth: () => boolean,
   timeoutMs: number,
-): Promise<ControlConnection> {
+): Promise<ChildControl<R>> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline && stillWorth()) {
     try {
-      return await connectControl(socket, undefined, 1000);
+      return await connectControl<UpMessage<R>, DownMessage<R>, RequestsOf<R>>(socket, undefined, 1000);
     } catch (err) {
       lastErr = err;
       await new Promise((r) => setTimeout(r, 15));

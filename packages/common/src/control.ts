@@ -3,24 +3,27 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { Packr } from 'msgpackr';
+import type {
+  ControlMessage,
+  DownMessage,
+  ProcessRole,
+  RequestMessage,
+  RequestsOf,
+  ResponseMessage,
+  UpMessage,
+} from './control-messages.js';
 import { ErrorCodes, MinirsError } from './errors.js';
 
 /**
  * The control channel between the cluster-manager and its children: length-prefixed msgpackr
  * frames over a Unix socket that the child listens on. The child owns the socket so that a
- * restarted manager can find and re-adopt children that outlived it.
+ * restarted manager can find and re-adopt children that outlived it. The messages of each role
+ * are in control-messages.ts.
  */
 
-export type ProcessRole = 'shard' | 'proxy' | 'syncer';
-
-export type ControlMessage =
-  | { type: 'hello'; role: ProcessRole; id: number; pid: number; started_at: string; detail?: unknown }
-  | { type: 'config'; config: unknown }
-  | { type: 'stats'; stats: unknown }
-  | { type: 'event'; event: string; detail?: Record<string, unknown> }
-  | { type: 'request'; id: number; op: string; args?: unknown }
-  | { type: 'response'; id: number; ok: boolean; result?: unknown; error?: { code: string; message: string } }
-  | { type: 'shutdown' };
+type AnyRequestMap = Record<string, { args: unknown; result: unknown }>;
+/** A request's args and timeout; args may be left out where the op takes none. */
+type RequestArgs<A> = undefined extends A ? [args?: A, timeoutMs?: number] : [args: A, timeoutMs?: number];
 
 const MAX_FRAME = 64 * 1024 * 1024;
 // msgpackr loads with the first frame: a process that never opens a control channel (a CLI
@@ -66,10 +69,18 @@ export class FrameDecoder {
   }
 }
 
+/** Args arrive off a socket: the handler validates them (see ShardRequests etc. for their shapes). */
 type RequestHandler = (op: string, args: unknown) => Promise<unknown> | unknown;
 
-/** One end of a control connection: send, request/response, and message events. */
-export class ControlConnection extends EventEmitter {
+/**
+ * One end of a control connection: send, request/response, and message events. `In` is what
+ * the peer sends (emitted as 'message'), `Out` what this end sends, `Req` the requests it makes.
+ */
+export class ControlConnection<
+  In extends ControlMessage = ControlMessage,
+  Out extends ControlMessage = ControlMessage,
+  Req extends AnyRequestMap = AnyRequestMap,
+> extends EventEmitter {
   private readonly decoder = new FrameDecoder();
   private nextId = 1;
   private readonly pending = new Map<
@@ -138,17 +149,26 @@ export class ControlConnection extends EventEmitter {
         );
       return;
     }
-    this.emit('message', m);
+    // The peer's role fixes what it sends (FrameDecoder checked only that it is a message).
+    this.emit('message', m as In);
   }
 
-  send(msg: ControlMessage): boolean {
+  /** Listens to the peer's messages (hello, stats, events, config, shutdown). */
+  onMessage(listener: (m: In) => void): this {
+    return this.on('message', listener);
+  }
+
+  send(msg: Out | RequestMessage | ResponseMessage): boolean {
     if (this.closed || this.socket.destroyed) return false;
     return this.socket.write(encodeFrame(msg));
   }
 
-  request<T = unknown>(op: string, args?: unknown, timeoutMs = 10_000): Promise<T> {
+  request<Op extends keyof Req & string>(
+    op: Op,
+    ...[args, timeoutMs = 10_000]: RequestArgs<Req[Op]['args']>
+  ): Promise<Req[Op]['result']> {
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<Req[Op]['result']>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new MinirsError(ErrorCodes.TIMEOUT, `control request ${op} timed out after ${timeoutMs} ms`));
@@ -171,15 +191,18 @@ export class ControlConnection extends EventEmitter {
  * Child side: listens on its Unix socket, greets every manager that connects with `hello`, and
  * broadcasts messages to all of them (normally one).
  */
-export class ControlServer extends EventEmitter {
+export class ControlServer<
+  In extends ControlMessage = ControlMessage,
+  Out extends ControlMessage = ControlMessage,
+> extends EventEmitter {
   private server?: Server;
-  readonly connections = new Set<ControlConnection>();
+  readonly connections = new Set<ControlConnection<In, Out>>();
   /** Last config received; children apply it and keep it across manager restarts. */
-  lastConfig: unknown;
+  lastConfig: Extract<In, { type: 'config' }>['config'] | undefined;
 
   constructor(
     readonly socketPath: string,
-    private readonly hello: () => Extract<ControlMessage, { type: 'hello' }>,
+    private readonly hello: () => Extract<Out, { type: 'hello' }>,
     private readonly onRequest?: RequestHandler,
   ) {
     super();
@@ -194,10 +217,10 @@ export class ControlServer extends EventEmitter {
       }
     }
     const server = createServer((socket) => {
-      const conn = new ControlConnection(socket, this.onRequest);
+      const conn = new ControlConnection<In, Out>(socket, this.onRequest);
       this.connections.add(conn);
-      conn.on('message', (m: ControlMessage) => {
-        if (m.type === 'config') this.lastConfig = m.config;
+      conn.onMessage((m) => {
+        if (m.type === 'config') this.lastConfig = (m as Extract<In, { type: 'config' }>).config;
         this.emit('message', m, conn);
       });
       conn.on('close', () => this.connections.delete(conn));
@@ -216,7 +239,12 @@ export class ControlServer extends EventEmitter {
     });
   }
 
-  broadcast(msg: ControlMessage): void {
+  /** Listens to the manager's messages (config, shutdown). */
+  onMessage(listener: (m: In, conn: ControlConnection<In, Out>) => void): this {
+    return this.on('message', listener);
+  }
+
+  broadcast(msg: Out): void {
     for (const c of this.connections) c.send(msg);
   }
 
@@ -231,12 +259,17 @@ export class ControlServer extends EventEmitter {
   }
 }
 
+/** The child side of a role's control channel. */
+export type ChildControlServer<R extends ProcessRole> = ControlServer<DownMessage<R>, UpMessage<R>>;
+/** The manager's connection to a child of a role. */
+export type ChildControl<R extends ProcessRole> = ControlConnection<UpMessage<R>, DownMessage<R>, RequestsOf<R>>;
+
 /** Manager side: connect to a child's control socket. Resolves once connected. */
-export function connectControl(
-  socketPath: string,
-  onRequest?: RequestHandler,
-  timeoutMs = 2000,
-): Promise<ControlConnection> {
+export function connectControl<
+  In extends ControlMessage = ControlMessage,
+  Out extends ControlMessage = ControlMessage,
+  Req extends AnyRequestMap = AnyRequestMap,
+>(socketPath: string, onRequest?: RequestHandler, timeoutMs = 2000): Promise<ControlConnection<In, Out, Req>> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);
     const timer = setTimeout(() => {
@@ -246,7 +279,7 @@ export function connectControl(
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.off('error', onError);
-      resolve(new ControlConnection(socket, onRequest));
+      resolve(new ControlConnection<In, Out, Req>(socket, onRequest));
     });
     const onError = (err: Error) => {
       clearTimeout(timer);

@@ -1,5 +1,6 @@
 export * from './atomic.js';
 export * from './control.js';
+export * from './control-messages.js';
 export * from './crc16.js';
 export * from './dir-lock.js';
 export * from './errors.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeCommand } from '@minirs/resp';
-import type { Logger, ProxyDbConfig } from '@minirs/common';
+import type { EndpointStats, Logger, ProxyDbConfig } from '@minirs/common';
 import { ClientSession } from './client-session.js';
 import { onTick } from './clock.js';
 import { CommandTable } from './command-table.js';
@@ -30,16 +30,8 @@ export interface EndpointContext {
   onConfigSet?(endpoint: DbEndpoint, settings: Record<string, string>): void;
 }
 
-export interface EndpointStats {
-  bdb_uid: number;
-  port: number;
-  listening: boolean;
-  conns: number;
-  total_conns: number;
-  total_ops: number;
-  ops_per_sec: number;
-  shards: { uid: number; state: string; error: string }[];
-}
+/** What each endpoint reports in the proxy's stats (a control-channel message: common). */
+export type { EndpointStats };
 
 /**
  * One database's endpoint on this node: its listener, its clients, its hash policy and its

@@ -1,28 +1,21 @@
 import {
-  type ControlMessage,
+  type ChildControlServer,
   ControlServer,
+  type EventMessage,
   type Logger,
+  type ProxyConfigMessage,
   type ProxyDbConfig,
+  type ProxyDownMessage,
+  type ProxyEvents,
   type ProxyProcessConfig,
-  type ProxyRuntimeConfig,
+  type ProxyStats,
+  type ProxyUpMessage,
 } from '@minirs/common';
-import { DbEndpoint, type EndpointStats } from './endpoint.js';
+import { DbEndpoint } from './endpoint.js';
 import { TlsAcceptor } from './tls.js';
 
-/** The runtime config, with the optional proxy-wide settings minirs adds. */
-export interface ProxyConfigMessage extends ProxyRuntimeConfig {
-  /** (minirs) How long a command may wait for a shard before it fails with -ERR. */
-  shard_timeout_ms?: number;
-  /** (minirs) Shared pipelined links per shard and protocol. */
-  links_per_shard?: number;
-}
-
-/** What the proxy reports every second in a `stats` control message. */
-export interface ProxyStats {
-  node_uid: number;
-  pid: number;
-  dbs: EndpointStats[];
-}
+/** The config and stats messages of the control channel (their types live in common). */
+export type { ProxyConfigMessage, ProxyStats };
 
 export const DEFAULT_SHARD_TIMEOUT_MS = 3000;
 const DEFAULT_LINKS_PER_SHARD = 1;
@@ -34,7 +27,7 @@ const DEFAULT_LINKS_PER_SHARD = 1;
  */
 export class ProxyProcess {
   private readonly endpoints = new Map<number, DbEndpoint>();
-  private readonly control: ControlServer;
+  private readonly control: ChildControlServer<'proxy'>;
   private readonly tls: TlsAcceptor;
   private applying: Promise<void> = Promise.resolve();
   private statsTimer: NodeJS.Timeout | null = null;
@@ -51,7 +44,7 @@ export class ProxyProcess {
     this.shardTimeoutMs = Number(process.env.MINIRS_PROXY_SHARD_TIMEOUT_MS) || DEFAULT_SHARD_TIMEOUT_MS;
     this.linksPerShard = Number(process.env.MINIRS_PROXY_LINKS_PER_SHARD) || DEFAULT_LINKS_PER_SHARD;
     this.tls = new TlsAcceptor({ cert: cfg.tls_cert, key: cfg.tls_key }, log);
-    this.control = new ControlServer(
+    this.control = new ControlServer<ProxyDownMessage, ProxyUpMessage>(
       cfg.socket,
       () => ({
         type: 'hello',
@@ -63,7 +56,7 @@ export class ProxyProcess {
       }),
       (op) => this.request(op),
     );
-    this.control.on('message', (m: ControlMessage) => this.onMessage(m));
+    this.control.onMessage((m) => this.onMessage(m));
     this.control.on('protocol-error', (err: Error) =>
       this.log.warn({ err: err.message }, 'bad control frame'),
     );
@@ -79,9 +72,9 @@ export class ProxyProcess {
     );
   }
 
-  private onMessage(m: ControlMessage): void {
+  private onMessage(m: ProxyDownMessage): void {
     if (m.type === 'config') {
-      void this.applyConfig(m.config as ProxyConfigMessage);
+      void this.applyConfig(m.config);
     } else if (m.type === 'shutdown') {
       this.log.info('shutdown requested by the manager');
       void this.shutdown().then(() => process.exit(0));
@@ -201,8 +194,9 @@ export class ProxyProcess {
     this.listenRetry.unref();
   }
 
-  private report(event: string, detail: Record<string, unknown>): void {
-    this.control.broadcast({ type: 'event', event, detail });
+  private report<E extends keyof ProxyEvents & string>(event: E, detail: ProxyEvents[E]): void {
+    // The signature pairs event and detail; TS cannot carry that pairing into the union itself.
+    this.control.broadcast({ type: 'event', event, detail } as EventMessage<ProxyEvents>);
   }
 
   stats(): ProxyStats {

@@ -1,14 +1,18 @@
 import { readFileSync, rmSync } from 'node:fs';
 import {
-  type ControlMessage,
+  type ChildControlServer,
   ControlServer,
   encodeFrame,
   ErrorCodes,
   invalid,
   type Logger,
   MinirsError,
+  type ShardDownMessage,
+  type ShardHelloDetail,
   type ShardProcessConfig,
+  type ShardRequests,
   type ShardStats,
+  type ShardUpMessage,
 } from '@minirs/common';
 import { askRedis } from '@minirs/resp';
 import type { Redis } from 'ioredis';
@@ -32,7 +36,7 @@ export const SHARD_OPS = [
   'resume-redis',
   'flush',
   'set-role',
-] as const;
+] as const satisfies readonly (keyof ShardRequests)[];
 export type ShardOp = (typeof SHARD_OPS)[number];
 
 export const STATS_INTERVAL_MS = 1000;
@@ -42,12 +46,7 @@ const PING_TIMEOUT_MS = 2000;
 const STOP_STEP_MS = 2000;
 const EVENT_FLUSH_MS = 1000;
 
-export interface ShardHelloDetail {
-  redis_pid: number;
-  adopted: boolean;
-  /** True when the adopted redis-server was found stopped (a pause fault outlived the old shard). */
-  paused: boolean;
-}
+export type { ShardHelloDetail };
 
 /**
  * One shard: supervises exactly one redis-server (started or adopted), answers the manager's
@@ -62,7 +61,7 @@ export class Shard {
   /** Set once ioredis has loaded and the client exists; requests await clientReady. */
   private client?: Redis;
   private clientReady?: Promise<Redis>;
-  private control?: ControlServer;
+  private control?: ChildControlServer<'shard'>;
   private statsTimer?: NodeJS.Timeout;
   private statsInFlight = false;
   private paused = false;
@@ -110,7 +109,7 @@ export class Shard {
     const redis = this.redis;
     redis.once('exit', (e: RedisExit) => void this.onRedisExit(e));
 
-    const control = new ControlServer(
+    const control = new ControlServer<ShardDownMessage, ShardUpMessage>(
       this.cfg.socket,
       () => ({
         type: 'hello',
@@ -126,7 +125,7 @@ export class Shard {
       }),
       (op, args) => this.handleRequest(op, args),
     );
-    control.on('message', (m: ControlMessage) => {
+    control.onMessage((m) => {
       if (m.type === 'shutdown') void this.shutdown('shutdown message');
     });
     // A new connection gets stats at once when the stats client is up (a reconnecting manager);
@@ -359,7 +358,7 @@ export class Shard {
   }
 
   /** Writes a message to every connected manager and waits (bounded) until the kernel has it. */
-  private async deliver(msg: ControlMessage): Promise<number> {
+  private async deliver(msg: ShardUpMessage): Promise<number> {
     const frame = encodeFrame(msg);
     const writes: Promise<boolean>[] = [];
     for (const c of this.control?.connections ?? []) {

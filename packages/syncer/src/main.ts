@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import {
-  type ControlMessage,
+  type ChildControlServer,
   ControlServer,
   createLogger,
+  type SyncerDownMessage,
   type SyncerProcessConfig,
-  type SyncerRuntimeConfig,
+  type SyncerUpMessage,
 } from '@minirs/common';
 import { ReplicaOfSync } from './replica-of.js';
 
@@ -43,7 +44,7 @@ function readPem(path: string): string | undefined {
   }
 }
 
-let server: ControlServer;
+let server: ChildControlServer<'syncer'>;
 const sync = new ReplicaOfSync({
   log,
   tlsCert: readPem(cfg.tls_cert),
@@ -57,7 +58,7 @@ const sync = new ReplicaOfSync({
     }),
 });
 
-server = new ControlServer(
+server = new ControlServer<SyncerDownMessage, SyncerUpMessage>(
   cfg.socket,
   () => ({ type: 'hello', role: 'syncer', id: cfg.bdb_uid, pid: process.pid, started_at: startedAt }),
   (op) => {
@@ -65,8 +66,8 @@ server = new ControlServer(
     throw new Error(`unknown request ${op}`);
   },
 );
-server.on('message', (m: ControlMessage) => {
-  if (m.type === 'config') sync.apply(m.config as SyncerRuntimeConfig);
+server.onMessage((m) => {
+  if (m.type === 'config') sync.apply(m.config);
   else if (m.type === 'shutdown') void shutdown('shutdown message');
 });
 
