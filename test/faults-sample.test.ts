@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { compare, MiniCluster, type StartedMiniCluster, waitFor } from '@minirs/cli';
+import { compare, MiniCluster, type StartedMiniCluster, waitFor } from '@minirs/harness';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 

@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import {
   ApiClient,
   type Bdb,
-  type CreateDbOptions,
-  type ReplicaStatusView,
-  type SourceOptions,
-  StartedMiniCluster,
-} from '@minirs/cli';
+} from './api-client.js';
+import { type CreateDbOptions, StartedMiniCluster } from './mini-cluster.js';
+import type { ReplicaStatusView } from './replica-status.js';
+import type { SourceOptions } from './source-uri.js';
 import { type ClusterState, clusterPaths, ErrorCodes, freePort, MinirsError } from '@minirs/common';
 import {
   AbstractStartedContainer,
