@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type ErrorCode, ErrorCodes, MinirsError } from '@minirs/common';
 import {
+  functionLibraryName,
   isRdbError,
   printableKey,
   type RdbEvent,
@@ -55,9 +56,38 @@ export function rdbFileError(path: string, err: unknown): unknown {
 }
 
 /**
+ * Streams the file into `parser`, calling afterWrite after each file chunk was written to it
+ * (and after the end of input); it reads the parser's events. The file is not read further until
+ * afterWrite settles (backpressure). Bytes after the RDB's EOF are ignored, as redis-server does.
+ */
+export async function pumpRdbFileChunks(
+  path: string,
+  parser: RdbParser,
+  afterWrite: () => void | Promise<void>,
+): Promise<void> {
+  const stream = createReadStream(path, { highWaterMark: READ_CHUNK });
+  try {
+    for await (const chunk of stream) {
+      parser.write(chunk as Buffer);
+      await afterWrite();
+      if (parser.done) break;
+    }
+    if (!parser.done) {
+      // Input is over: read() now throws the truncation error (offset and what was expected).
+      parser.end();
+      await afterWrite();
+    }
+  } catch (err) {
+    throw rdbFileError(path, err);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/**
  * Streams the file through `parser`, calling onEvent for every event in order. onEvent may return
  * a promise (backpressure: the file is not read further until it settles); onChunk runs after
- * the events of each file chunk. Bytes after the RDB's EOF are ignored, as redis-server does.
+ * the events of each file chunk.
  */
 export async function pumpRdbFile(
   path: string,
@@ -65,31 +95,13 @@ export async function pumpRdbFile(
   onEvent: (ev: RdbEvent) => void | Promise<void>,
   onChunk?: () => void | Promise<void>,
 ): Promise<void> {
-  const stream = createReadStream(path, { highWaterMark: READ_CHUNK });
-  const drain = async () => {
+  await pumpRdbFileChunks(path, parser, async () => {
     for (let ev = parser.read(); ev !== null; ev = parser.read()) {
       const r = onEvent(ev);
       if (r) await r;
     }
-  };
-  try {
-    for await (const chunk of stream) {
-      parser.write(chunk as Buffer);
-      await drain();
-      if (onChunk) await onChunk();
-      if (parser.done) break;
-    }
-    if (!parser.done) {
-      // Input is over: read() now throws the truncation error (offset and what was expected).
-      parser.end();
-      await drain();
-      if (onChunk) await onChunk();
-    }
-  } catch (err) {
-    throw rdbFileError(path, err);
-  } finally {
-    stream.destroy();
-  }
+    if (onChunk) await onChunk();
+  });
 }
 
 export interface RdbDbSummary {
@@ -158,12 +170,6 @@ function printable(b: Buffer): string {
     s +=
       c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
   return s;
-}
-
-/** "#!lua name=mylib" -> mylib; '?' when the first line names none. */
-export function functionLibraryName(code: Buffer): string {
-  const first = code.subarray(0, Math.min(code.length, 512)).toString('latin1').split('\n', 1)[0]!;
-  return /\bname=(\S+)/.exec(first)?.[1] ?? '?';
 }
 
 const MODULE_EXAMPLES = 10;

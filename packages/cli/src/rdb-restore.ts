@@ -9,22 +9,24 @@ import {
 import {
   printableKey,
   type RdbKeyInfo,
-  RdbParser,
-  type RedisCommand,
-  RestorePlanner,
+  type RdbLoadWrite,
+  type RdbLoadWriter,
+  RdbLoader,
+  type RdbWriteReply,
   rdbVersionForRedis,
 } from '@minirs/rdb';
 import { type ChainableCommander, Redis } from 'ioredis';
 import { UsageError } from './cli-error.js';
 import { formatBytes } from './context.js';
-import { functionLibraryName, pumpRdbFile, rdbFileSize } from './rdb-inspect.js';
+import { pumpRdbFileChunks, rdbFileSize } from './rdb-inspect.js';
 
 /**
  * (minirs) `minirs rdb restore`: streams an RDB file into any Redis endpoint (a redis-server or a
- * minirs database endpoint) with RESTORE where the target can load the value's encoding, plain
- * commands where it cannot (RestorePlanner decides). Memory stays bounded whatever the file size:
- * the file is read chunk by chunk, and the file is not read further while the window of
- * unanswered commands is full.
+ * minirs database endpoint) through @minirs/rdb's RdbLoader, the syncer's full-sync loader:
+ * RESTORE where the target can load the value, plain commands where it cannot or where the value
+ * passes 1 MiB, plain strings batched as MSETs. Memory stays bounded whatever the file size: the
+ * file is read chunk by chunk, and not read further while the window of unanswered commands is
+ * full.
  *
  * Like redis-server loading an RDB as a master: keys already expired are skipped (and counted).
  * Keys go to their own db number (SELECT); a target that refuses SELECT n (a minirs database has
@@ -89,33 +91,20 @@ export interface RestoreSummary {
   notes: string[];
 }
 
-/** What a command is about, for the error message when the target refuses it. */
-type Subject = RdbKeyInfo | string;
+/** What a refused write was about, for the error message. */
+type Subject = RdbLoadWrite | string;
 
 function describe(s: Subject): string {
-  return typeof s === 'string' ? s : `key '${printableKey(s.key)}' (db ${s.db})`;
+  if (typeof s === 'string') return s;
+  if (s.command === 'FUNCTION') return `function library '${s.library ?? '?'}'`;
+  const key = `key '${printableKey(Buffer.isBuffer(s.key) ? s.key : Buffer.from(String(s.key ?? '')))}' (db ${s.db})`;
+  return s.keys > 1 ? `${s.keys} keys (${s.command}) from ${key}` : key;
 }
 
-function commandBytes(cmd: RedisCommand): number {
+function commandBytes(cmd: ReadonlyArray<string | Buffer>): number {
   let n = 16;
   for (const a of cmd) n += a.length + 16;
   return n;
-}
-
-/** Above these, a key is rebuilt with commands from its first chunk on (see announcedBig). */
-const BIG_NODES = 1024;
-const BIG_ELEMENTS = 100_000;
-
-/**
- * Whether the file announces a value big enough to go straight to the commands-only planner.
- * RestorePlanner holds a key's decoded chunks until its DUMP payload passes maxPayloadBytes, and
- * with raw capture the payload is counted in file bytes: a 2M-element list of 50-byte elements,
- * LZF-compressed 6x, held ~150 MB of decoded elements before falling back. Commands stream it.
- * Strings and single-blob encodings are held whole by the parser anyway (one RDB string).
- */
-function announcedBig(k: RdbKeyInfo): boolean {
-  if (k.length === null) return false;
-  return k.lengthUnit === 'nodes' ? k.length > BIG_NODES : k.length > BIG_ELEMENTS;
 }
 
 /** A module error from the parser or planner, with the way around it for this command. */
@@ -138,40 +127,45 @@ function errorCodeFor(message: string): (typeof ErrorCodes)[keyof typeof ErrorCo
   return ErrorCodes.CONFLICT;
 }
 
+interface Failure {
+  subject: Subject;
+  message: string;
+}
+
 /**
- * Pipelines commands to the target in batches with a bounded window of unanswered commands and
- * bytes. Replies are checked in order; the first error reply is kept with its subject and ends
- * the restore (nothing is sent after it is seen). A target that stops answering for `timeoutMs`
- * is disconnected, which fails what is in flight: one watchdog timer rather than ioredis's
- * commandTimeout, which arms a timer per command.
+ * The loader's writer over ioredis: commands of one tick go out as one pipeline (cut at 256
+ * commands or 1 MiB), with a bounded window of unanswered commands and bytes. Each command's
+ * callback gets its reply, in order. Once `failure` is set (the first refused write, a lost
+ * connection), write() throws and capacity() rejects with the restore's error: nothing is sent
+ * after it is seen. A target that stops answering for `timeoutMs` is disconnected, which fails
+ * what is in flight: one watchdog timer rather than ioredis's commandTimeout, which arms a timer
+ * per command.
  */
-class WriteWindow {
+class WriteWindow implements RdbLoadWriter {
   private batch: ChainableCommander | null = null;
-  private batchSubjects: Subject[] = [];
+  private batchReplies: ((r: RdbWriteReply) => void)[] = [];
   private batchBytes = 0;
+  private execScheduled = false;
   private inFlight = 0;
   private inFlightBytes = 0;
-  /** First subject of each batch in flight, oldest first (batches are answered in order). */
-  private batchHeads: Subject[] = [];
   private lastProgress = Date.now();
+  private timedOut: string | null = null;
   private readonly watchdog: NodeJS.Timeout;
   private waiters: (() => void)[] = [];
   sent = 0;
-  failure: { subject: Subject; message: string } | null = null;
+  failure: Failure | null = null;
 
   constructor(
     private readonly redis: Redis,
     private readonly maxInFlight: number,
     private readonly maxInFlightBytes: number,
     timeoutMs: number,
+    private readonly failed: (f: Failure) => Error,
   ) {
     this.watchdog = setInterval(
       () => {
         if (this.inFlight === 0 || Date.now() - this.lastProgress <= timeoutMs) return;
-        this.failure ??= {
-          subject: this.batchHeads[0] ?? 'a command',
-          message: `no reply within ${timeoutMs / 1000} s (timed out)`,
-        };
+        this.timedOut = `no reply within ${timeoutMs / 1000} s (timed out)`;
         this.redis.disconnect();
       },
       Math.min(1000, timeoutMs),
@@ -183,50 +177,70 @@ class WriteWindow {
     clearInterval(this.watchdog);
   }
 
-  add(cmd: RedisCommand, subject: Subject): void {
-    if (!this.batch) this.batch = this.redis.pipeline();
-    this.batch.callBuffer(cmd[0] as string, ...cmd.slice(1));
-    this.batchSubjects.push(subject);
-    this.batchBytes += commandBytes(cmd);
-    this.sent++;
-    // Batches of a few hundred commands: one socket write each, several in flight at once.
-    if (this.batchSubjects.length >= 256 || this.batchBytes >= 1024 * 1024) this.flush();
+  /** The restore's error, once a write failed. */
+  error(): Error {
+    return this.failed(this.failure!);
   }
 
-  get full(): boolean {
+  write(args: ReadonlyArray<string | Buffer>, onReply: (r: RdbWriteReply) => void): void {
+    if (this.failure) throw this.error();
+    if (!this.batch) this.batch = this.redis.pipeline();
+    this.batch.callBuffer(String(args[0]), ...args.slice(1));
+    this.batchReplies.push(onReply);
+    this.batchBytes += commandBytes(args);
+    this.sent++;
+    // Batches of a few hundred commands: one socket write each, several in flight at once.
+    if (this.batchReplies.length >= 256 || this.batchBytes >= 1024 * 1024) this.exec();
+    else if (!this.execScheduled) {
+      this.execScheduled = true;
+      queueMicrotask(() => {
+        this.execScheduled = false;
+        this.exec();
+      });
+    }
+  }
+
+  hasRoom(): boolean {
     return (
-      this.inFlight + this.batchSubjects.length >= this.maxInFlight ||
-      this.inFlightBytes + this.batchBytes >= this.maxInFlightBytes
+      this.inFlight + this.batchReplies.length < this.maxInFlight &&
+      this.inFlightBytes + this.batchBytes < this.maxInFlightBytes
     );
   }
 
-  flush(): void {
+  async capacity(): Promise<void> {
+    this.exec();
+    while (this.inFlight > 0 && !this.hasRoom() && !this.failure) {
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    if (this.failure) throw this.error();
+  }
+
+  /** Resolves when every command sent has its reply. */
+  async drain(): Promise<void> {
+    this.exec();
+    while (this.inFlight > 0) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  private exec(): void {
     const batch = this.batch;
     if (!batch) return;
-    const subjects = this.batchSubjects;
+    const replies = this.batchReplies;
     const bytes = this.batchBytes;
     this.batch = null;
-    this.batchSubjects = [];
+    this.batchReplies = [];
     this.batchBytes = 0;
     if (this.inFlight === 0) this.lastProgress = Date.now();
-    this.inFlight += subjects.length;
+    this.inFlight += replies.length;
     this.inFlightBytes += bytes;
-    this.batchHeads.push(subjects[0]!);
     const settle = (err: unknown, results: [Error | null, unknown][] | null) => {
-      this.inFlight -= subjects.length;
+      this.inFlight -= replies.length;
       this.inFlightBytes -= bytes;
-      this.batchHeads.shift();
       this.lastProgress = Date.now();
-      if (!this.failure) {
-        if (err) this.failure = { subject: subjects[0]!, message: (err as Error).message };
-        else
-          for (let i = 0; i < subjects.length; i++) {
-            const e = results?.[i]?.[0];
-            if (e) {
-              this.failure = { subject: subjects[i]!, message: e.message };
-              break;
-            }
-          }
+      for (let i = 0; i < replies.length; i++) {
+        const e = err ?? results?.[i]?.[0];
+        // After the watchdog's disconnect, every error is that timeout.
+        if (e) replies[i]!({ kind: 'error', error: this.timedOut ?? (e as Error).message });
+        else replies[i]!({ kind: 'ok' });
       }
       for (const w of this.waiters.splice(0)) w();
     };
@@ -234,20 +248,6 @@ class WriteWindow {
       (res) => settle(null, res),
       (err) => settle(err, null),
     );
-  }
-
-  /** Resolves once the window has room again (or a reply failed: check `failure`). */
-  async room(): Promise<void> {
-    this.flush();
-    while (this.inFlight > 0 && this.full && !this.failure) {
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-
-  /** Resolves when every command sent has its reply. */
-  async drain(): Promise<void> {
-    this.flush();
-    while (this.inFlight > 0) await new Promise<void>((r) => this.waiters.push(r));
   }
 }
 
@@ -348,66 +348,58 @@ export async function restoreRdb(
   const started = performance.now();
   const timeoutMs = o.timeoutMs ?? 60_000;
   const redis = await connectTarget(uri, u, timeoutMs);
+  const fail = (f: Failure): MinirsError => {
+    const code = errorCodeFor(f.message);
+    // Replies come in order and this is the first error: everything before it was written.
+    const what =
+      code === ErrorCodes.CONNECTION || code === ErrorCodes.TIMEOUT
+        ? `lost ${shown} while writing ${describe(f.subject)}: ${f.message}`
+        : `${shown} refused the write of ${describe(f.subject)}: ${f.message} (the keys before it in the file were written)`;
+    return new MinirsError(code, what, { op: 'restore', peer: `${u.host}:${u.port}` });
+  };
   const window = new WriteWindow(
     redis,
     o.maxInFlight ?? 1000,
     o.maxInFlightBytes ?? 8 * 1024 * 1024,
     timeoutMs,
+    fail,
   );
   try {
     const version = o.targetVersion ?? (await targetRedisVersion(redis, shown, timeoutMs));
     const targetRdb = rdbVersionForRedis(version);
     const losses = new Map<string, number>();
-    const parser = new RdbParser({ captureRaw: true, modules: o.skipModules ? 'skip' : 'error' });
-    const plannerOptions = {
-      targetRdbVersion: targetRdb,
-      now,
-      modules: o.skipModules ? ('skip' as const) : ('error' as const),
-      onLoss: (_key: RdbKeyInfo, what: string) => losses.set(what, (losses.get(what) ?? 0) + 1),
-    };
-    const planner = new RestorePlanner({ ...plannerOptions, mode: o.mode ?? 'auto' });
-    const bulkPlanner = new RestorePlanner({ ...plannerOptions, mode: 'commands' });
-    /** The planner of the current key. */
-    let current = planner;
-    const restoredSoFar = () =>
-      planner.stats.restored + planner.stats.converted + bulkPlanner.stats.converted;
     let keys = 0;
     let moduleAux = 0;
     let expiredElsewhere = 0;
-    /** The db the connection has selected. */
-    let db = 0;
     /** dbs the target refused to SELECT: keys skipped and the reason. */
     const refused = new Map<number, { keys: number; reason: string }>();
-    let skipping = false;
     let refusedSelect1: boolean | undefined;
 
-    const select = async (n: number): Promise<string | null> => {
-      window.flush();
-      window.sent++;
-      try {
-        await timed(redis, redis.call('SELECT', String(n)), timeoutMs, `SELECT ${n}`);
-        db = n;
-        return null;
-      } catch (err) {
-        const msg = (err as Error).message;
-        // A refusal is an error reply; anything else (connection lost, timeout) ends the restore.
-        if (errorCodeFor(msg) === ErrorCodes.CONNECTION || errorCodeFor(msg) === ErrorCodes.TIMEOUT) {
-          window.failure ??= { subject: `SELECT ${n}`, message: msg };
-          return null;
-        }
-        return msg;
-      }
-    };
+    /** SELECT n through the window: null when it took, else the refusal. */
+    const select = (n: number): Promise<string | null> =>
+      new Promise((resolve) => {
+        window.write(['SELECT', String(n)], (r) => {
+          if (r.kind === 'ok') return resolve(null);
+          const msg = r.error ?? 'error';
+          // A refusal is an error reply; anything else (connection lost, timeout) ends the restore.
+          if (errorCodeFor(msg) === ErrorCodes.CONNECTION || errorCodeFor(msg) === ErrorCodes.TIMEOUT) {
+            window.failure ??= { subject: `SELECT ${n}`, message: msg };
+            return resolve(null);
+          }
+          resolve(msg);
+        });
+      });
 
     /** Whether the target has db n: SELECTs it when it does. */
     const enterDb = async (n: number): Promise<boolean> => {
-      const r = refused.get(n);
-      if (r) return false;
+      if (refused.has(n)) return false;
       const err = await select(n);
+      if (window.failure) throw window.error();
       if (err === null) return true;
       // "only db 0" when the target refuses db 1 too (a minirs database, or `databases 1`).
       if (n === 1) refusedSelect1 = true;
       else if (refusedSelect1 === undefined) refusedSelect1 = (await select(1)) !== null;
+      if (window.failure) throw window.error();
       refused.set(n, {
         keys: 0,
         reason: refusedSelect1 ? 'the target has only db 0' : `the target refused SELECT ${n} (${err})`,
@@ -415,97 +407,50 @@ export async function restoreRdb(
       return false;
     };
 
-    const fail = (): never => {
-      const f = window.failure!;
-      const code = errorCodeFor(f.message);
-      // Replies come in order and this is the first error: everything before it was written.
-      const what =
-        code === ErrorCodes.CONNECTION || code === ErrorCodes.TIMEOUT
-          ? `lost ${shown} while writing ${describe(f.subject)}: ${f.message}`
-          : `${shown} refused the write of ${describe(f.subject)}: ${f.message} (the keys before it in the file were written)`;
-      throw new MinirsError(code, what, { op: 'restore', peer: `${u.host}:${u.port}` });
-    };
-
-    const send = async (cmds: RedisCommand[], subject: Subject) => {
-      for (const c of cmds) window.add(c, subject);
-      if (window.full) await window.room();
-      if (window.failure) fail();
-    };
-
-    await pumpRdbFile(
-      file,
-      parser,
-      (ev) => {
-        switch (ev.kind) {
-          case 'moduleAux':
-            moduleAux++;
-            return;
-          case 'function': {
-            const cmds = planner.push(ev);
-            return send(cmds, `function library '${functionLibraryName(ev.code)}'`);
-          }
-          case 'keyStart': {
-            keys++;
-            const k = ev.key;
-            if (k.db !== db || refused.has(k.db)) {
-              return (async () => {
-                if (k.expireAt !== null && k.expireAt < now() && k.db !== db) {
-                  // Judged as expired before the db: redis-server would drop it whatever its db.
-                  expiredElsewhere++;
-                  skipping = true;
-                  return;
-                }
-                skipping = !(await enterDb(k.db));
-                if (window.failure) fail();
-                if (skipping) {
-                  refused.get(k.db)!.keys++;
-                  return;
-                }
-                current = announcedBig(k) ? bulkPlanner : planner;
-                await send(current.push(ev), k);
-              })();
-            }
-            skipping = false;
-            current = announcedBig(k) ? bulkPlanner : planner;
-            const cmds = current.push(ev);
-            return cmds.length ? send(cmds, k) : undefined;
-          }
-          case 'chunk':
-          case 'keyEnd': {
-            if (skipping) return;
-            const cmds = current.push(ev);
-            return cmds.length ? send(cmds, ev.key) : undefined;
-          }
-          default:
-            return;
-        }
+    const loader = new RdbLoader({
+      planner: {
+        targetRdbVersion: targetRdb,
+        now,
+        mode: o.mode ?? 'auto',
+        modules: o.skipModules ? 'skip' : 'error',
+        onLoss: (_key: RdbKeyInfo, what: string) => losses.set(what, (losses.get(what) ?? 0) + 1),
       },
-      () => {
-        window.flush();
-        o.onProgress?.({
-          bytes: parser.bytesConsumed,
-          total: size,
-          keys: restoredSoFar(),
-          seconds: (performance.now() - started) / 1000,
-        });
+      onEvent: (ev) => {
+        if (ev.kind === 'moduleAux') moduleAux++;
       },
-    ).catch(async (err: unknown) => {
+      onKey: (key, outcome) => {
+        keys++;
+        if (outcome === 'expired') expiredElsewhere++;
+        else if (outcome === 'other-db') refused.get(key.db)!.keys++;
+      },
+      selectDb: enterDb,
+      onWriteError: (error, write) => {
+        window.failure ??= { subject: write, message: error };
+      },
+    });
+    const { parser, planner } = loader;
+    const restoredSoFar = () => planner.stats.restored + planner.stats.converted;
+
+    await pumpRdbFileChunks(file, parser, async () => {
+      await loader.load(window);
+      o.onProgress?.({
+        bytes: parser.bytesConsumed,
+        total: size,
+        keys: restoredSoFar(),
+        seconds: (performance.now() - started) / 1000,
+      });
+    }).catch(async (err: unknown) => {
+      if (window.failure) throw window.error();
       // A bad file ends the restore, but what was sent before the bad byte is let through, so
       // the summary line "keys before it were written" holds.
-      if (!window.failure) await window.drain();
+      await window.drain();
+      if (window.failure) throw window.error();
       throw withModuleHint(err);
     });
     await window.drain();
-    if (window.failure) fail();
+    if (window.failure) throw window.error();
 
-    const bulk = bulkPlanner.stats;
-    const st = {
-      restored: planner.stats.restored,
-      converted: planner.stats.converted + bulk.converted,
-      expiredSkipped: planner.stats.expiredSkipped + bulk.expiredSkipped,
-      modulesSkipped: [...planner.stats.modulesSkipped, ...bulk.modulesSkipped],
-      functions: planner.stats.functions,
-    };
+    const st = planner.stats;
     const seconds = (performance.now() - started) / 1000;
     const restored = st.restored + st.converted;
     const notes: string[] = [];

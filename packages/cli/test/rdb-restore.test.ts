@@ -147,16 +147,16 @@ describe('rdb restore', () => {
     expect(s.restored_with_commands).toBe(s.restored);
   });
 
-  it('values the file announces as big (>1024 quicklist nodes, >100k elements) go with commands', async () => {
+  it('values whose payload would pass 1 MiB go with commands (the syncer\'s rule)', async () => {
     const src = await new RedisServer().start();
     const file = join(dir, 'big.rdb');
     try {
       const c = src.client();
-      // 200 x RPUSH of 1000 50-byte elements: ~1270 quicklist nodes of 8 kB; a 101k-member set.
+      // 200 x RPUSH of 1000 50-byte elements (~10 MB); a 150k-member set (~1.3 MB).
       for (let i = 0; i < 200; i++) {
         await c.rpush('biglist', ...Array.from({ length: 1000 }, (_, j) => `${i}-${j}-`.padEnd(50, 'x')));
       }
-      for (let i = 0; i < 120; i++)
+      for (let i = 0; i < 150; i++)
         await c.sadd('bigset', ...Array.from({ length: 1000 }, (_, j) => `m${i}-${j}`));
       await c.set('small', 'v');
       await c.save();
@@ -242,7 +242,7 @@ describe('rdb restore', () => {
       expect(isMinirsError(err, ErrorCodes.OOM)).toBe(true);
       expect((err as Error).message).toMatch(
         // Which key hits the limit depends on memory accounting; key names may hold quotes.
-        /refused the write of (key '.+' \(db \d\)|function library 'rdbtestlib'): OOM command not allowed when used memory > 'maxmemory'/,
+        /refused the write of (key '.+' \(db \d\)|\d+ keys \(MSET\) from key '.+' \(db \d\)|function library 'rdbtestlib'): OOM command not allowed when used memory > 'maxmemory'/,
       );
     } finally {
       await small.stop();

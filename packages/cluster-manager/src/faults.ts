@@ -7,6 +7,7 @@ import {
   invalid,
   type LinkFault,
   MinirsError,
+  procState,
   netnsHostAddr,
   writeFileAtomic,
 } from '@minirs/common';
@@ -32,6 +33,17 @@ import {
 } from './nft.js';
 import { DelayRelay } from './relay.js';
 import { pidAlive, readPid } from './supervisor.js';
+
+/** How long a pause waits for its SIGSTOP to take effect. */
+const STOP_WAIT_MS = 2000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether a process is stopped (state T or t), or gone or dead (nothing left to stop). */
+function isStopped(pid: number): boolean {
+  const state = procState(pid);
+  return state === undefined || state === 'T' || state === 't' || state === 'Z' || state === 'X';
+}
 
 /** Does the path carry packets to or from host:port (on either side)? */
 function pathCovers(path: NetPath, host: string, port: number): boolean {
@@ -198,6 +210,21 @@ export class FaultInjector {
       .filter((p): p is number => p !== undefined && pidAlive(p));
   }
 
+  /**
+   * A SIGSTOP takes effect when the kernel next schedules the process, not when kill() returns:
+   * on a busy machine a process read right after could still be running. A pause answers once
+   * every process is stopped (or gone), up to STOP_WAIT_MS.
+   */
+  private async stopped(pids: number[]): Promise<void> {
+    const deadline = Date.now() + STOP_WAIT_MS;
+    let left = pids.filter((p) => !isStopped(p));
+    while (left.length > 0 && Date.now() < deadline) {
+      await sleep(2);
+      left = left.filter((p) => !isStopped(p));
+    }
+    if (left.length > 0) this.mgr.log.warn({ pids: left }, `SIGSTOP not in effect after ${STOP_WAIT_MS} ms`);
+  }
+
   private signal(pids: number[], sig: NodeJS.Signals): void {
     for (const p of pids) {
       try {
@@ -267,6 +294,7 @@ export class FaultInjector {
           rec.mechanism = 'signal (SIGSTOP every process of the node)';
           rec.pids = this.nodePids(node);
           this.signal(rec.pids, 'SIGSTOP');
+          await this.stopped(rec.pids);
           return;
         }
         if (!proc)
@@ -277,6 +305,7 @@ export class FaultInjector {
         rec.mechanism = 'signal (SIGSTOP until healed)';
         rec.pid = this.processPid(proc);
         process.kill(rec.pid, 'SIGSTOP');
+        await this.stopped([rec.pid]);
         return;
       case 'oom':
         if (!rec.bytes)
@@ -399,19 +428,29 @@ export class FaultInjector {
       st.filter = filterRules(path, dir, `numgen random mod 100 < ${rec.percent} drop`, tag);
       st.cut = { path, verdict: `numgen random mod 100 < ${rec.percent} drop`, tag };
       rec.mechanism = `nftables (numgen random drop)${this.where}`;
-    } else if (rec.kind === 'bandwidth' && this.mgr.state.cluster.net === 'netns' && nodeTarget(rec.target) !== undefined) {
+    } else if (
+      rec.kind === 'bandwidth' &&
+      this.mgr.state.cluster.net === 'netns' &&
+      nodeTarget(rec.target) !== undefined
+    ) {
       // A node is a host with its own link: shape the link itself (tbf on both ends of its veth).
       const c = this.mgr.state.cluster;
       const uid = nodeTarget(rec.target)!;
       if (!c.nodes.some((n) => n.uid === uid)) {
-        throw new MinirsError(ErrorCodes.NOT_FOUND, `node ${uid} does not exist; list them with GET /v1/nodes`);
+        throw new MinirsError(
+          ErrorCodes.NOT_FOUND,
+          `node ${uid} does not exist; list them with GET /v1/nodes`,
+        );
       }
       st.tbf = nodeVeths(c.index, uid, dir);
       try {
         setTbf(st.tbf, rec.kbps!);
       } catch (err) {
         clearTbf(st.tbf);
-        throw new MinirsError(ErrorCodes.INTERNAL, `tc refused the tbf: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`);
+        throw new MinirsError(
+          ErrorCodes.INTERNAL,
+          `tc refused the tbf: ${((err as { stderr?: Buffer }).stderr ?? '').toString().trim() || (err as Error).message}`,
+        );
       }
       rec.mechanism = `tc tbf (${rec.kbps} kbit/s on ${st.tbf.map((d) => `${d.dev} in ${d.ns}`).join(' and ')})`;
     } else {
@@ -673,6 +712,7 @@ export class FaultInjector {
         rec.pids = node !== undefined ? this.nodePids(node) : proc ? [this.processPid(proc)] : [];
         if (proc) rec.pid = rec.pids[0];
         this.signal(rec.pids, 'SIGSTOP');
+        await this.stopped(rec.pids);
         return;
       }
       case 'oom':

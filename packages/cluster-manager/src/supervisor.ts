@@ -6,6 +6,8 @@ import {
   connectControl,
   type Logger,
   type ProcessRole,
+  pidAlive,
+  pidCmdline,
   writeFileAtomic,
 } from '@minirs/common';
 
@@ -38,29 +40,8 @@ export interface ChildHooks {
   onExit(child: Child, info: { code: number | null; signal: string | null; restarting: boolean }): void;
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie answers kill(0) but is gone for our purposes.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
-}
-
-export function pidCmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
-}
+// The process-table rules are common's (one helper for the manager, its faults and the CLI).
+export { pidAlive, pidCmdline } from '@minirs/common';
 
 export function readPid(file: string): number | undefined {
   try {

@@ -5,6 +5,7 @@ export * from './dir-lock.js';
 export * from './errors.js';
 export * from './fifo.js';
 export * from './free-port.js';
+export * from './proc.js';
 export * from './logger.js';
 export * from './mask-uri.js';
 export * from './netns.js';

@@ -18,3 +18,16 @@ export { CommandConverter, type CommandConverterOptions, type RedisCommand } fro
 export { DumpBuilder, type DumpResult, dumpableFor, dumpPayload, parseDumpPayload } from './dump.js';
 export { RestorePlanner, type RestorePlannerOptions, type RestorePlannerStats } from './planner.js';
 export { encodeLength, encodeString, formatScore } from './rdb-encode.js';
+export {
+  describeLoadWrite,
+  functionLibraryName,
+  LOAD_MAX_PAYLOAD_BYTES,
+  LOAD_MSET_BYTES,
+  LOAD_MSET_KEYS,
+  type RdbKeyOutcome,
+  RdbLoader,
+  type RdbLoaderOptions,
+  type RdbLoadWrite,
+  type RdbLoadWriter,
+  type RdbWriteReply,
+} from './loader.js';

@@ -4,6 +4,7 @@ export { CommandFlag, CommandInfo, CommandTable, type KeySpec, keyPositions } fr
 export { type FrameHandler, RespDecoder, type RespDecoderOptions } from './decoder.js';
 export { isRespProtocolError, RespProtocolError } from './errors.js';
 export { RespFrame } from './frame.js';
+export { type PlainReply, takeReplies, toPlainReply } from './replies.js';
 export { isAggregateType, isBlobType, RespType, type RespTypeByte, respTypeName } from './types.js';
 export {
   Double,

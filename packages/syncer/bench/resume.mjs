@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { populateMixed } from './dataset.mjs';
-import { parseInfo, secs, sleep, startRedisServer, until } from './servers.mjs';
+import { parseInfo, procCpuMs, secs, sleep, startRedisServer, until } from './servers.mjs';
 import { measureStreaming, redisBenchmarkLoad } from './streaming.mjs';
 import { startSyncerChild, syncerConfig } from './syncer-child.mjs';
 
@@ -109,7 +109,9 @@ async function resumeSection() {
     // destination has no key with a TTL (see the syncer README, "Keys with a TTL").
     await populateMixed(s, KEYS, { ttl: TTL });
     const keys = await s.dbsize();
-    console.log(`dataset: ${fmt(keys)} keys (bench/dataset.mjs populateMixed, ${TTL ? '1 string in 20 with a TTL' : 'no TTLs'}); load ${load()}`);
+    console.log(
+      `dataset: ${fmt(keys)} keys (bench/dataset.mjs populateMixed, ${TTL ? '1 string in 20 with a TTL' : 'no TTLs'}); load ${load()}`,
+    );
     child = await startSyncerChild('first');
     const first = await child.start(cfg);
     console.log(`first full sync: ${secs(first.ms)}`);
@@ -159,15 +161,25 @@ async function resumeSection() {
   }
 }
 
+/**
+ * One variant's cost, two ways. (a) The live stream: redis-benchmark at full rate on the source
+ * while the syncer follows; where the syncer keeps up, its replicated rate is the source's and
+ * says nothing about its cost. (b) Saturated: the destination is paused for writes (CLIENT PAUSE
+ * WRITE) while the same load runs, so the whole stream waits in the source's backlog; from the
+ * unpause until a marker written after the load is on the destination, the syncer and the
+ * destination go as fast as they can: that drain rate is the throughput, and the CPU the syncer
+ * and the destination's redis-server used meanwhile (from /proc) is the cost per command.
+ */
 async function streamOnce(label, env) {
   const src = await startRedisServer(['--repl-backlog-size', '256mb']);
   const dst = await startRedisServer();
   const s = src.client();
+  const d = dst.client();
   const child = await startSyncerChild(label, env);
   try {
     await child.start(syncerConfig(dst, [`redis://127.0.0.1:${src.port}`]));
     const target = {
-      dest: dst.client(),
+      dest: d,
       syncerPid: child.pid,
       reportedLag: async () => {
         const r = (await child.report()).sources[0];
@@ -176,8 +188,24 @@ async function streamOnce(label, env) {
       lagSamples: async () => (await child.report()).sources[0]?.lag_samples ?? [],
     };
     const r = await measureStreaming(s, target, redisBenchmarkLoad(src.port, STREAM_N));
+    // (b) the saturated drain.
+    await d.call('CLIENT', 'PAUSE', '600000', 'WRITE');
+    const l = await redisBenchmarkLoad(src.port, STREAM_N).run();
+    const marker = `drain-${Date.now()}`;
+    await s.set('bench:drain', marker);
+    const cpu0 = { syncer: procCpuMs(child.pid), dest: procCpuMs(dst.pid) };
+    const t0 = performance.now();
+    await d.call('CLIENT', 'UNPAUSE');
+    await until(async () => (await d.get('bench:drain')) === marker, 'the drain marker', 600_000, 2);
+    const ms = performance.now() - t0;
+    const usPerOp = (pid, c0) => ((procCpuMs(pid) - c0) * 1000) / l.ops;
+    const drain = {
+      rate: l.ops / (ms / 1000),
+      syncerUs: usPerOp(child.pid, cpu0.syncer),
+      destUs: usPerOp(dst.pid, cpu0.dest),
+    };
     const info = parseInfo(await s.info('replication'));
-    return { label, ...r, offset: Number(info.master_repl_offset) };
+    return { label, ...r, drain, offset: Number(info.master_repl_offset) };
   } finally {
     await child.exit();
     await src.stop();
@@ -198,13 +226,23 @@ async function costSection() {
     console.log(
       `  ${r.label.padEnd(60)} source ${fmt(r.sourceRate).padStart(8)} ops/s  replicated ${fmt(r.replicatedRate).padStart(8)} ops/s (${r.ratio.toFixed(2)} of the source's)  catch-up ${secs(r.catchUpMs)}`,
     );
+  console.log('saturated (the same load held in the source backlog, then drained at once):');
+  for (const r of out)
+    console.log(
+      `  ${r.label.padEnd(60)} drained ${fmt(r.drain.rate).padStart(8)} ops/s  CPU per command: syncer ${r.drain.syncerUs.toFixed(2)} us, destination redis-server ${r.drain.destUs.toFixed(2)} us`,
+    );
   const [withCk, without] = out;
+  const pct = (a, b) => `${((1 - a / b) * 100).toFixed(1)}%`;
   console.log(
-    `  checkpoint cost: replicated ops/s with / without = ${(withCk.replicatedRate / without.replicatedRate).toFixed(3)} (${((1 - withCk.replicatedRate / without.replicatedRate) * 100).toFixed(1)}% slower)`,
+    `  checkpoint cost: drained ops/s with / without = ${(withCk.drain.rate / without.drain.rate).toFixed(3)} (${pct(withCk.drain.rate, without.drain.rate)} slower); ` +
+      `CPU per command with / without: syncer ${(withCk.drain.syncerUs / without.drain.syncerUs).toFixed(2)}, destination ${(withCk.drain.destUs / without.drain.destUs).toFixed(2)}`,
+  );
+  console.log(
+    `  live stream: replicated ops/s with / without = ${(withCk.replicatedRate / without.replicatedRate).toFixed(3)} (bounded by the source's rate where the syncer keeps up)`,
   );
   if (out[2])
     console.log(
-      `  with checkpoints / baseline = ${(withCk.replicatedRate / out[2].replicatedRate).toFixed(3)}`,
+      `  with checkpoints / baseline: drained ${(withCk.drain.rate / out[2].drain.rate).toFixed(3)}, live ${(withCk.replicatedRate / out[2].replicatedRate).toFixed(3)}`,
     );
 }
 

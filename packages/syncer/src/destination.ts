@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { ErrorCodes, MinirsError } from '@minirs/common';
+import { ErrorCodes, Fifo, MinirsError } from '@minirs/common';
 import { type RespFrame, RespDecoder, RespWriter } from '@minirs/resp';
 import { nodeLocalAddress, watchSilentPeer } from './liveness.js';
 
@@ -44,16 +44,43 @@ export interface DestinationOptions extends DestinationTarget {
 interface Pending {
   cb: ReplyCallback | undefined;
   bytes: number;
+  /**
+   * A transaction (`writeTransaction`) is one entry for all its replies: MULTI's, one per
+   * queued command, then EXEC's, which goes to `cb`. `left` counts the replies still due.
+   */
+  left?: number;
+  /** Queued replies seen so far (the index of the next queued command). */
+  seen?: number;
+  onQueuedError?: (i: number, error: string) => void;
 }
+
+/** `MULTI` and `EXEC` as sent. */
+export const MULTI_RAW = Buffer.from('*1\r\n$5\r\nMULTI\r\n');
+export const EXEC_RAW = Buffer.from('*1\r\n$4\r\nEXEC\r\n');
 
 /** A raw command this big is sent as it is rather than copied into the write buffer. */
 const BIG_WRITE = 64 * 1024;
 /** The write buffer is cut into segments of about this size. */
 const SEGMENT = 1024 * 1024;
 
+const ERROR_START = Buffer.from('\r\n-');
+const BLOB_ERROR_START = Buffer.from('\r\n!');
+
+/**
+ * Whether an aggregate's bytes may hold an error element: every element starts right after a
+ * CRLF (the header's or the previous element's), so without a CRLF followed by '-' or '!' none is
+ * an error. A bulk string may hold those bytes too: then the elements are walked.
+ */
+function mayHoldError(f: RespFrame): boolean {
+  const bytes = f.buf.subarray(f.valueStart - 2, f.valueEnd);
+  return bytes.indexOf(ERROR_START) !== -1 || bytes.indexOf(BLOB_ERROR_START) !== -1;
+}
+
 /** The first error reply within a frame: top level, or an element of an EXEC reply. */
-function firstError(f: RespFrame, depth = 0): string | undefined {
+export function firstError(f: RespFrame, depth = 0): string | undefined {
   if (f.isError) return f.str();
+  // An EXEC's reply has one element per command of the transaction: most hold no error at all.
+  if (depth === 0 && f.isAggregate && f.length > 0 && !mayHoldError(f)) return undefined;
   if (depth < 2 && f.isAggregate && f.length > 0) {
     for (const e of f.elements) {
       const err = firstError(e, depth + 1);
@@ -66,8 +93,9 @@ function firstError(f: RespFrame, depth = 0): string | undefined {
 export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   private socket?: Socket;
   private readonly decoder = new RespDecoder();
-  private readonly pending: Pending[] = [];
-  private head = 0;
+  private readonly pending = new Fifo<Pending>();
+  /** Replies due (a transaction counts all of its replies): what the window bounds. */
+  private due = 0;
   private inFlightBytes = 0;
   /** Commands of this tick are encoded into one buffer (no allocation or copy per command). */
   private readonly writer = new RespWriter(64 * 1024);
@@ -90,8 +118,9 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
     this.maxInFlightBytes = opts.maxInFlightBytes ?? 16 * 1024 * 1024;
   }
 
+  /** Replies still due (each command of a transaction counts, and its MULTI and EXEC). */
   get inFlight(): number {
-    return this.pending.length - this.head;
+    return this.due;
   }
 
   get closed(): boolean {
@@ -182,18 +211,21 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
 
   private onReply(frame: RespFrame): void {
     if (frame.type === 0x3e /* '>' push */) return;
-    const p = this.pending[this.head];
+    const p = this.pending.peek();
     if (!p) {
       this.fail(
         new MinirsError(ErrorCodes.PROTOCOL, `destination ${this.peer} sent a reply nobody asked for`),
       );
       return;
     }
-    this.pending[this.head++] = undefined as unknown as Pending;
-    if (this.head > 1024 && this.head * 2 > this.pending.length) {
-      this.pending.splice(0, this.head);
-      this.head = 0;
+    this.due--;
+    if (p.left !== undefined && --p.left > 0) {
+      // MULTI's +OK, then one +QUEUED (or the error it was refused with) per command.
+      const i = p.seen!++ - 1;
+      if (frame.isError && i >= 0) p.onQueuedError?.(i, frame.str());
+      return;
     }
+    this.pending.shift();
     this.inFlightBytes -= p.bytes;
     const error = firstError(frame);
     p.cb?.({ kind: error ? 'error' : 'ok', error, frame });
@@ -231,13 +263,44 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
   /** Send bytes that are exactly one command (e.g. a replication stream command's raw view). */
   writeRaw(raw: Buffer, cb?: ReplyCallback): void {
     if (this.closedError) throw this.closedError;
+    this.append(raw);
+    this.sent(raw.length, cb);
+  }
+
+  /** Queues one raw command's bytes: copied into the writer, or (big) sent as it is. */
+  private append(raw: Buffer): void {
     if (raw.length >= BIG_WRITE) {
       this.cut();
       this.outbox.push(raw);
     } else {
       this.writer.raw(raw);
+      if (this.writer.length >= SEGMENT) this.cut();
     }
-    this.sent(raw.length, cb);
+  }
+
+  /**
+   * `MULTI`, the raw commands `parts` (each exactly one command), `EXEC`: one pending entry for
+   * all their replies. A command refused when queued reports its index in `parts` and the error
+   * to `onQueuedError`; `cb` gets EXEC's reply.
+   */
+  writeTransaction(
+    parts: readonly Buffer[],
+    onQueuedError: (i: number, error: string) => void,
+    cb: ReplyCallback,
+  ): void {
+    if (this.closedError) throw this.closedError;
+    let bytes = MULTI_RAW.length + EXEC_RAW.length;
+    this.writer.raw(MULTI_RAW);
+    for (const raw of parts) {
+      this.append(raw);
+      bytes += raw.length;
+    }
+    this.writer.raw(EXEC_RAW);
+    this.pending.push({ cb, bytes, left: parts.length + 2, seen: 0, onQueuedError });
+    this.due += parts.length + 2;
+    this.inFlightBytes += bytes;
+    if (this.writer.length >= SEGMENT) this.cut();
+    this.scheduleFlush();
   }
 
   write(args: ReadonlyArray<string | Buffer | number>, cb?: ReplyCallback): void {
@@ -249,6 +312,7 @@ export class DestinationClient extends EventEmitter<{ failed: [MinirsError] }> {
 
   private sent(bytes: number, cb: ReplyCallback | undefined): void {
     this.pending.push({ cb, bytes });
+    this.due++;
     this.inFlightBytes += bytes;
     // Bounded segments keep the writer's buffer small however much one tick writes.
     if (this.writer.length >= SEGMENT) this.cut();

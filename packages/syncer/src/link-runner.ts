@@ -10,7 +10,7 @@ import {
   ruleOfCode,
   type StopReason,
 } from '@minirs/common';
-import { RdbParser, type RedisCommand, RestorePlanner } from '@minirs/rdb';
+import { describeLoadWrite, type RdbParser, RdbLoader, type RestorePlanner } from '@minirs/rdb';
 import type { CommandTable } from '@minirs/resp';
 import { RespDecoder } from '@minirs/resp';
 import {
@@ -22,7 +22,13 @@ import {
   openShardPipe,
   pipeName,
 } from './dest-shards.js';
-import { DestinationClient, type DestinationTarget, type WriteReply } from './destination.js';
+import {
+  DestinationClient,
+  type DestinationTarget,
+  EXEC_RAW,
+  MULTI_RAW,
+  type WriteReply,
+} from './destination.js';
 import { ExpiryGuard } from './expiry-guard.js';
 import { LagTracker } from './lag-tracker.js';
 import {
@@ -96,8 +102,6 @@ const NO_CHECKPOINT_REPLY = (() => {
   return f!;
 })();
 
-const MULTI_RAW = encodeCommand([Buffer.from('MULTI')]);
-const EXEC_RAW = encodeCommand([Buffer.from('EXEC')]);
 const SELECT_CK_RAW = encodeCommand([Buffer.from('SELECT'), Buffer.from(String(CHECKPOINT_DB))]);
 const SELECT_0_RAW = encodeCommand([Buffer.from('SELECT'), Buffer.from('0')]);
 /**
@@ -114,8 +118,8 @@ export interface LinkRunnerOptions {
   label: string;
   connect: SocketFactory;
   /**
-   * The lag probe's connection: like `connect`, without compression and without counting its
-   * bytes as the link's ingress (defaults to `connect`).
+   * The connection of the lag probe and of the source's INFO: like `connect`, without
+   * compression and without counting its bytes as the link's ingress (defaults to `connect`).
    */
   probeConnect?: SocketFactory;
   /** AUTH for an external source (minirs sources authenticate in `connect`). */
@@ -163,18 +167,12 @@ export interface FullSyncEvidence {
   redisVersion?: string;
 }
 
-/**
- * A full-sync MSET carries at most this many keys or about this many bytes. Measured on 1M
- * keys into minirs dbs: 14-16% less CPU in the proxies and shards than one SET per key.
- */
-const MSET_KEYS = 128;
 /** How long a stopping link waits for the destination to answer its writes in flight. */
 const SETTLE_MS = 10_000;
 /** How often a streaming link checks whether its source is out of memory. */
 const MEMORY_CHECK_MS = 1000;
 /** How long a link waits at a flush for the other links of its source before a full resync. */
 const FLUSH_BARRIER_MS = 60_000;
-const MSET_BYTES = 256 * 1024;
 /** A transaction longer than this goes out before its EXEC (bounded memory). */
 const MAX_HELD_TX = 4096;
 
@@ -195,12 +193,6 @@ interface HeldCommand {
 export function shiftedExpireAt(expireAt: number, snapshotAt: number, now: number): number {
   const delay = Math.max(0, now - snapshotAt);
   return expireAt < now + delay ? expireAt + delay : expireAt;
-}
-
-function sameKey(a: string | Buffer | undefined, b: string | Buffer): boolean {
-  if (a === undefined) return false;
-  if (typeof a === 'string' || typeof b === 'string') return String(a) === String(b);
-  return a.equals(b);
 }
 
 function isFlush(name: Buffer | undefined): 'FLUSHALL' | 'FLUSHDB' | undefined {
@@ -252,9 +244,8 @@ export class LinkRunner implements ReplicationConsumer {
   keysLoaded = 0;
   /** redis-ver of the source's RDB (for messages about what the destination cannot hold). */
   private sourceVersion = '';
-  /** Key/value pairs of plain strings waiting to go out as one MSET (full sync only). */
-  private msetArgs: (string | Buffer)[] = [];
-  private msetBytes = 0;
+  /** The full sync's loader (@minirs/rdb): its parser and planner are `parser` and `planner`. */
+  private loader?: RdbLoader;
   /** Writes the destination refused (counted, like a Redis replica, not retried); the last one. */
   rejectedWrites = 0;
   lastRejectedWrite = '';
@@ -426,7 +417,8 @@ export class LinkRunner implements ReplicationConsumer {
     try {
       return await readInfoFields(
         {
-          connect: this.o.connect,
+          // Not the link's ingress: a diskless full sync's progress asks this while it streams.
+          connect: this.o.probeConnect ?? this.o.connect,
           peer: this.o.label,
           username: this.o.username,
           password: this.o.password,
@@ -586,29 +578,35 @@ export class LinkRunner implements ReplicationConsumer {
         this.keysTotal = m ? Number(m[1]) : f.redis_version ? 0 : undefined;
       });
     }
-    this.msetArgs = [];
-    this.msetBytes = 0;
     // The source's snapshot is taken when it answers +FULLRESYNC (the fork starts then).
     const snapshotAt = info.snapshotAt;
     this.clock.anchor(info.offset, snapshotAt);
     this.expiryGuard.clear();
-    this.parser = new RdbParser();
-    this.planner = new RestorePlanner({
-      targetRdbVersion: this.o.targetRdbVersion,
-      now: Date.now,
-      mapExpireAt: (t, key) => {
-        const at = shiftedExpireAt(t, snapshotAt, Date.now());
-        this.expiryGuard.note(key, t, at);
-        return at;
+    // The loader's rules (MSET batching, values over 1 MiB as commands, waits only on a full
+    // window) are in @minirs/rdb's loader.ts; only db 0 is loaded.
+    this.loader = new RdbLoader({
+      planner: {
+        targetRdbVersion: this.o.targetRdbVersion,
+        now: Date.now,
+        mapExpireAt: (t, key) => {
+          const at = shiftedExpireAt(t, snapshotAt, Date.now());
+          this.expiryGuard.note(key, t, at);
+          return at;
+        },
+        modules: 'error',
+        onLoss: (key, what) => this.onLoss(String(key.key), what),
       },
-      modules: 'error',
-      onLoss: (key, what) => this.onLoss(String(key.key), what),
-      // The planner holds a value's parsed chunks until its payload is complete, and they take
-      // many times their byte size on the heap (an object per element): at the default 8 MiB
-      // restoring a 3M-element list used 150-200 MB of heap, at 1 MiB about 40 MB. Bigger
-      // values stream as commands instead.
-      maxPayloadBytes: 1024 * 1024,
+      onEvent: (ev) => {
+        if (ev.kind === 'aux' && ev.key === 'redis-ver') this.sourceVersion = ev.value.toString('latin1');
+      },
+      onKey: (_key, outcome) => {
+        if (outcome === 'load') this.keysLoaded++;
+        else this.otherDbKeys++;
+      },
+      onWriteError: (error, write) => this.handleDestError(error, describeLoadWrite(write)),
     });
+    this.parser = this.loader.parser;
+    this.planner = this.loader.planner;
     await this.ensureDest();
     this.o.log.info(
       { link: this.o.label, replid: info.replid, offset: info.offset, rdb_size: info.rdbSize },
@@ -643,78 +641,7 @@ export class LinkRunner implements ReplicationConsumer {
   }
 
   private async drainParser(): Promise<void> {
-    const parser = this.parser!;
-    const planner = this.planner!;
-    const dest = this.dest!;
-    // Await only a full window: an await yields to the destination's flush microtask, and a
-    // flush per command is a syscall per command. The writes of a whole RDB chunk leave together.
-    for (let ev = parser.read(); ev; ev = parser.read()) {
-      if (ev.kind === 'aux' && ev.key === 'redis-ver') this.sourceVersion = ev.value.toString('latin1');
-      if (ev.kind === 'keyStart' && ev.key.db !== 0) this.otherDbKeys++;
-      const db = ev.kind === 'keyStart' || ev.kind === 'chunk' || ev.kind === 'keyEnd' ? ev.key.db : 0;
-      if (db !== 0) continue;
-      if (ev.kind === 'keyStart') this.keysLoaded++;
-      for (const cmd of planner.push(ev)) {
-        if (cmd.length === 3 && cmd[0] === 'SET') {
-          this.msetArgs.push(cmd[1]!, cmd[2]!);
-          this.msetBytes += cmd[1]!.length + cmd[2]!.length;
-          if (this.msetArgs.length >= 2 * MSET_KEYS || this.msetBytes >= MSET_BYTES) {
-            if (!dest.hasRoom()) await dest.capacity();
-            this.sendMset(dest);
-          }
-          continue;
-        }
-        if (!dest.hasRoom()) await dest.capacity();
-        // The planner's commands concern the key being read only, so just a command on the
-        // last batched key (PEXPIREAT after its SET) must wait for the MSET; commands on other
-        // keys may overtake it, as every key comes once in a full sync.
-        if (this.msetArgs.length > 0 && sameKey(cmd[1], this.msetArgs[this.msetArgs.length - 2]!)) {
-          this.sendMset(dest);
-          if (!dest.hasRoom()) await dest.capacity();
-        }
-        this.send(dest, cmd, 1);
-      }
-    }
-    if (this.msetArgs.length > 0) {
-      if (!dest.hasRoom()) await dest.capacity();
-      this.sendMset(dest);
-    }
-  }
-
-  /**
-   * Plain strings (the bulk of most keyspaces) load as MSETs of up to MSET_KEYS keys: the
-   * destination (proxy and shard) parses, routes and answers one command instead of one per
-   * key. Safe during a full sync: the destination was flushed, every key comes once, and a
-   * key's own later commands are sent after its MSET.
-   */
-  private sendMset(dest: DestinationClient): void {
-    const args = this.msetArgs;
-    this.msetArgs = [];
-    this.msetBytes = 0;
-    const keys = args.length / 2;
-    this.send(dest, keys === 1 ? ['SET', args[0]!, args[1]!] : ['MSET', ...args], keys);
-  }
-
-  private send(dest: DestinationClient, cmd: RedisCommand, keys: number): void {
-    // The reply callback keeps only the name and first key: holding the whole command until
-    // its reply would keep every element of a window of RPUSH/HSET chunks on the heap.
-    const name = cmd[0];
-    const key = cmd[1];
-    dest.write(cmd as (string | Buffer)[], (r) => this.onLoadReply(r, name, key, keys));
-  }
-
-  private onLoadReply(
-    r: WriteReply,
-    name: RedisCommand[number],
-    key: RedisCommand[number] | undefined,
-    keys: number,
-  ): void {
-    if (r.kind === 'ok') return;
-    const first = String(key ?? '').slice(0, 80);
-    this.handleDestError(
-      r.error!,
-      keys > 1 ? `${String(name)} of ${keys} keys from ${first}` : `${String(name)} ${first}`,
-    );
+    await this.loader!.load(this.dest!);
   }
 
   /** `resumable`: the write went through a shard pipe with its checkpoint (a resume is exact). */
@@ -782,6 +709,7 @@ export class LinkRunner implements ReplicationConsumer {
     );
     this.parser = undefined;
     this.planner = undefined;
+    this.loader = undefined;
     // The load went through the endpoint; the stream goes through the shard pipes, from a
     // checkpoint on every shard (the snapshot's offset), written after the load was answered.
     const load = this.dest;
@@ -897,7 +825,8 @@ export class LinkRunner implements ReplicationConsumer {
             // DEL/UNLINKs and at most one other command, it goes command by command (each
             // routed, and checked, on its own): the same result.
             const others = body.filter(
-              (h) => !((argIs(h.cmd.argv[0], 'DEL') || argIs(h.cmd.argv[0], 'UNLINK')) && h.cmd.argv.length === 2),
+              (h) =>
+                !((argIs(h.cmd.argv[0], 'DEL') || argIs(h.cmd.argv[0], 'UNLINK')) && h.cmd.argv.length === 2),
             ).length;
             const bad =
               exec && others <= 1 ? undefined : this.router!.transactionError(body.map((h) => h.cmd.argv));
@@ -1041,17 +970,24 @@ export class LinkRunner implements ReplicationConsumer {
    */
   private async writeCheckpointOnly(pipe: DestinationClient, value: string): Promise<WriteReply> {
     let queued: string | undefined;
-    const onQueued = (r: WriteReply) => {
-      if (r.kind === 'error' && queued === undefined && !r.error!.startsWith('EXECABORT')) queued = r.error;
+    const onQueued = (_i: number, error: string) => {
+      if (queued === undefined && !error.startsWith('EXECABORT')) queued = error;
     };
-    const exec = await pipe.awaitReply((cb) => {
-      pipe.writeRaw(MULTI_RAW);
-      pipe.writeRaw(SELECT_CK_RAW, onQueued);
-      pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value], onQueued);
-      pipe.writeRaw(SELECT_0_RAW, onQueued);
-      pipe.writeRaw(EXEC_RAW, cb);
-    });
+    const exec = await pipe.awaitReply((cb) =>
+      pipe.writeTransaction(this.checkpointParts(value), onQueued, cb),
+    );
     return exec.kind === 'error' && queued !== undefined ? { ...exec, error: queued } : exec;
+  }
+
+  /** SELECT of the checkpoints' db, the link's checkpoint, SELECT 0: the end of every transaction. */
+  private checkpointParts(value: string): Buffer[] {
+    const hset = encodeCommand([
+      Buffer.from('HSET'),
+      Buffer.from(CHECKPOINT_KEY),
+      Buffer.from(this.o.pipes.linkKey),
+      Buffer.from(value),
+    ]);
+    return [SELECT_CK_RAW, hset, SELECT_0_RAW];
   }
 
   /** One MULTI of `items` and the checkpoint; the EXEC's reply and the errors of queuing. */
@@ -1065,11 +1001,7 @@ export class LinkRunner implements ReplicationConsumer {
       // A pipe that fails leaves the EXEC unanswered: its 'failed' handler resumes the sync.
       const onFailed = () => resolve({ queued });
       pipe.once('failed', onFailed);
-      let qi = 0;
-      const onQueued = (r: WriteReply) => {
-        const i = qi++;
-        if (r.kind === 'error') queued.push({ i, error: r.error! });
-      };
+      const onQueued = (i: number, error: string) => queued.push({ i, error });
       try {
         if (!CHECKPOINTS) {
           // The bench's baseline: the same batch, one reply at a time, no transaction.
@@ -1090,12 +1022,9 @@ export class LinkRunner implements ReplicationConsumer {
           }
           return;
         }
-        pipe.writeRaw(MULTI_RAW);
-        for (const it of items) pipe.writeRaw(it.raw, onQueued);
-        pipe.writeRaw(SELECT_CK_RAW, onQueued);
-        pipe.write(['HSET', CHECKPOINT_KEY, this.o.pipes.linkKey, value], onQueued);
-        pipe.writeRaw(SELECT_0_RAW, onQueued);
-        pipe.writeRaw(EXEC_RAW, (exec) => {
+        const parts = items.map((it) => it.raw);
+        parts.push(...this.checkpointParts(value));
+        pipe.writeTransaction(parts, onQueued, (exec) => {
           pipe.off('failed', onFailed);
           resolve({ exec, queued });
         });
@@ -1128,6 +1057,11 @@ export class LinkRunner implements ReplicationConsumer {
     }
     if (!r.exec) return false;
     const f = r.exec.frame;
+    // No error anywhere in the EXEC's reply (see firstError): committed, nothing to count.
+    if (r.exec.kind === 'ok') {
+      if (this.ck[s]! < upTo) this.ck[s] = upTo;
+      return true;
+    }
     if (!f.isError) {
       const els = f.elements;
       for (let i = 0; i < items.length && i < els.length; i++)

@@ -45,7 +45,7 @@ function inCidr(host: string, cidr: string): boolean {
   const n = Number(bits);
   if (h === undefined || b === undefined || !Number.isInteger(n) || n < 0 || n > 32) return false;
   const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;
-  return ((h & mask) >>> 0) === ((b & mask) >>> 0);
+  return (h & mask) >>> 0 === (b & mask) >>> 0;
 }
 
 export function watchSilentPeer(socket: Socket, o: LivenessOptions): void {

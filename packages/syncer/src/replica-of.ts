@@ -155,7 +155,8 @@ class SourceSync {
         },
         label,
         connect: () => openSourceStream({ ...this.openOpts(), shardUid, compression: this.compression }),
-        probeConnect: () => openSourceStream({ ...this.openOpts(), shardUid, compression: 0, countIngress: false }),
+        probeConnect: () =>
+          openSourceStream({ ...this.openOpts(), shardUid, compression: 0, countIngress: false }),
         username: this.uri.admin ? undefined : this.uri.username,
         password: this.uri.admin ? undefined : this.uri.password,
         destination: this.owner.destination,

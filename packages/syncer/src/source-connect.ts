@@ -3,6 +3,15 @@ import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { createGunzip } from 'node:zlib';
 import { ErrorCodes, type SourceUri } from '@minirs/common';
+import {
+  encodeCommand,
+  ErrorReply,
+  type PlainReply,
+  type RespFrame,
+  RespProtocolError,
+  takeReplies,
+  toPlainReply,
+} from '@minirs/resp';
 import { FaultyDuplex, type LinkFaultState } from './link-faults.js';
 import { nodeLocalAddress, watchSilentPeer } from './liveness.js';
 import { errorFromReply, errorFromSocket, ReplicationError } from './replication/index.js';
@@ -120,43 +129,60 @@ function rawConnect(o: OpenOptions): Promise<Socket> {
   });
 }
 
-/** Reads `n` single-line replies (`+OK`, `-ERR ...`, `*...` not expected) and gives back the rest. */
-function readLines(
+/** Link setup replies are one line each (+OK, -ERR ...); more than this is not a minirs proxy. */
+const SETUP_REPLY_BYTES = 64 * 1024;
+/** MINIRS.SHARDS and INFO replies: a few KB; bounded so a wrong peer cannot fill memory. */
+const COMMAND_REPLY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads `n` replies and gives back the bytes after them, undecoded (after MINIRS.LINK the
+ * connection is a raw pipe to a shard, perhaps gzipped). The socket is paused when it resolves
+ * and destroyed when it rejects.
+ */
+function readReplies(
   socket: Socket,
   n: number,
   peer: string,
   timeoutMs: number,
-): Promise<{ lines: string[]; rest: Buffer }> {
+  what: string,
+  maxBytes: number,
+): Promise<{ replies: RespFrame[]; rest: Buffer }> {
   return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const lines: string[] = [];
+    let buf: Buffer = Buffer.alloc(0);
     const timer = setTimeout(
-      () => done(new ReplicationError(ErrorCodes.TIMEOUT, `${peer} did not answer the link setup`, { peer })),
+      () => done(new ReplicationError(ErrorCodes.TIMEOUT, `${peer} did not answer ${what}`, { peer })),
       timeoutMs,
     );
     const onData = (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const i = buf.indexOf('\r\n');
-        if (i < 0) break;
-        lines.push(buf.subarray(0, i).toString('utf8'));
-        buf = buf.subarray(i + 2);
-        if (lines.length === n) {
-          done();
-          return;
-        }
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      let taken: ReturnType<typeof takeReplies>;
+      try {
+        taken = takeReplies(buf, n, { maxLineLength: SETUP_REPLY_BYTES });
+      } catch (err) {
+        const reason = err instanceof RespProtocolError ? err.reason : String(err);
+        done(
+          new ReplicationError(ErrorCodes.PROTOCOL, `${peer} sent a malformed reply to ${what}: ${reason}`, {
+            peer,
+          }),
+        );
+        return;
       }
-      if (buf.length > 64 * 1024)
-        done(new ReplicationError(ErrorCodes.PROTOCOL, `${peer} sent an overlong line`, { peer }));
+      if (taken) done(undefined, { replies: taken.replies, rest: buf.subarray(taken.end) });
+      else if (buf.length > maxBytes)
+        done(
+          new ReplicationError(ErrorCodes.PROTOCOL, `${peer} sent more than ${maxBytes} bytes for ${what}`, {
+            peer,
+          }),
+        );
     };
     const onClose = () =>
       done(
-        new ReplicationError(ErrorCodes.CONNECTION, `${peer} closed the connection during link setup`, {
+        new ReplicationError(ErrorCodes.CONNECTION, `${peer} closed the connection during ${what}`, {
           peer,
           retryable: true,
         }),
       );
-    const done = (err?: Error) => {
+    const done = (err?: Error, out?: { replies: RespFrame[]; rest: Buffer }) => {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('close', onClose);
@@ -164,15 +190,11 @@ function readLines(
       if (err) {
         socket.destroy();
         reject(err);
-      } else resolve({ lines, rest: buf });
+      } else resolve(out!);
     };
     socket.on('data', onData);
     socket.once('close', onClose);
   });
-}
-
-function encode(args: string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }
 
 /** Counts bytes as they pass. */
@@ -244,12 +266,21 @@ export async function openSourceStream(o: OpenOptions): Promise<Duplex> {
   if (o.shardUid !== undefined) {
     const link = ['MINIRS.LINK', String(o.shardUid)];
     if (o.compression) link.push('COMPRESS', String(o.compression));
-    socket.write(encode(['AUTH', 'admin', o.uri.password ?? '']) + encode(link));
-    const { lines, rest } = await readLines(socket, 2, peer, o.timeoutMs ?? 10_000);
-    for (const [i, line] of lines.entries()) {
-      if (line.startsWith('-')) {
+    socket.write(
+      Buffer.concat([encodeCommand(['AUTH', 'admin', o.uri.password ?? '']), encodeCommand(link)]),
+    );
+    const { replies, rest } = await readReplies(
+      socket,
+      2,
+      peer,
+      o.timeoutMs ?? 10_000,
+      'the link setup',
+      SETUP_REPLY_BYTES,
+    );
+    for (const [i, reply] of replies.entries()) {
+      if (reply.isError) {
         socket.destroy();
-        throw linkReplyError(line.slice(1), i === 0 ? 'AUTH admin' : 'MINIRS.LINK', peer);
+        throw linkReplyError(reply.str(), i === 0 ? 'AUTH admin' : 'MINIRS.LINK', peer);
       }
     }
     if (rest.length) socket.unshift(rest);
@@ -275,91 +306,47 @@ export async function sourceCommand(o: OpenOptions, args: string[][]): Promise<s
     if (o.uri.admin) pre.push(['AUTH', 'admin', o.uri.password ?? '']);
     else if (o.uri.password)
       pre.push(o.uri.username ? ['AUTH', o.uri.username, o.uri.password] : ['AUTH', o.uri.password]);
-    socket.write([...pre, ...args].map(encode).join(''));
-    const replies = await readReplies(socket, pre.length + args.length, peer, o.timeoutMs ?? 10_000);
-    for (const [i, r] of replies.entries()) {
-      if (typeof r === 'string' && r.startsWith('-')) {
-        throw errorFromReply(r.slice(1), i < pre.length ? 'AUTH' : (args[i - pre.length]?.[0] ?? '?'), peer);
+    socket.write(Buffer.concat([...pre, ...args].map((c) => encodeCommand(c))));
+    const { replies } = await readReplies(
+      socket,
+      pre.length + args.length,
+      peer,
+      o.timeoutMs ?? 10_000,
+      args.map((a) => a[0]).join(', '),
+      COMMAND_REPLY_BYTES,
+    );
+    let plain: PlainReply[];
+    try {
+      plain = replies.map(toPlainReply);
+    } catch (err) {
+      const reason = err instanceof RespProtocolError ? err.reason : String(err);
+      throw new ReplicationError(ErrorCodes.PROTOCOL, `${peer} sent an unexpected reply: ${reason}`, {
+        peer,
+      });
+    }
+    for (const [i, r] of plain.entries()) {
+      if (r instanceof ErrorReply) {
+        throw errorFromReply(r.message, i < pre.length ? 'AUTH' : (args[i - pre.length]?.[0] ?? '?'), peer);
       }
     }
-    return replies.slice(pre.length).map((r) => (typeof r === 'string' ? r : JSON.stringify(r)));
+    return plain.slice(pre.length).map((r) => {
+      const t = asText(r);
+      return typeof t === 'string' ? t : JSON.stringify(t);
+    });
   } finally {
     socket.destroy();
   }
 }
 
-type Simple = string | Simple[] | null;
+type Text = string | null | Text[];
 
-/** Minimal reply reader for a handful of small replies (status, error, integer, bulk, array). */
-function readReplies(socket: Socket, n: number, peer: string, timeoutMs: number): Promise<Simple[]> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const timer = setTimeout(
-      () => finish(new ReplicationError(ErrorCodes.TIMEOUT, `${peer} did not answer`, { peer })),
-      timeoutMs,
-    );
-    const parse = (p: number): { v: Simple; end: number } | undefined => {
-      const i = buf.indexOf('\r\n', p);
-      if (i < 0) return undefined;
-      const t = String.fromCharCode(buf[p]!);
-      const line = buf.subarray(p + 1, i).toString('utf8');
-      if (t === '+' || t === ':') return { v: line, end: i + 2 };
-      if (t === '-') return { v: `-${line}`, end: i + 2 };
-      if (t === '$') {
-        const len = Number(line);
-        if (len < 0) return { v: null, end: i + 2 };
-        if (buf.length < i + 2 + len + 2) return undefined;
-        return { v: buf.subarray(i + 2, i + 2 + len).toString('utf8'), end: i + 2 + len + 2 };
-      }
-      if (t === '*') {
-        const cnt = Number(line);
-        const out: Simple[] = [];
-        let q = i + 2;
-        for (let k = 0; k < cnt; k++) {
-          const e = parse(q);
-          if (!e) return undefined;
-          out.push(e.v);
-          q = e.end;
-        }
-        return { v: out, end: q };
-      }
-      throw new ReplicationError(ErrorCodes.PROTOCOL, `${peer} sent an unexpected reply type "${t}"`, {
-        peer,
-      });
-    };
-    const onData = (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      try {
-        const out: Simple[] = [];
-        let p = 0;
-        for (let k = 0; k < n; k++) {
-          const e = parse(p);
-          if (!e) return;
-          out.push(e.v);
-          p = e.end;
-        }
-        finish(undefined, out);
-      } catch (err) {
-        finish(err as Error);
-      }
-    };
-    const onClose = () =>
-      finish(
-        new ReplicationError(ErrorCodes.CONNECTION, `${peer} closed the connection`, {
-          peer,
-          retryable: true,
-        }),
-      );
-    const finish = (err?: Error, out?: Simple[]) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      if (err) reject(err);
-      else resolve(out!);
-    };
-    socket.on('data', onData);
-    socket.once('close', onClose);
-  });
+/** A reply with strings for its scalars (an integer or an error as its text). */
+function asText(r: PlainReply): Text {
+  if (r === null) return null;
+  if (Array.isArray(r)) return r.map(asText);
+  if (r instanceof ErrorReply) return `-${r.message}`;
+  if (Buffer.isBuffer(r)) return r.toString('utf8');
+  return String(r);
 }
 
 export function parseShardList(raw: string): { uid: number; slot_start: number; slot_end: number }[] {

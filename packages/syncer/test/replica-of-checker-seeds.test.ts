@@ -383,7 +383,10 @@ describe('checker seed 50: a stream that stalls after the expiry was written', (
     }, 'the destination to hold "vw"').catch(() => d.call('GET', 'k:a'));
     expect(got).toBe('vw');
     const a = Number(await s.call('PEXPIRETIME', 'k:a'));
-    await until(async () => Number(await d.call('PEXPIRETIME', 'k:a')) === a, 'the source expiry on the destination');
+    await until(
+      async () => Number(await d.call('PEXPIRETIME', 'k:a')) === a,
+      'the source expiry on the destination',
+    );
     s.disconnect();
     d.disconnect();
   });
@@ -434,7 +437,11 @@ describe('checker seed 44: the destination out of memory between the load and th
     await dst.client().call('CONFIG', 'SET', 'maxmemory', '1');
     const stops: { code: string; error: string }[] = [];
     const s = new ReplicaOfSync({
-      log: createLogger({ name: 'syncer-test', level: 'info', file: process.env.SYNC_TEST_LOG ?? '/dev/null' }),
+      log: createLogger({
+        name: 'syncer-test',
+        level: 'info',
+        file: process.env.SYNC_TEST_LOG ?? '/dev/null',
+      }),
       onStop: (_uid, stop) => {
         stops.push(stop);
       },
@@ -483,7 +490,11 @@ describe('checker seed 12: a destination shard that does not take the pipe right
     relays.push({ server, sockets });
     const stops: { code: string; error: string }[] = [];
     const sync = new ReplicaOfSync({
-      log: createLogger({ name: 'syncer-test', level: 'info', file: process.env.SYNC_TEST_LOG ?? '/dev/null' }),
+      log: createLogger({
+        name: 'syncer-test',
+        level: 'info',
+        file: process.env.SYNC_TEST_LOG ?? '/dev/null',
+      }),
       onStop: (_uid, stop) => {
         stops.push(stop);
       },
@@ -496,7 +507,10 @@ describe('checker seed 12: a destination shard that does not take the pipe right
     refuse = false;
     await s.set('marker', 'end');
     const d = dst.client();
-    await until(async () => stops.length > 0 || (await d.get('marker')) === 'end', 'the marker on the destination');
+    await until(
+      async () => stops.length > 0 || (await d.get('marker')) === 'end',
+      'the marker on the destination',
+    );
     expect(stops).toEqual([]);
     expect(await d.dbsize()).toBe(51);
     expect(await d.get('k:49')).toBe('49');

@@ -1,3 +1,4 @@
+import { Fifo } from '@minirs/common';
 /**
  * Where a link may resume: PSYNC <replid> <offset + 1>, the command stream continuing in `db`.
  * Persist it with the data it describes; it is only valid for a destination holding exactly
@@ -23,8 +24,7 @@ interface Pending {
  * applied as soon as everything delivered before them is.
  */
 export class AppliedTracker {
-  private queue: Pending[] = [];
-  private head = 0;
+  private queue = new Fifo<Pending>();
   offset: number;
   db: number;
 
@@ -34,15 +34,14 @@ export class AppliedTracker {
   }
 
   reset(offset: number, db: number): void {
-    this.queue = [];
-    this.head = 0;
+    this.queue = new Fifo<Pending>();
     this.offset = offset;
     this.db = db;
   }
 
   /** Offset after the last delivered command not applied yet, or undefined when all are. */
   get inFlight(): number {
-    return this.queue.length - this.head;
+    return this.queue.length;
   }
 
   delivered(offset: number, db: number): void {
@@ -51,29 +50,22 @@ export class AppliedTracker {
 
   /** A command the link handled itself, ending at `offset`, after which the stream is in `db`. */
   handled(offset: number, db: number): void {
-    if (this.head === this.queue.length) {
+    const last = this.queue.at(this.queue.length - 1);
+    if (!last) {
       this.offset = offset;
       this.db = db;
       return;
     }
-    const last = this.queue[this.queue.length - 1]!;
     last.settleOffset = offset;
     last.settleDb = db;
   }
 
   /** The consumer applied everything up to `offset` (a command boundary it was given). */
   applied(offset: number): void {
-    while (this.head < this.queue.length && this.queue[this.head]!.offset <= offset) {
-      const p = this.queue[this.head++]!;
+    for (let p = this.queue.peek(); p && p.offset <= offset; p = this.queue.peek()) {
+      this.queue.shift();
       this.offset = p.settleOffset;
       this.db = p.settleDb;
-    }
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
     }
   }
 }

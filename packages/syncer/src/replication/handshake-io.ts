@@ -1,9 +1,22 @@
 import type { Duplex } from 'node:stream';
 import { ErrorCodes } from '@minirs/common';
-import { type Arg, encodeCommand } from './encode.js';
+import {
+  encodeCommand,
+  ErrorReply,
+  type PlainReply,
+  RespProtocolError,
+  type RespDecoderOptions,
+  takeReplies,
+  toPlainReply,
+} from '@minirs/resp';
 import { errorFromReply, protocolError, ReplicationError } from './errors.js';
-import { ErrorReply, parseReply, type Reply } from './reply.js';
 import type { SocketReader } from './socket-reader.js';
+
+/** A command's arguments as the handshake sends them. */
+export type Arg = string | Buffer | number;
+
+/** A handshake reply: RESP2 as plain values (an error reply is an ErrorReply value). */
+export type Reply = PlainReply;
 
 /**
  * What a handshake pre-step sees: plain request/reply on the connection before the replica
@@ -21,6 +34,8 @@ export interface HandshakeSession {
 
 const LF = 0x0a;
 const MAX_LINE = 64 * 1024;
+/** Handshake replies are RESP2 (we never send HELLO 3), short lines, shallow arrays. */
+const REPLY_LIMITS: RespDecoderOptions = { maxLineLength: MAX_LINE, maxDepth: 8 };
 /** Handshake replies are small (INFO is a few KB); more is garbage, not something to buffer. */
 const MAX_REPLY = 16 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -56,13 +71,28 @@ export class HandshakeIO implements HandshakeSession {
   async readReply(what: string): Promise<Reply> {
     for (;;) {
       if (this.pending.length > 0) {
-        const parsed = parseReply(this.pending, 0, this.peer, this.pendingAt);
-        if (parsed) {
-          this.consume(parsed.end);
-          return parsed.reply;
-        }
+        const reply = this.takeReply();
+        if (reply !== undefined) return reply;
       }
       await this.more(what);
+    }
+  }
+
+  /** The reply at the head of pending, consumed; undefined while it is incomplete. */
+  private takeReply(): Reply | undefined {
+    try {
+      const taken = takeReplies(this.pending, 1, REPLY_LIMITS);
+      if (taken === undefined) return undefined;
+      const reply = toPlainReply(taken.replies[0]!);
+      this.consume(taken.end);
+      return reply;
+    } catch (err) {
+      if (!(err instanceof RespProtocolError)) throw err;
+      const byteOffset = this.pendingAt + err.offset;
+      throw protocolError(
+        `Malformed reply from ${this.peer} at byte ${byteOffset} of the connection: ${err.reason}. Are host and port those of a Redis?`,
+        { op: 'handshake', peer: this.peer, byteOffset },
+      );
     }
   }
 

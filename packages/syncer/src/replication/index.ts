@@ -1,10 +1,11 @@
+// The RESP codec is @minirs/resp's; re-exported for the link runner's raw writes.
+export { encodeCommand, ErrorReply } from '@minirs/resp';
 export type { ReplicationPosition } from './applied-tracker.js';
 export { argIs, type ReplicationCommand } from './command.js';
 export { CommandStreamReader } from './command-stream-reader.js';
 export type { FullSyncEnd, FullSyncStart, PartialSync, ReplicationConsumer } from './consumer.js';
-export { type Arg, encodeAck, encodeCommand } from './encode.js';
 export { errorFromReply, errorFromSocket, ReplicationError } from './errors.js';
-export type { HandshakeSession } from './handshake-io.js';
+export type { Arg, HandshakeSession, Reply } from './handshake-io.js';
 export {
   type LinkState,
   ReplicationLink,
@@ -21,7 +22,6 @@ export {
   type ReplicationInfo,
   type ReplicationInfoOptions,
 } from './replication-info.js';
-export { ErrorReply, type Reply } from './reply.js';
 export {
   type SocketFactory,
   type TcpTarget,

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { ErrorCodes, type Logger } from '@minirs/common';
+import { encodeCommand, ErrorReply } from '@minirs/resp';
 import { AppliedTracker, type ReplicationPosition } from './applied-tracker.js';
 import { argIs, type ReplicationCommand } from './command.js';
 import { CommandStreamReader } from './command-stream-reader.js';
 import type { ReplicationConsumer } from './consumer.js';
-import { encodeAck } from './encode.js';
 import {
   errorFromReply,
   errorFromSocket,
@@ -16,7 +16,6 @@ import {
 import { HandshakeIO, type HandshakeSession } from './handshake-io.js';
 import { RdbAuxScanner } from './rdb-aux-scanner.js';
 import { RdbTransferReader } from './rdb-transfer-reader.js';
-import { ErrorReply } from './reply.js';
 import type { SocketFactory } from './socket-factory.js';
 import { SocketReader } from './socket-reader.js';
 
@@ -466,7 +465,7 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
     this._received = this.tracker.offset;
     const ack = () => {
       if (!socket.destroyed && socket.writableLength < 64 * 1024)
-        socket.write(encodeAck(this.tracker.offset));
+        socket.write(encodeCommand(['REPLCONF', 'ACK', this.tracker.offset]));
     };
     // A diskless source starts streaming only after this first ACK.
     ack();

@@ -1,7 +1,7 @@
 import { ErrorCodes } from '@minirs/common';
+import { ErrorReply } from '@minirs/resp';
 import { errorFromReply, errorFromSocket, protocolError, ReplicationError } from './errors.js';
 import { HandshakeIO, type HandshakeSession } from './handshake-io.js';
-import { ErrorReply } from './reply.js';
 import type { SocketFactory } from './socket-factory.js';
 import { SocketReader } from './socket-reader.js';
 
@@ -69,10 +69,14 @@ async function askReplicationInfo(io: HandshakeIO, peer: string): Promise<Replic
   const fields = await askInfo(io, peer, 'replication');
   const offset = Number(fields.master_repl_offset);
   if (fields.role === undefined || !Number.isSafeInteger(offset)) {
-    throw new ReplicationError(ErrorCodes.PROTOCOL, `INFO replication of ${peer} lacks role or master_repl_offset.`, {
-      op: 'INFO replication',
-      peer,
-    });
+    throw new ReplicationError(
+      ErrorCodes.PROTOCOL,
+      `INFO replication of ${peer} lacks role or master_repl_offset.`,
+      {
+        op: 'INFO replication',
+        peer,
+      },
+    );
   }
   return { role: fields.role, masterReplid: fields.master_replid ?? '', masterReplOffset: offset, fields };
 }
@@ -103,7 +107,8 @@ export class ReplicationInfoProbe {
 
   private async ask<T>(fn: (io: HandshakeIO, peer: string) => Promise<T>): Promise<T> {
     const peer = this.opts.peer ?? 'source';
-    if (this.closed) throw new ReplicationError(ErrorCodes.CONNECTION, `the probe of ${peer} is closed`, { peer });
+    if (this.closed)
+      throw new ReplicationError(ErrorCodes.CONNECTION, `the probe of ${peer} is closed`, { peer });
     try {
       if (!this.io) {
         let socket: Awaited<ReturnType<SocketFactory>>;
@@ -119,7 +124,12 @@ export class ReplicationInfoProbe {
           if (this.socket === socket) this.drop();
         });
         socket.on('error', () => {});
-        const io = new HandshakeIO(socket, new SocketReader(socket, peer), peer, this.opts.timeoutMs ?? 10_000);
+        const io = new HandshakeIO(
+          socket,
+          new SocketReader(socket, peer),
+          peer,
+          this.opts.timeoutMs ?? 10_000,
+        );
         await startSession(io, this.opts);
         if (this.closed || this.socket !== socket) {
           socket.destroy();
