@@ -5,7 +5,7 @@ import {
   type ClusterConnection,
   connectCluster,
   type LifecycleOptions,
-} from '@minirs/harness';
+} from '@minirs/local';
 
 /** Where a command writes; process.stdout/stderr in the binary, buffers in tests. */
 export interface CliIo {

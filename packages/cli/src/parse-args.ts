@@ -1,4 +1,4 @@
-import { parseMemorySize as parseSize } from '@minirs/harness';
+import { parseMemorySize as parseSize } from '@minirs/local';
 import { InvalidArgumentError } from 'commander';
 
 /**

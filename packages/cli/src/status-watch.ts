@@ -5,7 +5,7 @@ import {
   describeSource,
   renderReplicaStatus,
   type ReplicaStatusView,
-} from '@minirs/harness';
+} from '@minirs/local';
 
 /** One destination database in `minirs status`. */
 export interface StatusEntry {

@@ -2,12 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { type CompareResult, compareDatabases } from './compare.js';
-import { MiniCluster, type StartedMiniCluster } from './mini-cluster.js';
-import type { StartedRedisServer } from './redis-server.js';
-import type { ReplicaStatusView } from './replica-status.js';
+import {
+  type CompareResult,
+  compareDatabases,
+  MiniCluster,
+  type ReplicaStatusView,
+  type StartedMiniCluster,
+  type StartedRedisServer,
+  waitFor,
+} from '@minirs/local';
 import { killProcessesUnder, removeHome, rest, tmpHome } from './test-home.js';
-import { waitFor } from './wait-for.js';
 
 /**
  * Shared plumbing of the Replica Of end-to-end files: one pair of clusters per file, clients that

@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ClusterState, clusterPaths, ErrorCodes, freePort, MinirsError } from '@minirs/common';
 import {
   ApiClient,
   type Bdb,
-} from './api-client.js';
-import { type CreateDbOptions, StartedMiniCluster } from './mini-cluster.js';
-import type { ReplicaStatusView } from './replica-status.js';
-import type { SourceOptions } from './source-uri.js';
-import { type ClusterState, clusterPaths, ErrorCodes, freePort, MinirsError } from '@minirs/common';
+  type CreateDbOptions,
+  type ReplicaStatusView,
+  type SourceOptions,
+  StartedMiniCluster,
+} from '@minirs/local';
 import {
   AbstractStartedContainer,
   GenericContainer,

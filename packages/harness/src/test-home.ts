@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { processesOf, signal } from './processes.js';
+import { processesOf, signal } from '@minirs/local';
 
 /** A private, short MINIRS_HOME (Unix socket paths must stay under ~100 bytes). */
 export function tmpHome(tag = 'h'): string {

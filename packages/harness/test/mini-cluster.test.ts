@@ -1,9 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../src/api-client.js';
-import { MiniCluster, type StartedMiniCluster } from '../src/mini-cluster.js';
-import { pidAlive } from '../src/processes.js';
+import { ApiError, MiniCluster, pidAlive, type StartedMiniCluster } from '@minirs/local';
 import { processesUnder, tmpHome } from '../src/test-home.js';
 
 const MANAGER_MAIN = fileURLToPath(new URL('../../cluster-manager/dist/main.js', import.meta.url));

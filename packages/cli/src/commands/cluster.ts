@@ -8,7 +8,7 @@ import {
   readCredentials,
   startCluster,
   stopCluster,
-} from '@minirs/harness';
+} from '@minirs/local';
 import { type CliContext, table } from '../context.js';
 import { parseInteger, parsePort } from '../parse-args.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../cli-error.js';
 import type { Command } from 'commander';
-import { type Bdb, type BdbCreateRequest, sourceUrl } from '@minirs/harness';
+import { type Bdb, type BdbCreateRequest, sourceUrl } from '@minirs/local';
 import type { FailoverRecord } from '@minirs/common';
 import { type CliContext, formatBytes, table } from '../context.js';
 import { collect, parseInteger, parseMemorySize, parsePort, parseTlsMode } from '../parse-args.js';

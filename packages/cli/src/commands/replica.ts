@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { collect, parseCompression } from '../parse-args.js';
-import { parseSourceSpec, renderReplicaStatus, replicaStatus, resolveSources } from '@minirs/harness';
+import { parseSourceSpec, renderReplicaStatus, replicaStatus, resolveSources } from '@minirs/local';
 
 interface ReplicaOfOptions {
   source?: string[];

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../cli-error.js';
-import { listClusters, replicaStatus } from '@minirs/harness';
+import { listClusters, replicaStatus } from '@minirs/local';
 import type { CliContext } from '../context.js';
 import { type HaEntry, haEntry, renderHa } from '../failover-status.js';
 import { parseSeconds } from '../parse-args.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { randomPassword } from '@minirs/common';
-import { processesOf, RedisServer, type StartedRedisServer } from '@minirs/harness';
+import { processesOf, RedisServer, type StartedRedisServer } from '@minirs/local';
 
 /**
  * The demo's "external" source: a redis-server on loopback, outside any cluster, that must

@@ -35,7 +35,7 @@ import {
   type StartedMiniCluster,
   type StartedRedisServer,
   waitForExit,
-} from '@minirs/harness';
+} from '@minirs/local';
 import type { CliIo } from '../context.js';
 
 import { processesOfHome, startExternalRedis } from './external-redis.js';

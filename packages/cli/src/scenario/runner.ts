@@ -10,7 +10,7 @@ import {
   type ReplicaStatusView,
   type StartedMiniCluster,
   waitFor,
-} from '@minirs/harness';
+} from '@minirs/local';
 import type { Scenario, Step } from './scenario.js';
 
 /** Runs one scenario in its own MINIRS_HOME and reports every step (minirs). */

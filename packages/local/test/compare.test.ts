@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { compareDatabases } from '../src/compare.js';
+import { RedisServer, type StartedRedisServer } from '../src/redis-server.js';
 
 describe('compareDatabases', () => {
   let a: StartedRedisServer;
