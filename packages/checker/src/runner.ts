@@ -16,6 +16,10 @@ import { SourceWriter, type WriterStats } from './workload.js';
  * One round of the checker: a topology drawn from the seed (sources of every kind into a
  * destination with another shard count or hash policy), a workload on every source, the nemesis
  * for `seconds`, then heal, quiesce and judge. Bounded in time: every wait has a deadline.
+ *
+ * Size (~540 lines): one round is one timeline (setup, load, faults, heal, quiesce, judge) over
+ * the round's shared state (clusters, sources, deadlines, the log); the workload, nemesis, oracle
+ * and snapshot live in their own files.
  */
 
 export type SourceKind = 'external' | 'same-cluster' | 'other-cluster' | 'sharded';

@@ -31,6 +31,9 @@ import { pumpRdbFileChunks, rdbFileSize } from './rdb-inspect.js';
  * Like redis-server loading an RDB as a master: keys already expired are skipped (and counted).
  * Keys go to their own db number (SELECT); a target that refuses SELECT n (a minirs database has
  * only db 0) gets none of db n's keys, and they are counted.
+ *
+ * Size (~510 lines): the command's options, its ioredis window (the loader's writer), SELECT
+ * handling and the progress bar; the loading rules are @minirs/rdb's loader.ts.
  */
 
 export interface RestoreRdbOptions {

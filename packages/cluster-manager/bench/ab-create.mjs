@@ -4,24 +4,17 @@
 // machine only compare within one run. Usage: node bench/ab-create.mjs
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@minirs/common';
 
 const HERE = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const A = process.env.BENCH_A || '/work/main';
 const B = process.env.BENCH_B || HERE;
 const ROOTS = { a: A, b: B, 'b-nopool': B };
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const freePort = () =>
-  new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
 function ping(host, port) {
   return new Promise((res) => {
     const s = createConnection({ host, port });

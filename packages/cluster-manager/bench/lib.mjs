@@ -4,9 +4,10 @@
 // parallel until each answers PING. Bounded: RUNS iterations, each with its own MINIRS_HOME.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@minirs/common';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = resolve(here, '../../cli/dist/main.js');
@@ -39,16 +40,6 @@ async function waitPing(host, port, password) {
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`${host}:${port} never answered PING`);
-}
-
-function freePort() {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
 }
 
 export async function baseline() {
@@ -104,7 +95,9 @@ function breakdown(dir, t) {
   const requested = mgr.find((j) => j.msg === 'database create requested')?.t;
   const spawned = mgr.filter((j) => j.msg === 'spawned child' && /^shard-/.test(j.child)).map((j) => j.t);
   const active = mgr.filter((j) => j.msg === 'shard active').map((j) => j.t);
-  const epReady = mgr.filter((j) => j.msg === 'child event' && j.event === 'ready' && j.proxy === 1).map((j) => j.t);
+  const epReady = mgr
+    .filter((j) => j.msg === 'child event' && j.event === 'ready' && j.proxy === 1)
+    .map((j) => j.t);
   const shardStart = [];
   const shardUp = [];
   const shardReady = [];
@@ -166,7 +159,17 @@ export async function minirs(i, net, cliPath = cli) {
   try {
     const e0 = Date.now();
     const t0 = performance.now();
-    run('cluster', 'create', name, '--nodes', '3', '--api-port', String(apiPort), ...(net ? ['--net', net] : []), '--json');
+    run(
+      'cluster',
+      'create',
+      name,
+      '--nodes',
+      '3',
+      '--api-port',
+      String(apiPort),
+      ...(net ? ['--net', net] : []),
+      '--json',
+    );
     const tCreated = performance.now();
     const bdb = JSON.parse(run('db', 'create', name, 'db', '--shards', '4', '--json'));
     const tDb = performance.now();
@@ -174,7 +177,11 @@ export async function minirs(i, net, cliPath = cli) {
     await Promise.all(state.shards.map((s) => waitPing(s.addr, s.port, state.internal_password)));
     // "Until it answers": the database endpoint (the proxy of node 1) answers PING.
     const ep = bdb.endpoints?.[0];
-    await waitPing(ep?.addr?.[0] ?? '127.0.0.1', ep?.port ?? bdb.port, bdb.authentication_redis_pass || undefined);
+    await waitPing(
+      ep?.addr?.[0] ?? '127.0.0.1',
+      ep?.port ?? bdb.port,
+      bdb.authentication_redis_pass || undefined,
+    );
     const total = performance.now() - t0;
     const at = (x) => e0 + (x - t0);
     const steps = breakdown(join(home, name), {

@@ -1,3 +1,12 @@
+/**
+ * (minirs) High availability of replicated databases: the manager probes every shard over TCP,
+ * fails over a master it cannot reach (promoting its slave, fencing the old one), runs the
+ * coordinated failovers the REST API asks for, and re-replicates a lost slave on another node.
+ *
+ * Size (~570 lines): the probe loop, the failover decision and its steps share one controller's
+ * state (probe results, fences, the records it persists); replication.ts holds the
+ * replication plan (which node a slave goes to, who is whose slave).
+ */
 import { ErrorCodes, type FailoverRecord, MinirsError, type ShardState } from '@minirs/common';
 import { askRedis, isBlobType } from '@minirs/resp';
 import type { ClusterManager } from './manager.js';

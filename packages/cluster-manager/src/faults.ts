@@ -58,6 +58,10 @@ function pathCovers(path: NetPath, host: string, port: number): boolean {
 /**
  * (minirs) Fault injection.
  *
+ * Size (~750 lines): each fault kind's apply, undo and restore-after-a-manager-crash sit side by
+ * side, so a kind cannot gain one without the others; paths are net-paths.ts, nftables/tc nft.ts,
+ * the delaying relay relay.ts.
+ *
  * Process faults (signals): kill, pause on shard:<uid>, redis:<uid>, proxy:<node>, syncer:<bdb>.
  * Node faults: kill node:N (a machine crash: every process of the node SIGKILLed, nothing of it
  *   restarts until healed), restart node:N (crash, then start again), pause node:N (SIGSTOP

@@ -3,12 +3,12 @@
 // and redis-benchmark runs. Every process started here is killed when the bench exits.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectControl } from '@minirs/common';
+import { freePort } from '@minirs/common';
 
 const exec = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -25,17 +25,6 @@ export function cleanup() {
 }
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitFor(fn, what, ms = 10_000) {
   const deadline = Date.now() + ms;
@@ -205,4 +194,3 @@ export async function bench(port, pass, pipeline, tests, n = 200_000, clients = 
   }
   return out;
 }
-

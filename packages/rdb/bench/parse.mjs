@@ -4,11 +4,11 @@
 // Run: pnpm --filter @minirs/rdb bench   (build first: pnpm exec tsc -b packages/rdb/tsconfig.json)
 import { spawn } from 'node:child_process';
 import { copyFileSync, createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { parseRdbBatches, parseRdbBuffer, parseRdbStream } from '../dist/index.js';
+import { freePort } from '../../common/dist/index.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -18,17 +18,6 @@ const live = new Set();
 process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer(dir, extra = []) {
   const port = await freePort();

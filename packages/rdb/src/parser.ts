@@ -65,6 +65,9 @@ enum S {
  * Memory: at most one chunk of elements is materialised. What is held whole: one RDB string
  * (a string value, one element, or one encoded blob — a listpack/ziplist/intset/quicklist node,
  * at most 512 MB in Redis) plus the bytes of the unit being parsed.
+ *
+ * Size (~600 lines): the opcode and key dispatcher only; bytes, lengths and CRC are
+ * byte-reader.ts, the type decoders collection-decoder.ts, stream-decoder.ts, module-decoder.ts.
  */
 export class RdbParser implements DecoderHost {
   readonly maxItems: number;

@@ -3,28 +3,17 @@
 // Run: pnpm --filter @minirs/shard bench   (build first: pnpm exec tsc -b packages/shard/tsconfig.json)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectControl } from '@minirs/common';
 import { Redis } from 'ioredis';
+import { freePort } from '@minirs/common';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const REDIS = process.env.MINIRS_REDIS_SERVER || 'redis-server';
 const DEADLINE_MS = 15_000;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 

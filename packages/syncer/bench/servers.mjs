@@ -2,10 +2,12 @@
 // bounded waits. Every process started here is killed on exit, even when the bench fails.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from '@minirs/common';
+
+export { freePort };
 
 export { procCpuMs, procMemory } from './proc.mjs';
 
@@ -20,17 +22,6 @@ export function track(proc) {
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
   return proc;
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -52,6 +52,11 @@ import {
  *
  * Per-source order is kept (one link per source shard, one destination connection per link);
  * sources interleave in arrival order.
+ *
+ * Size (~740 lines): the state machine of one destination and of each of its sources
+ * (SourceSync) are read together: a source's link events drive the destination's transitions
+ * (flush barrier, resync of all, stop). The transition rules themselves are data in
+ * @minirs/common replica-state.ts; the link is link-runner.ts.
  */
 
 const RETRY_MS = [200, 500, 1000, 2000, 5000];

@@ -88,6 +88,10 @@ const CLOSED = Symbol('closed');
  * (replid, applied offset, db) and, after a connection failure, reconnects and asks to continue
  * where the consumer's applied data ends. Failures that need a person (auth, protocol, OOM) end
  * run() with a ReplicationError; consumer exceptions end it as they are.
+ *
+ * Size (~590 lines): one protocol state machine over one socket (handshake, PSYNC, RDB transfer
+ * and its EOF marker, the stream with its offsets, REPLCONF ACK/GETACK); the offset bookkeeping
+ * (applied-tracker), RDB aux scanning and the RESP codec are in their own files.
  */
 export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
   readonly peer: string;
