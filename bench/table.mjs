@@ -24,7 +24,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MiniCluster } from '@minirs/cli';
+import { MiniCluster } from '@minirs/harness';
 import { baseline as bareRedisStart, minirs as minirsCreate } from '../packages/cluster-manager/bench/lib.mjs';
 import {
   bench as redisBenchmark,

@@ -9,7 +9,7 @@
 // clusters' volumes are mounted, one folder per cluster), MINIRS_ADMIN_PASSWORD_FILE.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareDatabases, replicaStatus } from '../packages/cli/dist/index.js';
+import { compareDatabases, replicaStatus } from '../packages/local/dist/index.js';
 import { clusterPaths, maskUri } from '../packages/common/dist/index.js';
 import { rest } from './rest.mjs';
 

@@ -14,7 +14,7 @@ import {
   ownerOf,
   StartedMiniCluster,
   stopCluster,
-} from '../packages/cli/dist/index.js';
+} from '../packages/local/dist/index.js';
 import { initCluster, StateStore } from '../packages/cluster-manager/dist/index.js';
 import { clusterPaths, createLogger, isMinirsError, writeFileAtomic } from '../packages/common/dist/index.js';
 import { readConfig } from './container-config.mjs';
@@ -66,7 +66,7 @@ function mainProcessOfContainer() {
 /**
  * What still runs after the stop: in the container every process but tini, this one, zombies
  * (tini reaps them) and what entered from outside; elsewhere the cluster's own processes (its pid files).
- * @param {import('../packages/cli/dist/index.js').StartedMiniCluster | undefined} cluster
+ * @param {import('../packages/local/dist/index.js').StartedMiniCluster | undefined} cluster
  */
 function leftProcesses(cluster) {
   if (!mainProcessOfContainer()) {

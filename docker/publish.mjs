@@ -15,7 +15,7 @@ export class Publisher {
   #closed = false;
 
   /**
-   * @param {import('../packages/cli/dist/index.js').ApiClient} api
+   * @param {import('../packages/local/dist/index.js').ApiClient} api
    * @param {string} apiAddr @param {number} apiPort
    * @param {import('pino').Logger} log
    */

@@ -1,7 +1,6 @@
 import { type CheckerCluster, FAULT_KINDS, formatRound, runRound } from '@minirs/checker';
-import { MiniCluster } from '@minirs/cli';
+import { killProcessesUnder, MiniCluster, removeHome, tmpHome } from '@minirs/harness';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killProcessesUnder, removeHome, tmpHome } from './helpers/cluster.js';
 
 /**
  * CI smoke of the Replica Of checker (packages/checker): three seeds of 20 s each, every source

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { dockerReadiness, freeLoopbackPort, MINIRS_IMAGE, REDIS_IMAGE } from './helpers/docker.js';
+import { dockerReadiness, freeLoopbackPort, MINIRS_IMAGE, REDIS_IMAGE } from '@minirs/harness/containers';
 
 /**
  * docker/compose.yaml is for users' machines (a user-defined network, published ports). Its

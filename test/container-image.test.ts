@@ -1,11 +1,16 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MinirsContainer, releaseIndex, type StartedMinirsContainer } from '@minirs/harness';
+import { waitFor } from '@minirs/harness';
+import {
+  dockerReadiness,
+  MINIRS_IMAGE,
+  MinirsContainer,
+  releaseIndex,
+  type StartedMinirsContainer,
+} from '@minirs/harness/containers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { dockerReadiness, MINIRS_IMAGE } from './helpers/docker.js';
 
 /**
  * The image itself: its healthcheck, a clean stop on SIGTERM (every process of the cluster

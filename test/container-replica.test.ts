@@ -1,9 +1,12 @@
-import { compareDatabases } from '@minirs/cli';
-import { MinirsContainer, type StartedMinirsContainer } from '@minirs/harness';
+import { compareDatabases, waitFor } from '@minirs/harness';
+import {
+  dockerReadiness,
+  MINIRS_IMAGE,
+  MinirsContainer,
+  type StartedMinirsContainer,
+} from '@minirs/harness/containers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { dockerReadiness, MINIRS_IMAGE } from './helpers/docker.js';
 
 /** Two minirs clusters, each in its own container, one a Replica Of source of the other. */
 

@@ -1,10 +1,15 @@
-import { compareDatabases } from '@minirs/cli';
-import { MinirsContainer, type StartedMinirsContainer } from '@minirs/harness';
+import { compareDatabases, waitFor } from '@minirs/harness';
+import {
+  dockerReadiness,
+  freeLoopbackPort,
+  MINIRS_IMAGE,
+  MinirsContainer,
+  REDIS_IMAGE,
+  type StartedMinirsContainer,
+} from '@minirs/harness/containers';
 import { Redis } from 'ioredis';
 import type { StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { dockerReadiness, freeLoopbackPort, MINIRS_IMAGE, REDIS_IMAGE } from './helpers/docker.js';
 
 /**
  * An external Redis in a container (a redis:7 equivalent) -> a minirs cluster in a container ->

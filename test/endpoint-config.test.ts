@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { MiniCluster, type StartedMiniCluster } from '@minirs/cli';
+import {
+  killProcessesUnder,
+  MiniCluster,
+  removeHome,
+  type StartedMiniCluster,
+  tmpHome,
+  waitFor,
+} from '@minirs/harness';
 import type { ClusterState } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killProcessesUnder, removeHome, tmpHome, waitFor } from './helpers/cluster.js';
 
 /**
  * Issue 9: settings of RS's CONFIG table set through the endpoint stay set when a shard's

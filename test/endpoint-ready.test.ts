@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { MiniCluster, type StartedMiniCluster } from '@minirs/cli';
+import {
+  killProcessesUnder,
+  MiniCluster,
+  removeHome,
+  type StartedMiniCluster,
+  tmpHome,
+  waitFor,
+} from '@minirs/harness';
 import type { ClusterState } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killProcessesUnder, removeHome, tmpHome, waitFor } from './helpers/cluster.js';
 
 /**
  * Issue 8 item 2, end to end: `active` means every node's endpoint serves a command on every

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import type { ShardView, StartedMiniCluster } from '@minirs/cli';
+import { type ShardView, type StartedMiniCluster, waitFor } from '@minirs/harness';
+import { dbClient, type Env, newEnv, rawApi, startClusters, teardown } from '@minirs/harness/vitest';
 import type { FailoverRecord } from '@minirs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { dbClient, type Env, newEnv, rawApi, startClusters, teardown } from './helpers/replica-of.js';
 
 /**
  * A coordinated failover (RS's `rladmin failover`; here `minirs db failover` and

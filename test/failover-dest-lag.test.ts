@@ -1,7 +1,4 @@
-import type { ShardView, StartedMiniCluster } from '@minirs/cli';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
+import { type ShardView, type StartedMiniCluster, waitFor } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -14,7 +11,9 @@ import {
   teardown,
   waitInSync,
   writeEveryType,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Issue 10's gap, closed by issue 15's checkpoints: the destination is replicated and its master

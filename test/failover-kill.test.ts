@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import type { ShardView, StartedMiniCluster } from '@minirs/cli';
+import { type ShardView, type StartedMiniCluster, waitFor } from '@minirs/harness';
+import { type Env, newEnv, startClusters, teardown, track } from '@minirs/harness/vitest';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { type Env, newEnv, startClusters, teardown, track } from './helpers/replica-of.js';
 
 /**
  * Failover of a replicated database: kill -9 of the node holding the master shard (every

@@ -1,12 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import type { ShardView, StartedMiniCluster } from '@minirs/cli';
+import { type ShardView, type StartedMiniCluster, waitFor } from '@minirs/harness';
+import { type Env, newEnv, startClusters, teardown, track } from '@minirs/harness/vitest';
 import type { ClusterState } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { type Env, newEnv, startClusters, teardown, track } from './helpers/replica-of.js';
 
 /**
  * No split brain: the master's node is partitioned from everything else (nftables drop). The

@@ -1,7 +1,4 @@
-import type { ShardView, StartedMiniCluster } from '@minirs/cli';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
+import { type ShardView, type StartedMiniCluster, waitFor } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -13,7 +10,9 @@ import {
   teardown,
   waitInSync,
   writeEveryType,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Replica Of through a source failover (PSYNC2): the source database is replicated; its master's

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import type { ShardView, StartedMiniCluster } from '@minirs/cli';
+import { type ShardView, type StartedMiniCluster, waitFor } from '@minirs/harness';
+import { dbClient, type Env, newEnv, startClusters, teardown, track } from '@minirs/harness/vitest';
 import type { ClusterState } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { dbClient, type Env, newEnv, startClusters, teardown, track } from './helpers/replica-of.js';
 
 /**
  * RS's in-memory replication (`replication: true`): a slave shard per master on another node,

@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
-import type { ShardView, StartedMiniCluster } from '@minirs/cli';
+import { type ShardView, type StartedMiniCluster, waitFor } from '@minirs/harness';
+import { type Env, newEnv, startClusters, teardown, track } from '@minirs/harness/vitest';
 import type { ReReplicationRecord } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { type Env, newEnv, startClusters, teardown, track } from './helpers/replica-of.js';
 
 /**
  * Re-replication: when the node of a master's slave stays down and the cluster has a third node,

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { type Fault, runCli, type StartedMiniCluster } from '@minirs/cli';
+import { runCli } from '@minirs/cli';
+import { type Fault, type StartedMiniCluster, waitFor } from '@minirs/harness';
+import { type Env, newEnv, startClusters, teardown, track } from '@minirs/harness/vitest';
 import type { ClusterState } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { type Env, newEnv, startClusters, teardown, track } from './helpers/replica-of.js';
 
 /**
  * Network faults in the kernel (nftables, and the delaying relay where there is no netem) on the

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { ShardView, StartedMiniCluster } from '@minirs/cli';
+import { type ShardView, type StartedMiniCluster, waitFor } from '@minirs/harness';
+import { dbClient, type Env, newEnv, startClusters, teardown } from '@minirs/harness/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { dbClient, type Env, newEnv, startClusters, teardown } from './helpers/replica-of.js';
 
 /**
  * Node faults: kill node:N is a machine crash (every process of the node gone, none restarted

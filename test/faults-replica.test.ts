@@ -1,8 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import type { StartedMiniCluster } from '@minirs/cli';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
+import { type StartedMiniCluster, waitFor } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -14,7 +11,9 @@ import {
   waitInSync,
   waitStatus,
   writeEveryType,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Silent partitions on Replica Of paths, in the kernel: packets dropped, sockets left open. The

@@ -2,12 +2,12 @@
  * A sample of how an application's own vitest suite uses the minirs harness for failure
  * injection (copy it as a start): two clusters, Replica Of between them, a silent partition
  * between the clusters, and the checks an application would make once it is healed.
- * Only @minirs/cli is imported, as a user's suite would.
+ * Only @minirs/harness is imported, as a user's suite would.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { compare, MiniCluster, type StartedMiniCluster, waitFor } from '@minirs/cli';
+import { compare, MiniCluster, type StartedMiniCluster, waitFor } from '@minirs/harness';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { junitXml, loadScenario, runScenario, type ScenarioResult } from '@minirs/cli';
+import { removeHome, tmpHome } from '@minirs/harness';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeHome, tmpHome } from './helpers/cluster.js';
 
 /**
  * Every scenario shipped in scenarios/ passes (`minirs scenario run scenarios/` does the same).

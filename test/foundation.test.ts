@@ -1,9 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { MiniCluster, type StartedMiniCluster } from '@minirs/cli';
+import {
+  killProcessesUnder,
+  MiniCluster,
+  removeHome,
+  rest,
+  type StartedMiniCluster,
+  tmpHome,
+  waitFor,
+} from '@minirs/harness';
 import type { ClusterState } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killProcessesUnder, removeHome, rest, tmpHome, waitFor } from './helpers/cluster.js';
 
 /**
  * The foundation end to end: two 3-node clusters side by side, a 4-shard database on each,

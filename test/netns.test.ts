@@ -1,12 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
-import { MiniCluster, runCli, type StartedMiniCluster } from '@minirs/cli';
+import { runCli } from '@minirs/cli';
+import { MiniCluster, RedisServer, type StartedMiniCluster, waitFor } from '@minirs/harness';
+import { dbClient, type Env, newEnv, teardown, track, waitInSync } from '@minirs/harness/vitest';
 import { type ClusterState, nodeMac } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { startRedis } from './helpers/redis.js';
-import { dbClient, type Env, newEnv, teardown, track, waitInSync } from './helpers/replica-of.js';
 
 /**
  * Nodes as hosts (issue 17 item 1): where the OS allows it, node N of cluster C is the network
@@ -142,7 +141,7 @@ describe('nodes as network namespaces', () => {
 
       // A plain redis-server on the host's loopback: no namespace reaches it, so that syncer runs
       // on the host (from node 1's host address 198.19.C.1).
-      const plain = await startRedis();
+      const plain = await new RedisServer().start();
       env.redis.push(plain);
       const pc = track(env, plain.client());
       await pc.set('plain', 'yes');

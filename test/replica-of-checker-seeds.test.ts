@@ -1,7 +1,4 @@
-import type { StartedMiniCluster } from '@minirs/cli';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { startRedis } from './helpers/redis.js';
+import { RedisServer, type StartedMiniCluster, waitFor } from '@minirs/harness';
 import {
   dbClient,
   type Env,
@@ -10,7 +7,8 @@ import {
   startClusters,
   teardown,
   waitInSync,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Regressions of divergences the randomized checker (`minirs check`) found, through a real
@@ -30,7 +28,7 @@ afterAll(async () => {
 
 describe('checker seeds 1, 2, 7, 15 (CROSSSLOT on a cross-tag DEL/MSET)', () => {
   it('a cross-tag DEL that expired one of its keys (Redis wraps it in MULTI) applies on a sharded destination', async () => {
-    const ext = await startRedis({ args: ['--enable-debug-command', 'yes'] });
+    const ext = await new RedisServer().withArgs('--enable-debug-command', 'yes').start();
     env.redis.push(ext);
     const src = ext.client();
     env.clients.push(src);

@@ -1,7 +1,4 @@
-import type { StartedMiniCluster } from '@minirs/cli';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
+import { type StartedMiniCluster, waitFor } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -13,7 +10,9 @@ import {
   teardown,
   waitInSync,
   writeEveryType,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Crash safety: `kill -9` of the syncer mid full sync and mid stream (INCR counters and LPUSH

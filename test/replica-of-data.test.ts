@@ -1,5 +1,4 @@
-import type { StartedMiniCluster } from '@minirs/cli';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StartedMiniCluster } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -15,7 +14,8 @@ import {
   waitInSync,
   waitStatus,
   writeEveryType,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * A 1-shard minirs database replicated into a 3-shard database of another cluster: data of every

@@ -1,10 +1,4 @@
-import type { StartedMiniCluster } from '@minirs/cli';
-import { readFileSync } from 'node:fs';
-import type { ClusterState } from '@minirs/common';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { type StartedRedis, startRedis } from './helpers/redis.js';
+import { RedisServer, type StartedMiniCluster, type StartedRedisServer, waitFor } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -21,7 +15,11 @@ import {
   waitInSync,
   waitStatus,
   writeEveryType,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import { readFileSync } from 'node:fs';
+import type { ClusterState } from '@minirs/common';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Connection faults keep the sync running and end `in-sync` with a clean compare: an external
@@ -216,7 +214,7 @@ describe('connection faults', () => {
   });
 
   it('follows an external source killed and restarted empty on the same port: a full resync of all sources', async () => {
-    let ext: StartedRedis = await startRedis();
+    let ext: StartedRedisServer = await new RedisServer().start();
     env.redis.push(ext);
     const e1 = track(env, ext.client());
     await writeEveryType(e1, 'old', 120);
@@ -234,7 +232,7 @@ describe('connection faults', () => {
 
     // Restarted without persistence it is empty, with a new replication history: the only
     // faithful replica of it is the same emptiness plus what is written next.
-    ext = await startRedis({ port });
+    ext = await new RedisServer().withPort(port).start();
     env.redis.push(ext);
     const e2 = track(env, ext.client());
     await writeEveryType(e2, 'new', 60);

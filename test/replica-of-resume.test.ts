@@ -1,8 +1,4 @@
-import type { StartedMiniCluster } from '@minirs/cli';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { type StartedRedis, startRedis } from './helpers/redis.js';
+import { RedisServer, type StartedMiniCluster, type StartedRedisServer, waitFor } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -15,7 +11,9 @@ import {
   teardown,
   track,
   waitInSync,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Issue 15, exact resume: `kill -9` of the syncer 20 times at random moments of a stream of
@@ -29,7 +27,7 @@ import {
 const env: Env = newEnv('rres');
 let east: StartedMiniCluster;
 let west: StartedMiniCluster;
-let ext: StartedRedis;
+let ext: StartedRedisServer;
 let src: Redis;
 let extc: Redis;
 let dstUid: number;
@@ -40,7 +38,7 @@ beforeAll(async () => {
     east.createDb({ name: 'rsrc', shards: 2, memory: '200mb' }),
     west.createDb({ name: 'rdst', shards: 2, memory: '200mb' }),
   ]);
-  ext = await startRedis({ args: ['--repl-backlog-size', '16mb'] });
+  ext = await new RedisServer().withArgs('--repl-backlog-size', '16mb').start();
   extc = track(env, ext.client());
   src = await dbClient(env, east, 'rsrc');
   dstUid = (await west.db('rdst')).uid;

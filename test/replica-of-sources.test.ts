@@ -1,7 +1,4 @@
-import type { StartedMiniCluster } from '@minirs/cli';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers/cluster.js';
-import { startRedis } from './helpers/redis.js';
+import { RedisServer, type StartedMiniCluster, waitFor } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -16,7 +13,8 @@ import {
   teardown,
   waitInSync,
   writeEveryType,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Replica Of topologies, end to end with real processes: an external redis-server (password that
@@ -45,7 +43,7 @@ describe('Replica Of sources', () => {
   it('syncs an external redis-server with a URL-encoded password into a 4-shard db; only db 0', async () => {
     const password = 'p@ss:w/rd %#?&+=';
     // Pings to replicas every second, so an idle minute is a few seconds here.
-    const ext = await startRedis({ password, args: ['--repl-ping-replica-period', '1'] });
+    const ext = await new RedisServer().withPassword(password).withArgs('--repl-ping-replica-period', '1').start();
     env.redis.push(ext);
     const src = ext.client();
     env.clients.push(src);
@@ -116,7 +114,7 @@ describe('Replica Of sources', () => {
       west.createDb({ name: 'loc' }),
       west.createDb({ name: 'multi', shards: 2, password: 'dst:pass@2' }),
     ]);
-    const ext = await startRedis();
+    const ext = await new RedisServer().start();
     env.redis.push(ext);
     const a = await dbClient(env, east, 'sh2');
     const b = ext.client();
@@ -162,7 +160,7 @@ describe('Replica Of sources', () => {
   it('syncs 32 sources into one destination and refuses a 33rd, changing nothing', async () => {
     const servers = [];
     for (let i = 0; i < 32; i += 8) {
-      servers.push(...(await Promise.all(Array.from({ length: 8 }, () => startRedis()))));
+      servers.push(...(await Promise.all(Array.from({ length: 8 }, () => new RedisServer().start()))));
     }
     env.redis.push(...servers);
     await Promise.all(
@@ -192,7 +190,7 @@ describe('Replica Of sources', () => {
     const before = await west.api.getBdb(dest.uid);
     const syncerPid = west.processes().get(`syncer-${dest.uid}`);
     expect(syncerPid).toBeGreaterThan(0);
-    const extra = await startRedis();
+    const extra = await new RedisServer().start();
     env.redis.push(extra);
     const msg = await expect400(
       west.api.updateBdb(dest.uid, { replica_sources: [...uris, redisUri(extra)].map((uri) => ({ uri })) }),

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import type { StartedMiniCluster } from '@minirs/cli';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StartedMiniCluster } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -12,7 +11,8 @@ import {
   waitInSync,
   waitStatus,
   writeEveryType,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * The errors that need a person stop the sync (`replica_sync: stopped`) with a `last_error` that

@@ -1,9 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareDatabases, MiniCluster, type StartedMiniCluster } from '@minirs/cli';
+import {
+  compareDatabases,
+  killProcessesUnder,
+  MiniCluster,
+  removeHome,
+  type StartedMiniCluster,
+  tmpHome,
+  waitFor,
+} from '@minirs/harness';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killProcessesUnder, removeHome, tmpHome, waitFor } from './helpers/cluster.js';
 
 /**
  * Replica Of over TLS, as RS sets it up: the source database requires TLS for replication

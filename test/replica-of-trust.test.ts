@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import type { StartedMiniCluster } from '@minirs/cli';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StartedMiniCluster } from '@minirs/harness';
 import {
   dbClient,
   dbUri,
@@ -17,7 +15,9 @@ import {
   track,
   waitInSync,
   waitStatus,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Regression tests of issue 16 on real clusters: a sharded source's FLUSHALL/FLUSHDB replays

@@ -3,11 +3,18 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import { MiniCluster, type StartedMiniCluster } from '@minirs/cli';
+import {
+  killProcessesUnder,
+  MiniCluster,
+  removeHome,
+  rest,
+  type StartedMiniCluster,
+  tmpHome,
+  waitFor,
+} from '@minirs/harness';
 import type { ClusterState } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killProcessesUnder, removeHome, rest, tmpHome, waitFor } from './helpers/cluster.js';
 
 /**
  * The REST API as RS documents it (redis/docs content/operate/rs/references/rest-api): status

@@ -1,11 +1,8 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StartedMiniCluster } from '@minirs/cli';
-import type { Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Browser, chromiumPath, launchBrowser, screenshotter } from './helpers/browser.js';
-import { rest } from './helpers/cluster.js';
+import { rest, type StartedMiniCluster } from '@minirs/harness';
+import { type Browser, chromiumPath, launchBrowser, screenshotter } from '@minirs/harness/browser';
 import {
   dbClient,
   dbUri,
@@ -15,7 +12,9 @@ import {
   startClusters,
   teardown,
   writeEveryType,
-} from './helpers/replica-of.js';
+} from '@minirs/harness/vitest';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * The web UI end to end, in headless Chromium (playwright-core + the Debian chromium package):

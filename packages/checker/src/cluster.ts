@@ -1,6 +1,6 @@
 /**
  * What the checker needs of a running minirs cluster: the shape of the CLI harness's
- * StartedMiniCluster (packages/cli/src/harness.ts), declared here so that this library does not
+ * StartedMiniCluster (packages/harness/src/mini-cluster.ts), declared here so that this library does not
  * import the CLI (the CLI's `minirs check` imports this library and hands it the harness).
  */
 

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { connect as connectEndpoint, digest, snapshot } from '../src/snapshot.js';
 import { compareKeys } from '../src/oracle.js';
 
 describe('snapshot (real redis-server)', () => {
-  let a: StartedRedis;
-  let b: StartedRedis;
+  let a: StartedRedisServer;
+  let b: StartedRedisServer;
   beforeAll(async () => {
-    [a, b] = await Promise.all([startRedis(), startRedis()]);
+    [a, b] = await Promise.all([new RedisServer().start(), new RedisServer().start()]);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

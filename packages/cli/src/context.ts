@@ -1,8 +1,11 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { ApiClient } from './api-client.js';
-import { type ClusterConnection, connectCluster } from './cluster-connection.js';
-import type { LifecycleOptions } from './cluster-lifecycle.js';
+import {
+  type ApiClient,
+  type ClusterConnection,
+  connectCluster,
+  type LifecycleOptions,
+} from '@minirs/local';
 
 /** Where a command writes; process.stdout/stderr in the binary, buffers in tests. */
 export interface CliIo {

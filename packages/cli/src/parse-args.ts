@@ -1,3 +1,4 @@
+import { parseMemorySize as parseSize } from '@minirs/local';
 import { InvalidArgumentError } from 'commander';
 
 /**
@@ -7,29 +8,13 @@ import { InvalidArgumentError } from 'commander';
  * 400 that names the field, and the CLI exits 1 with that message.
  */
 
-const UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  kb: 1024,
-  m: 1024 ** 2,
-  mb: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1024 ** 3,
-};
-
 /** "100mb", "1.5GB", "512kb", "4096" (bytes) -> bytes; units are 1024-based, case-insensitive. */
 export function parseMemorySize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) {
-    throw new InvalidArgumentError(
-      `"${text}" is not a size: write a number with b, kb, mb or gb, e.g. 100mb`,
-    );
+  try {
+    return parseSize(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
-  const bytes = Math.floor(Number(m[1]) * unit);
-  if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError(`"${text}" is too large`);
-  return bytes;
 }
 
 /** A non-negative decimal integer, digits only ("3", not "3.0", "0x3" or "3 shards"). */

@@ -3,9 +3,9 @@ import type { CliIo } from './context.js';
 import {
   describeAggregate,
   describeSource,
-  type ReplicaStatusView,
   renderReplicaStatus,
-} from './replica-status.js';
+  type ReplicaStatusView,
+} from '@minirs/local';
 
 /** One destination database in `minirs status`. */
 export interface StatusEntry {

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { clusterPaths } from '@minirs/common';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deleteCluster } from '../src/cluster-lifecycle.js';
-import { pidAlive, pidFiles, waitForExit } from '../src/processes.js';
+import { deleteCluster, pidAlive, pidFiles, waitForExit } from '@minirs/harness';
 import { freePort, HAVE_MANAGER, MANAGER_MAIN, minirs, processesOfHome } from './e2e-helpers.js';
 import { shortTempDir } from './helpers.js';
 

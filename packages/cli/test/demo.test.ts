@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isClusterProcess, pidAlive, processCmdline } from '../src/processes.js';
+import { isClusterProcess, pidAlive, processCmdline } from '@minirs/harness';
 import { CLI_MAIN, HAVE_MANAGER, MANAGER_MAIN } from './e2e-helpers.js';
 import { cli, shortTempDir } from './helpers.js';
 

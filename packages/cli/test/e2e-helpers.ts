@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@minirs/common';
 
@@ -36,21 +36,7 @@ export function minirs(home: string, args: string[], timeoutMs = 60_000): Promis
   });
 }
 
-/** Every live process whose environment carries MINIRS_HOME=home: what a cluster left running. */
-export function processesOfHome(home: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/environ`, 'latin1').split('\0').includes(`MINIRS_HOME=${home}`)) {
-        const stat = readFileSync(`/proc/${d}/stat`, 'latin1');
-        if (stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') out.push(Number(d));
-      }
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return out;
-}
+/** What a cluster left running under `home` (the harness's process-table rule). */
+export { processesUnder as processesOfHome } from '@minirs/harness';
 
 export { freePort };

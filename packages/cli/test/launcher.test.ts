@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, MinirsError } from '@minirs/common';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { launchManager } from '../src/manager-launcher.js';
-import { pidAlive, waitForExit } from '../src/processes.js';
+import { launchManager, pidAlive, waitForExit } from '@minirs/harness';
 import { shortTempDir } from './helpers.js';
 
 const scripted = fileURLToPath(new URL('./fixtures/scripted-manager.mjs', import.meta.url));

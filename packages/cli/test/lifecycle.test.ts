@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterPaths } from '@minirs/common';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { isClusterProcess, pidAlive, waitForExit } from '../src/processes.js';
+import { isClusterProcess, pidAlive, waitForExit } from '@minirs/harness';
 import { cli, shortTempDir } from './helpers.js';
 
 /**

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { fixtureSet } from '../../../test/helpers/fixtures.js';
-import type { StartedRedis } from '../../../test/helpers/redis.js';
+import { fixtureSet, type StartedRedisServer } from '@minirs/harness';
 
 /** Test helpers for `rdb inspect` / `rdb restore`: a generated RDB and a whole-server comparison. */
 
@@ -11,7 +10,7 @@ export const FIXTURE_SET = fixtureSet('rdb');
 export const FIXTURES = FIXTURE_SET.dir;
 export const MODULE_FIXTURES = new Set(['redis_40_with_module.rdb', 'redis_60_with_module_aux.rdb']);
 
-export function uriOf(r: StartedRedis, password = r.password): string {
+export function uriOf(r: StartedRedisServer, password = r.password): string {
   return `redis://${password ? `:${encodeURIComponent(password)}@` : ''}${r.host}:${r.port}`;
 }
 
@@ -36,7 +35,7 @@ export async function scanKeys(c: Redis): Promise<Buffer[]> {
 }
 
 /** What the server loaded, per db and type (by TYPE of every key). */
-export async function typesPerDb(server: StartedRedis): Promise<Map<number, Record<string, number>>> {
+export async function typesPerDb(server: StartedRedisServer): Promise<Map<number, Record<string, number>>> {
   const out = new Map<number, Record<string, number>>();
   for (const db of (await keyspace(server.client())).keys()) {
     const c = server.client({ db });
@@ -108,8 +107,8 @@ export interface ServerDiff {
  * libraries.
  */
 export async function compareServers(
-  expected: StartedRedis,
-  actual: StartedRedis,
+  expected: StartedRedisServer,
+  actual: StartedRedisServer,
   ttlToleranceMs = 2000,
 ): Promise<ServerDiff> {
   const diff: ServerDiff = { checked: 0, problems: [] };
@@ -146,7 +145,7 @@ export async function compareServers(
     e.disconnect();
     a.disconnect();
   }
-  const libs = async (s: StartedRedis) => {
+  const libs = async (s: StartedRedisServer) => {
     const c = s.client();
     try {
       const list = (await c.call('FUNCTION', 'LIST', 'WITHCODE')) as unknown[][];
@@ -173,7 +172,7 @@ export const LIBRARY =
  * Returns the key count per db and the name of the biggest key.
  */
 export async function generateRdb(
-  server: StartedRedis,
+  server: StartedRedisServer,
   to: string,
 ): Promise<{ perDb: Map<number, number>; biggest: string; bigBytes: number }> {
   const c = server.client();

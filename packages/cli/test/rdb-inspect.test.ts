@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, isMinirsError } from '@minirs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { inspectRdb, type RdbInspection, renderInspection } from '../src/rdb-inspect.js';
 import { shortTempDir } from './helpers.js';
 import {
@@ -41,7 +41,7 @@ describe('rdb inspect: the fixtures against what redis-server loads', () => {
     it(`${file}: keys per db and type match the server that loaded it`, async () => {
       const path = join(FIXTURES, file);
       const r = await inspectRdb(path);
-      const ground = await startRedis({ rdbFile: path });
+      const ground = await new RedisServer().withRdbFile(path).start();
       try {
         // redis-server drops keys already expired when it loads as a master.
         const loaded = await keyspace(ground.client());
@@ -104,12 +104,12 @@ describe('rdb inspect: the fixtures against what redis-server loads', () => {
 });
 
 describe('rdb inspect: an RDB written by a live redis-server 7', () => {
-  let server: StartedRedis;
+  let server: StartedRedisServer;
   let dir: string;
   let file: string;
   let gen: Awaited<ReturnType<typeof generateRdb>>;
   beforeAll(async () => {
-    server = await startRedis();
+    server = await new RedisServer().start();
     dir = shortTempDir('rdbi-');
     file = join(dir, 'gen.rdb');
     gen = await generateRdb(server, file);

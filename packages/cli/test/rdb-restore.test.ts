@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, isMinirsError } from '@minirs/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
-import { compareDatabases } from '../src/compare.js';
+import { compareDatabases, RedisServer, type StartedRedisServer } from '@minirs/harness';
 import type { CliIo } from '../src/context.js';
 import { runCli } from '../src/program.js';
 import { inspectRdb } from '../src/rdb-inspect.js';
@@ -50,14 +49,14 @@ async function cliRun(isTTY: boolean, ...args: string[]) {
 const fixtures = FIXTURE_SET.files.filter((f) => !MODULE_FIXTURES.has(f));
 
 describe('rdb restore', () => {
-  let target: StartedRedis;
+  let target: StartedRedisServer;
   let dir: string;
   let gen: string;
   beforeAll(async () => {
-    target = await startRedis();
+    target = await new RedisServer().start();
     dir = shortTempDir('rdbr-');
     gen = join(dir, 'gen.rdb');
-    const src = await startRedis();
+    const src = await new RedisServer().start();
     try {
       await generateRdb(src, gen);
     } finally {
@@ -82,7 +81,7 @@ describe('rdb restore', () => {
     crossCheck = true,
   ) {
     const s = await restoreRdb(file, uriOf(target), opts);
-    const ground = await startRedis({ rdbFile: file });
+    const ground = await new RedisServer().withRdbFile(file).start();
     try {
       const diff = await compareServers(ground, target);
       expect(diff.problems).toEqual([]);
@@ -149,7 +148,7 @@ describe('rdb restore', () => {
   });
 
   it('values whose payload would pass 1 MiB go with commands (the syncer\'s rule)', async () => {
-    const src = await startRedis();
+    const src = await new RedisServer().start();
     const file = join(dir, 'big.rdb');
     try {
       const c = src.client();
@@ -173,7 +172,7 @@ describe('rdb restore', () => {
   it.skipIf(!FIXTURE_SET.available)(
     'a target with only db 0 gets db 0, and the keys of other dbs are counted',
     async () => {
-      const one = await startRedis({ args: ['--databases', '1'] });
+      const one = await new RedisServer().withArgs('--databases', '1').start();
       try {
         const s = await restoreRdb(gen, uriOf(one));
         expect(s.skipped.other_dbs).toEqual({ '3': 3 });
@@ -193,7 +192,7 @@ describe('rdb restore', () => {
   it.skipIf(!FIXTURE_SET.available)(
     'a password-protected target; a wrong password fails without showing it',
     async () => {
-      const locked = await startRedis({ password: 'p@ss w0rd' });
+      const locked = await new RedisServer().withPassword('p@ss w0rd').start();
       try {
         const s = await restoreRdb(join(FIXTURES, 'parser_filters.rdb'), uriOf(locked));
         expect(s.restored).toBe(43);
@@ -234,7 +233,7 @@ describe('rdb restore', () => {
   );
 
   it('a write error from the target (OOM) stops the restore naming the key', async () => {
-    const small = await startRedis();
+    const small = await new RedisServer().start();
     try {
       const c = small.client();
       const used = Number(/used_memory:(\d+)/.exec(await c.info('memory'))![1]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CliIo } from '../src/context.js';
-import { replicaStatus } from '../src/replica-status.js';
+import { replicaStatus } from '@minirs/harness';
 import { JsonWatchRenderer, type StatusEntry, TextWatchRenderer, watchLoop } from '../src/status-watch.js';
 
 function entry(progress: number): StatusEntry {

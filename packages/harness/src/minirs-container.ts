@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ClusterState, clusterPaths, ErrorCodes, freePort, MinirsError } from '@minirs/common';
 import {
   ApiClient,
   type Bdb,
@@ -9,8 +10,7 @@ import {
   type ReplicaStatusView,
   type SourceOptions,
   StartedMiniCluster,
-} from '@minirs/cli';
-import { type ClusterState, clusterPaths, ErrorCodes, freePort, MinirsError } from '@minirs/common';
+} from '@minirs/local';
 import {
   AbstractStartedContainer,
   GenericContainer,

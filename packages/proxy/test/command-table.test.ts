@@ -1,11 +1,11 @@
 import { encodeCommand, RespDecoder, type RespFrame, readCommand } from '@minirs/resp';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { CommandTable, keyPositions } from '../src/index.js';
 
 /** Raw COMMAND reply bytes, decoded with our decoder. */
-async function commandReply(r: StartedRedis): Promise<RespFrame> {
+async function commandReply(r: StartedRedisServer): Promise<RespFrame> {
   const { createConnection } = await import('node:net');
   return new Promise((resolve, reject) => {
     const s = createConnection({ host: r.host, port: r.port });
@@ -62,11 +62,11 @@ const CASES: string[][] = [
 ];
 
 describe('command table from COMMAND key specs', () => {
-  let redis: StartedRedis;
+  let redis: StartedRedisServer;
   let direct: Redis;
   let table: CommandTable;
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await new RedisServer().start();
     direct = redis.client();
     table = CommandTable.fromReply(await commandReply(redis), '7');
   });

@@ -1,14 +1,14 @@
 import { createServer } from 'node:net';
 import type { ErrorReply } from '@minirs/resp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { freePort, RedisServer, type StartedRedisServer } from '@minirs/harness';
 import type { ProxyStats } from '../src/index.js';
 import { INTERNAL_PASSWORD, ProxyTestBed, type StartedProxyTestBed, startProxy } from './harness.js';
 import { RawClient } from './raw-client.js';
 
 describe('proxy process under the control channel', () => {
   let bed: StartedProxyTestBed;
-  const extra: StartedRedis[] = [];
+  const extra: StartedRedisServer[] = [];
   beforeAll(async () => {
     bed = await new ProxyTestBed().withShards(2).start();
   });
@@ -57,7 +57,7 @@ describe('proxy process under the control channel', () => {
     const db = await bed.addDb({ uid: 52 });
     const client = bed.client(db);
     await client.set('{a}k', 'before');
-    const replacement = await startRedis({ password: INTERNAL_PASSWORD });
+    const replacement = await new RedisServer().withPassword(INTERNAL_PASSWORD).start();
     extra.push(replacement);
     // Copy the data the way a migration would, then point every route at the new server.
     const r = replacement.client();

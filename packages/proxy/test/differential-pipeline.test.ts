@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { encodeCommand, RespDecoder } from '@minirs/resp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { ProxyTestBed, type StartedProxyTestBed } from './harness.js';
 import { CROSSSLOT_REPLY, cutsEvery, encodeMix, generateMix, type MixStep, rng } from './pipeline-mix.js';
 
@@ -74,13 +74,13 @@ function firstDiff(steps: MixStep[], want: Buffer[], got: Buffer[]): string | nu
 }
 
 describe('pipelined differential: transactions, plain and fan-out commands in every chunking', () => {
-  let plain: StartedRedis;
+  let plain: StartedRedisServer;
   let bed: StartedProxyTestBed;
   let oneShard: number;
   let threeShards: number;
 
   beforeAll(async () => {
-    plain = await startRedis();
+    plain = await new RedisServer().start();
     bed = await new ProxyTestBed().withShards(4).start();
     oneShard = (await bed.addDb({ shards: [bed.shards[0]!], sharding: false })).port;
     threeShards = (await bed.addDb({ shards: bed.shards.slice(1) })).port;

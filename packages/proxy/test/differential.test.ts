@@ -1,6 +1,6 @@
 import { RespDecoder, toValue } from '@minirs/resp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { differentialScript, type Step } from './differential-script.js';
 import { ProxyTestBed, type StartedProxyTestBed } from './harness.js';
 import { RawClient } from './raw-client.js';
@@ -36,14 +36,14 @@ function sortedValue(raw: Buffer): string {
 }
 
 describe('differential: the same script against redis-server, a 1-shard and a 4-shard database', () => {
-  let plain: StartedRedis;
+  let plain: StartedRedisServer;
   let bed: StartedProxyTestBed;
   let oneShard: number;
   let fourShards: number;
   const script = differentialScript();
 
   beforeAll(async () => {
-    plain = await startRedis();
+    plain = await new RedisServer().start();
     bed = await new ProxyTestBed().withShards(5).start();
     oneShard = (await bed.addDb({ shards: [bed.shards[0]!], sharding: false })).port;
     fourShards = (await bed.addDb({ shards: bed.shards.slice(1) })).port;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { keysPerShard, ProxyTestBed, type StartedProxyTestBed } from './harness.js';
 import { RawClient } from './raw-client.js';
 
@@ -8,12 +8,12 @@ import { RawClient } from './raw-client.js';
  * redis-server (1-shard and 3-shard databases).
  */
 describe('endpoint protocol edge cases, as redis-server', () => {
-  let plain: StartedRedis;
+  let plain: StartedRedisServer;
   let bed: StartedProxyTestBed;
   const targets: [string, number][] = [];
 
   beforeAll(async () => {
-    plain = await startRedis();
+    plain = await new RedisServer().start();
     bed = await new ProxyTestBed().withShards(4).start();
     targets.push(['redis-server', plain.port]);
     targets.push(['1-shard', (await bed.addDb({ shards: [bed.shards[0]!], sharding: false })).port]);

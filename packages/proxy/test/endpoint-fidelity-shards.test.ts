@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { keysPerShard, ProxyTestBed, type StartedProxyTestBed } from './harness.js';
 import { RawClient } from './raw-client.js';
 
@@ -14,7 +14,7 @@ const PASSWORD = 'fidelity-pass';
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 
 describe('endpoint fidelity over shards: pub/sub, scripts, INFO, MONITOR, ACL as one redis-server', () => {
-  let plain: StartedRedis;
+  let plain: StartedRedisServer;
   let bed: StartedProxyTestBed;
   /** [name, port]. */
   const targets: [string, number][] = [];
@@ -22,7 +22,7 @@ describe('endpoint fidelity over shards: pub/sub, scripts, INFO, MONITOR, ACL as
   const keys = keysPerShard(3, 1, 'fid').map((k) => k[0]!);
 
   beforeAll(async () => {
-    plain = await startRedis({ password: PASSWORD });
+    plain = await new RedisServer().withPassword(PASSWORD).start();
     bed = await new ProxyTestBed().withShards(4).start();
     targets.push(['redis-server', plain.port]);
     targets.push([

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { keysPerShard, ProxyTestBed, type StartedProxyTestBed } from './harness.js';
 import { RawClient } from './raw-client.js';
 
@@ -12,13 +12,13 @@ import { RawClient } from './raw-client.js';
 const SHARD_TIMEOUT_MS = 300;
 
 describe('endpoint fidelity: scripts, PING and protocol errors as redis-server', () => {
-  let plain: StartedRedis;
+  let plain: StartedRedisServer;
   let bed: StartedProxyTestBed;
   /** [name, port, a key of the last shard]. */
   const targets: [string, number, string][] = [];
 
   beforeAll(async () => {
-    plain = await startRedis();
+    plain = await new RedisServer().start();
     bed = await new ProxyTestBed().withShards(4).withShardTimeout(SHARD_TIMEOUT_MS).start();
     const lastShardKey = keysPerShard(3, 1, 'busy')[2]![0]!;
     targets.push(['redis-server', plain.port, lastShardKey]);

@@ -12,7 +12,7 @@ import {
   type ProxyShardRoute,
 } from '@minirs/common';
 import { Redis, type RedisOptions } from 'ioredis';
-import { freePort, type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { freePort, RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { ShardKeyRules } from '../src/shard-key.js';
 import type { ProxyConfigMessage } from '../src/proxy-process.js';
 
@@ -41,7 +41,7 @@ export interface DbOptions {
   uid?: number;
   port?: number;
   /** Shards of this db (defaults to all the bed's shards). */
-  shards?: StartedRedis[];
+  shards?: StartedRedisServer[];
   sharding?: boolean;
   redis_pass?: string;
   admin_pass?: string;
@@ -102,7 +102,7 @@ export class ProxyTestBed {
 
   async start(): Promise<StartedProxyTestBed> {
     const shards = await Promise.all(
-      Array.from({ length: this.shardCount }, () => startRedis({ password: INTERNAL_PASSWORD })),
+      Array.from({ length: this.shardCount }, () => new RedisServer().withPassword(INTERNAL_PASSWORD).start()),
     );
     try {
       const proxy = await startProxy(this.processConfig);
@@ -120,13 +120,13 @@ export class StartedProxyTestBed {
   private nextUid = 1;
 
   constructor(
-    readonly shards: StartedRedis[],
+    readonly shards: StartedRedisServer[],
     readonly proxy: StartedProxy,
     private readonly extra: Partial<ProxyConfigMessage>,
   ) {}
 
   /** Route shards in order, slots split evenly; uid of route i is 100 + shard index. */
-  routes(shards: StartedRedis[]): ProxyShardRoute[] {
+  routes(shards: StartedRedisServer[]): ProxyShardRoute[] {
     const ranges = slotRanges(shards.length);
     return shards.map((s, i) => ({
       uid: 100 + this.shards.indexOf(s),

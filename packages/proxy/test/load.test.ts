@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { encodeCommand, RespDecoder } from '@minirs/resp';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer } from '@minirs/harness';
 import { INTERNAL_PASSWORD, keysPerShard, ProxyTestBed, type StartedProxyTestBed } from './harness.js';
 import { RawClient } from './raw-client.js';
 
@@ -169,7 +169,7 @@ describe('load: shard failures', () => {
       for (const m of messages)
         expect(m).toMatch(/^(ERR shard 101: connection|TRYAGAIN shard 101 is unavailable)/);
       // Bring a redis-server back on the same port: the proxy reconnects by itself.
-      const back = await startRedis({ port, password: INTERNAL_PASSWORD });
+      const back = await new RedisServer().withPort(port).withPassword(INTERNAL_PASSWORD).start();
       bed.shards[1] = back;
       await expect.poll(() => lastRoundClean, { timeout: 10_000 }).toBe(true);
     } finally {

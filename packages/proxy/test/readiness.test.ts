@@ -1,7 +1,7 @@
 import type { ProxyDbConfig } from '@minirs/common';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startRedis } from '../../../test/helpers/redis.js';
+import { freePort, RedisServer } from '@minirs/harness';
 import { INTERNAL_PASSWORD, keysPerShard, ProxyTestBed, type StartedProxyTestBed } from './harness.js';
 import { RawClient } from './raw-client.js';
 
@@ -46,7 +46,7 @@ describe('endpoint readiness and shard links that (re)connect', () => {
       expect(await r.raw('PING')).toBe('+PONG\r\n');
       expect(bed.proxy.events.some(readyEvent(db.uid))).toBe(false);
       r.send('SET', key, 'late');
-      const shard = await startRedis({ port, password: INTERNAL_PASSWORD });
+      const shard = await new RedisServer().withPort(port).withPassword(INTERNAL_PASSWORD).start();
       try {
         expect((await r.next(10_000)).raw().toString()).toBe('+OK\r\n');
         await bed.proxy.waitForEvent(readyEvent(db.uid));
@@ -158,7 +158,7 @@ describe('endpoint readiness and shard links that (re)connect', () => {
       await expect.poll(() => ok, { timeout: 20_000 }).toBeGreaterThan(500);
       await victim.stop();
       await expect.poll(() => errors.length, { timeout: 20_000 }).toBeGreaterThan(0);
-      const back = await startRedis({ port, password: INTERNAL_PASSWORD });
+      const back = await new RedisServer().withPort(port).withPassword(INTERNAL_PASSWORD).start();
       bed.shards[1] = back;
       const okAfter = ok;
       await expect.poll(() => ok - okAfter, { timeout: 20_000 }).toBeGreaterThan(500);

@@ -1,7 +1,7 @@
 import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { createLogger } from '@minirs/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { ShardLink } from '../src/shard-link.js';
 import { INTERNAL_PASSWORD } from './harness.js';
 
@@ -11,7 +11,7 @@ import { INTERNAL_PASSWORD } from './harness.js';
  * must try again at once (retryNow), not at the end of its backoff.
  */
 describe('ShardLink.retryNow', () => {
-  let shard: StartedRedis | undefined;
+  let shard: StartedRedisServer | undefined;
   let link: ShardLink | undefined;
   const servers: Server[] = [];
   afterEach(async () => {
@@ -23,7 +23,7 @@ describe('ShardLink.retryNow', () => {
   });
 
   it('a link backing off from a shard that was not up connects at once, then serves commands', async () => {
-    shard = await startRedis({ password: INTERNAL_PASSWORD });
+    shard = await new RedisServer().withPassword(INTERNAL_PASSWORD).start();
     const redisPort = shard.port;
     // In front of the shard: first it drops every connection (a shard still starting), then it
     // passes them through.
@@ -79,7 +79,7 @@ describe('ShardLink.retryNow', () => {
   });
 
   it('does nothing to a link that is ready or connecting', async () => {
-    shard = await startRedis({ password: INTERNAL_PASSWORD });
+    shard = await new RedisServer().withPassword(INTERNAL_PASSWORD).start();
     link = new ShardLink({
       host: '127.0.0.1',
       port: shard.port,

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureSet } from '../../../test/helpers/fixtures.js';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { fixtureSet, RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { isRdbError, parseRdbBuffer, RdbError, RdbErrorCodes, RestorePlanner } from '../src/index.js';
 import { applyCommands, compareServers } from './helpers/compare.js';
 import { planRestore } from './helpers/restore.js';
@@ -31,10 +30,10 @@ const VARIANTS = [
 ];
 
 describe('RDB fixtures (redis-rdb-tools dumps, RDB 2-9)', () => {
-  let target: StartedRedis;
+  let target: StartedRedisServer;
   let tc: Redis;
   beforeAll(async () => {
-    target = await startRedis({ args: DEBUG });
+    target = await new RedisServer().withArgs(...DEBUG).start();
     tc = target.client();
   });
   afterAll(async () => {
@@ -51,7 +50,7 @@ describe('RDB fixtures (redis-rdb-tools dumps, RDB 2-9)', () => {
       const events = [...parseRdbBuffer(data)];
       expect(events[0].kind).toBe('header');
       expect(events.at(-1)?.kind).toBe('end');
-      const ground = await startRedis({ rdbFile: join(FIXTURES, file), args: DEBUG });
+      const ground = await new RedisServer().withRdbFile(join(FIXTURES, file)).withArgs(...DEBUG).start();
       try {
         const gc = ground.client();
         for (const v of VARIANTS) {

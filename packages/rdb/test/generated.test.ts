@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { parseRdbBuffer, type RdbEvent } from '../src/index.js';
 import { applyCommands, compareServers } from './helpers/compare.js';
 import { populate } from './helpers/populate.js';
@@ -11,18 +11,16 @@ import { planRestore } from './helpers/restore.js';
 const DEBUG = ['--enable-debug-command', 'yes'];
 
 describe('generated data on a live redis-server 7', () => {
-  let source: StartedRedis;
-  let target: StartedRedis;
+  let source: StartedRedisServer;
+  let target: StartedRedisServer;
   let sc: Redis;
   let tc: Redis;
   let rdb: Buffer;
   let events: RdbEvent[];
 
   beforeAll(async () => {
-    source = await startRedis({
-      args: [...DEBUG, '--list-compress-depth', '1', '--maxmemory-policy', 'allkeys-lru'],
-    });
-    target = await startRedis({ args: DEBUG });
+    source = await new RedisServer().withArgs(...DEBUG, '--list-compress-depth', '1', '--maxmemory-policy', 'allkeys-lru').start();
+    target = await new RedisServer().withArgs(...DEBUG).start();
     sc = source.client();
     tc = target.client();
     await populate(sc);

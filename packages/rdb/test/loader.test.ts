@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import {
   describeLoadWrite,
   LOAD_MSET_KEYS,
@@ -60,15 +60,15 @@ async function loadInChunks(loader: RdbLoader, w: RdbLoadWriter, rdb: Buffer, ch
 }
 
 describe('RdbLoader into a live redis-server 7', () => {
-  let source: StartedRedis;
-  let target: StartedRedis;
+  let source: StartedRedisServer;
+  let target: StartedRedisServer;
   let sc: Redis;
   let tc: Redis;
   let rdb: Buffer;
 
   beforeAll(async () => {
-    source = await startRedis({ args: DEBUG });
-    target = await startRedis({ args: DEBUG });
+    source = await new RedisServer().withArgs(...DEBUG).start();
+    target = await new RedisServer().withArgs(...DEBUG).start();
     sc = source.client();
     tc = target.client();
     await populate(sc);

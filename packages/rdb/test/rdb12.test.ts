@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import {
   isRdbError,
   parseDumpPayload,
@@ -279,10 +279,10 @@ describe('RDB 11/12 formats (written here: no Redis 7.2+ on this machine)', () =
   });
 
   describe('restored into redis-server 7.0 (RDB 10)', () => {
-    let server: StartedRedis;
+    let server: StartedRedisServer;
     let c: Redis;
     beforeAll(async () => {
-      server = await startRedis();
+      server = await new RedisServer().start();
       c = server.client();
     });
     afterAll(async () => {

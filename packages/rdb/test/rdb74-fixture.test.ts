@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixtureSet } from '../../../test/helpers/fixtures.js';
+import { fixtureSet } from '@minirs/harness';
 import { parseRdbBuffer, type RdbEvent, rdbTypeName, streamIdToString } from '../src/index.js';
 
 /**

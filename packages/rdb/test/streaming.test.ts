@@ -1,8 +1,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureSet } from '../../../test/helpers/fixtures.js';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { fixtureSet, RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { parseRdbBuffer, parseRdbStream, type RdbEvent, RdbParser } from '../src/index.js';
 import { canon } from './helpers/canon.js';
 import { populate } from './helpers/populate.js';
@@ -14,11 +13,11 @@ const SIZES = [1, 2, 3, 5, 7, 13, 64, 128];
 const OPTS = { modules: 'skip' as const, captureRaw: true, maxChunkItems: 10 };
 
 describe('streaming: any chunking gives the same events', () => {
-  let server: StartedRedis;
+  let server: StartedRedisServer;
   const inputs: { name: string; data: Buffer }[] = [];
 
   beforeAll(async () => {
-    server = await startRedis({ args: ['--enable-debug-command', 'yes', '--list-compress-depth', '1'] });
+    server = await new RedisServer().withArgs('--enable-debug-command', 'yes', '--list-compress-depth', '1').start();
     const c = server.client();
     await populate(c);
     await c.call('SAVE');
@@ -108,9 +107,9 @@ describe('streaming: any chunking gives the same events', () => {
 });
 
 describe('bounded memory on a 1M-element list', () => {
-  let server: StartedRedis;
+  let server: StartedRedisServer;
   beforeAll(async () => {
-    server = await startRedis();
+    server = await new RedisServer().start();
   });
   afterAll(async () => {
     await server?.stop();

@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { askRedis } from '../src/index.js';
 
-let redis: StartedRedis;
+let redis: StartedRedisServer;
 let silent: Server;
 let silentPort = 0;
 const conns = new Set<import('node:net').Socket>();
 beforeAll(async () => {
-  redis = await startRedis({ password: 'pw' });
+  redis = await new RedisServer().withPassword('pw').start();
   // Accepts connections and never answers.
   silent = createServer((sock) => {
     conns.add(sock);

@@ -7,10 +7,11 @@ import {
   type ControlConnection,
   type ControlMessage,
   connectControl,
+  redisServerBinary,
   type ShardProcessConfig,
 } from '@minirs/common';
 import { Redis } from 'ioredis';
-import { freePort, redisServerBin } from '../../../test/helpers/redis.js';
+import { freePort } from '@minirs/harness';
 
 /**
  * Real shard processes for tests: each spawned like the cluster-manager does (detached, output
@@ -62,7 +63,7 @@ export async function makeShardConfig(overrides: Partial<ShardProcessConfig> = {
     log_file: join(root, 'logs', 'shard-7.log'),
     redis_log_file: join(root, 'logs', 'redis-7.log'),
     redis_pid_file: join(root, 'run', 'redis-7.pid'),
-    redis_server: redisServerBin(),
+    redis_server: redisServerBinary(),
     ...overrides,
   };
 }

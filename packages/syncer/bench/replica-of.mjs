@@ -19,7 +19,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MiniCluster } from '@minirs/cli';
+import { MiniCluster } from '@minirs/harness';
 import { minirsReplicaOf, nativeReplicaOf, syncerAlone } from './full-sync.mjs';
 import { populateBigList, populateMixed } from './dataset.mjs';
 import { mb, newClient, parseInfo, secs, startRedisServer, until } from './servers.mjs';

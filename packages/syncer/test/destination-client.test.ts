@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { DestinationClient, firstError } from '../src/destination.js';
 
 /**
@@ -12,7 +12,7 @@ import { DestinationClient, firstError } from '../src/destination.js';
 let server: Server | undefined;
 const sockets: Socket[] = [];
 
-let redis: StartedRedis | undefined;
+let redis: StartedRedisServer | undefined;
 
 afterEach(async () => {
   await redis?.stop();
@@ -51,7 +51,7 @@ describe('DestinationClient', () => {
   });
 
   it("finds the error element of a real EXEC reply, and none where a value only holds '\\r\\n-'", async () => {
-    redis = await startRedis();
+    redis = await new RedisServer().start();
     const d = new DestinationClient({ host: redis.host, port: redis.port });
     await d.connect();
     const exec = (cmds: string[][]) =>
@@ -90,7 +90,7 @@ describe('DestinationClient', () => {
   });
 
   it('writeTransaction: one entry for MULTI, the queued commands and EXEC; queue-time errors by index', async () => {
-    redis = await startRedis();
+    redis = await new RedisServer().start();
     const d = new DestinationClient({ host: redis.host, port: redis.port });
     await d.connect();
     const raw = (...a: string[]) =>

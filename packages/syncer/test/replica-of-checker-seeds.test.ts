@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createLogger, type SyncerRuntimeConfig } from '@minirs/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { shiftedExpireAt } from '../src/link-runner.js';
 import { ReplicaOfSync } from '../src/replica-of.js';
 
@@ -10,7 +10,7 @@ import { ReplicaOfSync } from '../src/replica-of.js';
  * seed, against real redis-servers (a plain redis-server stands in for the destination endpoint).
  */
 
-const servers: StartedRedis[] = [];
+const servers: StartedRedisServer[] = [];
 const syncs: ReplicaOfSync[] = [];
 const relays: { server: Server; sockets: Set<Socket> }[] = [];
 afterEach(async () => {
@@ -22,8 +22,8 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-async function redis(): Promise<StartedRedis> {
-  const r = await startRedis({ args: ['--repl-diskless-sync-delay', '0'] });
+async function redis(): Promise<StartedRedisServer> {
+  const r = await new RedisServer().withArgs('--repl-diskless-sync-delay', '0').start();
   servers.push(r);
   return r;
 }
@@ -32,7 +32,7 @@ async function redis(): Promise<StartedRedis> {
  * A TCP relay to a source that passes the handshake and the +FULLRESYNC line, then holds the
  * snapshot's bytes until `release()`: a full sync that takes as long as the test wants.
  */
-async function holdingRelay(target: StartedRedis) {
+async function holdingRelay(target: StartedRedisServer) {
   const sockets = new Set<Socket>();
   let held = true;
   let onGated: () => void = () => {};
@@ -95,7 +95,7 @@ function newSync(): ReplicaOfSync {
   return s;
 }
 
-function config(dst: StartedRedis, sourcePort: number): SyncerRuntimeConfig {
+function config(dst: StartedRedisServer, sourcePort: number): SyncerRuntimeConfig {
   return {
     bdb_uid: 1,
     epoch: 1,
@@ -170,7 +170,7 @@ describe('checker seed 13: a slow full sync', () => {
  * A relay to a source that cuts the replication connection once, right before the first EXEC
  * of the stream: the link resumes (PSYNC) inside a transaction.
  */
-async function cuttingRelay(target: StartedRedis) {
+async function cuttingRelay(target: StartedRedisServer) {
   const sockets = new Set<Socket>();
   let cut = false;
   let onCut: () => void = () => {};
@@ -240,7 +240,7 @@ describe('checker seeds 1, 2, 7, 15: a link cut inside a transaction', () => {
 });
 
 /** A relay to a source that holds what the source sends while `hold()` is on: a lagging stream. */
-async function lagRelay(target: StartedRedis) {
+async function lagRelay(target: StartedRedisServer) {
   const sockets = new Set<Socket>();
   let held = false;
   const queued: { to: Socket; data: Buffer }[] = [];

@@ -3,8 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createLogger, ErrorCodes, type SyncerRuntimeConfig } from '@minirs/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixtureSet } from '../../../test/helpers/fixtures.js';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { fixtureSet, RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { ReplicaOfSync } from '../src/replica-of.js';
 import { CommandStreamReader } from '../src/replication/index.js';
 
@@ -15,7 +14,7 @@ import { CommandStreamReader } from '../src/replication/index.js';
  * failing its full sync, and (from an RDB written by Redis 7.4) data a 7.0 destination cannot hold.
  */
 
-const servers: StartedRedis[] = [];
+const servers: StartedRedisServer[] = [];
 const syncs: ReplicaOfSync[] = [];
 const fakes: Server[] = [];
 afterEach(async () => {
@@ -31,12 +30,11 @@ afterEach(async () => {
   await Promise.all(fakes.splice(0).map((f) => new Promise<void>((resolve) => f.close(() => resolve()))));
 });
 
-async function redis(opts: Parameters<typeof startRedis>[0] = {}): Promise<StartedRedis> {
+async function redis(o: { args?: string[] } = {}): Promise<StartedRedisServer> {
   // Full syncs start at once (7.0 waits 5 s for more replicas by default).
-  const r = await startRedis({
-    ...opts,
-    args: ['--repl-diskless-sync-delay', '0', '--enable-debug-command', 'yes', ...(opts.args ?? [])],
-  });
+  const r = await new RedisServer()
+    .withArgs('--repl-diskless-sync-delay', '0', '--enable-debug-command', 'yes', ...(o.args ?? []))
+    .start();
   servers.push(r);
   return r;
 }

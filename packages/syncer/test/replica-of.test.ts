@@ -1,7 +1,7 @@
 import { createLogger, type SyncerReport, type SyncerRuntimeConfig } from '@minirs/common';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { ReplicaOfSync } from '../src/replica-of.js';
 
 /**
@@ -10,20 +10,21 @@ import { ReplicaOfSync } from '../src/replica-of.js';
  * the multi-process tests in test/).
  */
 
-const servers: StartedRedis[] = [];
+const servers: StartedRedisServer[] = [];
 const syncs: ReplicaOfSync[] = [];
 afterEach(async () => {
   await Promise.all(syncs.splice(0).map((s) => s.closeAll()));
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-async function redis(opts: Parameters<typeof startRedis>[0] = {}): Promise<StartedRedis> {
-  const r = await startRedis(opts);
+async function redis(o: { password?: string; args?: string[] } = {}): Promise<StartedRedisServer> {
+  const b = new RedisServer().withArgs(...(o.args ?? []));
+  const r = await (o.password !== undefined ? b.withPassword(o.password) : b).start();
   servers.push(r);
   return r;
 }
 
-function config(dst: StartedRedis, sources: { uid: number; uri: string }[], epoch = 1): SyncerRuntimeConfig {
+function config(dst: StartedRedisServer, sources: { uid: number; uri: string }[], epoch = 1): SyncerRuntimeConfig {
   return {
     bdb_uid: 1,
     epoch,

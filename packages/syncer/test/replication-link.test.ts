@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
+import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import {
   type FullSyncEnd,
   type FullSyncStart,
@@ -23,7 +23,7 @@ import {
 // DEBUG for content digests; no 5 s wait before a diskless sync (the default) in tests.
 const DEBUG_ARGS = ['--enable-debug-command', 'yes', '--repl-diskless-sync-delay', '0'];
 
-const servers: StartedRedis[] = [];
+const servers: StartedRedisServer[] = [];
 const links: ReplicationLink[] = [];
 const dirs: string[] = [];
 
@@ -34,7 +34,10 @@ afterEach(async () => {
 });
 
 async function server(args: string[] = [], opts: { password?: string; rdbFile?: string } = {}) {
-  const s = await startRedis({ args: [...DEBUG_ARGS, ...args], ...opts });
+  const b = new RedisServer().withArgs(...DEBUG_ARGS, ...args);
+  if (opts.password !== undefined) b.withPassword(opts.password);
+  if (opts.rdbFile !== undefined) b.withRdbFile(opts.rdbFile);
+  const s = await b.start();
   servers.push(s);
   return s;
 }
@@ -56,7 +59,7 @@ async function waitFor(
  * then every command is forwarded with ioredis. A full resync replaces the destination.
  */
 class ReplayConsumer implements ReplicationConsumer {
-  dest: StartedRedis | undefined;
+  dest: StartedRedisServer | undefined;
   client: Redis | undefined;
   private clientDb = 0;
   private file: WriteStream | undefined;
@@ -143,7 +146,7 @@ class ReplayConsumer implements ReplicationConsumer {
 }
 
 function startLink(
-  source: StartedRedis,
+  source: StartedRedisServer,
   consumer: ReplayConsumer,
   extra: Partial<ReplicationLinkOptions> = {},
 ): { link: ReplicationLink; done: Promise<void> } {
@@ -162,7 +165,7 @@ function startLink(
   return { link, done };
 }
 
-async function masterOffset(source: StartedRedis): Promise<number> {
+async function masterOffset(source: StartedRedisServer): Promise<number> {
   const info = await readReplicationInfo({
     connect: tcpSocketFactory({ host: source.host, port: source.port }),
     password: source.password,
@@ -170,7 +173,7 @@ async function masterOffset(source: StartedRedis): Promise<number> {
   return info.masterReplOffset;
 }
 
-async function caughtUp(link: ReplicationLink, source: StartedRedis): Promise<void> {
+async function caughtUp(link: ReplicationLink, source: StartedRedisServer): Promise<void> {
   await waitFor(async () => link.appliedOffset >= (await masterOffset(source)), 'the link to catch up');
 }
 
@@ -583,7 +586,7 @@ describe('ReplicationLink against redis-server', () => {
 });
 
 function startLinkRaw(
-  source: StartedRedis,
+  source: StartedRedisServer,
   consumer: ReplicationConsumer,
   extra: Partial<ReplicationLinkOptions>,
 ) {

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../../test/helpers/redis.js';
+import { freePort } from '@minirs/harness';
 import {
   CommandStreamReader,
   type FullSyncEnd,

@@ -2,7 +2,7 @@ import { FAULT_KINDS, type FaultKind, formatRound, runChecks, summarize } from '
 import type { Command } from 'commander';
 import { UsageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
-import { MiniCluster } from '../harness.js';
+import { MiniCluster } from '@minirs/local';
 import { parseInteger } from '../parse-args.js';
 
 interface CheckCommandOptions {

@@ -1,9 +1,15 @@
 import { CLUSTER_NAME_RE, invalid } from '@minirs/common';
 import type { Command } from 'commander';
-import { listClusters, managerPid, readCredentials } from '../cluster-files.js';
-import { deleteCluster, startCluster, stopCluster } from '../cluster-lifecycle.js';
+import {
+  deleteCluster,
+  launchManager,
+  listClusters,
+  managerPid,
+  readCredentials,
+  startCluster,
+  stopCluster,
+} from '@minirs/local';
 import { type CliContext, table } from '../context.js';
-import { launchManager } from '../manager-launcher.js';
 import { parseInteger, parsePort } from '../parse-args.js';
 
 /** The contract's shape of `cluster create --json` and `cluster status --json`. */

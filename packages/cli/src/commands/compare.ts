@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { compareDatabases } from '../compare.js';
+import { compareDatabases } from '@minirs/local';
 import type { CliContext } from '../context.js';
 import { parseInteger } from '../parse-args.js';
 

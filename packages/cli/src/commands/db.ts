@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../cli-error.js';
 import type { Command } from 'commander';
-import type { Bdb, BdbCreateRequest } from '../api-client.js';
+import { type Bdb, type BdbCreateRequest, sourceUrl } from '@minirs/local';
 import type { FailoverRecord } from '@minirs/common';
 import { type CliContext, formatBytes, table } from '../context.js';
 import { collect, parseInteger, parseMemorySize, parsePort, parseTlsMode } from '../parse-args.js';
-import { sourceUrl } from '../source-uri.js';
 
 interface DbCreateOptions {
   shards?: number;

@@ -1,5 +1,5 @@
 import { Argument, type Command, Option } from 'commander';
-import type { Fault, FaultKind, FaultRequest } from '../api-client.js';
+import type { Fault, FaultKind, FaultRequest } from '@minirs/local';
 import { UsageError } from '../cli-error.js';
 import { type CliContext, table } from '../context.js';
 import { parseInteger, parseMemorySize } from '../parse-args.js';

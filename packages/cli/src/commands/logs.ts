@@ -1,6 +1,6 @@
 import { ErrorCodes, MinirsError } from '@minirs/common';
 import type { Command } from 'commander';
-import { requireCluster } from '../cluster-files.js';
+import { requireCluster } from '@minirs/local';
 import type { CliContext } from '../context.js';
 import { type LogLine, LogTail, logFormatter, logSources, mergeByTime } from '../log-reader.js';
 import { parseInteger } from '../parse-args.js';

@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { collect, parseCompression } from '../parse-args.js';
-import { renderReplicaStatus, replicaStatus } from '../replica-status.js';
-import { parseSourceSpec, resolveSources } from '../source-uri.js';
+import { parseSourceSpec, renderReplicaStatus, replicaStatus, resolveSources } from '@minirs/local';
 
 interface ReplicaOfOptions {
   source?: string[];

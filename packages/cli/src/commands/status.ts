@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { UsageError } from '../cli-error.js';
-import { listClusters } from '../cluster-files.js';
+import { listClusters, replicaStatus } from '@minirs/local';
 import type { CliContext } from '../context.js';
 import { type HaEntry, haEntry, renderHa } from '../failover-status.js';
 import { parseSeconds } from '../parse-args.js';
-import { replicaStatus } from '../replica-status.js';
 import {
   JsonWatchRenderer,
   renderEntries,

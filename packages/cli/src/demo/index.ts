@@ -13,23 +13,32 @@ import {
 } from '@minirs/common';
 import cliProgress from 'cli-progress';
 import { Redis } from 'ioredis';
-import type { Bdb } from '../api-client.js';
-import { listClusterNames } from '../cluster-files.js';
-import { deleteCluster } from '../cluster-lifecycle.js';
-import { type CompareResult, compareDatabases } from '../compare.js';
-import type { CliIo } from '../context.js';
-import { MiniCluster, type StartedMiniCluster } from '../harness.js';
-import { pidAlive, processCmdline, waitForExit } from '../processes.js';
 import {
+  type Bdb,
+  CACHE,
+  compareDatabases,
+  type CompareResult,
+  deleteCluster,
+  DemoInterrupted,
   describeSource,
   formatLag,
-  type ReplicaStatusView,
+  type KeyKind,
+  listClusterNames,
+  loadKeys,
+  MiniCluster,
+  pidAlive,
+  processCmdline,
   replicaStatus,
+  type ReplicaStatusView,
+  SHOP,
   type SourceStatusView,
-} from '../replica-status.js';
+  type StartedMiniCluster,
+  type StartedRedisServer,
+  waitForExit,
+} from '@minirs/local';
+import type { CliIo } from '../context.js';
 
-import { CACHE, DemoInterrupted, type KeyKind, loadKeys, SHOP } from './dataset.js';
-import { type ExternalRedis, processesOfHome, startExternalRedis } from './external-redis.js';
+import { processesOfHome, startExternalRedis } from './external-redis.js';
 import { fmt, mb, Narrator } from './narrator.js';
 import { DEMO_SHARD_KEY_REGEX, type DemoOptions, type DemoPlan, demoPlan } from './plan.js';
 import { Writer } from './writer.js';
@@ -66,7 +75,7 @@ interface Addr {
 interface Stage {
   east: StartedMiniCluster;
   west: StartedMiniCluster;
-  external: ExternalRedis;
+  external: StartedRedisServer;
   orders: Bdb;
   replica: Bdb;
   ordersAddr: Addr;
@@ -304,9 +313,9 @@ class Demo {
     say.heading(3, 'Replica Of: west/replica <- east/orders + external Redis, full sync');
     const eastUrl = await this.abortable(s.east.sourceUrl('orders'));
     say.line(`source east/orders: ${maskUri(eastUrl)}  (\`minirs db source-url east orders\`)`);
-    say.line(`source external:    ${maskUri(s.external.uri)}  (password URL-encoded)`);
+    say.line(`source external:    ${maskUri(s.external.url())}  (password URL-encoded)`);
     const t = Date.now();
-    await this.abortable(s.west.replicaOf('replica', ['east/orders', s.external.uri]));
+    await this.abortable(s.west.replicaOf('replica', ['east/orders', s.external.url()]));
     if (say.tty) {
       this.bars = new cliProgress.MultiBar(
         {
@@ -576,8 +585,8 @@ class Demo {
     const eastUrl = await this.abortable(s.east.sourceUrl('orders'));
     const destUri = `redis://${s.destAddr.host}:${s.destAddr.port}`;
     const tc = Date.now();
-    say.line(`minirs compare ${maskUri(eastUrl)} ${maskUri(s.external.uri)} ${destUri}`);
-    const result = await this.abortable(compareDatabases([eastUrl, s.external.uri], destUri));
+    say.line(`minirs compare ${maskUri(eastUrl)} ${maskUri(s.external.url())} ${destUri}`);
+    const result = await this.abortable(compareDatabases([eastUrl, s.external.url()], destUri));
     say.line(
       `checked ${fmt(result.checked)} keys in ${((Date.now() - tc) / 1000).toFixed(1)} s: ` +
         `${result.missing} missing, ${result.extra} extra, ${result.different} different`,

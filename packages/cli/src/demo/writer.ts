@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { rng } from './dataset.js';
+import { rng } from '@minirs/local';
 
 /** Keys the writer touches on one source; ids below `ids` exist for every kind. */
 export interface WriteTarget {

@@ -3,11 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterState } from '@minirs/common';
 import { Redis } from 'ioredis';
-import type { FaultRequest } from '../api-client.js';
-import { compareDatabases } from '../compare.js';
-import { MiniCluster, type StartedMiniCluster } from '../harness.js';
-import { waitFor } from '../harness-faults.js';
-import type { ReplicaStatusView } from '../replica-status.js';
+import {
+  compareDatabases,
+  type FaultRequest,
+  MiniCluster,
+  type ReplicaStatusView,
+  type StartedMiniCluster,
+  waitFor,
+} from '@minirs/local';
 import type { Scenario, Step } from './scenario.js';
 
 /** Runs one scenario in its own MINIRS_HOME and reports every step (minirs). */

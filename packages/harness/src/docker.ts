@@ -1,3 +1,5 @@
+import { freePort } from '@minirs/common';
+
 /**
  * Whether the container tests can run here: a Docker engine that answers, and the images that
  * scripts/docker-engine builds (no registry is reachable, so nothing can be pulled). When not,
@@ -42,15 +44,6 @@ export async function dockerReadiness(images: string[]): Promise<DockerReadiness
 }
 
 /** A TCP port free on 127.0.0.1 (containers with --network host listen on the host's loopback). */
-export async function freeLoopbackPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
+export function freeLoopbackPort(): Promise<number> {
+  return freePort('127.0.0.1');
 }

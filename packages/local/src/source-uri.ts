@@ -1,6 +1,6 @@
 import { BDB_NAME_RE, CLUSTER_NAME_RE, ErrorCodes, MinirsError } from '@minirs/common';
 import type { ApiClient, Bdb, ReplicaSourceRequest } from './api-client.js';
-import { UsageError } from './cli-error.js';
+import { UsageError } from './usage-error.js';
 
 /**
  * Replica Of source URIs. RS's three forms: a db of the same cluster as

@@ -59,7 +59,7 @@ export async function launchBrowser(executablePath: string, tmp: string): Promis
 export function screenshotter(
   dir: string,
 ): (page: Page, name: string, fullPage?: boolean) => Promise<string> {
-  const artifacts = resolve(import.meta.dirname, '../../artifacts/ui');
+  const artifacts = resolve(import.meta.dirname, '../../../artifacts/ui');
   mkdirSync(dir, { recursive: true });
   mkdirSync(artifacts, { recursive: true });
   return async (page, name, fullPage = true) => {

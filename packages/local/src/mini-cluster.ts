@@ -12,9 +12,9 @@ import {
   startCluster,
   stopCluster,
 } from './cluster-lifecycle.js';
-import { ClusterFaults } from './harness-faults.js';
+import { ClusterFaults } from './faults.js';
 import { launchManager } from './manager-launcher.js';
-import { parseMemorySize } from './parse-args.js';
+import { parseMemorySize } from './usage-error.js';
 import { isClusterProcess, pidFiles } from './processes.js';
 import { type ReplicaStatusView, replicaStatus } from './replica-status.js';
 import { resolveSources, type SourceOptions, sourceUrl } from './source-uri.js';

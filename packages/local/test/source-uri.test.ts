@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../src/cli-error.js';
+import { UsageError } from '../src/usage-error.js';
 import { parseSourceSpec, sourceUrl } from '../src/source-uri.js';
 
 const bdb = {

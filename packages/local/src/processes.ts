@@ -1,9 +1,12 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive, pidCmdline } from '@minirs/common';
+
+export { pidAlive };
 
 /**
- * The process table as the CLI needs it: pid files written by the manager, liveness that does
- * not mistake a zombie or a recycled pid for one of ours.
+ * The process table as the CLI needs it: pid files written by the manager, and which live pids
+ * are one of ours (a recycled pid is not). Liveness and /proc reads are common's (proc.ts).
  */
 
 export function readPidFile(path: string): number | undefined {
@@ -18,33 +21,7 @@ export function readPidFile(path: string): number | undefined {
 }
 
 /** /proc/<pid>/cmdline with NULs as spaces; '' when unknown (gone, or not Linux). */
-export function processCmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-  } catch {
-    return '';
-  }
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    // Field 3 of /proc/<pid>/stat, after the parenthesised command (which may hold spaces).
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false;
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return !isZombie(pid);
-}
+export const processCmdline = pidCmdline;
 
 const HAVE_PROC = existsSync('/proc/self/cmdline');
 
@@ -99,9 +76,10 @@ function mentions(text: string, dir: string): boolean {
  * Every live process of this one cluster, found in the process table rather than in pid files
  * (a child being spawned, or one whose pid file was never written, has none): node or
  * redis-server whose command line or environment names the cluster folder, or whose working
- * directory is inside it. Empty without /proc.
+ * directory is inside it. Empty without /proc. `anyCommand` drops the node/redis-server rule
+ * (a test's teardown kills whatever names its private home, a helper shell included).
  */
-export function processesOf(owner: Owner): number[] {
+export function processesOf(owner: Owner, o: { anyCommand?: boolean } = {}): number[] {
   if (!HAVE_PROC) return [];
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
@@ -109,7 +87,7 @@ export function processesOf(owner: Owner): number[] {
     const pid = Number(d);
     if (pid === process.pid || !pidAlive(pid)) continue;
     const cmd = processCmdline(pid);
-    if (!/(^|\/)(node|redis-server)(\s|$)|minirs/.test(cmd)) continue;
+    if (!o.anyCommand && !/(^|\/)(node|redis-server)(\s|$)|minirs/.test(cmd)) continue;
     let cwd = '';
     try {
       cwd = readlinkSync(`/proc/${pid}/cwd`);

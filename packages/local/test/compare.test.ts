@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedis } from '../../../test/helpers/redis.js';
 import { compareDatabases } from '../src/compare.js';
+import { RedisServer, type StartedRedisServer } from '../src/redis-server.js';
 
 describe('compareDatabases', () => {
-  let a: StartedRedis;
-  let b: StartedRedis;
-  const uri = (r: StartedRedis) => `redis://${r.password ? `:${r.password}@` : ''}127.0.0.1:${r.port}`;
+  let a: StartedRedisServer;
+  let b: StartedRedisServer;
+  const uri = (r: StartedRedisServer) => `redis://${r.password ? `:${r.password}@` : ''}127.0.0.1:${r.port}`;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startRedis({ password: 'pw' }), startRedis()]);
+    [a, b] = await Promise.all([new RedisServer().withPassword('pw').start(), new RedisServer().start()]);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

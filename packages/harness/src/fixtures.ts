@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
  * at an empty folder once to prove that every test using fixtures skips cleanly without them).
  */
 export const FIXTURES_ROOT = resolve(
-  process.env.MINIRS_FIXTURES_DIR ?? join(import.meta.dirname, '../../../shared/fixtures'),
+  process.env.MINIRS_FIXTURES_DIR ?? join(import.meta.dirname, '../../../../shared/fixtures'),
 );
 
 export interface FixtureSet {

@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { MiniCluster, type ReplicaStatusView, type StartedMiniCluster } from '@minirs/cli';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-// compareDatabases is not re-exported by @minirs/cli's index; the built module is what `minirs compare` runs.
-import { type CompareResult, compareDatabases } from '../../packages/cli/dist/compare.js';
-import { killProcessesUnder, removeHome, rest, tmpHome, waitFor } from './cluster.js';
-import type { StartedRedis } from './redis.js';
+import {
+  type CompareResult,
+  compareDatabases,
+  MiniCluster,
+  type ReplicaStatusView,
+  type StartedMiniCluster,
+  type StartedRedisServer,
+  waitFor,
+} from '@minirs/local';
+import { killProcessesUnder, removeHome, rest, tmpHome } from './test-home.js';
 
 /**
  * Shared plumbing of the Replica Of end-to-end files: one pair of clusters per file, clients that
@@ -18,7 +23,7 @@ export interface Env {
   home: string;
   clusters: StartedMiniCluster[];
   clients: Redis[];
-  redis: StartedRedis[];
+  redis: StartedRedisServer[];
 }
 
 export function newEnv(tag: string): Env {
@@ -78,9 +83,9 @@ export async function dbUri(c: StartedMiniCluster, db: string): Promise<string> 
   return `redis://${cred}${ep.host}:${ep.port}`;
 }
 
-export function redisUri(r: StartedRedis): string {
-  const cred = r.password ? `:${encodeURIComponent(r.password)}@` : '';
-  return `redis://${cred}${r.host}:${r.port}`;
+/** Same as `r.url()`. */
+export function redisUri(r: StartedRedisServer): string {
+  return r.url();
 }
 
 export function waitStatus(

@@ -1,10 +1,11 @@
 import { existsSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../src/api-client.js';
-import { MiniCluster, type StartedMiniCluster } from '../src/harness.js';
-import { pidAlive } from '../src/processes.js';
-import { HAVE_MANAGER, MANAGER_MAIN, processesOfHome } from './e2e-helpers.js';
-import { shortTempDir } from './helpers.js';
+import { ApiError, MiniCluster, pidAlive, type StartedMiniCluster } from '@minirs/local';
+import { processesUnder, tmpHome } from '../src/test-home.js';
+
+const MANAGER_MAIN = fileURLToPath(new URL('../../cluster-manager/dist/main.js', import.meta.url));
+const HAVE_MANAGER = existsSync(MANAGER_MAIN);
 
 if (!HAVE_MANAGER) {
   console.warn(
@@ -14,7 +15,7 @@ if (!HAVE_MANAGER) {
 
 /** The programmatic harness against real managers: two clusters in one MINIRS_HOME. */
 describe.skipIf(!HAVE_MANAGER)('MiniCluster harness (real cluster-managers)', () => {
-  const home = shortTempDir('hx-');
+  const home = tmpHome('hx');
   const started: StartedMiniCluster[] = [];
   afterAll(async () => {
     for (const c of started) await c.delete().catch(() => {});
@@ -65,6 +66,6 @@ describe.skipIf(!HAVE_MANAGER)('MiniCluster harness (real cluster-managers)', ()
       await c.delete();
       expect(existsSync(c.paths.dir)).toBe(false);
     }
-    expect(processesOfHome(home)).toEqual([]);
+    expect(processesUnder(home)).toEqual([]);
   });
 });
