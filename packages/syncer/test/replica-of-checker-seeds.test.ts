@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createLogger, type SyncerRuntimeConfig } from '@minirs/common';
+import { RedisServer, type StartedRedisServer, waitFor } from '@minirs/harness';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { shiftedExpireAt } from '../src/link-runner.js';
 import { ReplicaOfSync } from '../src/replica-of.js';
 
@@ -106,16 +106,6 @@ function config(dst: StartedRedisServer, sourcePort: number): SyncerRuntimeConfi
   };
 }
 
-async function until<T>(fn: () => Promise<T | undefined | false>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('shiftedExpireAt', () => {
   it('adds the load delay to keys expiring before the stream can catch up, and only to them', () => {
     // Snapshot at 1000, loaded at 5000 (4 s late).
@@ -148,13 +138,13 @@ describe('checker seed 13: a slow full sync', () => {
     await s.call('PERSIST', 'k:l');
     await s.call('LPUSH', 'k:l', 'w');
     // The snapshot's TTLs run out before it reaches the syncer (as in a 76 s full sync).
-    await until(async () => Date.now() > setAt + ttlMs + 300, 'the TTLs to run out');
+    await waitFor(async () => Date.now() > setAt + ttlMs + 300, 'the TTLs to run out');
     expect(await s.call('PTTL', 'k:h')).toBe(-1);
     relay.release();
     const want = JSON.stringify([await s.call('HGETALL', 'k:h'), await s.call('LRANGE', 'k:l', '0', '-1')]);
     // Before the fix the RDB's copies were skipped as expired and the stream rebuilt the keys
     // from nothing: {a: 10} and [w].
-    const got = await until(async () => {
+    const got = await waitFor(async () => {
       const g = JSON.stringify([await d.call('HGETALL', 'k:h'), await d.call('LRANGE', 'k:l', '0', '-1')]);
       return g === want && g;
     }, `the destination to hold ${want}`).catch((err: Error) => err.message);
@@ -216,7 +206,7 @@ describe('checker seeds 1, 2, 7, 15: a link cut inside a transaction', () => {
     const relay = await cuttingRelay(src);
     const sync = newSync();
     sync.apply(config(dst, relay.port));
-    await until(async () => {
+    await waitFor(async () => {
       const r = sync.report();
       return r.sources.length > 0 && r.sources.every((x) => x.status === 'in-sync');
     }, 'in-sync');
@@ -224,7 +214,7 @@ describe('checker seeds 1, 2, 7, 15: a link cut inside a transaction', () => {
     await relay.didCut;
     // A plain command right after: applied outside any transaction.
     await s.set('t:after', '1');
-    await until(async () => (await d.get('t:after')) === '1', 't:after on the destination');
+    await waitFor(async () => (await d.get('t:after')) === '1', 't:after on the destination');
     expect(await d.get('t:c')).toBe('1');
     expect(await d.lrange('t:l', 0, -1)).toEqual(['a']);
     // No connection of the destination is left inside MULTI (CLIENT LIST flag x).
@@ -285,11 +275,11 @@ describe('checker seed 1: a lagging stream', () => {
     const relay = await lagRelay(src);
     const sync = newSync();
     sync.apply(config(dst, relay.port));
-    await until(async () => {
+    await waitFor(async () => {
       const r = sync.report();
       return r.sources.length > 0 && r.sources.every((x) => x.status === 'in-sync');
     }, 'in-sync');
-    await until(async () => (await d.call('LLEN', 'k:l')) === 3, 'the full sync on the destination');
+    await waitFor(async () => (await d.call('LLEN', 'k:l')) === 3, 'the full sync on the destination');
     // The stream lags: the source's PEXPIRE (replicated as PEXPIREAT, an absolute time) reaches
     // the destination after that time, followed by the writes and the PERSIST that kept the key.
     relay.hold();
@@ -304,7 +294,7 @@ describe('checker seed 1: a lagging stream', () => {
     await s.call('PERSIST', 'k:l');
     await s.call('APPEND', 'k:s', 'w');
     await s.call('PERSIST', 'k:s');
-    await until(async () => Date.now() > setAt + ttlMs + 300, 'the TTLs to run out');
+    await waitFor(async () => Date.now() > setAt + ttlMs + 300, 'the TTLs to run out');
     relay.release();
     const read = async (c: typeof s) =>
       JSON.stringify([
@@ -319,7 +309,7 @@ describe('checker seed 1: a lagging stream', () => {
     expect(want).toBe(JSON.stringify([['a', '11', 'b', '2'], ['w', 'x', 'y', 'z'], 'vw', -1, -1, -1]));
     // Before the fix the destination expired the keys on the late PEXPIREAT / SET PXAT and the
     // later writes rebuilt them from nothing: {a: 10}, [w] and "w".
-    const got = await until(async () => {
+    const got = await waitFor(async () => {
       const g = await read(d);
       return g === want && g;
     }, `the destination to hold ${want}`).catch((err: Error) => err.message);
@@ -336,14 +326,14 @@ describe('checker seed 1: a lagging stream', () => {
     const relay = await lagRelay(src);
     const sync = newSync();
     sync.apply(config(dst, relay.port));
-    await until(async () => sync.report().sources[0]?.status === 'in-sync', 'in-sync');
+    await waitFor(async () => sync.report().sources[0]?.status === 'in-sync', 'in-sync');
     relay.hold();
     await s.call('SET', 'gone', 'v', 'PX', '500');
     await s.call('SET', 'far', 'v', 'PX', '600000');
-    await until(async () => (await s.call('EXISTS', 'gone')) === 0, 'the source to expire the key');
+    await waitFor(async () => (await s.call('EXISTS', 'gone')) === 0, 'the source to expire the key');
     relay.release();
-    await until(async () => (await d.call('EXISTS', 'far')) === 1, 'far on the destination');
-    await until(async () => (await d.call('EXISTS', 'gone')) === 0, 'gone removed on the destination');
+    await waitFor(async () => (await d.call('EXISTS', 'far')) === 1, 'far on the destination');
+    await waitFor(async () => (await d.call('EXISTS', 'gone')) === 0, 'gone removed on the destination');
     const a = Number(await s.call('PEXPIRETIME', 'far'));
     const b = Number(await d.call('PEXPIRETIME', 'far'));
     expect(b).toBe(a);
@@ -361,29 +351,29 @@ describe('checker seed 50: a stream that stalls after the expiry was written', (
     const relay = await lagRelay(src);
     const sync = newSync();
     sync.apply(config(dst, relay.port));
-    await until(async () => sync.report().sources[0]?.status === 'in-sync', 'in-sync');
+    await waitFor(async () => sync.report().sources[0]?.status === 'in-sync', 'in-sync');
     // An expiry far enough out that the stream writes it exactly (no shift), reaching the
     // destination at once...
     const ttlMs = 7000;
     const setAt = Date.now();
     await s.call('SET', 'k:a', 'v', 'PX', String(ttlMs));
-    await until(async () => Number(await d.call('PTTL', 'k:a')) > 0, 'the expiry on the destination');
+    await waitFor(async () => Number(await d.call('PTTL', 'k:a')) > 0, 'the expiry on the destination');
     // ...then the stream stalls longer than that TTL while the source extends the key and
     // appends to it.
     relay.hold();
     await s.call('PEXPIRE', 'k:a', '600000');
     await s.call('APPEND', 'k:a', 'w');
-    await until(async () => Date.now() > setAt + ttlMs + 1500, 'the first expiry to pass');
+    await waitFor(async () => Date.now() > setAt + ttlMs + 1500, 'the first expiry to pass');
     relay.release();
     // Before the guard the destination expired the key at the first expiry, the late PEXPIREAT
     // found nothing, and the APPEND rebuilt it as "w".
-    const got = await until(async () => {
+    const got = await waitFor(async () => {
       const v = (await d.call('GET', 'k:a')) as string | null;
       return v === 'vw' && v;
     }, 'the destination to hold "vw"').catch(() => d.call('GET', 'k:a'));
     expect(got).toBe('vw');
     const a = Number(await s.call('PEXPIRETIME', 'k:a'));
-    await until(
+    await waitFor(
       async () => Number(await d.call('PEXPIRETIME', 'k:a')) === a,
       'the source expiry on the destination',
     );
@@ -448,7 +438,7 @@ describe('checker seed 44: the destination out of memory between the load and th
     });
     syncs.push(s);
     s.apply(config(dst, src.port));
-    const stop = await until(async () => stops[0], 'the sync to stop');
+    const stop = await waitFor(async () => stops[0], 'the sync to stop');
     expect(stop.code).toBe('MINIRS_ERR_OOM');
     expect(stop.error).toMatch(/OOM command not allowed/);
     expect(stop.error).toMatch(/checkpoint after the full sync/);
@@ -503,11 +493,11 @@ describe('checker seed 12: a destination shard that does not take the pipe right
     const cfg = config(dst, src.port);
     cfg.destination.port = (server.address() as { port: number }).port;
     sync.apply(cfg);
-    await until(async () => refused >= 2 || stops.length > 0, 'the shard pipe to be refused twice');
+    await waitFor(async () => refused >= 2 || stops.length > 0, 'the shard pipe to be refused twice');
     refuse = false;
     await s.set('marker', 'end');
     const d = dst.client();
-    await until(
+    await waitFor(
       async () => stops.length > 0 || (await d.get('marker')) === 'end',
       'the marker on the destination',
     );
@@ -527,19 +517,19 @@ describe('checker seeds 22 and 35: a new syncer process and keys with a TTL', ()
     if (withTtl) await s.set('k:ttl', '1', 'PX', 600_000);
     const first = newSync();
     first.apply(config(dst, src.port));
-    await until(async () => first.report().sources[0]?.status === 'in-sync', 'the first syncer in sync');
+    await waitFor(async () => first.report().sources[0]?.status === 'in-sync', 'the first syncer in sync');
     await s.append('k:plain', '2');
-    await until(async () => (await d.get('k:plain')) === '12', 'the append on the destination');
+    await waitFor(async () => (await d.get('k:plain')) === '12', 'the append on the destination');
     await first.closeAll();
     // A new process: no expiry guard carried over from the one that wrote the checkpoints.
     const second = newSync();
     second.apply(config(dst, src.port));
-    const rep = await until(async () => {
+    const rep = await waitFor(async () => {
       const r = second.report().sources[0];
       return r?.status === 'in-sync' && r.resume_mode ? r : undefined;
     }, 'the second syncer in sync');
     await s.append('k:plain', '3');
-    await until(async () => (await d.get('k:plain')) === '123', 'the next append on the destination');
+    await waitFor(async () => (await d.get('k:plain')) === '123', 'the next append on the destination');
     return rep;
   }
 

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createLogger, ErrorCodes, type SyncerRuntimeConfig } from '@minirs/common';
+import { fixtureSet, RedisServer, type StartedRedisServer, waitFor } from '@minirs/harness';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixtureSet, RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { ReplicaOfSync } from '../src/replica-of.js';
 import { CommandStreamReader } from '../src/replication/index.js';
 
@@ -66,20 +66,6 @@ function config(
   };
 }
 
-async function until<T>(
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  ms = 30_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const inSync = (s: ReplicaOfSync) => {
   const r = s.report();
   return r.sources.length > 0 && r.sources.every((x) => x.status === 'in-sync');
@@ -98,7 +84,7 @@ describe('issue 16 at the syncer', () => {
     const slow = { id: 'slow', kind: 'bandwidth' as const, kbps: 4_000 };
     const uri = `redis://127.0.0.1:${src.port}`;
     sync.apply(config(dst, [{ uid: 1, uri }], { faults: [slow] }));
-    await until(async () => (await d.dbsize()) > 10_000, 'part of the first full sync loaded');
+    await waitFor(async () => (await d.dbsize()) > 10_000, 'part of the first full sync loaded');
     expect(sync.report().sources[0]!.status).toBe('syncing');
     // A reset of the link (fault) mid full sync, as in the issue.
     sync.apply(config(dst, [{ uid: 1, uri }], { faults: [slow, { id: 'r1', kind: 'reset' }] }));
@@ -107,7 +93,7 @@ describe('issue 16 at the syncer', () => {
     for (let i = 0; i < 5000; i++) del.del(`key:${i}`);
     await del.exec();
     sync.apply(config(dst, [{ uid: 1, uri }]));
-    await until(() => inSync(sync), 'in-sync');
+    await waitFor(() => inSync(sync), 'in-sync');
     expect(await d.dbsize()).toBe(await s.dbsize());
     expect(await d.exists('key:0', 'key:4999')).toBe(0);
     expect(await d.exists('key:5000', 'key:99999')).toBe(2);
@@ -124,10 +110,10 @@ describe('issue 16 at the syncer', () => {
     // checkpoints that comes first (issue 15) (connected, no reply yet).
     dst.proc.kill('SIGSTOP');
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${src.port}` }]));
-    await until(() => sync.flushing || sync.readingCheckpoints, 'the syncer to be flushing');
+    await waitFor(() => sync.flushing || sync.readingCheckpoints, 'the syncer to be flushing');
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${src.port}` }], { replica_sync: 'paused' }));
     dst.proc.kill('SIGCONT');
-    await until(() => !sync.flushing && !sync.readingCheckpoints, 'the flush to end');
+    await waitFor(() => !sync.flushing && !sync.readingCheckpoints, 'the flush to end');
     await sync.idle();
     expect(sync.report().sources).toEqual([]);
     const info = String(await s.info('replication'));
@@ -142,12 +128,12 @@ describe('issue 16 at the syncer', () => {
     const d = dst.client();
     const sync = newSync([]);
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${src.port}` }]));
-    await until(() => inSync(sync), 'in-sync');
+    await waitFor(() => inSync(sync), 'in-sync');
     await d.rpush('clash', 'a list on the destination only');
     await s.incr('clash');
     await s.set('after', '1');
-    await until(async () => (await d.get('after')) === '1', 'the write after the refused one');
-    const rep = await until(() => {
+    await waitFor(async () => (await d.get('after')) === '1', 'the write after the refused one');
+    const rep = await waitFor(() => {
       const r = sync.report().sources[0]!;
       return r.rejected_writes === 1 ? r : undefined;
     }, 'one rejected write counted');
@@ -169,7 +155,7 @@ describe('issue 16 at the syncer', () => {
         faults: [{ id: 'slow', kind: 'bandwidth', kbps: 4_000 }],
       }),
     );
-    const mid = await until(() => {
+    const mid = await waitFor(() => {
       const r = sync.report().sources[0];
       return r && r.status === 'syncing' && (r.keys_loaded ?? 0) > 1000 && r.keys_total ? r : undefined;
     }, 'a report mid full sync');
@@ -179,7 +165,7 @@ describe('issue 16 at the syncer', () => {
     expect(mid.keys_total).toBe(60000);
     expect(mid.keys_loaded!).toBeLessThan(60000);
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${src.port}` }], { epoch: 1 }));
-    await until(() => inSync(sync), 'in-sync', 60_000);
+    await waitFor(() => inSync(sync), 'in-sync', 60_000);
     expect(await d.dbsize()).toBe(60000);
   });
 
@@ -201,7 +187,7 @@ describe('issue 16 at the syncer', () => {
       for (let j = 0; j < 128; j++) p.set(`w:${j}`, pad);
       await p.exec();
     }
-    const stop = await until(() => stops[0], 'the sync to stop');
+    const stop = await waitFor(() => stops[0], 'the sync to stop');
     expect(stop.code).toBe(ErrorCodes.FULL_SYNC_FAILING);
     expect(stop.error).toMatch(/client-output-buffer-limit replica/);
     expect(stop.error).toMatch(/3 times/);
@@ -214,7 +200,7 @@ describe('issue 16 at the syncer', () => {
     const stops: Stop[] = [];
     const sync = newSync(stops);
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${src.port}` }]));
-    await until(() => inSync(sync), 'in-sync');
+    await waitFor(() => inSync(sync), 'in-sync');
     expect(stops).toEqual([]);
     let oom = false;
     for (let i = 0; i < 10_000 && !oom; i++) {
@@ -223,7 +209,7 @@ describe('issue 16 at the syncer', () => {
       });
     }
     expect(oom).toBe(true);
-    const stop = await until(() => stops[0], 'the sync to stop');
+    const stop = await waitFor(() => stops[0], 'the sync to stop');
     expect(stop.code).toBe(ErrorCodes.OOM);
     expect(stop.error).toMatch(/out of memory.*maxmemory/);
   });
@@ -240,13 +226,19 @@ describe('issue 16 at the syncer', () => {
     sync.apply(config(dst, [{ uid: 1, uri }], { faults: [slow] }));
     const resets = [];
     for (let n = 0; n < 4; n++) {
-      await until(() => (sync.report().sources[0]?.keys_loaded ?? 0) > 2000, `full sync ${n + 1} under way`);
+      await waitFor(
+        () => (sync.report().sources[0]?.keys_loaded ?? 0) > 2000,
+        `full sync ${n + 1} under way`,
+      );
       resets.push({ id: `r${n}`, kind: 'reset' as const });
       sync.apply(config(dst, [{ uid: 1, uri }], { faults: [slow, ...resets] }));
-      await until(() => (sync.report().sources[0]?.keys_loaded ?? 1) < 2000, `full sync ${n + 1} restarted`);
+      await waitFor(
+        () => (sync.report().sources[0]?.keys_loaded ?? 1) < 2000,
+        `full sync ${n + 1} restarted`,
+      );
     }
     sync.apply(config(dst, [{ uid: 1, uri }]));
-    await until(() => inSync(sync), 'in-sync', 60_000);
+    await waitFor(() => inSync(sync), 'in-sync', 60_000);
     expect(stops).toEqual([]);
     expect(await dst.client().dbsize()).toBe(50000);
   });
@@ -310,7 +302,7 @@ describe('(e) a newer command in the stream', () => {
     const stops: Stop[] = [];
     const sync = newSync(stops);
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${port}` }]));
-    const stop = await until(() => stops[0], 'the sync to stop');
+    const stop = await waitFor(() => stops[0], 'the sync to stop');
     expect(stop.code).toBe(ErrorCodes.INCOMPATIBLE_SOURCE);
     expect(stop.error).toMatch(/HPEXPIRE h/);
     expect(stop.error).toMatch(/hash field TTLs \(Redis 7\.4\+\)/);
@@ -327,7 +319,7 @@ describe.skipIf(!fx74.available)('(e) a Redis 7.4 source into a 7.0 destination'
     const stops: Stop[] = [];
     const sync = newSync(stops);
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${port}` }]));
-    const stop = await until(() => stops[0], 'the sync to stop');
+    const stop = await waitFor(() => stops[0], 'the sync to stop');
     expect(stop.code).toBe(ErrorCodes.INCOMPATIBLE_SOURCE);
     expect(stop.error).toMatch(/hash field TTLs/);
     expect(stop.error).toMatch(/Redis 7\.4\.1/);

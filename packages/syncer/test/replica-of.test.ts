@@ -1,7 +1,7 @@
 import { createLogger, type SyncerReport, type SyncerRuntimeConfig } from '@minirs/common';
+import { RedisServer, type StartedRedisServer, waitFor } from '@minirs/harness';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { ReplicaOfSync } from '../src/replica-of.js';
 
 /**
@@ -24,7 +24,11 @@ async function redis(o: { password?: string; args?: string[] } = {}): Promise<St
   return r;
 }
 
-function config(dst: StartedRedisServer, sources: { uid: number; uri: string }[], epoch = 1): SyncerRuntimeConfig {
+function config(
+  dst: StartedRedisServer,
+  sources: { uid: number; uri: string }[],
+  epoch = 1,
+): SyncerRuntimeConfig {
   return {
     bdb_uid: 1,
     epoch,
@@ -42,20 +46,6 @@ function newSync(stops: { uid: number; error: string; code?: string }[]): Replic
   });
   syncs.push(s);
   return s;
-}
-
-async function until<T>(
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  ms = 20_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const inSync =
@@ -87,14 +77,14 @@ describe('ReplicaOfSync', () => {
     sync.apply(
       config(dst, [{ uid: 1, uri: `redis://:${encodeURIComponent('p@ss:w')}@127.0.0.1:${src.port}` }]),
     );
-    await until(() => inSync(sync)(), 'in-sync');
+    await waitFor(() => inSync(sync)(), 'in-sync');
     for (let i = 0; i < 100; i++) await s.incr('counter');
     await s.lpush('list', 'z');
     await s.select(3);
     await s.incr('other-db-counter');
     await s.select(0);
     await s.set('marker', '1');
-    await until(async () => (await d.get('marker')) === '1', 'marker');
+    await waitFor(async () => (await d.get('marker')) === '1', 'marker');
     expect(await d.get('counter')).toBe('100');
     expect(await d.exists('stale', 'other-db', 'other-db-counter')).toBe(0);
     expect(await d.ttl('ttl')).toBeGreaterThan(990);
@@ -113,7 +103,7 @@ describe('ReplicaOfSync', () => {
     await s.set('counter', '0');
     const sync = newSync([]);
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${src.port}` }]));
-    await until(() => inSync(sync)(), 'in-sync');
+    await waitFor(() => inSync(sync)(), 'in-sync');
     // Drop the replica link from the source side while writes go on.
     const writes = (async () => {
       for (let i = 0; i < 300; i++) {
@@ -124,7 +114,7 @@ describe('ReplicaOfSync', () => {
     await s.client('KILL', 'TYPE', 'replica');
     await writes;
     await s.set('marker', 'end');
-    await until(async () => (await d.get('marker')) === 'end', 'marker after resync');
+    await waitFor(async () => (await d.get('marker')) === 'end', 'marker after resync');
     expect(await d.get('counter')).toBe('300');
     expect(await d.llen('pushed')).toBe(300);
     const rep = sync.report().sources[0]!;
@@ -138,7 +128,7 @@ describe('ReplicaOfSync', () => {
     const s = src.client();
     const sync = newSync([]);
     sync.apply(config(dst, [{ uid: 1, uri: `redis://:pw@127.0.0.1:${src.port}` }]));
-    await until(() => inSync(sync)(), 'in-sync');
+    await waitFor(() => inSync(sync)(), 'in-sync');
     const stat = async (section: string, field: string): Promise<number> => {
       const text = await s.info(section);
       mine++;
@@ -150,7 +140,7 @@ describe('ReplicaOfSync', () => {
     const infos = await stat('commandstats', 'cmdstat_info');
     const mineAt = mine;
     // The probe asks every 100 ms: wait for 15 of its INFO calls (not counting this test's own).
-    await until(
+    await waitFor(
       async () => (await stat('commandstats', 'cmdstat_info')) - infos - (mine - mineAt - 1) >= 15,
       '15 lag probes',
     );
@@ -170,7 +160,7 @@ describe('ReplicaOfSync', () => {
     const stops: { uid: number; error: string }[] = [];
     const sync = newSync(stops);
     sync.apply(config(dst, [{ uid: 7, uri: `redis://:wrong@127.0.0.1:${src.port}` }]));
-    const stop = await until(() => stops[0], 'a stop');
+    const stop = await waitFor(() => stops[0], 'a stop');
     expect(stop.uid).toBe(7);
     expect(stop.error).toMatch(/WRONGPASS|invalid password/i);
     expect(stop.error).toMatch(/password/);
@@ -186,7 +176,7 @@ describe('ReplicaOfSync', () => {
     const stops: { uid: number; error: string }[] = [];
     const sync = newSync(stops);
     sync.apply(config(dst, [{ uid: 1, uri: `redis://127.0.0.1:${src.port}` }]));
-    const stop = await until(() => stops[0], 'a stop', 30_000);
+    const stop = await waitFor(() => stops[0], 'a stop', 30_000);
     expect(stop.error).toMatch(/OOM/);
     expect(stop.code).toBe('MINIRS_ERR_OOM');
   });
@@ -206,7 +196,7 @@ describe('ReplicaOfSync', () => {
         { uid: 2, uri: `redis://127.0.0.1:${b.port}` },
       ]),
     );
-    await until(() => inSync(sync)(), 'in-sync');
+    await waitFor(() => inSync(sync)(), 'in-sync');
     // Pause the link by killing it, then write far more than the 16kb backlog.
     await sa.client('KILL', 'TYPE', 'replica');
     const big = 'y'.repeat(10_000);
@@ -214,12 +204,12 @@ describe('ReplicaOfSync', () => {
     await sb.set('b-late', '1');
     await sa.set('a-done', '1');
     const d = dst.client();
-    await until(
+    await waitFor(
       async () => (await d.exists('a-done', 'b-late', 'from-b')) === 3,
       'both sources reloaded',
       30_000,
     );
-    await until(() => inSync(sync)(), 'in-sync again');
+    await waitFor(() => inSync(sync)(), 'in-sync again');
     expect(await d.dbsize()).toBe((await sa.dbsize()) + (await sb.dbsize()));
   });
 });

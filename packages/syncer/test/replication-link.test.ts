@@ -3,9 +3,9 @@ import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { RedisServer, type StartedRedisServer, waitFor } from '@minirs/harness';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import {
   type FullSyncEnd,
   type FullSyncStart,
@@ -40,18 +40,6 @@ async function server(args: string[] = [], opts: { password?: string; rdbFile?: 
   const s = await b.start();
   servers.push(s);
   return s;
-}
-
-async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { freePort, waitFor } from '@minirs/harness';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '@minirs/harness';
 import {
   CommandStreamReader,
   type FullSyncEnd,
@@ -371,11 +371,3 @@ describe('ReplicationLink protocol edge cases (fake source)', () => {
     expect(info).toMatchObject({ role: 'master', masterReplid: 'abc', masterReplOffset: 777 });
   });
 });
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
