@@ -7,11 +7,13 @@ import {
   type ControlConnection,
   type ControlMessage,
   connectControl,
+  pidAlive,
+  pidCmdline,
   redisServerBinary,
   type ShardProcessConfig,
 } from '@minirs/common';
-import { Redis } from 'ioredis';
 import { freePort } from '@minirs/harness';
+import { Redis } from 'ioredis';
 
 /**
  * Real shard processes for tests: each spawned like the cluster-manager does (detached, output
@@ -183,20 +185,8 @@ export function redisClient(cfg: ShardProcessConfig): Redis {
   return c;
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie still has a pid; it is dead for our purposes.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\S+ \(.*\) [ZX] /.test(stat);
-  } catch {
-    return false;
-  }
-}
+/** The process-table rule of @minirs/common (a zombie is dead). */
+export const alive = pidAlive;
 
 /** Polls until the process is gone (it may not be our child, e.g. a redis-server). */
 export async function waitGone(pid: number, timeoutMs = 10_000): Promise<boolean> {
@@ -209,11 +199,7 @@ export async function waitGone(pid: number, timeoutMs = 10_000): Promise<boolean
 }
 
 function isRedisServer(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server');
-  } catch {
-    return false;
-  }
+  return pidCmdline(pid).includes('redis-server');
 }
 
 export async function cleanup(): Promise<void> {
