@@ -4,15 +4,16 @@ import { join } from 'node:path';
 import {
   clusterApiAddr,
   ErrorCodes,
+  type FaultKind,
+  type FaultRequest,
   invalid,
   type LinkFault,
   MinirsError,
-  procState,
   netnsHostAddr,
+  procState,
   writeFileAtomic,
 } from '@minirs/common';
 import type { ClusterManager } from './manager.js';
-import { crashNode, markNodeDown, nodeProcessNames, startNode } from './nodes.js';
 import {
   type Direction,
   filterRules,
@@ -32,6 +33,7 @@ import {
   setTbf,
   writeNftTable,
 } from './nft.js';
+import { crashNode, markNodeDown, nodeProcessNames, startNode } from './nodes.js';
 import { DelayRelay } from './relay.js';
 import { childOf, pidAlive, readPid } from './supervisor.js';
 
@@ -82,38 +84,7 @@ function pathCovers(path: NetPath, host: string, port: number): boolean {
  * heals by itself.
  */
 
-export type FaultKind =
-  | 'kill'
-  | 'pause'
-  | 'restart'
-  | 'partition'
-  | 'loss'
-  | 'latency'
-  | 'bandwidth'
-  | 'reset'
-  | 'oom';
-
-export interface FaultRequest {
-  kind: FaultKind;
-  target: string;
-  ms?: number;
-  jitter_ms?: number;
-  kbps?: number;
-  bytes?: number;
-  /** loss: percentage of packets dropped (1-100). */
-  percent?: number;
-  /** partition: drop (silent, the default in the kernel) or reject (connections refused/reset). */
-  mode?: 'drop' | 'reject';
-  direction?: Direction;
-  /** endpoint:/shard: targets: only this client address. */
-  client?: string;
-  /** With target "cluster": the same as target peer:<peer>. */
-  peer?: string;
-  /** Heal by itself after this long. */
-  duration_ms?: number;
-  /** kernel (default where available) or socket (the syncer's wrapper; source:/syncer: only). */
-  mechanism?: 'kernel' | 'socket';
-}
+export type { FaultKind, FaultRequest } from '@minirs/common';
 
 export interface FaultRecord extends Omit<FaultRequest, 'mechanism'> {
   id: string;

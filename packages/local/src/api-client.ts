@@ -1,12 +1,13 @@
 import { Agent, request } from 'node:https';
 import {
   type BdbCreateRequest,
-  type ReplicaSourceRequest,
   type BdbState,
   type ErrorCode,
   ErrorCodes,
+  type FaultRequest,
   MinirsError,
   type NodeState,
+  type ReplicaSourceRequest,
   type ReplicaSync,
   type ShardState,
   type ShardStats,
@@ -75,32 +76,7 @@ export interface BdbUpdateRequest {
   memory_size?: number;
 }
 
-export type FaultKind =
-  | 'kill'
-  | 'pause'
-  | 'restart'
-  | 'partition'
-  | 'loss'
-  | 'latency'
-  | 'bandwidth'
-  | 'reset'
-  | 'oom';
-
-export interface FaultRequest {
-  kind: FaultKind;
-  target: string;
-  ms?: number;
-  jitter_ms?: number;
-  kbps?: number;
-  bytes?: number;
-  percent?: number;
-  mode?: 'drop' | 'reject';
-  direction?: 'both' | 'in' | 'out';
-  client?: string;
-  peer?: string;
-  duration_ms?: number;
-  mechanism?: 'kernel' | 'socket';
-}
+export type { FaultKind, FaultRequest } from '@minirs/common';
 
 export interface Fault extends Omit<FaultRequest, 'mechanism'> {
   id: number | string;
