@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { MiniCluster } = await import(resolve(here, '../../cli/dist/index.js'));
+const { MiniCluster } = await import(resolve(here, '../../local/dist/index.js'));
 const KILLS = Number(process.env.KILLS ?? 10);
 
 /** One SET, +OK within timeoutMs, on a fresh or kept connection; false on anything else. */
