@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rest, type StartedMiniCluster } from '@minirs/harness';
-import { type Browser, chromiumPath, launchBrowser, screenshotter } from '@minirs/harness/browser';
+import { type Browser, chromiumPath, gotoPage, launchBrowser, screenshotter } from '@minirs/harness/browser';
 import {
   dbClient,
   dbUri,
@@ -88,7 +88,7 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
   }
 
   async function login(page: Page, c: StartedMiniCluster): Promise<void> {
-    await page.goto(`${c.credentials.api_url}/ui/`);
+    await gotoPage(page, `${c.credentials.api_url}/ui/`);
     await page.getByRole('heading', { name: 'minirs cluster' }).waitFor();
     // Keyboard only: the username field has the focus, Tab to the password, Enter submits.
     await page.keyboard.type(c.credentials.username);
@@ -128,7 +128,7 @@ describe.skipIf(!browserBin)('web UI in a browser', () => {
   }
 
   it('logs in with the cluster credentials (a wrong password is refused on the page)', async () => {
-    await eastPage.goto(`${east.credentials.api_url}/ui/`);
+    await gotoPage(eastPage, `${east.credentials.api_url}/ui/`);
     await eastPage.getByLabel('Username').fill(east.credentials.username);
     await eastPage.getByLabel('Password').fill('not-the-password');
     await eastPage.getByRole('button', { name: 'Log in' }).click();

@@ -69,3 +69,21 @@ export function screenshotter(
     return file;
   };
 }
+
+/**
+ * page.goto that tries again (up to 5 times) when Chromium answers net::ERR_NETWORK_CHANGED: it
+ * aborts a navigation when any address of the host changes, and every cluster that starts or
+ * stops (other test files, a checker round) adds or removes addresses on the host's minirs0.
+ * That is the browser reacting to the host, not the page failing; any other error is thrown.
+ */
+export async function gotoPage(page: Page, url: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(url);
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !String((err as Error).message).includes('ERR_NETWORK_CHANGED')) throw err;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}

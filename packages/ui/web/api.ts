@@ -80,11 +80,19 @@ export async function api<T>(
   if (!auth) throw new ApiError(401, 'MINIRS_ERR_UNAUTHORIZED', 'you are logged out; log in again');
   const headers: Record<string, string> = { authorization: auth };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+  // A read that fails on the network (the browser drops requests in flight when the host's
+  // addresses change, a manager restarting) is tried again; a write is not: it may have landed.
+  let r: Response;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      r = await fetch(path, init);
+      break;
+    } catch (err) {
+      if (method !== 'GET' || attempt >= 3) throw err;
+      await new Promise((done) => setTimeout(done, 250 * attempt));
+    }
+  }
   const out = await parse(r);
   if (!r.ok) {
     const e = (out ?? {}) as ErrorBody;
