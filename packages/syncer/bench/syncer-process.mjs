@@ -22,13 +22,13 @@ setInterval(() => {
   const u = process.memoryUsage();
   for (const k of Object.keys(peakUsage)) peakUsage[k] = Math.max(peakUsage[k], u[k]);
 }, 100).unref();
-// BENCH_MEMORY_TRACE=1: one line per 500 ms on stderr (rss / heap used / Buffers, MB).
+// BENCH_MEMORY_TRACE=1: one line per 500 ms on stderr (rss / heap used of heap total / Buffers / external, MB).
 if (process.env.BENCH_MEMORY_TRACE) {
   setInterval(() => {
     const u = process.memoryUsage();
     const f = (b) => (b / 1048576).toFixed(0);
     process.stderr.write(
-      `syncer memory: rss ${f(u.rss)} heap ${f(u.heapUsed)} buffers ${f(u.arrayBuffers)}\n`,
+      `syncer memory: rss ${f(u.rss)} heap ${f(u.heapUsed)} of ${f(u.heapTotal)} buffers ${f(u.arrayBuffers)} external ${f(u.external)}\n`,
     );
   }, Number(process.env.BENCH_MEMORY_TRACE) || 500).unref();
 }
