@@ -1,4 +1,8 @@
+import { rng } from '@minirs/harness';
 import { encodeCommand } from '@minirs/resp';
+
+/** The harness's seeded generator (mulberry32), for tests that import it from here. */
+export { rng };
 
 /**
  * Seeded random pipelines for the pipelined differential test: transactions (MULTI/EXEC,
@@ -25,18 +29,6 @@ export interface MixStep {
 export const CROSSSLOT_REPLY = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
 /** What the reference runs in place of a crossSlot step. */
 export const CROSSSLOT_STAND_IN = ['MINIRS.TEST.CROSSSLOT'];
-
-/** mulberry32: small, fast, good enough to pick commands. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TAGS = ['a', 'b', 'c', 'd', 'e', 'f'];
 const KINDS = ['n', 'l', 'h', 's', 'str'] as const;

@@ -1,16 +1,8 @@
+import { rng as prng } from '@minirs/harness';
 import type { Redis } from 'ioredis';
 
-/** Deterministic PRNG (mulberry32) so generated data and fuzz cases repeat run to run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The harness's seeded generator (mulberry32): generated data and fuzz cases repeat run to run. */
+export { prng };
 
 /**
  * Fills a redis-server 7 with every type in every encoding it writes to an RDB: small and large
