@@ -7,12 +7,14 @@ import {
   NETNS_ROUTE,
   netnsHostAddr,
   netnsName,
-  parseSourceUri,
   type ProcessRole,
   type ProxyEvents,
   type ProxyProcessConfig,
   type ProxyStats,
   type ProxyUpMessage,
+  parseSourceUri,
+  pidAlive,
+  pidCmdline,
   redisServerBinary,
   type ShardProcessConfig,
   type ShardState,
@@ -22,7 +24,7 @@ import {
 import { DEFAULT_MEMORY } from './bdb-validate.js';
 import { persistenceOf } from './bdbs.js';
 import type { ClusterManager } from './manager.js';
-import { Child, type ChildHooks, childOf, pidAlive, pidCmdline, readPid } from './supervisor.js';
+import { Child, type ChildHooks, childOf, readPid } from './supervisor.js';
 
 /**
  * The children of the manager and their supervision: every shard, proxy and syncer process

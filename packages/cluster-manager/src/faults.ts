@@ -10,6 +10,7 @@ import {
   type LinkFault,
   MinirsError,
   netnsHostAddr,
+  pidAlive,
   procState,
   writeFileAtomic,
 } from '@minirs/common';
@@ -35,7 +36,7 @@ import {
 } from './nft.js';
 import { crashNode, markNodeDown, nodeProcessNames, startNode } from './nodes.js';
 import { DelayRelay } from './relay.js';
-import { childOf, pidAlive, readPid } from './supervisor.js';
+import { childOf, readPid } from './supervisor.js';
 
 /** How long a pause waits for its SIGSTOP to take effect. */
 const STOP_WAIT_MS = 2000;
@@ -83,8 +84,6 @@ function pathCovers(path: NetPath, host: string, port: number): boolean {
  * active ones back (kernel rules are rebuilt whole), heals the expired ones, and `duration_ms`
  * heals by itself.
  */
-
-export type { FaultKind, FaultRequest } from '@minirs/common';
 
 export interface FaultRecord extends Omit<FaultRequest, 'mechanism'> {
   id: string;

@@ -3,22 +3,24 @@ import { closeSync, existsSync, rmSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   type ClusterPaths,
+  clusterApiAddr,
   clusterPaths,
   createLogger,
-  clusterApiAddr,
   ErrorCodes,
   isMinirsError,
   MinirsError,
+  pidAlive,
+  pidCmdline,
   refillKeyPool,
   setupClusterNetns,
   teardownClusterNetns,
   writeFileAtomic,
 } from '@minirs/common';
-import { RS_EXPORTER_PORT, type StartedExporter, startExporter } from './exporter.js';
 import { initCluster, readCredentials } from './cluster-init.js';
+import { RS_EXPORTER_PORT, type StartedExporter, startExporter } from './exporter.js';
 import { describeNetwork, nftAvailable, probeNft } from './nft.js';
 import { StateStore } from './state-store.js';
-import { pidAlive, pidCmdline, readPid } from './supervisor.js';
+import { readPid } from './supervisor.js';
 
 /**
  * `main.js create <name> [--nodes N] [--api-port P] [--db-port-base B]` or `main.js start <name>`.

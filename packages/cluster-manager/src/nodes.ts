@@ -1,6 +1,6 @@
-import { ErrorCodes, MinirsError } from '@minirs/common';
+import { ErrorCodes, MinirsError, pidAlive } from '@minirs/common';
 import type { ClusterManager } from './manager.js';
-import { pidAlive, readPid } from './supervisor.js';
+import { readPid } from './supervisor.js';
 
 /**
  * A node as a machine: its processes by pid file, a crash (every process SIGKILLed, none

@@ -1,6 +1,7 @@
+import type { FaultRequest } from '@minirs/common';
 import { SOURCE_STATUS_METRIC } from '@minirs/common';
 import type { FastifyInstance } from 'fastify';
-import type { FaultInjector, FaultRequest } from './faults.js';
+import type { FaultInjector } from './faults.js';
 import type { ClusterManager } from './manager.js';
 import { registerStatsRoutes } from './routes-stats.js';
 import { faultSchema } from './schemas.js';

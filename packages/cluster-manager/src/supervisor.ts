@@ -42,9 +42,6 @@ export interface ChildHooks<R extends ProcessRole> {
   onExit(child: Child<R>, info: { code: number | null; signal: string | null; restarting: boolean }): void;
 }
 
-// The process-table rules are common's (one helper for the manager, its faults and the CLI).
-export { pidAlive, pidCmdline } from '@minirs/common';
-
 export function readPid(file: string): number | undefined {
   try {
     const n = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
