@@ -1,4 +1,6 @@
+import { mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import type { default as PinoFn, Logger } from 'pino';
 import { maskUri } from './mask-uri.js';
 
@@ -48,12 +50,18 @@ export interface LoggerOptions {
   level?: string;
 }
 
+function openLogFile(file: string): number {
+  mkdirSync(dirname(file), { recursive: true });
+  return openSync(file, 'a');
+}
+
 /** pino JSON, one line per event, secrets redacted (fields by name, URIs by shape). */
 export function createLogger(opts: LoggerOptions): Logger {
   const pino = pinoLib();
-  const destination = opts.file
-    ? pino.destination({ dest: opts.file, mkdir: true, sync: false })
-    : pino.destination(1);
+  // The file is opened here, synchronously: pino's exit hook flushes with flushSync, which throws
+  // ("sonic boom is not ready yet") when a process exits before an asynchronous open finished, and
+  // turned a clean shutdown right after start into exit code 1. Writes stay asynchronous.
+  const destination = opts.file ? pino.destination({ dest: openLogFile(opts.file), sync: false }) : pino.destination(1);
   return pino(
     {
       name: opts.name,
