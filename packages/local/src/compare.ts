@@ -1,5 +1,6 @@
 import { ErrorCodes, MinirsError, parseSourceUri, redactForError } from '@minirs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from './ioredis-lazy.js';
 
 /**
  * (minirs) Key-by-key verification of a Replica Of: every key of the sources must exist in the
@@ -34,7 +35,7 @@ export interface CompareResult {
 
 export function connectUri(uri: string): Redis {
   const u = parseSourceUri(uri, 'uri');
-  const r = new Redis({
+  const r = newRedis({
     host: u.host,
     port: u.port,
     username: u.admin ? 'admin' : u.username || undefined,

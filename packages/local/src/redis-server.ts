@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, freePort, MinirsError, redisServerBinary } from '@minirs/common';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { newRedis } from './ioredis-lazy.js';
 import { pidAlive } from './processes.js';
 
 /**
@@ -166,7 +167,7 @@ export class StartedRedisServer {
 
   /** A new ioredis client of this server; stop() disconnects it. */
   client(opts?: RedisOptions): Redis {
-    const c = new Redis({
+    const c = newRedis({
       host: this.host,
       port: this.port,
       password: this.password,
@@ -201,7 +202,7 @@ async function pingUntilUp(r: StartedRedisServer, timeoutMs: number): Promise<st
   });
   while (Date.now() < deadline) {
     if (exited) throw new Error(`redis-server on ${r.host}:${r.port} exited during start`);
-    const c = new Redis({
+    const c = newRedis({
       host: r.host,
       port: r.port,
       password: r.password,
