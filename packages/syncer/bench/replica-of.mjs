@@ -13,7 +13,7 @@
 //      BENCH_PHASES (native,syncer,list,minirs1,minirs4,stream-minirs,stream-syncer),
 //      BENCH_CPU_PROF=<dir> (the syncer-alone runs write .cpuprofile files there; summarise one
 //      with `node bench/profile-top.mjs <file>`), BENCH_MEMORY_TRACE=<ms> (the syncer-alone child
-//      prints its RSS / heap / Buffers that often), BENCH_DEST_MEMORY (2gb, minirs dbs).
+//      prints its RSS / heap / Buffers that often), BENCH_DEST_MEMORY (2gb, minirs dbs), BENCH_TTL=0 (no TTLs in the dataset).
 // Wall times depend on what else the machine runs (its load average is printed); the CPU
 // seconds of the syncer and of the destination compare variants more steadily.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,6 +37,8 @@ const PHASES = new Set(
   (process.env.BENCH_PHASES ?? 'native,syncer,list,minirs1,minirs4,stream-minirs,stream-syncer').split(','),
 );
 const DEST_MEMORY = process.env.BENCH_DEST_MEMORY ?? '2gb';
+/** BENCH_TTL=0: no key gets a TTL (the syncer's expiry guard then holds no entry). */
+const TTL = process.env.BENCH_TTL !== '0';
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -63,12 +65,12 @@ async function fullSyncSection(cluster) {
   const s = src.client();
   try {
     const t0 = performance.now();
-    const counts = await populateMixed(s, KEYS);
+    const counts = await populateMixed(s, KEYS, { ttl: TTL });
     const info = parseInfo(await s.info('memory'));
     console.log(
       `dataset: ${fmt(KEYS)} keys (${Object.entries(counts)
         .map(([k, v]) => `${fmt(v)} ${k}`)
-        .join(', ')}), strings of 100 random bytes, 1 in 20 with a TTL; source used_memory ${mb(
+        .join(', ')}), strings of 100 random bytes, ${TTL ? '1 in 20 with a TTL' : 'no TTLs'}; source used_memory ${mb(
         Number(info.used_memory),
       )}; filled in ${secs(performance.now() - t0)}`,
     );
@@ -263,7 +265,7 @@ async function streamingSection(cluster) {
 
 async function main() {
   console.log(
-    `Replica Of bench: BENCH_KEYS=${KEYS} BENCH_LIST=${LIST} BENCH_RATE=${RATE} BENCH_PACED_SECONDS=${PACED_SECONDS} BENCH_STREAM_N=${STREAM_N} BENCH_NODES=${NODES} BENCH_RUNS=${RUNS}`,
+    `Replica Of bench: BENCH_KEYS=${KEYS} BENCH_LIST=${LIST} BENCH_RATE=${RATE} BENCH_PACED_SECONDS=${PACED_SECONDS} BENCH_STREAM_N=${STREAM_N} BENCH_NODES=${NODES} BENCH_RUNS=${RUNS} BENCH_TTL=${TTL ? 1 : 0}`,
   );
   const load = () =>
     loadavg()
