@@ -202,6 +202,14 @@ class SourceSync {
     await Promise.all(this.runners.map((r) => r.stop(settle)));
   }
 
+  /** The status report() gives now, from the links' phases alone (cheap enough to poll). */
+  currentStatus(): SourceStatus {
+    return sourceStatusFromLinks(
+      this.runners.map((r) => ({ phase: r.state, everSynced: r.everSynced })),
+      this.discoveryFailed,
+    );
+  }
+
   report(): SourceReport {
     let size = 0;
     let sizeKnown = this.runners.length > 0;
@@ -251,10 +259,7 @@ class SourceSync {
       full += carried.full;
       partial += carried.partial;
     }
-    this.status = sourceStatusFromLinks(
-      this.runners.map((r) => ({ phase: r.state, everSynced: r.everSynced })),
-      this.discoveryFailed,
-    );
+    this.status = this.currentStatus();
     const inSync = this.status === 'in-sync';
     let lastError = this.lastError || (inSync ? '' : linkError);
     let lastErrorCode = this.lastError ? this.lastErrorCode : inSync ? '' : linkErrorCode;
@@ -735,6 +740,11 @@ export class ReplicaOfSync {
     const old = this.sources;
     if (forget) this.sources = [];
     await Promise.all(old.map((s) => s.close(settle)));
+  }
+
+  /** Changes when any source's status does: the process then pushes a report at once. */
+  statusSignature(): string {
+    return `${this.cfg?.epoch ?? 0}:${this.sources.map((s) => s.currentStatus()).join(',')}`;
   }
 
   report(): SyncerReport {
