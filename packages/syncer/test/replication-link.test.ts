@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RedisServer, type StartedRedisServer, waitFor } from '@minirs/harness';
 import type { Redis } from 'ioredis';
@@ -522,6 +523,34 @@ describe('ReplicationLink against redis-server', () => {
     await waitFor(() => ok.ends.length === 1 && ok.link.state === 'streaming', 'ACL user sync');
     const plain = await run(undefined, 'right-pass');
     await waitFor(() => plain.ends.length === 1 && plain.link.state === 'streaming', 'password sync');
+  });
+
+  it('stops on -DENIED from a redis-server in protected mode, naming it, instead of retrying on EPIPE', async () => {
+    // Protected mode (no password) answers a client from any address but 127.0.0.1 and ::1 with
+    // -DENIED and closes: the link used to ignore the PING error, write REPLCONF, and retry
+    // "write EPIPE" for ever (a netns cluster replicating a default redis-server).
+    const source = await server(['--protected-mode', 'yes']);
+    const link = new ReplicationLink({
+      connect: async () => {
+        const s = netConnect({ host: source.host, port: source.port, localAddress: '127.0.0.2' });
+        await once(s, 'connect');
+        return s;
+      },
+      peer: 'src',
+      retry: { maxAttempts: 3, initialDelayMs: 10 },
+    });
+    links.push(link);
+    const err = await link
+      .run({ fullSyncStart() {}, rdbChunk() {}, fullSyncEnd() {}, commands() {} })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(ReplicationError);
+    const e = err as ReplicationError;
+    expect({ code: e.code, retryable: e.retryable }).toEqual({ code: 'MINIRS_ERR_AUTH', retryable: false });
+    expect(e.reply).toMatch(/^DENIED .*protected mode/);
+    expect(e.message).toMatch(/protected mode .*password.*protected-mode to no/);
   });
 
   it('retries -NOMASTERLINK with backoff until the source can serve', async () => {

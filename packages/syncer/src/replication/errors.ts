@@ -67,6 +67,12 @@ export function errorFromReply(reply: string, op: string, peer: string): Replica
   const ctx = { op, peer, reply };
   switch (errorReplyClass(reply)) {
     case 'auth':
+      if (reply.startsWith('DENIED'))
+        return new ReplicationError(
+          ErrorCodes.AUTH,
+          `${peer} refused ${op}: DENIED, the source is in protected mode (no password set), which serves loopback clients only, and the syncer does not connect from 127.0.0.1 (a node in its own network namespace). Give the source a password and put it in the URI, or set its protected-mode to no.`,
+          ctx,
+        );
       return new ReplicationError(
         ErrorCodes.AUTH,
         `${peer} refused ${op}: ${reply.replace(/\.$/, '')}. Check the user and password of the source URI (for a minirs source, the admin password may have been regenerated).`,

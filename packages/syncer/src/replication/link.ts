@@ -339,7 +339,9 @@ export class ReplicationLink extends EventEmitter<ReplicationLinkEvents> {
   private checkStep(reply: unknown, op: string, isPing: boolean): void {
     if (!(reply instanceof ErrorReply)) return;
     const kind = errorReplyClass(reply.message);
-    const fatalAuth = kind === 'auth' && (!isPing || reply.message.startsWith('NOAUTH'));
+    // DENIED (protected mode) closes the connection: nothing after PING could be read.
+    const fatalAuth =
+      kind === 'auth' && (!isPing || reply.message.startsWith('NOAUTH') || reply.message.startsWith('DENIED'));
     if (fatalAuth || kind === 'transient') throw errorFromReply(reply.message, op, this.peer);
   }
 
