@@ -31,12 +31,18 @@ export const GUARD_MARGIN_MS = 3000;
 export const GUARD_EXTEND_MS = 8000;
 const BUCKET_MS = 1000;
 
+/**
+ * No Buffer of the key is kept: the entry's id (the key as latin1, byte for byte) is enough to
+ * rebuild it when it is extended. A small Buffer per entry pinned the 8 KiB pool slab it was cut
+ * from, and with it every other short-lived small Buffer of that slab: a full sync of 3M keys
+ * (150k with a TTL) held 86-125 MB of ArrayBuffers and grew the RSS from 157 to 291 MB, where
+ * the same keys without TTLs stayed at 150 MB.
+ */
 interface Entry {
   /** The source's expiry (ms since the epoch). */
   orig: number;
   /** The expiry last written on the destination. */
   dest: number;
-  key: Buffer;
 }
 
 export interface GuardExtension {
@@ -75,7 +81,7 @@ export class ExpiryGuard {
       this.untracked++;
       return;
     }
-    const entry: Entry = { orig, dest, key: Buffer.from(key) };
+    const entry: Entry = { orig, dest };
     this.entries.set(id, entry);
     this.addToBucket(id, dest);
   }
@@ -115,7 +121,7 @@ export class ExpiryGuard {
           continue;
         }
         const at = now + GUARD_EXTEND_MS;
-        out.push({ key: e.key, at });
+        out.push({ key: Buffer.from(id, 'latin1'), at });
         e.dest = at;
         moved.push([id, e]);
       }

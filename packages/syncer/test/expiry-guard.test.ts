@@ -53,4 +53,20 @@ describe('ExpiryGuard', () => {
     expect(g.untracked).toBe(1);
     expect(keys(g.due(5000, 0))).toEqual(['c']);
   });
+
+  it('gives back binary keys byte for byte (it keeps them as latin1 ids, not Buffers)', () => {
+    const c = new SourceClock();
+    c.anchor(0, 0);
+    const g = new ExpiryGuard(c);
+    const bin = Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i));
+    const utf8 = Buffer.from('clé-😀');
+    g.note(bin, 10_000, 10_000);
+    g.note(utf8, 10_000, 10_000);
+    const out = g.due(10_000 - GUARD_MARGIN_MS + 10, 0).map((x) => x.key);
+    expect(out).toHaveLength(2);
+    expect(out.find((b) => b.length === 256)!.equals(bin)).toBe(true);
+    expect(out.find((b) => b.length !== 256)!.equals(utf8)).toBe(true);
+    g.forget([bin]);
+    expect(g.size).toBe(1);
+  });
 });
