@@ -337,15 +337,17 @@ export class LinkRunner implements ReplicationConsumer {
           this.trouble({ kind: 'resume', reason: `the destination failed under the link: ${e.message}` });
           return;
         }
-        // last_error must say which source: the library's message names only host:port.
+        // last_error must say which source; most of the library's messages already do (its
+        // peer is the label), and "source 1 (...): source 1 (...) refused PING" said it twice.
         const code: ErrorCode = e.code ?? ErrorCodes.INTERNAL;
         const rule = ruleOfCode(code, 'source');
+        const message = e.message ?? String(err);
         this.trouble({
           kind: 'stop',
           stop: {
             code,
             class: rule?.class ?? 'protocol',
-            error: `${this.o.label}: ${e.message ?? String(err)}`,
+            error: message.includes(this.o.label) ? message : `${this.o.label}: ${message}`,
           },
         });
       },

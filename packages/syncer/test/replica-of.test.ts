@@ -164,6 +164,8 @@ describe('ReplicaOfSync', () => {
     expect(stop.uid).toBe(7);
     expect(stop.error).toMatch(/WRONGPASS|invalid password/i);
     expect(stop.error).toMatch(/password/);
+    // The source is named once (its label used to come twice: "source 7 (...): source 7 (...) refused").
+    expect(stop.error.split('source 7 (').length - 1, stop.error).toBe(1);
     expect(stop.code).toBe('MINIRS_ERR_AUTH');
   });
 
