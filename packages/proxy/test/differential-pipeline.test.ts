@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
+import { RedisServer, rng, type StartedRedisServer } from '@minirs/harness';
 import { encodeCommand, RespDecoder } from '@minirs/resp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServer, type StartedRedisServer } from '@minirs/harness';
 import { ProxyTestBed, type StartedProxyTestBed } from './harness.js';
-import { CROSSSLOT_REPLY, cutsEvery, encodeMix, generateMix, type MixStep, rng } from './pipeline-mix.js';
+import { CROSSSLOT_REPLY, cutsEvery, encodeMix, generateMix, type MixStep } from './pipeline-mix.js';
 
 /**
  * Pipelined differential (issue 16): seeded random mixes of transactions, plain and fan-out

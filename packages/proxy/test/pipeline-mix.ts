@@ -1,9 +1,6 @@
 import { rng } from '@minirs/harness';
 import { encodeCommand } from '@minirs/resp';
 
-/** The harness's seeded generator (mulberry32), for tests that import it from here. */
-export { rng };
-
 /**
  * Seeded random pipelines for the pipelined differential test: transactions (MULTI/EXEC,
  * DISCARD, WATCH/UNWATCH, with errors inside: unknown commands, wrong arity, WRONGTYPE at

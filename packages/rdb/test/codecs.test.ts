@@ -1,3 +1,4 @@
+import { rng as prng } from '@minirs/harness';
 import { describe, expect, it } from 'vitest';
 import {
   Crc64,
@@ -10,7 +11,6 @@ import {
   parseDumpPayload,
   rdbVersionForRedis,
 } from '../src/index.js';
-import { prng } from './helpers/populate.js';
 import { moduleId } from './helpers/rdb-writer.js';
 
 describe('CRC64 (Jones, reflected)', () => {

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fixtureSet, rng as prng } from '@minirs/harness';
 import { describe, expect, it } from 'vitest';
-import { fixtureSet } from '@minirs/harness';
 import { parseRdbBuffer, RdbError, RdbErrorCodes, type RdbParserOptions } from '../src/index.js';
-import { prng } from './helpers/populate.js';
 
 const fx = fixtureSet('rdb');
 const FIXTURES = fx.dir;

@@ -1,9 +1,6 @@
 import { rng as prng } from '@minirs/harness';
 import type { Redis } from 'ioredis';
 
-/** The harness's seeded generator (mulberry32): generated data and fuzz cases repeat run to run. */
-export { prng };
-
 /**
  * Fills a redis-server 7 with every type in every encoding it writes to an RDB: small and large
  * collections (listpack/intset vs quicklist/hashtable/skiplist), plain quicklist nodes,
