@@ -1,5 +1,4 @@
-import type { FaultRequest } from '@minirs/common';
-import { SOURCE_STATUS_METRIC } from '@minirs/common';
+import { type FaultRequest, SOURCE_STATUS_METRIC } from '@minirs/common';
 import type { FastifyInstance } from 'fastify';
 import type { FaultInjector } from './faults.js';
 import type { ClusterManager } from './manager.js';

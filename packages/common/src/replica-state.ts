@@ -197,11 +197,12 @@ export const REPLICA_ERROR_TABLE: readonly ReplicaErrorRule[] = [
       'ERR invalid username-password pair',
       'ERR AUTH',
       'ERR Client sent AUTH',
-      // A redis-server in protected mode (no password) refuses connections from other addresses.
+      // A redis-server in protected mode (no password) refuses other addresses than loopback; the
+      // syncer's message for it (errorFromReply) says what to change.
       'DENIED',
     ],
     remedy:
-      'Check the user and password of the source URI (for a minirs source, the admin password may have been regenerated: get the current URI with `minirs db source-url`; a redis-server answering DENIED is in protected mode: give it a password and put it in the URI, or set protected-mode no), then restart the sync.',
+      'Check the user and password of the source URI (for a minirs source, the admin password may have been regenerated: get the current URI with `minirs db source-url`), then restart the sync.',
   },
   {
     class: 'tls-trust',
