@@ -21,7 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * and an external redis-server, into a 2-shard destination. Every restart resumes from the
  * checkpoints on the destination (no full sync: the backlog lasts), and the destination ends
  * identical to its sources, counters exact. A destination shard whose redis-server restarted
- * empty has no checkpoint: that forces a full resync.
+ * empty has no checkpoint: that forces a full resync. Some keys have a TTL: each restarted
+ * process rebuilds the expiry guard from the destination and still resumes exactly.
  */
 
 const env: Env = newEnv('rres');
@@ -83,6 +84,9 @@ function writers(max: number) {
       if (side === 'ext' && i % 7 === 0)
         p.mset(`ext:m:{a}`, String(i), `ext:m:{b}`, String(i), `ext:m:{c}`, String(i));
       if (side === 'ext' && i % 11 === 0) p.del(`ext:app:{${i % 5}}`, `ext:list:{${(i + 1) % 3}}`);
+      // Keys with a TTL: a new syncer process rebuilds its expiry guard from the destination
+      // (the TTL keeps being extended while the value grows: APPEND stays exact).
+      if (i % 5 === 0) p.append(`${side}:ttl:{${i % 3}}`, `${i},`).pexpire(`${side}:ttl:{${i % 3}}`, 600_000);
       const res = await p.exec();
       if (res?.every(([e]) => !e)) acked[side]++;
       await new Promise((r) => setTimeout(r, 3));
@@ -131,7 +135,12 @@ describe('exact resume (issue 15)', () => {
         'the restarted syncer to resume (PSYNC) at the external source',
         60_000,
         20,
-      );
+      ).catch((e) => {
+        for (const l of syncerLog(west, dstUid).slice(-400))
+          if (/full|resum|guard|plan/.test(String(l.msg)))
+            console.log('syncer log:', JSON.stringify(l).slice(0, 900));
+        throw e;
+      });
       const until = Date.now() + Math.floor(Math.random() * 500);
       await waitFor(() => Date.now() >= until || undefined, 'a random moment', 5_000, 10);
     }

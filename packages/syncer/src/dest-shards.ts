@@ -1,7 +1,8 @@
 import { ErrorCodes, MinirsError, NO_RULE_MATCHED, type ShardKeyRule, ShardKeyRules } from '@minirs/common';
-import type { RequestView } from '@minirs/resp';
+import type { RequestView, RespFrame } from '@minirs/resp';
 import { CommandTable, keyPositions } from '@minirs/resp';
 import { DestinationClient, type DestinationTarget } from './destination.js';
+import { GUARD_STAMP_KEY, parseCounters, type ShardCounters } from './ttl-rebuild.js';
 
 /**
  * Exact resume (issue 15). The syncer writes its stream to each destination shard over a
@@ -102,6 +103,10 @@ export interface DestinationCheckpoints {
    * it has expired since its redis-server started (`INFO stats` expired_keys).
    */
   expiry: { expires: number; expiredKeys: number }[];
+  /** Per shard: the expiry guards' stamps (writer -> raw stamp; see ttl-rebuild.ts). */
+  stamps: Map<string, string>[];
+  /** Per shard: its expired_keys and run_id when read. */
+  counters: (ShardCounters | undefined)[];
 }
 
 /**
@@ -142,6 +147,8 @@ async function readAll(
 ): Promise<DestinationCheckpoints> {
   const perShard: Map<string, string>[] = [];
   const expiry: { expires: number; expiredKeys: number }[] = [];
+  const stamps: Map<string, string>[] = [];
+  const counters: (ShardCounters | undefined)[] = [];
   let table: CommandTable | undefined;
   for (const sh of shards) {
     const d = await openShardPipe(target, adminPassword, sh.uid, undefined);
@@ -157,20 +164,21 @@ async function readAll(
       }
       await d.call(['SELECT', String(CHECKPOINT_DB)]);
       const all = await d.call(['HGETALL', CHECKPOINT_KEY]);
+      const guard = await d.call(['HGETALL', GUARD_STAMP_KEY]);
       await d.call(['SELECT', '0']);
       if (all.kind === 'error') throw new MinirsError(ErrorCodes.CONNECTION, `HGETALL: ${all.error}`);
-      const m = new Map<string, string>();
-      const els = all.frame.elements;
-      for (let i = 0; i + 1 < els.length; i += 2) m.set(els[i]!.str(), els[i + 1]!.str());
-      perShard.push(m);
+      if (guard.kind === 'error') throw new MinirsError(ErrorCodes.CONNECTION, `HGETALL: ${guard.error}`);
+      perShard.push(hashOf(all.frame));
+      stamps.push(hashOf(guard.frame));
       const ks = await d.call(['INFO', 'keyspace']);
-      const st = await d.call(['INFO', 'stats']);
+      const st = await d.call(['INFO', 'server', 'stats']);
       if (ks.kind === 'error' || st.kind === 'error')
         throw new MinirsError(ErrorCodes.CONNECTION, `INFO: ${ks.error ?? st.error}`);
       expiry.push({
         expires: Number(/^db0:.*expires=(\d+)/m.exec(ks.frame.str())?.[1] ?? 0),
         expiredKeys: Number(/^expired_keys:(\d+)/m.exec(st.frame.str())?.[1] ?? 0),
       });
+      counters.push(parseCounters(st.frame.str()));
       if (!table) {
         const c = await d.call(['COMMAND']);
         if (c.kind === 'error') throw new MinirsError(ErrorCodes.CONNECTION, `COMMAND: ${c.error}`);
@@ -181,7 +189,14 @@ async function readAll(
     }
   }
   if (!table) throw new MinirsError(ErrorCodes.CONNECTION, 'the destination has no shards yet');
-  return { perShard, table, expiry };
+  return { perShard, table, expiry, stamps, counters };
+}
+
+function hashOf(f: RespFrame): Map<string, string> {
+  const m = new Map<string, string>();
+  const els = f.elements;
+  for (let i = 0; i + 1 < els.length; i += 2) m.set(els[i]!.str(), els[i + 1]!.str());
+  return m;
 }
 
 /** Reads the command table of the first shard (a full sync's router). */

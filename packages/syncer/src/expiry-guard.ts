@@ -60,7 +60,7 @@ export class ExpiryGuard {
   extensions = 0;
 
   constructor(
-    private readonly clock: SourceClock,
+    readonly clock: SourceClock,
     private readonly maxEntries = 1_000_000,
   ) {}
 
@@ -102,6 +102,14 @@ export class ExpiryGuard {
    * `appliedOffset`; each returned key's destination expiry is taken as `at` from here on.
    */
   due(now: number, appliedOffset: number): GuardExtension[] {
+    return this.dueWhere(now, (orig) => this.caughtUp(orig, appliedOffset));
+  }
+
+  /**
+   * `due` with the release rule given: `caughtUp(orig)` says whether the destination has applied
+   * everything the source ran before `orig` (a rebuilt guard asks every link).
+   */
+  dueWhere(now: number, caughtUp: (orig: number) => boolean): GuardExtension[] {
     const out: GuardExtension[] = [];
     const limit = Math.floor((now + GUARD_MARGIN_MS) / BUCKET_MS);
     let taken = 0;
@@ -116,7 +124,7 @@ export class ExpiryGuard {
         const e = this.entries.get(id);
         // Deleted, or moved to another bucket by a later write.
         if (!e || Math.floor(e.dest / BUCKET_MS) !== s) continue;
-        if (this.caughtUp(e.orig, appliedOffset)) {
+        if (caughtUp(e.orig)) {
           this.entries.delete(id);
           continue;
         }
@@ -132,7 +140,7 @@ export class ExpiryGuard {
   }
 
   /** Has the destination applied every command the source ran before `time`? */
-  private caughtUp(time: number, appliedOffset: number): boolean {
+  caughtUp(time: number, appliedOffset: number): boolean {
     const at = this.clock.offsetAtOrAfter(time);
     return at !== undefined && at <= appliedOffset;
   }

@@ -10,7 +10,7 @@ import {
   ruleOfCode,
   type StopReason,
 } from '@minirs/common';
-import { describeLoadWrite, type RdbParser, RdbLoader, type RestorePlanner } from '@minirs/rdb';
+import { describeLoadWrite, RdbLoader, type RdbParser, type RestorePlanner } from '@minirs/rdb';
 import type { CommandTable } from '@minirs/resp';
 import { RespDecoder } from '@minirs/resp';
 import {
@@ -29,7 +29,7 @@ import {
   MULTI_RAW,
   type WriteReply,
 } from './destination.js';
-import { ExpiryGuard } from './expiry-guard.js';
+import { ExpiryGuard, GUARD_MARGIN_MS } from './expiry-guard.js';
 import { LagTracker } from './lag-tracker.js';
 import {
   argIs,
@@ -39,13 +39,14 @@ import {
   type PartialSync,
   type ReplicationCommand,
   type ReplicationConsumer,
+  ReplicationInfoProbe,
   ReplicationLink,
   type ReplicationPosition,
   readInfoFields,
-  ReplicationInfoProbe,
   type SocketFactory,
 } from './replication/index.js';
 import { absoluteExpiryOf, SourceClock, shiftStreamExpiry } from './stream-expiry.js';
+import { GuardStamper } from './ttl-rebuild.js';
 
 /**
  * One replication link (one source shard, or one external Redis) and the destination
@@ -222,6 +223,8 @@ export class LinkRunner implements ReplicationConsumer {
   /** Keeps keys from expiring on the destination before the stream catches up (see ExpiryGuard). */
   readonly expiryGuard: ExpiryGuard;
   private guardTimer?: NodeJS.Timeout;
+  /** Stamps, after each tick's extensions, how long the guarded keys are safe (ttl-rebuild.ts). */
+  private readonly stamper: GuardStamper;
   private parser?: RdbParser;
   private planner?: RestorePlanner;
   private probeTimer?: NodeJS.Timeout;
@@ -282,6 +285,7 @@ export class LinkRunner implements ReplicationConsumer {
     const n = o.pipes.shards.length;
     this.clock = o.carry?.clock ?? new SourceClock();
     this.expiryGuard = o.carry?.guard ?? new ExpiryGuard(this.clock);
+    this.stamper = new GuardStamper(this.linkKey);
     this.skipUpTo = o.resume ? o.resume.skipUpTo.slice() : new Array<number>(n).fill(-1);
     this.ck = this.skipUpTo.slice();
     this.ckAt = new Array<number>(n).fill(0);
@@ -360,7 +364,7 @@ export class LinkRunner implements ReplicationConsumer {
 
   /** Extends the keys the destination would expire before the stream catches up. */
   private guardExpiries(): void {
-    if (this.stopped || this.expiryGuard.size === 0) return;
+    if (this.stopped) return;
     // The stream's pipes once the load is over (routed to the key's shard; a MULTI is always
     // written whole within one tick, so this never lands inside one), else the load's connection.
     // PEXPIREAT ... GT never shortens an expiry: outside the checkpoints, a replay leaves it be.
@@ -381,6 +385,13 @@ export class LinkRunner implements ReplicationConsumer {
       }
       const route = router.route(argv);
       if (route.kind === 'one') pipes[route.shard]!.write(argv, onReply);
+    }
+    // What a new syncer process needs to judge its downtime (see ttl-rebuild.ts): after this
+    // tick, no key the guard holds expires before now + GUARD_MARGIN_MS (an overflowed guard
+    // vouches for nothing), and new writes expire no earlier than EXPIRY_CUSHION_MS from now.
+    if (usePipes && CHECKPOINTS) {
+      const now = Date.now();
+      this.stamper.tick(pipes, now, this.expiryGuard.untracked > 0 ? 0 : now + GUARD_MARGIN_MS);
     }
   }
 

@@ -19,8 +19,16 @@ import {
 } from '@minirs/common';
 import { rdbVersionForRedis } from '@minirs/rdb';
 import type { CommandTable } from '@minirs/resp';
-import { type DestShard, parseCheckpoint, readCheckpoints, readCommandTable } from './dest-shards.js';
+import {
+  type DestinationCheckpoints,
+  type DestShard,
+  openShardPipe,
+  parseCheckpoint,
+  readCheckpoints,
+  readCommandTable,
+} from './dest-shards.js';
 import { DestinationClient, type DestinationTarget } from './destination.js';
+import { GUARD_MARGIN_MS } from './expiry-guard.js';
 import { FlushBarrier } from './flush-barrier.js';
 import { LinkFaultState } from './link-faults.js';
 import {
@@ -37,6 +45,14 @@ import {
   type SourceTls,
   sourceCommand,
 } from './source-connect.js';
+import {
+  parseStamp,
+  REBUILT_FIELD,
+  RebuiltGuard,
+  SCAN_MAX_MS,
+  type ShardCounters,
+  stampHolds,
+} from './ttl-rebuild.js';
 
 /**
  * The Replica Of state machine of one destination database.
@@ -569,6 +585,8 @@ export class ReplicaOfSync {
           why = `${why}; not possible: ${r.full}`;
           this.log.info({ reason: why }, 'starting full sync');
         }
+        // The destination is emptied: nothing the rebuilt guard holds is left.
+        this.dropRebuilt();
         const ok = await this.flushDestination(gen);
         // A pause or stop that arrived during the flush bumped the generation: start nothing.
         if (!ok || gen !== this.generation || this.pendingRestart) continue;
@@ -614,12 +632,9 @@ export class ReplicaOfSync {
         // ran here hands its links' expiry guards on (this.guards); a new process has none,
         // so it resumes exactly only where no key has a TTL and none has expired.
         const unguarded = [...r.plan.links.keys()].filter((k) => !this.guards.has(k));
-        const ttl = cps.expiry.findIndex((e) => e.expires > 0 || e.expiredKeys > 0);
-        if (unguarded.length > 0 && ttl >= 0) {
-          const e = cps.expiry[ttl]!;
-          return {
-            full: `destination shard ${shards[ttl]!.uid} holds ${e.expires} key(s) with a TTL and has expired ${e.expiredKeys}: while no syncer ran it may have expired a key the source kept alive, so only a full resync is exact`,
-          };
+        if (unguarded.length > 0 && cps.expiry.some((e) => e.expires > 0 || e.expiredKeys > 0)) {
+          const why = await this.rebuildExpiryGuard(cfg, shards, cps, unguarded, gen);
+          if (why) return { full: why };
         }
         return r;
       } catch (err) {
@@ -633,6 +648,99 @@ export class ReplicaOfSync {
       }
     }
     return undefined;
+  }
+
+  /**
+   * A new process over keys with a TTL (ttl-rebuild.ts): judges from the stamps whether a key
+   * the killed syncer guarded can have expired meanwhile, then scans the shards holding keys
+   * with a TTL into a RebuiltGuard. Returns why only a full resync is exact, or undefined.
+   */
+  private async rebuildExpiryGuard(
+    cfg: SyncerRuntimeConfig,
+    shards: DestShard[],
+    cps: DestinationCheckpoints,
+    unguarded: string[],
+    gen: number,
+  ): Promise<string | undefined> {
+    const judge = (s: number, counters: ShardCounters | undefined): string | undefined => {
+      const e = cps.expiry[s]!;
+      const uid = shards[s]!.uid;
+      const stamps = cps.stamps[s]!;
+      const writers = stamps.has(REBUILT_FIELD) ? [...unguarded, REBUILT_FIELD] : unguarded;
+      const now = Date.now();
+      for (const w of writers) {
+        const st = parseStamp(stamps.get(w));
+        const what = `destination shard ${uid} holds ${e.expires} key(s) with a TTL and has expired ${e.expiredKeys}`;
+        if (!st)
+          return `${what}, without the expiry guard's stamp of ${w === REBUILT_FIELD ? 'the rebuilt guard' : `link ${w}`}: while no syncer ran it may have expired a key the source kept alive, so only a full resync is exact`;
+        if (!stampHolds(st, now, counters)) {
+          const gone =
+            counters && counters.runId === st.runId && st.expired >= 0 ? counters.expired - st.expired : '?';
+          return `${what}: no syncer guarded its expiries for ${now - st.deadline + GUARD_MARGIN_MS} ms (more than the guard's ${GUARD_MARGIN_MS} ms cushion) and it expired ${gone} key(s) meanwhile, maybe one the source kept alive, so only a full resync is exact`;
+        }
+      }
+      return undefined;
+    };
+    const evidence = shards.map((_, s) => cps.expiry[s]!.expires > 0 || cps.expiry[s]!.expiredKeys > 0);
+    for (let s = 0; s < shards.length; s++) {
+      const why = evidence[s] ? judge(s, cps.counters[s]) : undefined;
+      if (why) return why;
+    }
+    this.dropRebuilt();
+    const adminPassword = cfg.destination.admin_password ?? '';
+    const rebuilt = new RebuiltGuard({
+      shards: shards.length,
+      open: (s) => openShardPipe(this.destination, adminPassword, shards[s]!.uid, undefined),
+      links: () =>
+        this.sources.flatMap((src) =>
+          src.runners.map((r) => ({ guard: r.expiryGuard, applied: r.link.appliedOffset })),
+        ),
+      log: this.log,
+      onDone: () => {
+        if (this.rebuilt === rebuilt) this.rebuilt = undefined;
+      },
+    });
+    const started = Date.now();
+    let ok = true;
+    try {
+      for (let s = 0; s < shards.length && ok; s++) {
+        if (cps.expiry[s]!.expires === 0) continue;
+        ok = await rebuilt.scan(s, () => gen === this.generation && Date.now() - started < SCAN_MAX_MS);
+      }
+      // Keys may have expired between the read of the stamps and their extension.
+      for (let s = 0; s < shards.length && ok; s++) {
+        const why = evidence[s] ? judge(s, await rebuilt.counters(s)) : undefined;
+        if (why) {
+          rebuilt.dispose();
+          return why;
+        }
+      }
+    } catch (err) {
+      rebuilt.dispose();
+      throw err;
+    }
+    if (!ok) {
+      rebuilt.dispose();
+      if (gen !== this.generation) return 'superseded';
+      return rebuilt.guards.some((g) => g.untracked > 0)
+        ? `the destination holds more keys with a TTL than the rebuilt expiry guard tracks (1,000,000), so only a full resync is exact`
+        : `scanning the destination's keys with a TTL took more than ${SCAN_MAX_MS} ms (${rebuilt.keys} found), so only a full resync is exact`;
+    }
+    this.log.info(
+      { keys: rebuilt.keys, ms: Date.now() - started },
+      'expiry guard rebuilt from the destination',
+    );
+    this.rebuilt = rebuilt;
+    rebuilt.start();
+    return undefined;
+  }
+
+  /** The keys a new process found with a TTL on the destination, guarded (ttl-rebuild.ts). */
+  private rebuilt?: RebuiltGuard;
+
+  private dropRebuilt(): void {
+    this.rebuilt?.dispose();
+    this.rebuilt = undefined;
   }
 
   private planFrom(
@@ -736,7 +844,9 @@ export class ReplicaOfSync {
     for (const s of this.sources) void s.start();
   }
 
+  /** `settle`: a restart's (the rebuilt expiry guard stays for the links it starts next). */
   async closeAll(forget = true, settle = false): Promise<void> {
+    if (!settle) this.dropRebuilt();
     const old = this.sources;
     if (forget) this.sources = [];
     await Promise.all(old.map((s) => s.close(settle)));

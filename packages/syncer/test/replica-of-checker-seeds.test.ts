@@ -1,6 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createLogger, type SyncerRuntimeConfig } from '@minirs/common';
 import { RedisServer, type StartedRedisServer, waitFor } from '@minirs/harness';
+import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shiftedExpireAt } from '../src/link-runner.js';
 import { ReplicaOfSync } from '../src/replica-of.js';
@@ -508,19 +509,32 @@ describe('checker seed 12: a destination shard that does not take the pipe right
 });
 
 describe('checker seeds 22 and 35: a new syncer process and keys with a TTL', () => {
-  async function restartOnce(withTtl: boolean) {
+  /**
+   * A first syncer in sync, closed (its expiry guard gone with it), `during` run while no syncer
+   * runs, then a second syncer as a new process would be: nothing carried over.
+   */
+  async function restartOnce(
+    withTtl: boolean,
+    during: (d: Redis, s: Redis) => Promise<void> = async () => {},
+  ) {
     const src = await redis();
     const dst = await redis();
     const s = src.client();
     const d = dst.client();
     await s.set('k:plain', '1');
-    if (withTtl) await s.set('k:ttl', '1', 'PX', 600_000);
+    if (withTtl) {
+      await s.set('k:ttl', '1', 'PX', 600_000);
+      await s.set('k:kept', 'a', 'PX', 600_000);
+    }
     const first = newSync();
     first.apply(config(dst, src.port));
     await waitFor(async () => first.report().sources[0]?.status === 'in-sync', 'the first syncer in sync');
     await s.append('k:plain', '2');
     await waitFor(async () => (await d.get('k:plain')) === '12', 'the append on the destination');
+    // Two guard ticks at least: the stamps are written.
+    await new Promise((r) => setTimeout(r, 1500));
     await first.closeAll();
+    await during(d, s);
     // A new process: no expiry guard carried over from the one that wrote the checkpoints.
     const second = newSync();
     second.apply(config(dst, src.port));
@@ -530,17 +544,47 @@ describe('checker seeds 22 and 35: a new syncer process and keys with a TTL', ()
     }, 'the second syncer in sync');
     await s.append('k:plain', '3');
     await waitFor(async () => (await d.get('k:plain')) === '123', 'the next append on the destination');
-    return rep;
+    return { rep, d, s };
   }
 
   it('resumes exactly where no destination key has a TTL', async () => {
-    const rep = await restartOnce(false);
+    const { rep } = await restartOnce(false);
     expect(rep.resume_mode).toBe('exact');
   });
 
-  it('resyncs in full where one has: it may have expired a key the source kept alive while no syncer ran', async () => {
-    const rep = await restartOnce(true);
+  it('resumes exactly over keys with a TTL when the restart came within the guard cushion', async () => {
+    const { rep, d, s } = await restartOnce(true, async (d, s) => {
+      // The destination about to expire a key the source keeps (as a guard extension would
+      // have left it), while the source extends it and appends to it.
+      await d.pexpire('k:kept', 1200);
+      await s.pexpire('k:kept', 900_000);
+      await s.append('k:kept', 'b');
+    });
+    expect(rep.resume_mode).toBe('exact');
+    // The rebuilt guard extended it until the stream brought the source's PEXPIRE.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await d.get('k:kept')).toBe('ab');
+    expect(await d.pttl('k:kept')).toBeGreaterThan(800_000);
+    expect(await d.pttl('k:ttl')).toBeGreaterThan(500_000);
+    expect(await s.get('k:ttl')).toBe('1');
+  });
+
+  it('resumes exactly after a long downtime when the destination expired nothing meanwhile', async () => {
+    const { rep } = await restartOnce(true, async () => {
+      await new Promise((r) => setTimeout(r, 3600));
+    });
+    expect(rep.resume_mode).toBe('exact');
+  });
+
+  it('resyncs in full when the destination expired keys after the guard cushion ran out', async () => {
+    const { rep } = await restartOnce(true, async (d) => {
+      await d.set('k:gone', 'x', 'PX', 50);
+      await new Promise((r) => setTimeout(r, 3600));
+      expect(await d.exists('k:gone')).toBe(0);
+    });
     expect(rep.resume_mode).toBe('full');
-    expect(rep.resume_reason).toMatch(/key\(s\) with a TTL.*only a full resync is exact/);
+    expect(rep.resume_reason).toMatch(
+      /no syncer guarded its expiries for \d+ ms.*expired 1 key\(s\) meanwhile.*only a full resync is exact/,
+    );
   });
 });
