@@ -195,24 +195,24 @@ describe('exact resume (issue 15)', () => {
     expect(reason).toMatch(/no checkpoint|holds no checkpoint/);
     // The manager's view follows the syncer's reports: right after the log line it may still
     // show the in-sync state of before the restart (resume_mode exact, from the kills above).
-    await waitFor(
-      async () =>
-        (await west.replicaStatus('rdst')).sources.every(
-          (s) => (s as { resume_mode?: string }).resume_mode === 'full',
-        ) || undefined,
+    const st = await waitFor(
+      async () => {
+        const v = await west.replicaStatus('rdst');
+        return v.sources.every((s) => (s as { resume_mode?: string }).resume_mode === 'full') ? v : undefined;
+      },
       'the status to show the full resync',
       60_000,
       100,
     );
-    await waitInSync(west, 'rdst');
-    await expectSameData([await east.sourceUrl('rsrc'), redisUri(ext)], await dbUri(west, 'rdst'));
-    const st = await west.replicaStatus('rdst');
     for (const s of st.sources) {
-      expect((s as { resume_mode?: string }).resume_mode).toBe('full');
       // Issue 15 item 3: the status says why the old data was not kept readable.
       expect((s as { resume_reason?: string }).resume_reason).toMatch(
         /emptied first.*does not keep the old data/,
       );
     }
+    // (A later notice of the shard's restart, arriving once the full sync wrote its checkpoints,
+    // is an exact resume: the status may say exact by now.)
+    await waitInSync(west, 'rdst');
+    await expectSameData([await east.sourceUrl('rsrc'), redisUri(ext)], await dbUri(west, 'rdst'));
   });
 });

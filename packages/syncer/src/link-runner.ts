@@ -741,6 +741,13 @@ export class LinkRunner implements ReplicationConsumer {
     // -READONLY...) is the destination's: the link's failure handler resumes from the
     // checkpoints, which lack this link's first one on some shard, so a full resync (seed 12).
     const pipes = await this.ensurePipes();
+    // The expiry guard's first stamp goes before the first checkpoint (a new process finds
+    // one wherever it finds the other); the last guard tick may be 250 ms old.
+    if (CHECKPOINTS) {
+      await this.stamper.prime(pipes);
+      const now = Date.now();
+      this.stamper.tick(pipes, now, this.expiryGuard.untracked > 0 ? 0 : now + GUARD_MARGIN_MS - 250, true);
+    }
     await Promise.all(
       pipes.map(async (p, s) => {
         const r = await this.writeCheckpointOnly(p, value);

@@ -92,22 +92,21 @@ export class GuardStamper {
 
   constructor(private readonly field: string) {}
 
-  tick(pipes: readonly DestinationClient[], now: number, deadline: number): void {
-    if (pipes !== this.pipes) {
-      // New pipes (a resume, a failover): counters read through the old ones may be another
-      // redis-server's.
-      this.pipes = pipes;
-      this.counters = [];
-      this.reading = [];
-      this.last = 0;
-    }
-    const due = now - this.last >= STAMP_EVERY_MS && pipes.every((_, s) => this.counters[s]);
+  /**
+   * `force`: stamp now, even before the shards' counters are known (the stamp then vouches by
+   * its deadline only): a link's first checkpoint after its full sync follows its first stamp.
+   */
+  tick(pipes: readonly DestinationClient[], now: number, deadline: number, force = false): void {
+    this.adopt(pipes);
+    // A stamp without counters would replace one with them: only a forced one goes without.
+    const due = force || (now - this.last >= STAMP_EVERY_MS && pipes.every((_, s) => this.counters[s]));
     if (due) this.last = now;
     pipes.forEach((p, s) => {
       const c = this.counters[s];
-      if (due && c) {
+      if (due) {
+        const stamp = formatStamp({ deadline, expired: c?.expired ?? -1, runId: c?.runId ?? '' });
         p.write(selectCk());
-        p.write(['HSET', GUARD_STAMP_KEY, this.field, formatStamp({ deadline, ...c })]);
+        p.write(['HSET', GUARD_STAMP_KEY, this.field, stamp]);
         p.write(SELECT_0);
       }
       if ((due || !c) && !this.reading[s]) {
@@ -117,6 +116,26 @@ export class GuardStamper {
           if (r.kind === 'ok' && this.pipes === pipes) this.counters[s] = parseCounters(r.frame.str());
         });
       }
+    });
+  }
+
+  private adopt(pipes: readonly DestinationClient[]): void {
+    if (pipes === this.pipes) return;
+    // New pipes (a resume, a failover): counters read through the old ones may be another
+    // redis-server's.
+    this.pipes = pipes;
+    this.counters = [];
+    this.reading = [];
+    this.last = 0;
+  }
+
+  /** Reads every shard's counters now (before a forced first stamp). */
+  async prime(pipes: readonly DestinationClient[]): Promise<void> {
+    this.adopt(pipes);
+    const read = await Promise.all(pipes.map((p) => p.call(['INFO', 'server', 'stats'])));
+    if (this.pipes !== pipes) return;
+    read.forEach((r, s) => {
+      if (r.kind === 'ok') this.counters[s] = parseCounters(r.frame.str());
     });
   }
 
